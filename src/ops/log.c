@@ -1,0 +1,101 @@
+/* log: logfmt lines on stderr; one fprintf per line so threads never interleave. */
+#include "ticketsync/log.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const char *log_progname = "ticketsync";
+static atomic_int log_threshold = LOG_LEVEL_INFO;
+
+static const char *const log_names[] = { "debug", "info", "warn", "error" };
+
+void
+log_init(const char *progname, enum log_level level)
+{
+	if (progname != NULL)
+		log_progname = progname;
+	atomic_store(&log_threshold, (int)level);
+}
+
+void
+log_set_level(enum log_level level)
+{
+	atomic_store(&log_threshold, (int)level);
+}
+
+enum log_level
+log_get_level(void)
+{
+	return (enum log_level)atomic_load(&log_threshold);
+}
+
+int
+log_level_parse(const char *name, enum log_level *out)
+{
+	if (name == NULL)
+		return -1;
+	for (int i = 0; i <= LOG_LEVEL_ERROR; i++) {
+		if (strcasecmp(name, log_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	if (strcasecmp(name, "warning") == 0) {
+		*out = LOG_LEVEL_WARN;
+		return 0;
+	}
+	return -1;
+}
+
+void
+log_vlog(enum log_level level, const char *fmt, va_list ap)
+{
+	char msg[2048];
+	char ts[40];
+	struct timespec now;
+	struct tm tm;
+
+	if ((int)level < atomic_load(&log_threshold))
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* Keep one event on one line even if a message carries a newline. */
+	for (char *p = msg; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "ts=%s.%03ldZ level=%s prog=%s %s\n", ts,
+	    now.tv_nsec / 1000000, log_names[level], log_progname, msg);
+}
+
+#define LOG_DEFINE(name, level)                                 \
+	void name(const char *fmt, ...)                         \
+	{                                                       \
+		va_list ap;                                     \
+		va_start(ap, fmt);                              \
+		log_vlog(level, fmt, ap);                       \
+		va_end(ap);                                     \
+	}
+
+LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG)
+LOG_DEFINE(log_info, LOG_LEVEL_INFO)
+LOG_DEFINE(log_warnx, LOG_LEVEL_WARN)
+LOG_DEFINE(log_errorx, LOG_LEVEL_ERROR)
+
+void
+log_warn(const char *fmt, ...)
+{
+	char buf[1536];
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_warnx("%s: %s", buf, strerror(saved));
+}
