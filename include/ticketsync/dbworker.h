@@ -1,0 +1,37 @@
+/*
+ * dbworker: a thread with its own pooled libmongoc client that runs jobs submitted
+ * by the libevent loop, one at a time and in order, and hands each finished job back
+ * to the loop. The loop never calls libmongoc itself (the redis bio.c pattern).
+ *
+ * A job embeds dbjob_t as its first member: run() executes on the DB thread with a
+ * client; done() executes afterwards on the loop thread and owns (frees) the job.
+ */
+#ifndef TICKETSYNC_DBWORKER_H
+#define TICKETSYNC_DBWORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <bson/bson.h>
+#include <mongoc/mongoc.h>
+
+struct event_base;
+typedef struct dbworker dbworker_t;
+typedef struct dbjob dbjob_t;
+
+struct dbjob {
+	void (*run)(dbjob_t *job, mongoc_client_t *client);
+	void (*done)(dbjob_t *job);
+};
+
+dbworker_t *dbworker_start(mongoc_client_pool_t *pool, struct event_base *base,
+    bson_error_t *err);
+/* Loop thread. False once the worker is stopping (the caller keeps the job). */
+bool dbworker_submit(dbworker_t *w, dbjob_t *job);
+/* Jobs submitted and not yet handed back. */
+size_t dbworker_pending(const dbworker_t *w);
+/* Refuse new jobs, run the ones queued, join the thread, then run done() for every
+ * finished job on the calling thread (which must be the loop thread). */
+void dbworker_stop(dbworker_t *w);
+
+#endif
