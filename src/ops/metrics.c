@@ -1,0 +1,143 @@
+/* metrics: atomics in, Prometheus text out; see metrics.h. */
+#include "ticketsync/metrics.h"
+
+#include <stdatomic.h>
+#include <inttypes.h>
+
+#include <event2/buffer.h>
+
+static const struct {
+	const char *name;
+	const char *help;
+} metrics_counter_info[METRICS_COUNTER_COUNT] = {
+	[METRICS_EVENTS_SEEN] = { "ticketsync_change_events_total", "Change stream events read" },
+	[METRICS_RECONCILES] = { "ticketsync_reconciles_total", "Detections reconciled" },
+	[METRICS_QUEUED] = { "ticketsync_queued_total", "Reconciles that queued a push" },
+	[METRICS_UNMAPPED] = { "ticketsync_unmapped_status_total", "Tickets with an unmapped status" },
+	[METRICS_REJECTED_INPUT] = { "ticketsync_rejected_input_total", "Malformed detections or tickets" },
+	[METRICS_RESCANS] = { "ticketsync_rescans_total", "Full rescans" },
+	[METRICS_STREAM_ERRORS] = { "ticketsync_stream_errors_total", "Change stream errors" },
+	[METRICS_CHECKPOINTS] = { "ticketsync_checkpoints_total", "Resume tokens saved" },
+	[METRICS_PUSH_OK] = { "ticketsync_pushes_total{outcome=\"pushed\"}", NULL },
+	[METRICS_PUSH_RETRY] = { "ticketsync_pushes_total{outcome=\"retry\"}", NULL },
+	[METRICS_PUSH_PARKED] = { "ticketsync_pushes_total{outcome=\"parked\"}", NULL },
+	[METRICS_PUSH_AUTH_ERROR] = { "ticketsync_pushes_total{outcome=\"auth_error\"}", NULL },
+	[METRICS_DB_ERRORS] = { "ticketsync_db_errors_total", "Failed database operations (retried)" },
+};
+
+static const struct {
+	const char *name;
+	const char *help;
+} metrics_gauge_info[METRICS_GAUGE_COUNT] = {
+	[METRICS_PENDING] = { "ticketsync_pending", "Detections waiting to be pushed" },
+	[METRICS_PARKED] = { "ticketsync_parked", "Detections parked after a rejected push" },
+	[METRICS_IN_FLIGHT] = { "ticketsync_in_flight", "PATCH requests in flight" },
+	[METRICS_CHECKPOINT_SAVED_MS] = { NULL, NULL }, /* rendered as an age */
+	[METRICS_PUSH_BLOCKED] = { "ticketsync_push_blocked", "1 while pushes are stopped by an auth error" },
+};
+
+/* Upper bounds in ms of the push latency histogram buckets. */
+static const double metrics_bounds[] = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000 };
+#define METRICS_NBOUNDS (sizeof(metrics_bounds) / sizeof(metrics_bounds[0]))
+
+static atomic_uint_fast64_t metrics_counters[METRICS_COUNTER_COUNT];
+static atomic_int_fast64_t metrics_gauges[METRICS_GAUGE_COUNT];
+static atomic_uint_fast64_t metrics_buckets[METRICS_NBOUNDS + 1];
+static atomic_uint_fast64_t metrics_sum_us;
+
+void
+metrics_inc(enum metrics_counter c, uint64_t n)
+{
+	atomic_fetch_add(&metrics_counters[c], n);
+}
+
+uint64_t
+metrics_get(enum metrics_counter c)
+{
+	return atomic_load(&metrics_counters[c]);
+}
+
+void
+metrics_set(enum metrics_gauge g, int64_t v)
+{
+	atomic_store(&metrics_gauges[g], v);
+}
+
+int64_t
+metrics_gauge(enum metrics_gauge g)
+{
+	return atomic_load(&metrics_gauges[g]);
+}
+
+void
+metrics_observe_push_ms(double ms)
+{
+	size_t i = 0;
+
+	while (i < METRICS_NBOUNDS && ms > metrics_bounds[i])
+		i++;
+	atomic_fetch_add(&metrics_buckets[i], 1);
+	atomic_fetch_add(&metrics_sum_us, (uint64_t)(ms * 1000.0));
+}
+
+void
+metrics_render(struct evbuffer *buf, int64_t now_ms)
+{
+	uint64_t cum = 0;
+	int64_t saved;
+
+	for (int i = 0; i < METRICS_COUNTER_COUNT; i++) {
+		if (metrics_counter_info[i].help != NULL)
+			evbuffer_add_printf(buf, "# HELP %s %s\n# TYPE %s counter\n",
+			    metrics_counter_info[i].name, metrics_counter_info[i].help,
+			    metrics_counter_info[i].name);
+		else if (i == METRICS_PUSH_OK)
+			evbuffer_add_printf(buf,
+			    "# HELP ticketsync_pushes_total PATCH attempts by outcome\n"
+			    "# TYPE ticketsync_pushes_total counter\n");
+		evbuffer_add_printf(buf, "%s %" PRIuFAST64 "\n", metrics_counter_info[i].name,
+		    atomic_load(&metrics_counters[i]));
+	}
+	for (int i = 0; i < METRICS_GAUGE_COUNT; i++) {
+		if (metrics_gauge_info[i].name == NULL)
+			continue;
+		evbuffer_add_printf(buf, "# HELP %s %s\n# TYPE %s gauge\n%s %" PRIdFAST64 "\n",
+		    metrics_gauge_info[i].name, metrics_gauge_info[i].help,
+		    metrics_gauge_info[i].name, metrics_gauge_info[i].name,
+		    atomic_load(&metrics_gauges[i]));
+	}
+	saved = atomic_load(&metrics_gauges[METRICS_CHECKPOINT_SAVED_MS]);
+	evbuffer_add_printf(buf,
+	    "# HELP ticketsync_checkpoint_age_seconds Seconds since the resume token was saved (-1: never)\n"
+	    "# TYPE ticketsync_checkpoint_age_seconds gauge\n"
+	    "ticketsync_checkpoint_age_seconds %.3f\n",
+	    saved > 0 ? (double)(now_ms - saved) / 1000.0 : -1.0);
+	evbuffer_add_printf(buf,
+	    "# HELP ticketsync_push_latency_seconds PATCH round-trip time\n"
+	    "# TYPE ticketsync_push_latency_seconds histogram\n");
+	for (size_t i = 0; i <= METRICS_NBOUNDS; i++) {
+		cum += atomic_load(&metrics_buckets[i]);
+		if (i < METRICS_NBOUNDS)
+			evbuffer_add_printf(buf,
+			    "ticketsync_push_latency_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+			    metrics_bounds[i] / 1000.0, cum);
+		else
+			evbuffer_add_printf(buf,
+			    "ticketsync_push_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+	}
+	evbuffer_add_printf(buf, "ticketsync_push_latency_seconds_sum %.6f\n"
+	    "ticketsync_push_latency_seconds_count %" PRIu64 "\n",
+	    (double)atomic_load(&metrics_sum_us) / 1e6, cum);
+}
+
+void
+metrics_reset(void)
+{
+	for (int i = 0; i < METRICS_COUNTER_COUNT; i++)
+		atomic_store(&metrics_counters[i], 0);
+	for (int i = 0; i < METRICS_GAUGE_COUNT; i++)
+		atomic_store(&metrics_gauges[i], 0);
+	for (size_t i = 0; i <= METRICS_NBOUNDS; i++)
+		atomic_store(&metrics_buckets[i], 0);
+	atomic_store(&metrics_sum_us, 0);
+}
