@@ -1,0 +1,490 @@
+/* store: client pool and the watcher's read helpers; see store.h. */
+#include "ticketsync/store.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+struct store {
+	mongoc_client_pool_t *pool;
+	char db[64];
+};
+
+bool
+store_db_name_valid(const char *db, bson_error_t *err)
+{
+	size_t len;
+
+	if (db == NULL || db[0] == '\0') {
+		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG, "database name is empty");
+		return false;
+	}
+	len = strlen(db);
+	if (len >= 64) {
+		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		    "database name \"%.16s...\" is %zu bytes; MongoDB allows at most 63", db, len);
+		return false;
+	}
+	if (strpbrk(db, "/\\. \"$") != NULL) {
+		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		    "database name \"%s\" contains one of / \\ . \" $ or a space", db);
+		return false;
+	}
+	return true;
+}
+
+store_t *
+store_new(const char *uri_string, const char *db, bson_error_t *err)
+{
+	mongoc_uri_t *uri = NULL;
+	store_t *store = NULL;
+
+	if (!store_db_name_valid(db, err))
+		return NULL;
+	if (uri_string == NULL || uri_string[0] == '\0') {
+		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG, "MongoDB URI is empty");
+		return NULL;
+	}
+	mongoc_init();
+	uri = mongoc_uri_new_with_error(uri_string, err);
+	if (uri == NULL)
+		goto cleanup;
+	if (mongoc_uri_get_appname(uri) == NULL)
+		mongoc_uri_set_appname(uri, STORE_APPNAME);
+	/* One automatic retry of a write across a failover: every write we make is safe
+	 * to repeat (compare-and-set or append with a fresh _id). */
+	mongoc_uri_set_option_as_bool(uri, MONGOC_URI_RETRYWRITES, true);
+	store = bson_malloc0(sizeof(*store));
+	store->pool = mongoc_client_pool_new_with_error(uri, err);
+	if (store->pool == NULL) {
+		bson_free(store);
+		store = NULL;
+		goto cleanup;
+	}
+	mongoc_client_pool_set_error_api(store->pool, MONGOC_ERROR_API_VERSION_2);
+	bson_strncpy(store->db, db, sizeof(store->db));
+cleanup:
+	mongoc_uri_destroy(uri);
+	return store;
+}
+
+void
+store_destroy(store_t *store)
+{
+	if (store == NULL)
+		return;
+	mongoc_client_pool_destroy(store->pool);
+	bson_free(store);
+}
+
+mongoc_client_t *
+store_pop(store_t *store)
+{
+	return mongoc_client_pool_pop(store->pool);
+}
+
+void
+store_push(store_t *store, mongoc_client_t *client)
+{
+	if (client != NULL)
+		mongoc_client_pool_push(store->pool, client);
+}
+
+const char *
+store_db(const store_t *store)
+{
+	return store->db;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one. Checks
+ * what bson_utf8_validate checks: no overlongs, surrogates or code points past
+ * U+10FFFF. */
+static size_t
+store_utf8_seq(const unsigned char *s, size_t left)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (left < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+void
+store_text_sanitize(const char *src, char *dst, size_t dstlen)
+{
+	const unsigned char *s = (const unsigned char *)(src ? src : "");
+	size_t left = strlen((const char *)s), used = 0;
+	bool cut = false;
+
+	if (dstlen < 4) {
+		if (dstlen > 0)
+			dst[0] = '\0';
+		return;
+	}
+	while (left > 0) {
+		size_t n = store_utf8_seq(s, left);
+		size_t out = n ? n : 1;
+
+		if (used + out > dstlen - 1) {
+			cut = true;
+			break;
+		}
+		if (n == 0)
+			dst[used] = '?';
+		else
+			memcpy(dst + used, s, n);
+		used += out;
+		s += out;
+		left -= out;
+	}
+	if (cut) {
+		/* Make room for "...", never splitting a character: dst[used] is then the
+		 * first byte dropped, and must not continue a kept character. */
+		if (used > dstlen - 4) {
+			used = dstlen - 4;
+			while (used > 0 && ((unsigned char)dst[used] & 0xc0) == 0x80)
+				used--;
+		}
+		memcpy(dst + used, "...", 3);
+		used += 3;
+	}
+	dst[used] = '\0';
+}
+
+int64_t
+store_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool
+store_iter_int64(const bson_iter_t *it, int64_t *out)
+{
+	double d;
+
+	switch (bson_iter_type(it)) {
+	case BSON_TYPE_INT32:
+		*out = bson_iter_int32(it);
+		return true;
+	case BSON_TYPE_INT64:
+		*out = bson_iter_int64(it);
+		return true;
+	case BSON_TYPE_DOUBLE:
+		d = bson_iter_double(it);
+		/* 2^63 is exactly representable; anything at or beyond it is out of range. */
+		if (!isfinite(d) || d != floor(d) || d < -9223372036854775808.0 ||
+		    d >= 9223372036854775808.0)
+			return false;
+		*out = (int64_t)d;
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool
+store_load_detection(mongoc_client_t *client, const char *db, int64_t id, bson_t *out,
+    bool *found, bson_error_t *err)
+{
+	mongoc_collection_t *coll = NULL;
+	mongoc_cursor_t *cursor = NULL;
+	const bson_t *doc;
+	bson_t filter = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER;
+	bool ok = false;
+
+	bson_init(out);
+	*found = false;
+	/* An int64 equality matches the id whether the trigger stored int32, int64 or a
+	 * double: MongoDB compares numbers by value across types. */
+	BSON_APPEND_INT64(&filter, "_id", id);
+	BSON_APPEND_INT64(&opts, "limit", 1);
+	coll = mongoc_client_get_collection(client, db, STORE_COLL_DETECTIONS);
+	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+	if (mongoc_cursor_next(cursor, &doc)) {
+		bson_destroy(out);
+		bson_copy_to(doc, out);
+		*found = true;
+	}
+	if (mongoc_cursor_error(cursor, err))
+		goto cleanup;
+	ok = true;
+cleanup:
+	mongoc_cursor_destroy(cursor);
+	mongoc_collection_destroy(coll);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return ok;
+}
+
+/* Run a find and hand each document to cb; shared by the read helpers. *stopped
+ * (may be NULL) tells whether cb ended the loop. */
+static bool
+store_find_each(mongoc_client_t *client, const char *db, const char *collection,
+    const bson_t *filter, const bson_t *opts, store_doc_cb cb, void *ctx, size_t *n_out,
+    bool *stopped, bson_error_t *err)
+{
+	mongoc_collection_t *coll = NULL;
+	mongoc_cursor_t *cursor = NULL;
+	const bson_t *doc;
+	size_t n = 0;
+	bool ok = false;
+
+	if (stopped != NULL)
+		*stopped = false;
+	coll = mongoc_client_get_collection(client, db, collection);
+	cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+	while (mongoc_cursor_next(cursor, &doc)) {
+		n++;
+		if (!cb(doc, ctx)) {
+			if (stopped != NULL)
+				*stopped = true;
+			break;
+		}
+	}
+	if (mongoc_cursor_error(cursor, err))
+		goto cleanup;
+	ok = true;
+cleanup:
+	if (n_out != NULL)
+		*n_out = n;
+	mongoc_cursor_destroy(cursor);
+	mongoc_collection_destroy(coll);
+	return ok;
+}
+
+bool
+store_load_tickets_for_detection(mongoc_client_t *client, const char *db, int64_t id,
+    store_doc_cb cb, void *ctx, size_t *n_out, bson_error_t *err)
+{
+	bson_t filter = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER;
+	bson_t sort;
+	bool ok;
+
+	/* Equality on an array field matches any element, of any numeric type. */
+	BSON_APPEND_INT64(&filter, "detection_ids", id);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "_id", 1);
+	bson_append_document_end(&opts, &sort);
+	ok = store_find_each(client, db, STORE_COLL_TICKETS, &filter, &opts, cb, ctx, n_out,
+	    NULL, err);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return ok;
+}
+
+/* The integer an _id scan continues after: fractional ids (invalid, but possible
+ * in a collection anyone can write) round down, so the next page starts past them. */
+static bool
+store_scan_key(const bson_t *doc, int64_t *out)
+{
+	bson_iter_t it;
+	double d;
+
+	if (!bson_iter_init_find(&it, doc, "_id"))
+		return false;
+	if (store_iter_int64(&it, out))
+		return true;
+	if (!BSON_ITER_HOLDS_DOUBLE(&it))
+		return false;
+	d = bson_iter_double(&it);
+	if (isnan(d))
+		return false;
+	if (d >= 9223372036854775807.0)
+		*out = INT64_MAX;
+	else if (d <= -9223372036854775808.0)
+		*out = INT64_MIN;
+	else
+		*out = (int64_t)floor(d);
+	return true;
+}
+
+struct store_scan_ctx {
+	store_doc_cb cb;
+	void *ctx;
+	bool has_key;
+	int64_t key;
+};
+
+static bool
+store_scan_visit(const bson_t *doc, void *arg)
+{
+	struct store_scan_ctx *sc = arg;
+	int64_t key;
+
+	if (store_scan_key(doc, &key)) {
+		sc->key = key;
+		sc->has_key = true;
+	}
+	return sc->cb(doc, sc->ctx);
+}
+
+bool
+store_scan_detections(mongoc_client_t *client, const char *db, int64_t from_id,
+    uint32_t batch, store_doc_cb cb, void *ctx, int64_t *next_from, bool *done,
+    size_t *n_out, bson_error_t *err)
+{
+	bson_t filter = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER;
+	bson_t cond, sort;
+	struct store_scan_ctx sc = { .cb = cb, .ctx = ctx };
+	size_t n = 0;
+	bool stopped = false, ok = false;
+
+	*next_from = from_id;
+	*done = false;
+	if (n_out != NULL)
+		*n_out = 0;
+	if (batch == 0 || batch > 10000) {
+		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		    "scan batch %u out of range 1..10000", batch);
+		goto cleanup;
+	}
+	/* $gte on a number skips non-numeric _ids (MongoDB compares within a type
+	 * bracket), and the sort by _id is numeric across int32/int64/double. */
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &cond);
+	BSON_APPEND_INT64(&cond, "$gte", from_id);
+	bson_append_document_end(&filter, &cond);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "_id", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", batch);
+	if (!store_find_each(client, db, STORE_COLL_DETECTIONS, &filter, &opts, store_scan_visit,
+	        &sc, &n, &stopped, err))
+		goto cleanup;
+	if (n_out != NULL)
+		*n_out = n;
+	if (sc.has_key) {
+		if (sc.key == INT64_MAX)
+			*done = true;
+		else
+			*next_from = sc.key + 1;
+	}
+	/* A short page is the last one; a callback that stopped early wants to resume. */
+	if (n < batch && !stopped)
+		*done = true;
+	ok = true;
+cleanup:
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return ok;
+}
+
+bool
+store_fields_get(const bson_t *doc, const char *key, fields_t *out, bool *present,
+    bson_error_t *err)
+{
+	bson_iter_t it;
+	bson_t sub;
+	const uint8_t *data;
+	uint32_t len;
+	bson_error_t why = { 0 };
+
+	fields_init(out);
+	*present = false;
+	if (!bson_iter_init_find(&it, doc, key))
+		return true;
+	if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT, "%s is not a document",
+		    key);
+		return false;
+	}
+	bson_iter_document(&it, &len, &data);
+	if (!bson_init_static(&sub, data, len) || !fields_from_document(&sub, out, &why)) {
+		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT, "bad %s: %s", key,
+		    why.message);
+		return false;
+	}
+	*present = true;
+	return true;
+}
+
+bool
+store_pushed_from_doc(const bson_t *doc, store_pushed_t *out, bson_error_t *err)
+{
+	bson_iter_t it;
+	bool present;
+
+	memset(out, 0, sizeof(*out));
+	fields_init(&out->desired);
+	fields_init(&out->baseline);
+	fields_init(&out->pushed);
+	fields_init(&out->shown);
+	out->found = true;
+	if (!store_fields_get(doc, "desired", &out->desired, &present, err) ||
+	    !store_fields_get(doc, "baseline", &out->baseline, &present, err) ||
+	    !store_fields_get(doc, "pushed", &out->pushed, &out->has_pushed, err))
+		return false;
+	out->shown = out->has_pushed ? out->pushed : out->baseline;
+	if (bson_iter_init_find(&it, doc, "version") && !store_iter_int64(&it, &out->version)) {
+		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT, "version is not a number");
+		return false;
+	}
+	if (bson_iter_init_find(&it, doc, "pushed_version") &&
+	    !store_iter_int64(&it, &out->pushed_version)) {
+		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT,
+		    "pushed_version is not a number");
+		return false;
+	}
+	if (bson_iter_init_find(&it, doc, "state") && BSON_ITER_HOLDS_UTF8(&it))
+		bson_strncpy(out->state, bson_iter_utf8(&it, NULL), sizeof(out->state));
+	return true;
+}
+
+bool
+store_load_pushed(mongoc_client_t *client, const char *db, int64_t id, store_pushed_t *out,
+    bson_error_t *err)
+{
+	bson_t filter = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER;
+	mongoc_collection_t *coll = NULL;
+	mongoc_cursor_t *cursor = NULL;
+	const bson_t *doc;
+	bool ok = false;
+
+	memset(out, 0, sizeof(*out));
+	BSON_APPEND_INT64(&filter, "_id", id);
+	BSON_APPEND_INT64(&opts, "limit", 1);
+	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
+	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+	if (mongoc_cursor_next(cursor, &doc)) {
+		if (!store_pushed_from_doc(doc, out, err))
+			goto cleanup;
+	}
+	if (mongoc_cursor_error(cursor, err))
+		goto cleanup;
+	ok = true;
+cleanup:
+	mongoc_cursor_destroy(cursor);
+	mongoc_collection_destroy(coll);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return ok;
+}
