@@ -1,0 +1,132 @@
+/*
+ * outbox: ticketsync_state, one document per detection: what ExtraHop should show
+ * (desired, versioned), what it showed at first (baseline), what it acknowledged last
+ * (pushed), and where the detection is in the push cycle:
+ *
+ *   pending --claim--> in_flight --complete--> synced | pending (retry) | parked
+ *      ^                   |  claim expired: re-claimable (crash of the holder)
+ *      +-- desired changes / replay_parked / released
+ *
+ * Every operation is safe to run concurrently from several threads and processes
+ * (ticketsyncctl backfill while the daemon runs): changes are compare-and-set on
+ * version or claim_id, retried on a lost race. At most one PATCH per detection is in
+ * flight, so an older value is never acknowledged after a newer one.
+ *
+ * Times are BSON dates (milliseconds since the epoch) passed in by the caller, so the
+ * logic is testable with a fixed clock.
+ */
+#ifndef TICKETSYNC_OUTBOX_H
+#define TICKETSYNC_OUTBOX_H
+
+#include <mongoc/mongoc.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ticketsync/fields.h"
+
+#define OUTBOX_CLAIM_MAX 1000 /* largest claim batch */
+#define OUTBOX_OWNER_MAX 128
+#define OUTBOX_MESSAGE_MAX 1024 /* longer messages/reasons are cut (on a UTF-8 boundary) */
+
+enum outbox_change {
+	OUTBOX_UNCHANGED = 0, /* nothing written: desired already recorded, or in sync */
+	OUTBOX_INSERTED,      /* first difference for this detection */
+	OUTBOX_UPDATED,       /* desired changed */
+	OUTBOX_UNPARKED,      /* desired changed on a parked detection: it goes out again */
+};
+
+typedef struct outbox_set_result {
+	enum outbox_change change;
+	int64_t version;   /* version now stored (0 when there is no document) */
+	char state[16];    /* state now stored ("" when there is no document) */
+} outbox_set_result_t;
+
+/*
+ * Record what detection id should show. desired and baseline (what the detection
+ * document shows now; only stored when the document is created) are compared: no
+ * document and desired == baseline writes nothing. ticket_id is the winning ticket
+ * (may be NULL). A changed desired bumps the version, resets attempts, is due at now
+ * and unparks; state becomes synced when desired equals what ExtraHop already shows,
+ * else pending -- except in_flight stays in_flight (the running attempt's completion
+ * re-queues it).
+ */
+bool outbox_set_desired(mongoc_client_t *client, const char *db, int64_t id,
+    const fields_t *desired, const fields_t *baseline, const char *ticket_id, int64_t now_ms,
+    outbox_set_result_t *result_out, bson_error_t *err);
+
+typedef struct outbox_item {
+	int64_t id;
+	int64_t version;         /* version of desired below; hand back in the result */
+	char claim_id[32];
+	fields_t desired;
+	unsigned mask;           /* fields to send: diff(desired, pushed or baseline) | ticket_id */
+	int32_t attempts;        /* failed attempts so far for this version */
+	char ticket_id[FIELDS_TICKET_ID_MAX + 1]; /* winning ticket, "" if none */
+} outbox_item_t;
+
+/*
+ * Claim up to limit (1..OUTBOX_CLAIM_MAX) due detections, oldest next_attempt_at
+ * first: pending ones due by now, and in_flight ones whose claim expired (holder
+ * crashed). They become in_flight under one fresh claim_id, held by owner until
+ * now + claim_timeout_ms. items must have room for limit entries; *n_out is how many
+ * were claimed (fewer when another claimer won some). Three round trips per batch.
+ */
+bool outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t limit,
+    const char *owner, int64_t claim_timeout_ms, outbox_item_t *items, size_t *n_out,
+    bson_error_t *err);
+
+enum outbox_outcome {
+	OUTBOX_PUSHED = 0, /* ExtraHop acknowledged: pushed = desired of that version */
+	OUTBOX_RETRY,      /* transient failure: attempts + 1, due at next_attempt_ms */
+	OUTBOX_PARKED,     /* permanent failure: parked with reason until replayed/changed */
+	OUTBOX_RELEASED,   /* not attempted for reasons not this detection's (auth, config,
+	                      shutdown): pending at next_attempt_ms, attempts unchanged */
+};
+
+typedef struct outbox_result {
+	int64_t id;
+	int64_t version;          /* the claimed item's version */
+	const char *claim_id;     /* the claimed item's claim_id */
+	enum outbox_outcome outcome;
+	const fields_t *sent;     /* PUSHED: the claimed item's desired */
+	int64_t next_attempt_ms;  /* RETRY, RELEASED */
+	int http_status;          /* 0 when no HTTP response */
+	const char *message;      /* may be NULL; for PARKED the parked reason */
+} outbox_result_t;
+
+/*
+ * Record n results in one bulk write. A result applies only while the document still
+ * carries its claim_id (a claim taken over after expiry wins over the old holder). If
+ * desired changed while in flight, the detection is pending and due now instead of
+ * synced/retry/parked, so the newer value goes out next; a PUSHED result still records
+ * pushed. *applied_out (may be NULL) counts the results that applied.
+ */
+bool outbox_complete(mongoc_client_t *client, const char *db, const outbox_result_t *results,
+    size_t n, int64_t now_ms, size_t *applied_out, bson_error_t *err);
+
+/* Parked detections (ids, or all when ids is NULL) become pending, due now, attempts
+ * 0. *count_out = how many were parked. */
+bool outbox_replay_parked(mongoc_client_t *client, const char *db, const int64_t *ids,
+    size_t n_ids, int64_t now_ms, int64_t *count_out, bson_error_t *err);
+
+typedef struct outbox_counts {
+	int64_t pending, in_flight, synced, parked;
+	int64_t due;                   /* pending due by now + in_flight with expired claims */
+	int64_t oldest_pending_age_ms; /* since the oldest unsynced change was recorded; -1 if none */
+} outbox_counts_t;
+
+bool outbox_counts(mongoc_client_t *client, const char *db, int64_t now_ms,
+    outbox_counts_t *counts_out, bson_error_t *err);
+
+/* Parked detections, oldest first, at most limit (0 = all), each handed to cb. */
+bool outbox_list_parked(mongoc_client_t *client, const char *db, size_t limit,
+    bool (*cb)(const bson_t *doc, void *ctx), void *ctx, bson_error_t *err);
+
+/* The state document of id; out always initialised (empty when not found). */
+bool outbox_get(mongoc_client_t *client, const char *db, int64_t id, bson_t *out, bool *found,
+    bson_error_t *err);
+
+const char *outbox_outcome_name(enum outbox_outcome o); /* "pushed", "retry", ... */
+
+#endif

@@ -1,0 +1,913 @@
+/* outbox: ticketsync_state, the per-detection push state machine; see outbox.h. */
+#include "ticketsync/outbox.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ticketsync/log.h"
+#include "ticketsync/store.h"
+
+/* Lost compare-and-set races before giving up: each loss means another writer made
+ * progress on the same detection, so a handful is plenty. */
+#define OUTBOX_CAS_TRIES 16
+#define OUTBOX_DUPLICATE_KEY 11000
+#define OUTBOX_IDS_PER_COMMAND 10000
+
+static const char *const outbox_state_pending = "pending";
+static const char *const outbox_state_in_flight = "in_flight";
+static const char *const outbox_state_synced = "synced";
+static const char *const outbox_state_parked = "parked";
+
+const char *
+outbox_outcome_name(enum outbox_outcome o)
+{
+	switch (o) {
+	case OUTBOX_PUSHED:
+		return "pushed";
+	case OUTBOX_RETRY:
+		return "retry";
+	case OUTBOX_PARKED:
+		return "parked";
+	case OUTBOX_RELEASED:
+		return "released";
+	}
+	return "unknown";
+}
+
+static void
+outbox_append_nullable(bson_t *doc, const char *key, const char *value)
+{
+	if (value != NULL)
+		BSON_APPEND_UTF8(doc, key, value);
+	else
+		BSON_APPEND_NULL(doc, key);
+}
+
+static const char *
+outbox_doc_string(const bson_t *doc, const char *key, const char *dflt)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it))
+		return bson_iter_utf8(&it, NULL);
+	return dflt;
+}
+
+static int64_t
+outbox_doc_int64(const bson_t *doc, const char *key, int64_t dflt)
+{
+	bson_iter_t it;
+	int64_t v;
+
+	if (bson_iter_init_find(&it, doc, key) && store_iter_int64(&it, &v))
+		return v;
+	return dflt;
+}
+
+static bool
+outbox_doc_has(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+
+	return bson_iter_init_find(&it, doc, key);
+}
+
+/* Find the one document with _id id into out (initialised here). */
+static bool
+outbox_find_one(mongoc_collection_t *coll, int64_t id, bson_t *out, bool *found,
+    bson_error_t *err)
+{
+	bson_t filter = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER;
+	mongoc_cursor_t *cursor;
+	const bson_t *doc;
+	bool ok;
+
+	bson_init(out);
+	*found = false;
+	BSON_APPEND_INT64(&filter, "_id", id);
+	BSON_APPEND_INT64(&opts, "limit", 1);
+	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+	if (mongoc_cursor_next(cursor, &doc)) {
+		bson_destroy(out);
+		bson_copy_to(doc, out);
+		*found = true;
+	}
+	ok = !mongoc_cursor_error(cursor, err);
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return ok;
+}
+
+/* ---- set_desired ---- */
+
+static bool
+outbox_insert_new(mongoc_collection_t *coll, int64_t id, const fields_t *desired,
+    const fields_t *baseline, const char *ticket_id, int64_t now_ms, bool *raced,
+    bson_error_t *err)
+{
+	bson_t doc = BSON_INITIALIZER;
+	bson_t reply;
+	bool ok;
+
+	*raced = false;
+	BSON_APPEND_INT64(&doc, "_id", id);
+	fields_append_document(&doc, "desired", desired);
+	fields_append_document(&doc, "baseline", baseline);
+	BSON_APPEND_INT64(&doc, "version", 1);
+	BSON_APPEND_INT64(&doc, "pushed_version", 0);
+	BSON_APPEND_UTF8(&doc, "state", outbox_state_pending);
+	BSON_APPEND_INT32(&doc, "attempts", 0);
+	BSON_APPEND_DATE_TIME(&doc, "next_attempt_at", now_ms);
+	BSON_APPEND_DATE_TIME(&doc, "pending_since", now_ms);
+	outbox_append_nullable(&doc, "ticket_id", ticket_id);
+	BSON_APPEND_DATE_TIME(&doc, "updated_at", now_ms);
+	ok = mongoc_collection_insert_one(coll, &doc, NULL, &reply, err);
+	if (!ok && err->code == OUTBOX_DUPLICATE_KEY)
+		*raced = true;
+	bson_destroy(&reply);
+	bson_destroy(&doc);
+	return ok;
+}
+
+/* The update that records a changed desired, guarded by the version read. */
+static bool
+outbox_update_desired(mongoc_collection_t *coll, int64_t id, int64_t version,
+    const bson_t *cur, const fields_t *desired, const char *ticket_id, int64_t now_ms,
+    const char *new_state, bool *matched, bson_error_t *err)
+{
+	bson_t filter = BSON_INITIALIZER;
+	bson_t update = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER;
+	bson_t set, unset;
+	bson_iter_t it;
+	bool synced = strcmp(new_state, outbox_state_synced) == 0;
+	bool ok = false;
+
+	*matched = false;
+	BSON_APPEND_INT64(&filter, "_id", id);
+	BSON_APPEND_INT64(&filter, "version", version);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	fields_append_document(&set, "desired", desired);
+	BSON_APPEND_INT64(&set, "version", version + 1);
+	BSON_APPEND_UTF8(&set, "state", new_state);
+	BSON_APPEND_INT32(&set, "attempts", 0);
+	BSON_APPEND_DATE_TIME(&set, "next_attempt_at", now_ms);
+	outbox_append_nullable(&set, "ticket_id", ticket_id);
+	BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
+	/* pending_since marks the oldest change not yet acknowledged, for the age figure. */
+	if (!synced && !outbox_doc_has(cur, "pending_since"))
+		BSON_APPEND_DATE_TIME(&set, "pending_since", now_ms);
+	bson_append_document_end(&update, &set);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
+	BSON_APPEND_UTF8(&unset, "parked_reason", "");
+	BSON_APPEND_UTF8(&unset, "parked_at", "");
+	if (synced)
+		BSON_APPEND_UTF8(&unset, "pending_since", "");
+	bson_append_document_end(&update, &unset);
+	if (!mongoc_collection_update_one(coll, &filter, &update, NULL, &reply, err))
+		goto cleanup;
+	*matched = bson_iter_init_find(&it, &reply, "matchedCount") && bson_iter_as_int64(&it) > 0;
+	ok = true;
+cleanup:
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	bson_destroy(&reply);
+	return ok;
+}
+
+bool
+outbox_set_desired(mongoc_client_t *client, const char *db, int64_t id,
+    const fields_t *desired, const fields_t *baseline, const char *ticket_id, int64_t now_ms,
+    outbox_set_result_t *result_out, bson_error_t *err)
+{
+	mongoc_collection_t *coll = NULL;
+	bson_t cur = BSON_INITIALIZER;
+	outbox_set_result_t res;
+	bool ok = false;
+
+	memset(&res, 0, sizeof(res));
+	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
+	for (int attempt = 0; attempt < OUTBOX_CAS_TRIES; attempt++) {
+		fields_t stored, pushed, base;
+		bool found, has_pushed, present, matched, raced;
+		const char *state, *new_state;
+		int64_t version;
+
+		bson_destroy(&cur);
+		if (!outbox_find_one(coll, id, &cur, &found, err))
+			goto cleanup;
+		if (!found) {
+			if (fields_equal(desired, baseline)) {
+				/* ExtraHop already shows it: nothing to remember. */
+				res.change = OUTBOX_UNCHANGED;
+				ok = true;
+				goto cleanup;
+			}
+			if (outbox_insert_new(coll, id, desired, baseline, ticket_id, now_ms, &raced,
+			        err)) {
+				res.change = OUTBOX_INSERTED;
+				res.version = 1;
+				bson_strncpy(res.state, outbox_state_pending, sizeof(res.state));
+				ok = true;
+				goto cleanup;
+			}
+			if (raced)
+				continue; /* another writer created it: decide against theirs */
+			goto cleanup;
+		}
+		if (!store_fields_get(&cur, "desired", &stored, &present, err) ||
+		    !store_fields_get(&cur, "baseline", &base, &present, err) ||
+		    !store_fields_get(&cur, "pushed", &pushed, &has_pushed, err))
+			goto cleanup;
+		version = outbox_doc_int64(&cur, "version", 0);
+		state = outbox_doc_string(&cur, "state", outbox_state_pending);
+		if (fields_equal(desired, &stored)) {
+			/* Replays and duplicate events end here without a write. */
+			res.change = OUTBOX_UNCHANGED;
+			res.version = version;
+			bson_strncpy(res.state, state, sizeof(res.state));
+			ok = true;
+			goto cleanup;
+		}
+		if (strcmp(state, outbox_state_in_flight) == 0)
+			new_state = outbox_state_in_flight; /* one PATCH per detection in flight */
+		else if (fields_equal(desired, has_pushed ? &pushed : &base))
+			new_state = outbox_state_synced;
+		else
+			new_state = outbox_state_pending;
+		if (!outbox_update_desired(coll, id, version, &cur, desired, ticket_id, now_ms,
+		        new_state, &matched, err))
+			goto cleanup;
+		if (!matched)
+			continue; /* version moved under us: re-read and decide again */
+		res.change = strcmp(state, outbox_state_parked) == 0 ? OUTBOX_UNPARKED : OUTBOX_UPDATED;
+		res.version = version + 1;
+		bson_strncpy(res.state, new_state, sizeof(res.state));
+		ok = true;
+		goto cleanup;
+	}
+	bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CONFLICT,
+	    "outbox: detection %lld changed concurrently %d times in a row; gave up",
+	    (long long)id, OUTBOX_CAS_TRIES);
+cleanup:
+	if (result_out != NULL)
+		*result_out = res;
+	mongoc_collection_destroy(coll);
+	bson_destroy(&cur);
+	return ok;
+}
+
+/* ---- claim ---- */
+
+/* {$or: [{state: pending, next_attempt_at <= now}, {state: in_flight, claimed_until < now}]} */
+static void
+outbox_append_due(bson_t *filter, int64_t now_ms)
+{
+	bson_t or, branch, cond;
+
+	BSON_APPEND_ARRAY_BEGIN(filter, "$or", &or);
+	BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &branch);
+	BSON_APPEND_UTF8(&branch, "state", outbox_state_pending);
+	BSON_APPEND_DOCUMENT_BEGIN(&branch, "next_attempt_at", &cond);
+	BSON_APPEND_DATE_TIME(&cond, "$lte", now_ms);
+	bson_append_document_end(&branch, &cond);
+	bson_append_document_end(&or, &branch);
+	BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &branch);
+	BSON_APPEND_UTF8(&branch, "state", outbox_state_in_flight);
+	BSON_APPEND_DOCUMENT_BEGIN(&branch, "claimed_until", &cond);
+	BSON_APPEND_DATE_TIME(&cond, "$lt", now_ms);
+	bson_append_document_end(&branch, &cond);
+	bson_append_document_end(&or, &branch);
+	bson_append_array_end(filter, &or);
+}
+
+static void
+outbox_append_sort_due(bson_t *opts)
+{
+	bson_t sort;
+
+	BSON_APPEND_DOCUMENT_BEGIN(opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "next_attempt_at", 1);
+	BSON_APPEND_INT32(&sort, "_id", 1);
+	bson_append_document_end(opts, &sort);
+}
+
+/* Read a claimed document into item; false (why set) when it is unreadable. */
+static bool
+outbox_item_from_doc(const bson_t *doc, const char *claim_id, outbox_item_t *item,
+    bson_error_t *why)
+{
+	fields_t base, pushed;
+	bool present, has_base, has_pushed;
+	bson_iter_t it;
+
+	memset(item, 0, sizeof(*item));
+	if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &item->id)) {
+		bson_set_error(why, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT, "_id is not a number");
+		return false;
+	}
+	bson_strncpy(item->claim_id, claim_id, sizeof(item->claim_id));
+	item->version = outbox_doc_int64(doc, "version", 0);
+	item->attempts = (int32_t)outbox_doc_int64(doc, "attempts", 0);
+	if (!store_fields_get(doc, "desired", &item->desired, &present, why))
+		return false;
+	if (!present) {
+		bson_set_error(why, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT, "no desired fields");
+		return false;
+	}
+	if (!store_fields_get(doc, "baseline", &base, &has_base, why) ||
+	    !store_fields_get(doc, "pushed", &pushed, &has_pushed, why))
+		return false;
+	/* ExtraHop requires ticket_id in every PATCH, so it always goes out. */
+	if (has_pushed)
+		item->mask = fields_diff(&item->desired, &pushed) | FIELDS_TICKET_ID;
+	else if (has_base)
+		item->mask = fields_diff(&item->desired, &base) | FIELDS_TICKET_ID;
+	else
+		item->mask = FIELDS_ALL;
+	bson_strncpy(item->ticket_id, outbox_doc_string(doc, "ticket_id", ""),
+	    sizeof(item->ticket_id));
+	return true;
+}
+
+/* A claimed document we cannot read would be claimed again after every expiry:
+ * park it with the reason instead, visible to operators. */
+static void
+outbox_park_unreadable(mongoc_collection_t *coll, const bson_t *doc, const char *claim_id,
+    const char *why, int64_t now_ms)
+{
+	bson_t filter = BSON_INITIALIZER;
+	bson_t update = BSON_INITIALIZER;
+	bson_t set, unset;
+	bson_iter_t it;
+	bson_error_t err;
+	char reason[OUTBOX_MESSAGE_MAX];
+
+	if (!bson_iter_init_find(&it, doc, "_id"))
+		goto cleanup;
+	store_text_sanitize(why, reason, sizeof(reason));
+	bson_append_iter(&filter, "_id", -1, &it);
+	BSON_APPEND_UTF8(&filter, "claim_id", claim_id);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_UTF8(&set, "state", outbox_state_parked);
+	BSON_APPEND_UTF8(&set, "parked_reason", reason);
+	BSON_APPEND_DATE_TIME(&set, "parked_at", now_ms);
+	BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
+	bson_append_document_end(&update, &set);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
+	BSON_APPEND_UTF8(&unset, "claim_id", "");
+	BSON_APPEND_UTF8(&unset, "claimed_by", "");
+	BSON_APPEND_UTF8(&unset, "claimed_until", "");
+	BSON_APPEND_UTF8(&unset, "claim_version", "");
+	bson_append_document_end(&update, &unset);
+	/* Best effort: if it fails, the claim expires and we come back here. */
+	if (!mongoc_collection_update_one(coll, &filter, &update, NULL, NULL, &err))
+		log_warnx("outbox: cannot park unreadable state document: %s", err.message);
+	else
+		log_warnx("outbox: parked unreadable state document: %s", reason);
+cleanup:
+	bson_destroy(&filter);
+	bson_destroy(&update);
+}
+
+bool
+outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t limit,
+    const char *owner, int64_t claim_timeout_ms, outbox_item_t *items, size_t *n_out,
+    bson_error_t *err)
+{
+	mongoc_collection_t *coll = NULL;
+	mongoc_cursor_t *cursor = NULL;
+	mongoc_bulk_operation_t *bulk = NULL;
+	bson_t filter = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER;
+	bson_t bulk_opts = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER;
+	bson_t proj;
+	const bson_t *doc;
+	int64_t *ids = NULL, *versions = NULL;
+	size_t n_cand = 0, n = 0;
+	bson_oid_t oid;
+	char claim_id[25];
+	bool ok = false;
+
+	*n_out = 0;
+	if (limit == 0 || limit > OUTBOX_CLAIM_MAX) {
+		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		    "outbox claim: limit %zu out of range 1..%d", limit, OUTBOX_CLAIM_MAX);
+		goto cleanup;
+	}
+	if (owner == NULL || owner[0] == '\0' || strlen(owner) > OUTBOX_OWNER_MAX ||
+	    !bson_utf8_validate(owner, strlen(owner), false)) {
+		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		    "outbox claim: owner must be 1..%d bytes of UTF-8", OUTBOX_OWNER_MAX);
+		goto cleanup;
+	}
+	if (claim_timeout_ms <= 0) {
+		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		    "outbox claim: claim timeout must be positive");
+		goto cleanup;
+	}
+	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
+
+	/* 1. Candidates, oldest due first (index state_1_next_attempt_at_1 serves both
+	 *    branches of the $or in next_attempt_at order). */
+	outbox_append_due(&filter, now_ms);
+	outbox_append_sort_due(&opts);
+	BSON_APPEND_INT64(&opts, "limit", (int64_t)limit);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+	BSON_APPEND_INT32(&proj, "_id", 1);
+	BSON_APPEND_INT32(&proj, "version", 1);
+	bson_append_document_end(&opts, &proj);
+	ids = bson_malloc(limit * sizeof(*ids));
+	versions = bson_malloc(limit * sizeof(*versions));
+	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+	while (n_cand < limit && mongoc_cursor_next(cursor, &doc)) {
+		bson_iter_t it;
+
+		if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &ids[n_cand]))
+			continue; /* not ours to push: the validator keeps such documents out */
+		versions[n_cand] = outbox_doc_int64(doc, "version", 0);
+		n_cand++;
+	}
+	if (mongoc_cursor_error(cursor, err))
+		goto cleanup;
+	mongoc_cursor_destroy(cursor);
+	cursor = NULL;
+	if (n_cand == 0) {
+		ok = true;
+		goto cleanup;
+	}
+
+	/* 2. Tag them in one round trip. Each update re-checks that the document is still
+	 *    due and at the version read, so of two concurrent claimers only one can win a
+	 *    document (single-document updates are atomic). */
+	bson_oid_init(&oid, NULL);
+	bson_oid_to_string(&oid, claim_id);
+	BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
+	bulk = mongoc_collection_create_bulk_operation_with_opts(coll, &bulk_opts);
+	for (size_t i = 0; i < n_cand; i++) {
+		bson_t sel = BSON_INITIALIZER;
+		bson_t upd = BSON_INITIALIZER;
+		bson_t set;
+		bool added;
+
+		BSON_APPEND_INT64(&sel, "_id", ids[i]);
+		BSON_APPEND_INT64(&sel, "version", versions[i]);
+		outbox_append_due(&sel, now_ms);
+		BSON_APPEND_DOCUMENT_BEGIN(&upd, "$set", &set);
+		BSON_APPEND_UTF8(&set, "state", outbox_state_in_flight);
+		BSON_APPEND_UTF8(&set, "claim_id", claim_id);
+		BSON_APPEND_UTF8(&set, "claimed_by", owner);
+		BSON_APPEND_DATE_TIME(&set, "claimed_until", now_ms + claim_timeout_ms);
+		BSON_APPEND_INT64(&set, "claim_version", versions[i]);
+		BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
+		bson_append_document_end(&upd, &set);
+		added = mongoc_bulk_operation_update_one_with_opts(bulk, &sel, &upd, NULL, err);
+		bson_destroy(&sel);
+		bson_destroy(&upd);
+		if (!added)
+			goto cleanup;
+	}
+	if (!mongoc_bulk_operation_execute(bulk, &reply, err))
+		goto cleanup;
+
+	/* 3. Read back what this claim won: desired and version from one snapshot of each
+	 *    document, so the version handed out is the one the fields belong to. */
+	bson_reinit(&filter);
+	bson_reinit(&opts);
+	BSON_APPEND_UTF8(&filter, "claim_id", claim_id);
+	BSON_APPEND_UTF8(&filter, "state", outbox_state_in_flight);
+	outbox_append_sort_due(&opts);
+	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+	while (n < limit && mongoc_cursor_next(cursor, &doc)) {
+		bson_error_t why;
+
+		if (outbox_item_from_doc(doc, claim_id, &items[n], &why)) {
+			n++;
+			continue;
+		}
+		outbox_park_unreadable(coll, doc, claim_id, why.message, now_ms);
+	}
+	if (mongoc_cursor_error(cursor, err))
+		goto cleanup;
+	*n_out = n;
+	ok = true;
+cleanup:
+	mongoc_cursor_destroy(cursor);
+	mongoc_bulk_operation_destroy(bulk);
+	mongoc_collection_destroy(coll);
+	bson_free(ids);
+	bson_free(versions);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	bson_destroy(&bulk_opts);
+	bson_destroy(&reply);
+	return ok;
+}
+
+/* ---- complete ---- */
+
+static void
+outbox_append_last(bson_t *set, const outbox_result_t *r, int64_t now_ms)
+{
+	bson_t last;
+	char msg[OUTBOX_MESSAGE_MAX];
+
+	BSON_APPEND_DOCUMENT_BEGIN(set, "last", &last);
+	BSON_APPEND_DATE_TIME(&last, "at", now_ms);
+	BSON_APPEND_UTF8(&last, "outcome", outbox_outcome_name(r->outcome));
+	if (r->http_status != 0)
+		BSON_APPEND_INT32(&last, "http_status", r->http_status);
+	if (r->message != NULL) {
+		store_text_sanitize(r->message, msg, sizeof(msg));
+		BSON_APPEND_UTF8(&last, "message", msg);
+	}
+	bson_append_document_end(set, &last);
+}
+
+static void
+outbox_append_unset_claim(bson_t *update, bool synced)
+{
+	bson_t unset;
+
+	BSON_APPEND_DOCUMENT_BEGIN(update, "$unset", &unset);
+	BSON_APPEND_UTF8(&unset, "claim_id", "");
+	BSON_APPEND_UTF8(&unset, "claimed_by", "");
+	BSON_APPEND_UTF8(&unset, "claimed_until", "");
+	BSON_APPEND_UTF8(&unset, "claim_version", "");
+	if (synced)
+		BSON_APPEND_UTF8(&unset, "pending_since", "");
+	bson_append_document_end(update, &unset);
+}
+
+static void
+outbox_append_pushed(bson_t *set, const outbox_result_t *r, int64_t now_ms)
+{
+	fields_append_document(set, "pushed", r->sent);
+	BSON_APPEND_INT64(set, "pushed_version", r->version);
+	BSON_APPEND_DATE_TIME(set, "pushed_at", now_ms);
+}
+
+/* {_id, claim_id, state: in_flight} plus, when version_cmp is "$eq"/"$ne", the
+ * version condition. */
+static void
+outbox_append_claim_filter(bson_t *filter, const outbox_result_t *r, const char *version_cmp)
+{
+	bson_t cond;
+
+	BSON_APPEND_INT64(filter, "_id", r->id);
+	BSON_APPEND_UTF8(filter, "claim_id", r->claim_id);
+	BSON_APPEND_UTF8(filter, "state", outbox_state_in_flight);
+	if (version_cmp != NULL) {
+		BSON_APPEND_DOCUMENT_BEGIN(filter, "version", &cond);
+		BSON_APPEND_INT64(&cond, version_cmp, r->version);
+		bson_append_document_end(filter, &cond);
+	}
+}
+
+/* The update for a result whose version is still current. */
+static void
+outbox_build_final(bson_t *update, const outbox_result_t *r, int64_t now_ms)
+{
+	bson_t set, inc;
+	char reason[OUTBOX_MESSAGE_MAX];
+	int64_t next = r->next_attempt_ms > 0 ? r->next_attempt_ms : now_ms;
+
+	BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
+	BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
+	outbox_append_last(&set, r, now_ms);
+	switch (r->outcome) {
+	case OUTBOX_PUSHED:
+		BSON_APPEND_UTF8(&set, "state", outbox_state_synced);
+		BSON_APPEND_INT32(&set, "attempts", 0);
+		outbox_append_pushed(&set, r, now_ms);
+		break;
+	case OUTBOX_RETRY:
+		BSON_APPEND_UTF8(&set, "state", outbox_state_pending);
+		BSON_APPEND_DATE_TIME(&set, "next_attempt_at", next);
+		break;
+	case OUTBOX_PARKED:
+		store_text_sanitize(r->message ? r->message : "parked", reason, sizeof(reason));
+		BSON_APPEND_UTF8(&set, "state", outbox_state_parked);
+		BSON_APPEND_UTF8(&set, "parked_reason", reason);
+		BSON_APPEND_DATE_TIME(&set, "parked_at", now_ms);
+		break;
+	case OUTBOX_RELEASED:
+		BSON_APPEND_UTF8(&set, "state", outbox_state_pending);
+		BSON_APPEND_DATE_TIME(&set, "next_attempt_at", next);
+		break;
+	}
+	bson_append_document_end(update, &set);
+	if (r->outcome == OUTBOX_RETRY || r->outcome == OUTBOX_PARKED) {
+		BSON_APPEND_DOCUMENT_BEGIN(update, "$inc", &inc);
+		BSON_APPEND_INT32(&inc, "attempts", 1);
+		bson_append_document_end(update, &inc);
+	}
+	outbox_append_unset_claim(update, r->outcome == OUTBOX_PUSHED);
+}
+
+/* The update for a result overtaken by a newer desired: due now, so the newer value
+ * goes out next; what ExtraHop acknowledged is still recorded. */
+static void
+outbox_build_overtaken(bson_t *update, const outbox_result_t *r, int64_t now_ms)
+{
+	bson_t set;
+
+	BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
+	BSON_APPEND_UTF8(&set, "state", outbox_state_pending);
+	BSON_APPEND_DATE_TIME(&set, "next_attempt_at", now_ms);
+	BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
+	outbox_append_last(&set, r, now_ms);
+	if (r->outcome == OUTBOX_PUSHED)
+		outbox_append_pushed(&set, r, now_ms);
+	bson_append_document_end(update, &set);
+	outbox_append_unset_claim(update, false);
+}
+
+static bool
+outbox_add_update(mongoc_bulk_operation_t *bulk, const bson_t *filter, const bson_t *update,
+    bson_error_t *err)
+{
+	return mongoc_bulk_operation_update_one_with_opts(bulk, filter, update, NULL, err);
+}
+
+bool
+outbox_complete(mongoc_client_t *client, const char *db, const outbox_result_t *results,
+    size_t n, int64_t now_ms, size_t *applied_out, bson_error_t *err)
+{
+	mongoc_collection_t *coll = NULL;
+	mongoc_bulk_operation_t *bulk = NULL;
+	bson_t bulk_opts = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER;
+	bson_iter_t it;
+	bool ok = false;
+
+	if (applied_out != NULL)
+		*applied_out = 0;
+	if (n == 0)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		const outbox_result_t *r = &results[i];
+
+		if (r->claim_id == NULL || r->claim_id[0] == '\0' ||
+		    (unsigned)r->outcome > OUTBOX_RELEASED ||
+		    (r->outcome == OUTBOX_PUSHED && r->sent == NULL)) {
+			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+			    "outbox complete: result %zu (detection %lld) lacks a claim id, a valid "
+			    "outcome or (when pushed) the fields sent", i, (long long)r->id);
+			return false;
+		}
+	}
+	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
+	BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
+	bulk = mongoc_collection_create_bulk_operation_with_opts(coll, &bulk_opts);
+	for (size_t i = 0; i < n; i++) {
+		const outbox_result_t *r = &results[i];
+		bson_t f1 = BSON_INITIALIZER, u1 = BSON_INITIALIZER;
+		bson_t f2 = BSON_INITIALIZER, u2 = BSON_INITIALIZER;
+		bool added;
+
+		/* Both updates require our claim and state in_flight, and each leaves the
+		 * document out of in_flight, so at most one of the pair applies, whatever
+		 * order the server runs them in. */
+		if (r->outcome == OUTBOX_RELEASED) {
+			outbox_append_claim_filter(&f1, r, NULL);
+			outbox_build_final(&u1, r, now_ms);
+			added = outbox_add_update(bulk, &f1, &u1, err);
+		} else {
+			outbox_append_claim_filter(&f1, r, "$eq");
+			outbox_build_final(&u1, r, now_ms);
+			outbox_append_claim_filter(&f2, r, "$ne");
+			outbox_build_overtaken(&u2, r, now_ms);
+			added = outbox_add_update(bulk, &f1, &u1, err) &&
+			    outbox_add_update(bulk, &f2, &u2, err);
+		}
+		bson_destroy(&f1);
+		bson_destroy(&u1);
+		bson_destroy(&f2);
+		bson_destroy(&u2);
+		if (!added)
+			goto cleanup;
+	}
+	if (!mongoc_bulk_operation_execute(bulk, &reply, err))
+		goto cleanup;
+	if (applied_out != NULL && bson_iter_init_find(&it, &reply, "nMatched"))
+		*applied_out = (size_t)bson_iter_as_int64(&it);
+	ok = true;
+cleanup:
+	mongoc_bulk_operation_destroy(bulk);
+	mongoc_collection_destroy(coll);
+	bson_destroy(&bulk_opts);
+	bson_destroy(&reply);
+	return ok;
+}
+
+/* ---- operator views ---- */
+
+bool
+outbox_replay_parked(mongoc_client_t *client, const char *db, const int64_t *ids,
+    size_t n_ids, int64_t now_ms, int64_t *count_out, bson_error_t *err)
+{
+	mongoc_collection_t *coll = NULL;
+	size_t done = 0;
+	int64_t count = 0;
+	bool ok = false;
+
+	*count_out = 0;
+	if (ids != NULL && n_ids == 0)
+		return true;
+	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
+	/* One updateMany per slice of ids keeps each command well under 16 MB. */
+	do {
+		bson_t filter = BSON_INITIALIZER;
+		bson_t update = BSON_INITIALIZER;
+		bson_t reply;
+		bson_t cond, list, set, unset;
+		bson_iter_t it;
+		size_t take = 0;
+		bool one;
+
+		BSON_APPEND_UTF8(&filter, "state", outbox_state_parked);
+		if (ids != NULL) {
+			take = n_ids - done < OUTBOX_IDS_PER_COMMAND ? n_ids - done
+			                                            : OUTBOX_IDS_PER_COMMAND;
+			BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &cond);
+			BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &list);
+			for (size_t i = 0; i < take; i++) {
+				char k[16];
+				const char *key;
+
+				bson_uint32_to_string((uint32_t)i, &key, k, sizeof(k));
+				BSON_APPEND_INT64(&list, key, ids[done + i]);
+			}
+			bson_append_array_end(&cond, &list);
+			bson_append_document_end(&filter, &cond);
+		}
+		BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+		BSON_APPEND_UTF8(&set, "state", outbox_state_pending);
+		BSON_APPEND_DATE_TIME(&set, "next_attempt_at", now_ms);
+		BSON_APPEND_INT32(&set, "attempts", 0);
+		BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
+		bson_append_document_end(&update, &set);
+		BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
+		BSON_APPEND_UTF8(&unset, "parked_reason", "");
+		BSON_APPEND_UTF8(&unset, "parked_at", "");
+		bson_append_document_end(&update, &unset);
+		one = mongoc_collection_update_many(coll, &filter, &update, NULL, &reply, err);
+		if (one && bson_iter_init_find(&it, &reply, "modifiedCount"))
+			count += bson_iter_as_int64(&it);
+		bson_destroy(&reply);
+		bson_destroy(&filter);
+		bson_destroy(&update);
+		if (!one)
+			goto cleanup;
+		done += take;
+	} while (ids != NULL && done < n_ids);
+	ok = true;
+cleanup:
+	*count_out = count;
+	mongoc_collection_destroy(coll);
+	return ok;
+}
+
+static bool
+outbox_count(mongoc_collection_t *coll, const bson_t *filter, int64_t *out, bson_error_t *err)
+{
+	*out = mongoc_collection_count_documents(coll, filter, NULL, NULL, NULL, err);
+	return *out >= 0;
+}
+
+bool
+outbox_counts(mongoc_client_t *client, const char *db, int64_t now_ms,
+    outbox_counts_t *counts_out, bson_error_t *err)
+{
+	mongoc_collection_t *coll = NULL;
+	mongoc_cursor_t *cursor = NULL;
+	bson_t pipeline = BSON_INITIALIZER;
+	bson_t filter = BSON_INITIALIZER;
+	bson_t stage, inner, in, group, acc;
+	const bson_t *doc;
+	outbox_counts_t c;
+	int64_t oldest = INT64_MAX;
+	bool ok = false;
+
+	memset(&c, 0, sizeof(c));
+	c.oldest_pending_age_ms = -1;
+	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
+
+	/* Unsynced detections are few in a healthy deployment; group them in one pass
+	 * and count the (many) synced ones from the index alone. */
+	BSON_APPEND_DOCUMENT_BEGIN(&pipeline, "0", &stage);
+	BSON_APPEND_DOCUMENT_BEGIN(&stage, "$match", &inner);
+	BSON_APPEND_DOCUMENT_BEGIN(&inner, "state", &in);
+	{
+		bson_t list;
+
+		BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
+		BSON_APPEND_UTF8(&list, "0", outbox_state_pending);
+		BSON_APPEND_UTF8(&list, "1", outbox_state_in_flight);
+		BSON_APPEND_UTF8(&list, "2", outbox_state_parked);
+		bson_append_array_end(&in, &list);
+	}
+	bson_append_document_end(&inner, &in);
+	bson_append_document_end(&stage, &inner);
+	bson_append_document_end(&pipeline, &stage);
+	BSON_APPEND_DOCUMENT_BEGIN(&pipeline, "1", &stage);
+	BSON_APPEND_DOCUMENT_BEGIN(&stage, "$group", &group);
+	BSON_APPEND_UTF8(&group, "_id", "$state");
+	BSON_APPEND_DOCUMENT_BEGIN(&group, "n", &acc);
+	BSON_APPEND_INT32(&acc, "$sum", 1);
+	bson_append_document_end(&group, &acc);
+	BSON_APPEND_DOCUMENT_BEGIN(&group, "oldest", &acc);
+	BSON_APPEND_UTF8(&acc, "$min", "$pending_since");
+	bson_append_document_end(&group, &acc);
+	bson_append_document_end(&stage, &group);
+	bson_append_document_end(&pipeline, &stage);
+	cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, &pipeline, NULL, NULL);
+	while (mongoc_cursor_next(cursor, &doc)) {
+		const char *state = outbox_doc_string(doc, "_id", "");
+		int64_t n = outbox_doc_int64(doc, "n", 0);
+		bson_iter_t it;
+		bool unsynced = false;
+
+		if (strcmp(state, outbox_state_pending) == 0) {
+			c.pending = n;
+			unsynced = true;
+		} else if (strcmp(state, outbox_state_in_flight) == 0) {
+			c.in_flight = n;
+			unsynced = true;
+		} else if (strcmp(state, outbox_state_parked) == 0) {
+			c.parked = n;
+		}
+		if (unsynced && bson_iter_init_find(&it, doc, "oldest") &&
+		    BSON_ITER_HOLDS_DATE_TIME(&it) && bson_iter_date_time(&it) < oldest)
+			oldest = bson_iter_date_time(&it);
+	}
+	if (mongoc_cursor_error(cursor, err))
+		goto cleanup;
+	if (oldest != INT64_MAX)
+		c.oldest_pending_age_ms = now_ms > oldest ? now_ms - oldest : 0;
+
+	BSON_APPEND_UTF8(&filter, "state", outbox_state_synced);
+	if (!outbox_count(coll, &filter, &c.synced, err))
+		goto cleanup;
+	bson_reinit(&filter);
+	outbox_append_due(&filter, now_ms);
+	if (!outbox_count(coll, &filter, &c.due, err))
+		goto cleanup;
+	ok = true;
+cleanup:
+	if (counts_out != NULL)
+		*counts_out = c;
+	mongoc_cursor_destroy(cursor);
+	mongoc_collection_destroy(coll);
+	bson_destroy(&pipeline);
+	bson_destroy(&filter);
+	return ok;
+}
+
+bool
+outbox_list_parked(mongoc_client_t *client, const char *db, size_t limit,
+    bool (*cb)(const bson_t *doc, void *ctx), void *ctx, bson_error_t *err)
+{
+	mongoc_collection_t *coll = NULL;
+	mongoc_cursor_t *cursor = NULL;
+	bson_t filter = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER;
+	bson_t sort;
+	const bson_t *doc;
+	bool ok;
+
+	BSON_APPEND_UTF8(&filter, "state", outbox_state_parked);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "parked_at", 1);
+	BSON_APPEND_INT32(&sort, "_id", 1);
+	bson_append_document_end(&opts, &sort);
+	if (limit > 0)
+		BSON_APPEND_INT64(&opts, "limit", (int64_t)limit);
+	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
+	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+	while (mongoc_cursor_next(cursor, &doc)) {
+		if (!cb(doc, ctx))
+			break;
+	}
+	ok = !mongoc_cursor_error(cursor, err);
+	mongoc_cursor_destroy(cursor);
+	mongoc_collection_destroy(coll);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return ok;
+}
+
+bool
+outbox_get(mongoc_client_t *client, const char *db, int64_t id, bson_t *out, bool *found,
+    bson_error_t *err)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
+	bool ok = outbox_find_one(coll, id, out, found, err);
+
+	mongoc_collection_destroy(coll);
+	return ok;
+}
