@@ -1,0 +1,65 @@
+/*
+ * statusmap: a ticket's (status, resolution) -> ExtraHop's (status, resolution).
+ * Built once from the shipped defaults plus [statusmap] config entries, then only
+ * read (safe to share between threads). Pure: no I/O.
+ *
+ * Entry syntax (see docs/CONFIGURATION.md):
+ *   key   = <ticket status>            or  <ticket status>|<ticket resolution>
+ *   value = new | in_progress | acknowledged | open | closed
+ *           | closed/action_taken | closed/no_action_taken | closed/from_ticket
+ * Keys match case-insensitively (ASCII) with surrounding whitespace trimmed; "open"
+ * means ExtraHop's null status. Lookup tries the exact (status, resolution) entry,
+ * then the status-only entry; a ticket resolution that is NULL or blank matches the
+ * key "<status>|" (empty resolution). closed/from_ticket takes the ticket's
+ * resolution through the resolution rules (statusmap_resolution_rule), null when it
+ * does not resolve.
+ */
+#ifndef TICKETSYNC_STATUSMAP_H
+#define TICKETSYNC_STATUSMAP_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ticketsync/fields.h"
+
+/* Longest accepted ticket status / resolution (bytes); the ticket parser uses it too. */
+#define STATUSMAP_NAME_MAX 128
+
+typedef struct statusmap statusmap_t;
+
+enum statusmap_result {
+	STATUSMAP_MAPPED = 0,
+	STATUSMAP_UNMAPPED, /* no entry: the caller pushes nothing and audits */
+};
+
+/* An empty map, or one holding the shipped defaults. NULL only when out of memory. */
+statusmap_t *statusmap_new(bool with_defaults);
+void statusmap_destroy(statusmap_t *map);
+
+/*
+ * Add one entry. An entry replaces a shipped default with the same key; giving the
+ * same key twice through statusmap_add is an error. On error (bad key or value) the
+ * map is unchanged and err names the entry: `"Done|Won't Do" = "clsed": ...`.
+ */
+int statusmap_add(statusmap_t *map, const char *key, const char *value, bson_error_t *err);
+
+/*
+ * Map a ticket's status and resolution (either may be NULL). A NULL status maps to
+ * ExtraHop's null status ("Open"). A resolution is only ever produced with
+ * FIELDS_STATUS_CLOSED. On STATUSMAP_UNMAPPED the outputs are set to null.
+ */
+enum statusmap_result statusmap_lookup(const statusmap_t *map, const char *status,
+                                       const char *resolution, enum fields_status *st,
+                                       enum fields_resolution *res);
+
+/* The resolution rules closed/from_ticket uses: ExtraHop's own names plus the common
+ * Jira resolutions and ServiceNow close codes, matched like keys. -1 if none. */
+int statusmap_resolution_rule(const char *ticket_resolution, enum fields_resolution *out);
+
+/* Entries in the map, and entry i as written ("Done|Won't Do", "closed/no_action_taken"),
+ * e.g. for `ticketsyncctl config`. Returns false when i is out of range. */
+size_t statusmap_count(const statusmap_t *map);
+bool statusmap_entry(const statusmap_t *map, size_t i, const char **key, const char **value);
+
+#endif
