@@ -1,0 +1,1055 @@
+/*
+ * extrahop: ExtraHop REST client on curlev; see extrahop.h.
+ *
+ * A request lives on exactly one of three lists until its callback runs:
+ *   waiting  - OAuth2 only: no usable token yet, a token fetch is running;
+ *   sending  - its easy handle is in curlev;
+ *   deferred - failed before reaching the network; completed from the loop so the
+ *              callback never runs inside the caller's own call.
+ */
+#include "ticketsync/extrahop.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "ticketsync/curlev.h"
+#include "ticketsync/log.h"
+
+#define EXTRAHOP_USER_AGENT "ticketsync/" TICKETSYNC_VERSION
+#define EXTRAHOP_TOKEN_MAX 8192
+/* expires_in above this (about 68 years) is clamped: no arithmetic overflows. */
+#define EXTRAHOP_EXPIRES_MAX_S INT64_C(2147483647)
+
+typedef struct extrahop_buf {
+	char *data; /* NUL-terminated, at most EXTRAHOP_BODY_MAX bytes kept */
+	size_t len;
+} extrahop_buf_t;
+
+typedef struct extrahop_req extrahop_req_t;
+typedef struct extrahop_list {
+	extrahop_req_t *head, *tail;
+	size_t n;
+} extrahop_list_t;
+
+struct extrahop_req {
+	extrahop_t *eh;
+	extrahop_list_t *on; /* the list holding it */
+	extrahop_req_t *prev, *next;
+	char *url;
+	char *body;
+	size_t body_len;
+	extrahop_done_fn cb;
+	void *arg;
+	int64_t started_ms;
+	uint64_t token_gen; /* token the last attempt carried (OAuth2) */
+	bool resent;        /* the one resend after a 401 is used up */
+	struct curl_slist *headers;
+	char errbuf[CURL_ERROR_SIZE];
+	extrahop_buf_t resp;
+	extrahop_result_t res; /* filled when completing */
+};
+
+struct extrahop {
+	struct event_base *base;
+	curlev_t *cev;
+	struct event *defer_ev;
+	char *base_url;
+	enum extrahop_auth auth;
+	char *apikey_header;
+	char *client_id, *client_secret, *token_url;
+	char *ca_file, *ca_path;
+	long connect_timeout_ms, request_timeout_ms;
+	int64_t (*now_ms)(void *);
+	void *clock_arg;
+
+	/* OAuth2 token state. */
+	char *bearer_header; /* NULL: no usable token */
+	uint64_t token_gen;
+	int64_t token_refresh_at, token_expires_at; /* clock ms; INT64_MAX = never */
+	bool fetching;
+	int64_t fetch_started_at;
+	char fetch_errbuf[CURL_ERROR_SIZE];
+	extrahop_buf_t fetch_resp;
+	struct curl_slist *token_headers;
+
+	extrahop_list_t waiting, sending, deferred;
+	bool closing;
+};
+
+/* ---------------------------------------------------------------- pure helpers */
+
+extrahop_outcome_t
+extrahop_classify(long http_status, CURLcode rc)
+{
+	if (rc != CURLE_OK)
+		return EXTRAHOP_RETRY;
+	if (http_status >= 200 && http_status <= 299)
+		return EXTRAHOP_OK;
+	if (http_status == 401 || http_status == 403)
+		return EXTRAHOP_AUTH;
+	if (http_status == 408 || http_status == 425 || http_status == 429)
+		return EXTRAHOP_RETRY;
+	if (http_status >= 400 && http_status <= 499)
+		return EXTRAHOP_REJECTED;
+	/* 5xx, and what we never asked for (1xx, 3xx: redirects are not followed, other
+	 * numbers): nothing proves the detection is at fault, so keep it for later. */
+	return EXTRAHOP_RETRY;
+}
+
+const char *
+extrahop_outcome_name(extrahop_outcome_t o)
+{
+	switch (o) {
+	case EXTRAHOP_OK:
+		return "ok";
+	case EXTRAHOP_RETRY:
+		return "retry";
+	case EXTRAHOP_REJECTED:
+		return "rejected";
+	case EXTRAHOP_AUTH:
+		return "auth";
+	}
+	return "unknown";
+}
+
+char *
+extrahop_detection_url(const char *base_url, int64_t id)
+{
+	size_t len;
+	const char *api = "/api/v1";
+
+	if (base_url == NULL || id < 0)
+		return NULL;
+	len = strlen(base_url);
+	while (len > 0 && base_url[len - 1] == '/')
+		len--;
+	if (len == 0)
+		return NULL;
+	/* Accept a base that already names the API root, as ExtraHop's docs write it. */
+	if (len >= 7 && strncmp(base_url + len - 7, api, 7) == 0)
+		api = "";
+	return bson_strdup_printf("%.*s%s/detections/%" PRId64, (int)len, base_url, api, id);
+}
+
+char *
+extrahop_patch_body(const fields_t *f, unsigned mask, size_t *len)
+{
+	bson_t doc = BSON_INITIALIZER;
+	char *json;
+
+	if ((mask & FIELDS_ALL) == 0) {
+		bson_destroy(&doc);
+		return NULL;
+	}
+	fields_append_members(&doc, f, mask & FIELDS_ALL);
+	/* libbson escapes quotes, backslashes and control characters; UTF-8 passes
+	 * through, which JSON allows. */
+	json = bson_as_relaxed_extended_json(&doc, len);
+	bson_destroy(&doc);
+	return json;
+}
+
+int64_t
+extrahop_retry_after_ms(curl_off_t seconds)
+{
+	if (seconds <= 0)
+		return -1;
+	if (seconds > EXTRAHOP_RETRY_AFTER_MAX_S)
+		seconds = EXTRAHOP_RETRY_AFTER_MAX_S;
+	return (int64_t)seconds * 1000;
+}
+
+/* Copy s into out: control characters become spaces, truncation never splits a
+ * UTF-8 sequence (the text ends up in logs and in BSON audit records). */
+static void
+extrahop_copy_text(char *out, size_t outlen, const char *s, size_t n)
+{
+	size_t cut;
+
+	if (outlen == 0)
+		return;
+	cut = n < outlen - 1 ? n : outlen - 1;
+	if (cut < n)
+		while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+			cut--;
+	for (size_t i = 0; i < cut; i++) {
+		unsigned char c = (unsigned char)s[i];
+		out[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+	}
+	out[cut] = '\0';
+}
+
+/* libbson would also take a top-level array; replies must be objects. */
+static bool
+extrahop_is_object(const char *body, size_t len)
+{
+	size_t i = 0;
+
+	if (body == NULL)
+		return false;
+	while (i < len && isspace((unsigned char)body[i]))
+		i++;
+	return i < len && body[i] == '{';
+}
+
+/* prefix + text into out, truncated like extrahop_copy_text. */
+static void
+extrahop_join(char *out, size_t outlen, const char *prefix, const char *text)
+{
+	size_t n = strlen(prefix);
+
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, prefix, n);
+	extrahop_copy_text(out + n, outlen - n, text, strlen(text));
+}
+
+bool
+extrahop_error_message(const char *body, size_t len, char *out, size_t outlen)
+{
+	/* ExtraHop's own key first, then OAuth2's (RFC 6749 5.2) for the token endpoint. */
+	static const char *const keys[] = { "error_message", "error_description", "error" };
+	bson_t doc;
+	bson_iter_t it;
+	bool found = false;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if (body == NULL || len == 0)
+		return false;
+	if (!extrahop_is_object(body, len))
+		return false;
+	if (!bson_init_from_json(&doc, body, (ssize_t)len, NULL))
+		return false;
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]) && !found; k++) {
+		uint32_t n;
+		const char *s;
+
+		if (!bson_iter_init_find(&it, &doc, keys[k]) || !BSON_ITER_HOLDS_UTF8(&it))
+			continue;
+		s = bson_iter_utf8(&it, &n);
+		if (n == 0)
+			continue;
+		extrahop_copy_text(out, outlen, s, n);
+		found = true;
+	}
+	bson_destroy(&doc);
+	return found;
+}
+
+void
+extrahop_token_clear(extrahop_token_t *t)
+{
+	if (t == NULL)
+		return;
+	if (t->access_token != NULL) {
+		explicit_bzero(t->access_token, strlen(t->access_token));
+		bson_free(t->access_token);
+	}
+	t->access_token = NULL;
+	t->expires_in_s = -1;
+}
+
+static bool
+extrahop_parse_expires(bson_iter_t *it, int64_t *out, bson_error_t *err)
+{
+	int64_t v;
+
+	switch (bson_iter_type(it)) {
+	case BSON_TYPE_NULL:
+		*out = -1;
+		return true;
+	case BSON_TYPE_INT32:
+		v = bson_iter_int32(it);
+		break;
+	case BSON_TYPE_INT64:
+		v = bson_iter_int64(it);
+		break;
+	case BSON_TYPE_DOUBLE: {
+		double d = bson_iter_double(it);
+		if (!isfinite(d) || d != floor(d)) {
+			bson_set_error(err, 1, 4, "token reply: expires_in is not a whole number");
+			return false;
+		}
+		v = d >= 9.2e18 ? INT64_MAX : d <= -9.2e18 ? INT64_MIN : (int64_t)d;
+		break;
+	}
+	case BSON_TYPE_UTF8: { /* some servers quote it */
+		const char *s = bson_iter_utf8(it, NULL);
+		char *end;
+		long long ll;
+
+		if (*s < '0' || *s > '9') {
+			bson_set_error(err, 1, 4, "token reply: expires_in is not a number");
+			return false;
+		}
+		errno = 0;
+		ll = strtoll(s, &end, 10);
+		if (*end != '\0') {
+			bson_set_error(err, 1, 4, "token reply: expires_in is not a number");
+			return false;
+		}
+		v = errno == ERANGE ? INT64_MAX : (int64_t)ll;
+		break;
+	}
+	default:
+		bson_set_error(err, 1, 4, "token reply: expires_in has the wrong type");
+		return false;
+	}
+	if (v <= 0) {
+		bson_set_error(err, 1, 5, "token reply: expires_in must be positive");
+		return false;
+	}
+	*out = v > EXTRAHOP_EXPIRES_MAX_S ? EXTRAHOP_EXPIRES_MAX_S : v;
+	return true;
+}
+
+bool
+extrahop_token_parse(const char *body, size_t len, extrahop_token_t *out, bson_error_t *err)
+{
+	bson_t doc;
+	bson_iter_t it;
+	const char *tok;
+	uint32_t toklen;
+	int64_t expires = -1;
+	bool ok = false;
+
+	out->access_token = NULL;
+	out->expires_in_s = -1;
+	if (!extrahop_is_object(body, len)) {
+		bson_set_error(err, 1, 1, "token reply: not a JSON object");
+		return false;
+	}
+	if (!bson_init_from_json(&doc, body, (ssize_t)len, NULL)) {
+		bson_set_error(err, 1, 1, "token reply: not a JSON object");
+		return false;
+	}
+	if (!bson_iter_init_find(&it, &doc, "access_token") || !BSON_ITER_HOLDS_UTF8(&it)) {
+		bson_set_error(err, 1, 2, "token reply: no access_token string");
+		goto cleanup;
+	}
+	tok = bson_iter_utf8(&it, &toklen);
+	if (toklen == 0 || toklen > EXTRAHOP_TOKEN_MAX) {
+		bson_set_error(err, 1, 2, "token reply: access_token is empty or too long");
+		goto cleanup;
+	}
+	for (uint32_t k = 0; k < toklen; k++) {
+		/* It goes into a header line: visible ASCII only, no CR/LF injection. */
+		if ((unsigned char)tok[k] < 0x21 || (unsigned char)tok[k] > 0x7e) {
+			bson_set_error(err, 1, 2, "token reply: access_token has invalid characters");
+			goto cleanup;
+		}
+	}
+	/* RFC 6749 requires token_type; servers that omit it still mean Bearer. */
+	if (bson_iter_init_find(&it, &doc, "token_type")) {
+		if (!BSON_ITER_HOLDS_UTF8(&it) ||
+		    strcasecmp(bson_iter_utf8(&it, NULL), "bearer") != 0) {
+			bson_set_error(err, 1, 3, "token reply: token_type is not Bearer");
+			goto cleanup;
+		}
+	}
+	if (bson_iter_init_find(&it, &doc, "expires_in") &&
+	    !extrahop_parse_expires(&it, &expires, err))
+		goto cleanup;
+	out->access_token = bson_strndup(tok, toklen);
+	out->expires_in_s = expires;
+	ok = true;
+cleanup:
+	bson_destroy(&doc);
+	return ok;
+}
+
+int64_t
+extrahop_token_refresh_after_ms(int64_t expires_in_s)
+{
+	if (expires_in_s <= 0)
+		return -1;
+	if (expires_in_s >= 2 * EXTRAHOP_TOKEN_REFRESH_MARGIN_S)
+		return (expires_in_s - EXTRAHOP_TOKEN_REFRESH_MARGIN_S) * 1000;
+	return expires_in_s * 1000 / 2;
+}
+
+/* ---------------------------------------------------------------- client */
+
+static int64_t
+extrahop_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+extrahop_clock(const extrahop_t *eh)
+{
+	return eh->now_ms != NULL ? eh->now_ms(eh->clock_arg) : extrahop_mono_ms();
+}
+
+static void
+extrahop_list_push(extrahop_list_t *l, extrahop_req_t *r)
+{
+	r->on = l;
+	r->next = NULL;
+	r->prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->next = r;
+	else
+		l->head = r;
+	l->tail = r;
+	l->n++;
+}
+
+static void
+extrahop_list_remove(extrahop_req_t *r)
+{
+	extrahop_list_t *l = r->on;
+
+	if (l == NULL)
+		return;
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		l->head = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	else
+		l->tail = r->prev;
+	l->n--;
+	r->on = NULL;
+	r->prev = r->next = NULL;
+}
+
+/* Move every request of src onto a fresh list (a snapshot that later additions to src
+ * do not touch). */
+static void
+extrahop_list_take(extrahop_list_t *dst, extrahop_list_t *src)
+{
+	*dst = *src;
+	memset(src, 0, sizeof(*src));
+	for (extrahop_req_t *r = dst->head; r != NULL; r = r->next)
+		r->on = dst;
+}
+
+static size_t
+extrahop_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	extrahop_buf_t *b = userdata;
+	size_t n = size * nmemb;
+	size_t room = EXTRAHOP_BODY_MAX - b->len;
+	size_t keep = n < room ? n : room;
+
+	if (keep > 0) {
+		char *p = bson_realloc(b->data, b->len + keep + 1);
+		memcpy(p + b->len, ptr, keep);
+		b->data = p;
+		b->len += keep;
+		b->data[b->len] = '\0';
+	}
+	return n; /* the excess is read and dropped, never an error */
+}
+
+static void
+extrahop_buf_reset(extrahop_buf_t *b)
+{
+	bson_free(b->data);
+	b->data = NULL;
+	b->len = 0;
+}
+
+static void
+extrahop_req_free(extrahop_req_t *r)
+{
+	if (r == NULL)
+		return;
+	curl_slist_free_all(r->headers);
+	extrahop_buf_reset(&r->resp);
+	bson_free(r->url);
+	bson_free(r->body);
+	bson_free(r);
+}
+
+/* Run the callback and free the request. r->res is filled except elapsed_ms. */
+static void
+extrahop_complete(extrahop_req_t *r)
+{
+	extrahop_done_fn cb = r->cb;
+	void *arg = r->arg;
+	extrahop_result_t res = r->res;
+
+	extrahop_list_remove(r);
+	res.elapsed_ms = extrahop_mono_ms() - r->started_ms;
+	extrahop_req_free(r);
+	cb(&res, arg);
+}
+
+static void
+extrahop_set_result(extrahop_req_t *r, extrahop_outcome_t o, long status, CURLcode rc,
+    int64_t retry_after_ms, const char *msg)
+{
+	r->res.outcome = o;
+	r->res.http_status = status;
+	r->res.curl_code = rc;
+	r->res.retry_after_ms = retry_after_ms;
+	extrahop_copy_text(r->res.message, sizeof(r->res.message), msg, strlen(msg));
+}
+
+/* Fail a request that never reached the network; its callback runs from the loop. */
+static void
+extrahop_defer(extrahop_req_t *r, extrahop_outcome_t o, CURLcode rc, const char *msg)
+{
+	extrahop_list_remove(r);
+	extrahop_set_result(r, o, 0, rc, -1, msg);
+	extrahop_list_push(&r->eh->deferred, r);
+	event_active(r->eh->defer_ev, EV_TIMEOUT, 0);
+}
+
+static void
+extrahop_defer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	extrahop_t *eh = arg;
+	extrahop_list_t batch;
+
+	(void)fd;
+	(void)what;
+	extrahop_list_take(&batch, &eh->deferred);
+	while (batch.head != NULL)
+		extrahop_complete(batch.head);
+}
+
+/* Options every request shares: limits, TLS, identity. */
+static void
+extrahop_easy_common(extrahop_t *eh, CURL *easy, const char *url, char *errbuf,
+    extrahop_buf_t *resp)
+{
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+	/* Plain http never multiplexes here (no h2c); saying so keeps PIPEWAIT from
+	 * queueing every request behind a first response that is slow to come. */
+	if (strncasecmp(url, "http://", 7) == 0)
+		curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, eh->connect_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, eh->request_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, EXTRAHOP_USER_AGENT);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (eh->ca_file != NULL)
+		curl_easy_setopt(easy, CURLOPT_CAINFO, eh->ca_file);
+	if (eh->ca_path != NULL)
+		curl_easy_setopt(easy, CURLOPT_CAPATH, eh->ca_path);
+	errbuf[0] = '\0';
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, extrahop_write_cb);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, resp);
+}
+
+/* Transport failure text: curl's detailed buffer, else its generic text. */
+static const char *
+extrahop_curl_text(CURLcode rc, const char *errbuf)
+{
+	if (rc == CURLE_ABORTED_BY_CALLBACK)
+		return "cancelled";
+	return errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+}
+
+static void extrahop_req_done(CURL *easy, CURLcode rc, void *arg);
+static void extrahop_token_fetch(extrahop_t *eh);
+
+static void
+extrahop_send(extrahop_req_t *r)
+{
+	extrahop_t *eh = r->eh;
+	const char *auth = eh->auth == EXTRAHOP_AUTH_OAUTH2 ? eh->bearer_header : eh->apikey_header;
+	struct curl_slist *h = NULL, *t;
+	bson_error_t err;
+	CURL *easy;
+
+	extrahop_list_remove(r);
+	curl_slist_free_all(r->headers);
+	r->headers = NULL;
+	extrahop_buf_reset(&r->resp);
+	easy = curl_easy_init();
+	if (easy == NULL) {
+		extrahop_defer(r, EXTRAHOP_RETRY, CURLE_OUT_OF_MEMORY, "cannot create a transfer");
+		return;
+	}
+	/* "Expect:" stops curl from waiting for 100-continue on larger bodies. */
+	const char *lines[] = { "Content-Type: application/json", "Accept: application/json",
+		auth, "Expect:" };
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		t = curl_slist_append(h, lines[i]);
+		if (t == NULL) {
+			curl_slist_free_all(h);
+			curl_easy_cleanup(easy);
+			extrahop_defer(r, EXTRAHOP_RETRY, CURLE_OUT_OF_MEMORY, "out of memory");
+			return;
+		}
+		h = t;
+	}
+	r->headers = h;
+	r->token_gen = eh->token_gen;
+	extrahop_easy_common(eh, easy, r->url, r->errbuf, &r->resp);
+	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, "PATCH");
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r->body);
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, r->headers);
+	if (curlev_add(eh->cev, easy, extrahop_req_done, r, &err) != 0) {
+		curl_easy_cleanup(easy);
+		extrahop_defer(r, EXTRAHOP_RETRY, CURLE_FAILED_INIT, err.message);
+		return;
+	}
+	extrahop_list_push(&eh->sending, r);
+}
+
+static void
+extrahop_drop_token(extrahop_t *eh)
+{
+	if (eh->bearer_header != NULL) {
+		explicit_bzero(eh->bearer_header, strlen(eh->bearer_header));
+		bson_free(eh->bearer_header);
+		eh->bearer_header = NULL;
+	}
+}
+
+/* OAuth2: send now if a token is usable, else wait for the (single) fetch. A token
+ * past its refresh point is still used while it lives; the fetch runs beside it. */
+static void
+extrahop_dispatch(extrahop_req_t *r)
+{
+	extrahop_t *eh = r->eh;
+	int64_t now;
+
+	if (eh->auth != EXTRAHOP_AUTH_OAUTH2) {
+		extrahop_send(r);
+		return;
+	}
+	now = extrahop_clock(eh);
+	if (eh->bearer_header != NULL && now >= eh->token_expires_at)
+		extrahop_drop_token(eh);
+	if (eh->bearer_header != NULL) {
+		if (now >= eh->token_refresh_at && !eh->fetching)
+			extrahop_token_fetch(eh);
+		extrahop_send(r);
+		return;
+	}
+	extrahop_list_remove(r);
+	extrahop_list_push(&eh->waiting, r);
+	if (!eh->fetching)
+		extrahop_token_fetch(eh);
+}
+
+static void
+extrahop_req_done(CURL *easy, CURLcode rc, void *arg)
+{
+	extrahop_req_t *r = arg;
+	extrahop_t *eh = r->eh;
+	long status = 0;
+	curl_off_t ra = 0;
+	char msg[EXTRAHOP_MESSAGE_MAX];
+	extrahop_outcome_t o;
+
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &ra);
+	curl_easy_cleanup(easy);
+	extrahop_list_remove(r);
+
+	if (rc == CURLE_OK && status == 401 && eh->auth == EXTRAHOP_AUTH_OAUTH2 &&
+	    !r->resent && !eh->closing) {
+		/* The token may have been revoked or expired early: get a new one once (only
+		 * if nobody did since this attempt left) and resend once. */
+		r->resent = true;
+		if (r->token_gen == eh->token_gen)
+			extrahop_drop_token(eh);
+		extrahop_dispatch(r);
+		return;
+	}
+
+	o = extrahop_classify(status, rc);
+	if (rc != CURLE_OK)
+		extrahop_join(msg, sizeof(msg), "", extrahop_curl_text(rc, r->errbuf));
+	else if (o == EXTRAHOP_OK)
+		msg[0] = '\0';
+	else if (!extrahop_error_message(r->resp.data, r->resp.len, msg, sizeof(msg))) {
+		if (status >= 300 && status <= 399)
+			snprintf(msg, sizeof(msg), "HTTP %ld: redirects are not followed; check the base URL",
+			    status);
+		else
+			snprintf(msg, sizeof(msg), "HTTP %ld", status);
+	}
+	extrahop_set_result(r, o, rc == CURLE_OK ? status : 0, rc, extrahop_retry_after_ms(ra), msg);
+	extrahop_complete(r);
+}
+
+/* Fail every waiting request with the token endpoint's verdict. */
+static void
+extrahop_fail_waiting(extrahop_t *eh, extrahop_outcome_t o, long status, CURLcode rc,
+    int64_t retry_after_ms, const char *msg)
+{
+	extrahop_list_t batch;
+
+	extrahop_list_take(&batch, &eh->waiting);
+	while (batch.head != NULL) {
+		extrahop_req_t *r = batch.head;
+
+		extrahop_set_result(r, o, status, rc, retry_after_ms, msg);
+		extrahop_complete(r);
+	}
+}
+
+static void
+extrahop_token_done(CURL *easy, CURLcode rc, void *arg)
+{
+	extrahop_t *eh = arg;
+	long status = 0;
+	curl_off_t ra = 0;
+	char msg[EXTRAHOP_MESSAGE_MAX];
+	char detail[EXTRAHOP_MESSAGE_MAX];
+	extrahop_token_t tok = { NULL, -1 };
+	extrahop_outcome_t o;
+	bson_error_t err;
+
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &ra);
+	curl_easy_cleanup(easy);
+	eh->fetching = false;
+
+	if (rc == CURLE_ABORTED_BY_CALLBACK) {
+		/* Cancelled: the requests waiting then were cancelled by the canceller; any
+		 * submitted meanwhile still need a token. */
+		extrahop_buf_reset(&eh->fetch_resp);
+		if (eh->waiting.n > 0 && !eh->closing)
+			extrahop_token_fetch(eh);
+		return;
+	}
+	o = extrahop_classify(status, rc);
+	if (o == EXTRAHOP_OK) {
+		if (extrahop_token_parse(eh->fetch_resp.data, eh->fetch_resp.len, &tok, &err)) {
+			int64_t after = extrahop_token_refresh_after_ms(tok.expires_in_s);
+
+			extrahop_drop_token(eh);
+			eh->bearer_header = bson_strdup_printf("Authorization: Bearer %s", tok.access_token);
+			eh->token_gen++;
+			/* Count the lifetime from when we asked: never later than the server. */
+			eh->token_refresh_at = after < 0 ? INT64_MAX : eh->fetch_started_at + after;
+			eh->token_expires_at = after < 0 ? INT64_MAX
+			                                 : eh->fetch_started_at + tok.expires_in_s * 1000;
+			extrahop_token_clear(&tok);
+			extrahop_buf_reset(&eh->fetch_resp);
+			log_debug("extrahop: OAuth2 token obtained");
+			extrahop_list_t batch;
+			extrahop_list_take(&batch, &eh->waiting);
+			while (batch.head != NULL)
+				extrahop_send(batch.head);
+			return;
+		}
+		/* A 2xx we cannot use may be a proxy or a wrong URL; retrying is harmless. */
+		o = EXTRAHOP_RETRY;
+		extrahop_join(msg, sizeof(msg), "token endpoint: ", err.message);
+	} else if (rc != CURLE_OK) {
+		extrahop_join(msg, sizeof(msg), "token endpoint: ",
+		    extrahop_curl_text(rc, eh->fetch_errbuf));
+	} else {
+		if (!extrahop_error_message(eh->fetch_resp.data, eh->fetch_resp.len, detail, sizeof(detail)))
+			detail[0] = '\0';
+		char head[64];
+
+		snprintf(head, sizeof(head), "token endpoint: HTTP %ld%s", status, detail[0] ? ": " : "");
+		extrahop_join(msg, sizeof(msg), head, detail);
+		/* The endpoint refused our credentials or request: configuration, not luck. */
+		if (o == EXTRAHOP_REJECTED)
+			o = EXTRAHOP_AUTH;
+	}
+	extrahop_buf_reset(&eh->fetch_resp);
+	log_warnx("extrahop: OAuth2 token fetch failed (%s): %s", extrahop_outcome_name(o), msg);
+	extrahop_fail_waiting(eh, o, rc == CURLE_OK ? status : 0, rc, extrahop_retry_after_ms(ra), msg);
+}
+
+static void
+extrahop_token_fetch(extrahop_t *eh)
+{
+	static const char form[] = "grant_type=client_credentials";
+	bson_error_t err;
+	CURL *easy;
+	char msg[EXTRAHOP_MESSAGE_MAX];
+	extrahop_list_t batch;
+
+	eh->fetching = true;
+	eh->fetch_started_at = extrahop_clock(eh);
+	extrahop_buf_reset(&eh->fetch_resp);
+	easy = curl_easy_init();
+	if (easy == NULL) {
+		snprintf(msg, sizeof(msg), "token endpoint: cannot create a transfer");
+		goto fail;
+	}
+	extrahop_easy_common(eh, easy, eh->token_url, eh->fetch_errbuf, &eh->fetch_resp);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, eh->token_headers);
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, form);
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)(sizeof(form) - 1));
+	/* Client id and secret as HTTP Basic, sent up front (RFC 6749 2.3.1). */
+	curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	curl_easy_setopt(easy, CURLOPT_USERNAME, eh->client_id);
+	curl_easy_setopt(easy, CURLOPT_PASSWORD, eh->client_secret);
+	if (curlev_add(eh->cev, easy, extrahop_token_done, eh, &err) == 0)
+		return;
+	curl_easy_cleanup(easy);
+	extrahop_join(msg, sizeof(msg), "token endpoint: ", err.message);
+fail:
+	eh->fetching = false;
+	/* Never inside the submitter's call: fail them through the deferred list. */
+	extrahop_list_take(&batch, &eh->waiting);
+	while (batch.head != NULL)
+		extrahop_defer(batch.head, EXTRAHOP_RETRY, CURLE_FAILED_INIT, msg);
+}
+
+/* A value that goes into a header line (API key): visible ASCII, no CR/LF. */
+static bool
+extrahop_header_safe(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+			return false;
+	return true;
+}
+
+/* An absolute http(s) URL with a host, checked by libcurl's own parser. */
+static bool
+extrahop_url_ok(const char *url, const char *what, bson_error_t *err)
+{
+	CURLU *u;
+	char *scheme = NULL, *host = NULL;
+	bool ok = false;
+
+	if (url == NULL || *url == '\0') {
+		bson_set_error(err, 1, 10, "extrahop: %s is not set", what);
+		return false;
+	}
+	u = curl_url();
+	if (u == NULL) {
+		bson_set_error(err, 1, 11, "extrahop: out of memory");
+		return false;
+	}
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
+		bson_set_error(err, 1, 12, "extrahop: %s is not an absolute URL", what);
+		goto cleanup;
+	}
+	if (strcasecmp(scheme, "https") != 0 && strcasecmp(scheme, "http") != 0) {
+		bson_set_error(err, 1, 13, "extrahop: %s must use http or https", what);
+		goto cleanup;
+	}
+	ok = true;
+cleanup:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+static char *
+extrahop_strdup_opt(const char *s)
+{
+	return s != NULL && *s != '\0' ? bson_strdup(s) : NULL;
+}
+
+extrahop_t *
+extrahop_new(struct event_base *base, const extrahop_opts_t *opts, bson_error_t *err)
+{
+	extrahop_t *eh;
+	curlev_opts_t co;
+	struct curl_slist *t;
+
+	if (base == NULL || opts == NULL) {
+		bson_set_error(err, 1, 14, "extrahop: no event base or options");
+		return NULL;
+	}
+	if (!extrahop_url_ok(opts->base_url, "base URL", err))
+		return NULL;
+	if (opts->auth == EXTRAHOP_AUTH_APIKEY) {
+		if (!extrahop_header_safe(opts->api_key)) {
+			bson_set_error(err, 1, 15,
+			    "extrahop: the API key is missing or has characters a header cannot carry");
+			return NULL;
+		}
+	} else if (opts->auth == EXTRAHOP_AUTH_OAUTH2) {
+		if (!extrahop_url_ok(opts->token_url, "OAuth2 token URL", err))
+			return NULL;
+		if (opts->client_id == NULL || *opts->client_id == '\0' ||
+		    strchr(opts->client_id, ':') != NULL) {
+			/* HTTP Basic cannot carry a ':' in the user id (RFC 7617). */
+			bson_set_error(err, 1, 16, "extrahop: OAuth2 client id is missing or contains ':'");
+			return NULL;
+		}
+		if (opts->client_secret == NULL || *opts->client_secret == '\0') {
+			bson_set_error(err, 1, 17, "extrahop: OAuth2 client secret is missing");
+			return NULL;
+		}
+	} else {
+		bson_set_error(err, 1, 18, "extrahop: unknown authentication kind");
+		return NULL;
+	}
+	if (opts->connect_timeout_ms < 0 || opts->request_timeout_ms < 0 ||
+	    opts->max_total_connections < 0 || opts->max_host_connections < 0) {
+		bson_set_error(err, 1, 19, "extrahop: timeouts and connection limits cannot be negative");
+		return NULL;
+	}
+
+	eh = bson_malloc0(sizeof(*eh));
+	eh->base = base;
+	eh->auth = opts->auth;
+	eh->base_url = bson_strdup(opts->base_url);
+	eh->ca_file = extrahop_strdup_opt(opts->ca_file);
+	eh->ca_path = extrahop_strdup_opt(opts->ca_path);
+	eh->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000;
+	eh->request_timeout_ms = opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 30000;
+	eh->now_ms = opts->now_ms;
+	eh->clock_arg = opts->clock_arg;
+	eh->token_refresh_at = eh->token_expires_at = INT64_MAX;
+	if (eh->auth == EXTRAHOP_AUTH_APIKEY) {
+		eh->apikey_header = bson_strdup_printf("Authorization: ExtraHop apikey=%s", opts->api_key);
+	} else {
+		eh->client_id = bson_strdup(opts->client_id);
+		eh->client_secret = bson_strdup(opts->client_secret);
+		eh->token_url = bson_strdup(opts->token_url);
+		t = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
+		if (t != NULL)
+			eh->token_headers = t;
+		t = t != NULL ? curl_slist_append(t, "Accept: application/json") : NULL;
+		if (t == NULL) {
+			bson_set_error(err, 1, 11, "extrahop: out of memory");
+			goto fail;
+		}
+	}
+	co.max_total_connections = opts->max_total_connections > 0 ? opts->max_total_connections : 16;
+	co.max_host_connections = opts->max_host_connections > 0 ? opts->max_host_connections : 8;
+	eh->cev = curlev_new(base, &co, err);
+	if (eh->cev == NULL)
+		goto fail;
+	eh->defer_ev = event_new(base, -1, 0, extrahop_defer_cb, eh);
+	if (eh->defer_ev == NULL) {
+		bson_set_error(err, 1, 11, "extrahop: cannot create an event");
+		goto fail;
+	}
+	return eh;
+fail:
+	extrahop_destroy(eh);
+	return NULL;
+}
+
+int
+extrahop_patch_detection(extrahop_t *eh, int64_t detection_id, const fields_t *f,
+    unsigned mask, extrahop_done_fn cb, void *arg, bson_error_t *err)
+{
+	extrahop_req_t *r;
+
+	if (eh == NULL || f == NULL || cb == NULL) {
+		bson_set_error(err, 1, 20, "extrahop: bad arguments");
+		return -1;
+	}
+	if (eh->closing) {
+		bson_set_error(err, 1, 21, "extrahop: client is shutting down");
+		return -1;
+	}
+	if (detection_id < 0) {
+		bson_set_error(err, 1, 22, "extrahop: invalid detection id %" PRId64, detection_id);
+		return -1;
+	}
+	if ((mask & FIELDS_ALL) == 0) {
+		bson_set_error(err, 1, 23, "extrahop: nothing to send for detection %" PRId64,
+		    detection_id);
+		return -1;
+	}
+	r = bson_malloc0(sizeof(*r));
+	r->eh = eh;
+	r->cb = cb;
+	r->arg = arg;
+	r->started_ms = extrahop_mono_ms();
+	r->url = extrahop_detection_url(eh->base_url, detection_id);
+	r->body = extrahop_patch_body(f, mask, &r->body_len);
+	if (r->url == NULL || r->body == NULL) {
+		bson_set_error(err, 1, 24, "extrahop: cannot build the request");
+		extrahop_req_free(r);
+		return -1;
+	}
+	extrahop_dispatch(r);
+	return 0;
+}
+
+size_t
+extrahop_in_flight(const extrahop_t *eh)
+{
+	if (eh == NULL)
+		return 0;
+	return eh->waiting.n + eh->sending.n + eh->deferred.n;
+}
+
+void
+extrahop_cancel_all(extrahop_t *eh)
+{
+	extrahop_list_t waiting, deferred;
+
+	if (eh == NULL)
+		return;
+	/* Snapshot first: whatever the callbacks submit from here on keeps going. */
+	extrahop_list_take(&waiting, &eh->waiting);
+	extrahop_list_take(&deferred, &eh->deferred);
+	/* Sending requests (and the token fetch) complete through their callbacks. */
+	curlev_cancel_all(eh->cev);
+	while (waiting.head != NULL) {
+		extrahop_set_result(waiting.head, EXTRAHOP_RETRY, 0, CURLE_ABORTED_BY_CALLBACK, -1,
+		    "cancelled");
+		extrahop_complete(waiting.head);
+	}
+	while (deferred.head != NULL)
+		extrahop_complete(deferred.head);
+}
+
+static void
+extrahop_wipe(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		bson_free(s);
+	}
+}
+
+void
+extrahop_destroy(extrahop_t *eh)
+{
+	if (eh == NULL)
+		return;
+	eh->closing = true;
+	if (eh->cev != NULL)
+		extrahop_cancel_all(eh);
+	curlev_destroy(eh->cev);
+	if (eh->defer_ev != NULL)
+		event_free(eh->defer_ev);
+	extrahop_buf_reset(&eh->fetch_resp);
+	curl_slist_free_all(eh->token_headers);
+	extrahop_drop_token(eh);
+	extrahop_wipe(eh->apikey_header);
+	extrahop_wipe(eh->client_secret);
+	bson_free(eh->client_id);
+	bson_free(eh->token_url);
+	bson_free(eh->base_url);
+	bson_free(eh->ca_file);
+	bson_free(eh->ca_path);
+	bson_free(eh);
+}

@@ -1,0 +1,1193 @@
+/*
+ * extrahop + curlev against a real HTTP server: an in-process evhttp server on the
+ * same event_base, scripted per test, that records every request and counts accepted
+ * TCP connections. Real libcurl, real sockets, no sleeps: the loop runs until the
+ * expected callbacks have fired, under a hard timeout.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "ticketsync/curlev.h"
+#include "ticketsync/extrahop.h"
+
+#define HARD_TIMEOUT_MS 20000
+#define TOKEN_PATH "/oauth2/token"
+
+/* ------------------------------------------------------------------ the server */
+
+typedef struct rec {
+	char method[8];
+	char path[128];
+	char auth[256];
+	char ctype[64];
+	char accept[64];
+	char ua[64];
+	bool has_expect;
+	char body[512];
+} rec_t;
+
+typedef struct srv {
+	struct event_base *base;
+	struct evhttp *http;
+	int port;
+	char base_url[64];
+	char token_url[96];
+	int accepted; /* TCP connections */
+
+	rec_t *recs; /* detection requests, in arrival order */
+	int n_recs, cap_recs;
+	rec_t token_recs[16]; /* token requests */
+	int n_token;
+
+	/* Script for /api/v1/detections/... */
+	int status;            /* default 204 */
+	const char *resp_body; /* NULL: none */
+	const char *retry_after;
+	size_t big_body;       /* > 0: answer with this many bytes of body */
+	bool hang;             /* never answer */
+	const char *api_key;   /* API key mode: expected key */
+	bool reject_bearer;    /* every bearer token is refused */
+	int min_valid_token;   /* tokens numbered below this are refused */
+
+	/* Script for the token endpoint. */
+	int token_status;      /* default 200 */
+	const char *token_body; /* used when token_status != 200 */
+	int expires_in;        /* default 3600 */
+	bool token_hang;
+	int tokens_issued;
+
+	struct evhttp_request *hung[64];
+	int n_hung;
+} srv_t;
+
+static struct bufferevent *
+srv_bevcb(struct event_base *base, void *arg)
+{
+	srv_t *s = arg;
+
+	/* evhttp asks for one bufferevent per accepted connection. */
+	s->accepted++;
+	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static void
+copy_header(struct evkeyvalq *h, const char *name, char *out, size_t outlen)
+{
+	const char *v = evhttp_find_header(h, name);
+
+	snprintf(out, outlen, "%s", v != NULL ? v : "");
+}
+
+static void
+record(struct evhttp_request *req, rec_t *r)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t n = evbuffer_get_length(in);
+	const char *m = "?";
+
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET: m = "GET"; break;
+	case EVHTTP_REQ_POST: m = "POST"; break;
+	case EVHTTP_REQ_PATCH: m = "PATCH"; break;
+	case EVHTTP_REQ_PUT: m = "PUT"; break;
+	default: break;
+	}
+	memset(r, 0, sizeof(*r));
+	snprintf(r->method, sizeof(r->method), "%s", m);
+	snprintf(r->path, sizeof(r->path), "%s", evhttp_request_get_uri(req));
+	copy_header(h, "Authorization", r->auth, sizeof(r->auth));
+	copy_header(h, "Content-Type", r->ctype, sizeof(r->ctype));
+	copy_header(h, "Accept", r->accept, sizeof(r->accept));
+	copy_header(h, "User-Agent", r->ua, sizeof(r->ua));
+	r->has_expect = evhttp_find_header(h, "Expect") != NULL;
+	if (n >= sizeof(r->body))
+		n = sizeof(r->body) - 1;
+	evbuffer_copyout(in, r->body, n);
+	r->body[n] = '\0';
+}
+
+static void
+reply(struct evhttp_request *req, int code, const char *body)
+{
+	struct evbuffer *b = NULL;
+
+	if (body != NULL) {
+		b = evbuffer_new();
+		evbuffer_add(b, body, strlen(body));
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+		    "application/json");
+	}
+	evhttp_send_reply(req, code, code == 204 ? "No Content" : "Scripted", b);
+	if (b != NULL)
+		evbuffer_free(b);
+}
+
+static void
+hang(srv_t *s, struct evhttp_request *req)
+{
+	assert_true(s->n_hung < (int)(sizeof(s->hung) / sizeof(s->hung[0])));
+	s->hung[s->n_hung++] = req;
+}
+
+static void
+srv_token(srv_t *s, struct evhttp_request *req)
+{
+	char body[256];
+
+	assert_true(s->n_token < (int)(sizeof(s->token_recs) / sizeof(s->token_recs[0])));
+	record(req, &s->token_recs[s->n_token++]);
+	if (s->token_hang) {
+		hang(s, req);
+		return;
+	}
+	if (s->token_status != 200) {
+		reply(req, s->token_status, s->token_body);
+		return;
+	}
+	s->tokens_issued++;
+	snprintf(body, sizeof(body),
+	    "{\"access_token\":\"tok-%d\",\"token_type\":\"Bearer\",\"expires_in\":%d,\"scope\":\"api\"}",
+	    s->tokens_issued, s->expires_in);
+	reply(req, 200, body);
+}
+
+static bool
+srv_authorized(srv_t *s, const rec_t *r)
+{
+	char want[256];
+	int n;
+
+	if (s->api_key != NULL) {
+		snprintf(want, sizeof(want), "ExtraHop apikey=%s", s->api_key);
+		return strcmp(r->auth, want) == 0;
+	}
+	if (sscanf(r->auth, "Bearer tok-%d", &n) != 1 || s->reject_bearer)
+		return false;
+	return n >= s->min_valid_token && n <= s->tokens_issued;
+}
+
+static void
+srv_handle(struct evhttp_request *req, void *arg)
+{
+	srv_t *s = arg;
+	rec_t *r;
+
+	if (strcmp(evhttp_request_get_uri(req), TOKEN_PATH) == 0) {
+		srv_token(s, req);
+		return;
+	}
+	if (s->n_recs == s->cap_recs) {
+		s->cap_recs = s->cap_recs ? s->cap_recs * 2 : 64;
+		s->recs = realloc(s->recs, (size_t)s->cap_recs * sizeof(*s->recs));
+		assert_non_null(s->recs);
+	}
+	r = &s->recs[s->n_recs++];
+	record(req, r);
+	if (s->hang) {
+		hang(s, req);
+		return;
+	}
+	if (!srv_authorized(s, r)) {
+		reply(req, 401, "{\"error_message\":\"unauthorized\"}");
+		return;
+	}
+	if (s->retry_after != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", s->retry_after);
+	if (s->big_body > 0) {
+		char *big = malloc(s->big_body + 1);
+		memset(big, 'x', s->big_body);
+		big[s->big_body] = '\0';
+		reply(req, s->status, big);
+		free(big);
+		return;
+	}
+	reply(req, s->status, s->resp_body);
+}
+
+static void
+srv_start(srv_t *s, struct event_base *base)
+{
+	struct evhttp_bound_socket *bound;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	memset(s, 0, sizeof(*s));
+	s->base = base;
+	s->status = 204;
+	s->token_status = 200;
+	s->expires_in = 3600;
+	s->min_valid_token = 1;
+	s->http = evhttp_new(base);
+	assert_non_null(s->http);
+	evhttp_set_allowed_methods(s->http,
+	    EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PATCH | EVHTTP_REQ_PUT);
+	evhttp_set_bevcb(s->http, srv_bevcb, s);
+	evhttp_set_gencb(s->http, srv_handle, s);
+	bound = evhttp_bind_socket_with_handle(s->http, "127.0.0.1", 0);
+	assert_non_null(bound);
+	assert_int_equal(getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&sin, &len), 0);
+	s->port = ntohs(sin.sin_port);
+	snprintf(s->base_url, sizeof(s->base_url), "http://127.0.0.1:%d", s->port);
+	snprintf(s->token_url, sizeof(s->token_url), "http://127.0.0.1:%d%s", s->port, TOKEN_PATH);
+}
+
+static void
+srv_stop(srv_t *s)
+{
+	/* Requests left unanswered must be answered (or freed) before the server goes. */
+	for (int i = 0; i < s->n_hung; i++)
+		evhttp_send_reply(s->hung[i], 503, "Shutting down", NULL);
+	s->n_hung = 0;
+	evhttp_free(s->http);
+	free(s->recs);
+}
+
+/* ------------------------------------------------------------------ the client side */
+
+typedef struct done {
+	int n;
+	extrahop_result_t res[600];
+	/* optional: resubmit from inside the callback */
+	int resubmit_left;
+} done_t;
+
+static void
+on_done(const extrahop_result_t *res, void *arg)
+{
+	done_t *d = arg;
+
+	assert_true(d->n < (int)(sizeof(d->res) / sizeof(d->res[0])));
+	d->res[d->n++] = *res;
+}
+
+typedef struct fixture {
+	struct event_base *base;
+	srv_t srv;
+	extrahop_t *eh;
+	done_t done;
+	int64_t now; /* fake token clock */
+} fixture_t;
+
+static int64_t
+fake_clock(void *arg)
+{
+	return ((fixture_t *)arg)->now;
+}
+
+static void
+on_expire(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	*(bool *)arg = true;
+}
+
+/* Run the loop until pred holds or the hard timeout passes. */
+static bool
+run_until(struct event_base *base, bool (*pred)(void *), void *arg, int timeout_ms)
+{
+	bool expired = false;
+	struct event *t = evtimer_new(base, on_expire, &expired);
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+
+	evtimer_add(t, &tv);
+	while (!pred(arg) && !expired)
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(t);
+	return pred(arg);
+}
+
+static int want_n;
+static bool
+done_reached(void *arg)
+{
+	return ((done_t *)arg)->n >= want_n;
+}
+
+static void
+wait_done(fixture_t *fx, int n)
+{
+	want_n = n;
+	if (!run_until(fx->base, done_reached, &fx->done, HARD_TIMEOUT_MS))
+		fail_msg("only %d of %d callbacks within %d ms", fx->done.n, n, HARD_TIMEOUT_MS);
+}
+
+static int want_recs;
+static bool
+recs_reached(void *arg)
+{
+	return ((srv_t *)arg)->n_recs >= want_recs;
+}
+
+static int
+setup(void **state)
+{
+	fixture_t *fx = calloc(1, sizeof(*fx));
+
+	fx->base = event_base_new();
+	srv_start(&fx->srv, fx->base);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fixture_t *fx = *state;
+
+	extrahop_destroy(fx->eh);
+	srv_stop(&fx->srv);
+	event_base_free(fx->base);
+	free(fx);
+	return 0;
+}
+
+static extrahop_opts_t
+apikey_opts(fixture_t *fx)
+{
+	extrahop_opts_t o = { 0 };
+
+	o.base_url = fx->srv.base_url;
+	o.auth = EXTRAHOP_AUTH_APIKEY;
+	o.api_key = "s3cret-key";
+	fx->srv.api_key = "s3cret-key";
+	return o;
+}
+
+static extrahop_opts_t
+oauth_opts(fixture_t *fx)
+{
+	extrahop_opts_t o = { 0 };
+
+	o.base_url = fx->srv.base_url;
+	o.auth = EXTRAHOP_AUTH_OAUTH2;
+	o.client_id = "client-1";
+	o.client_secret = "shh";
+	o.token_url = fx->srv.token_url;
+	o.now_ms = fake_clock;
+	o.clock_arg = fx;
+	return o;
+}
+
+static void
+new_client(fixture_t *fx, const extrahop_opts_t *o)
+{
+	bson_error_t err;
+
+	fx->eh = extrahop_new(fx->base, o, &err);
+	if (fx->eh == NULL)
+		fail_msg("extrahop_new: %s", err.message);
+}
+
+static void
+patch(fixture_t *fx, int64_t id)
+{
+	fields_t f;
+	bson_error_t err;
+
+	fields_init(&f);
+	fields_set_ticket_id(&f, "T-1");
+	f.status = FIELDS_STATUS_IN_PROGRESS;
+	if (extrahop_patch_detection(fx->eh, id, &f, FIELDS_TICKET_ID | FIELDS_STATUS, on_done,
+	        &fx->done, &err) != 0)
+		fail_msg("patch: %s", err.message);
+}
+
+static void
+patch_cb(fixture_t *fx, int64_t id, extrahop_done_fn cb, void *arg)
+{
+	fields_t f;
+	bson_error_t err;
+
+	fields_init(&f);
+	f.status = FIELDS_STATUS_NEW;
+	if (extrahop_patch_detection(fx->eh, id, &f, FIELDS_STATUS, cb, arg, &err) != 0)
+		fail_msg("patch: %s", err.message);
+}
+
+/*
+ * A background token refresh races the requests that go on meanwhile (which rightly
+ * use the old, still valid token). Send one request at a time until one carries
+ * want; every later one must carry it too. Returns the token fetches seen.
+ */
+static int
+patch_until_token(fixture_t *fx, const char *want)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		patch(fx, 500 + tries);
+		wait_done(fx, fx->done.n + 1);
+		if (strcmp(fx->srv.recs[fx->srv.n_recs - 1].auth, want) == 0) {
+			patch(fx, 600);
+			wait_done(fx, fx->done.n + 1);
+			assert_string_equal(fx->srv.recs[fx->srv.n_recs - 1].auth, want);
+			return fx->srv.n_token;
+		}
+	}
+	fail_msg("no request carried %s", want);
+	return -1;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void
+test_success_exact_request(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+	fields_t f;
+	bson_error_t err;
+	const rec_t *r;
+
+	new_client(fx, &o);
+	fields_init(&f);
+	fields_set_ticket_id(&f, "JIRA-\"7\"\\x");
+	fields_set_assignee(&f, "Zo\xc3\xab\n");
+	f.status = FIELDS_STATUS_CLOSED;
+	f.resolution = FIELDS_RESOLUTION_NULL;
+	assert_int_equal(extrahop_patch_detection(fx->eh, 4294967297LL, &f, FIELDS_ALL, on_done,
+	                     &fx->done, &err), 0);
+	/* Never completes inside the submitting call. */
+	assert_int_equal(fx->done.n, 0);
+	assert_int_equal(extrahop_in_flight(fx->eh), 1);
+	wait_done(fx, 1);
+
+	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_OK);
+	assert_int_equal(fx->done.res[0].http_status, 204);
+	assert_int_equal(fx->done.res[0].curl_code, CURLE_OK);
+	assert_int_equal(fx->done.res[0].retry_after_ms, -1);
+	assert_string_equal(fx->done.res[0].message, "");
+	assert_true(fx->done.res[0].elapsed_ms >= 0);
+	assert_int_equal(extrahop_in_flight(fx->eh), 0);
+
+	assert_int_equal(fx->srv.n_recs, 1);
+	r = &fx->srv.recs[0];
+	assert_string_equal(r->method, "PATCH");
+	assert_string_equal(r->path, "/api/v1/detections/4294967297");
+	assert_string_equal(r->auth, "ExtraHop apikey=s3cret-key");
+	assert_string_equal(r->ctype, "application/json");
+	assert_string_equal(r->accept, "application/json");
+	assert_string_equal(r->ua, "ticketsync/" TICKETSYNC_VERSION);
+	assert_false(r->has_expect);
+	assert_string_equal(r->body, "{ \"ticket_id\" : \"JIRA-\\\"7\\\"\\\\x\", \"status\" : \"closed\", "
+	                             "\"assignee\" : \"Zo\xc3\xab\\n\", \"resolution\" : null }");
+	assert_int_equal(fx->srv.n_token, 0);
+}
+
+static void
+test_retry_statuses(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+
+	new_client(fx, &o);
+	fx->srv.status = 429;
+	fx->srv.retry_after = "7";
+	patch(fx, 1);
+	wait_done(fx, 1);
+	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_RETRY);
+	assert_int_equal(fx->done.res[0].http_status, 429);
+	assert_int_equal(fx->done.res[0].retry_after_ms, 7000);
+
+	fx->srv.status = 503;
+	fx->srv.retry_after = NULL;
+	patch(fx, 2);
+	wait_done(fx, 2);
+	assert_int_equal(fx->done.res[1].outcome, EXTRAHOP_RETRY);
+	assert_int_equal(fx->done.res[1].http_status, 503);
+	assert_int_equal(fx->done.res[1].retry_after_ms, -1);
+	assert_string_equal(fx->done.res[1].message, "HTTP 503");
+
+	/* An absurd Retry-After is clamped, not obeyed. */
+	fx->srv.retry_after = "999999";
+	patch(fx, 3);
+	wait_done(fx, 3);
+	assert_int_equal(fx->done.res[2].outcome, EXTRAHOP_RETRY);
+	assert_int_equal(fx->done.res[2].retry_after_ms, (int64_t)EXTRAHOP_RETRY_AFTER_MAX_S * 1000);
+
+	fx->srv.retry_after = NULL;
+	fx->srv.status = 408;
+	patch(fx, 4);
+	wait_done(fx, 4);
+	assert_int_equal(fx->done.res[3].outcome, EXTRAHOP_RETRY);
+
+	/* A redirect is not followed (it would carry the key elsewhere). */
+	fx->srv.status = 301;
+	patch(fx, 5);
+	wait_done(fx, 5);
+	assert_int_equal(fx->done.res[4].outcome, EXTRAHOP_RETRY);
+	assert_int_equal(fx->done.res[4].http_status, 301);
+	assert_non_null(strstr(fx->done.res[4].message, "redirects are not followed"));
+	assert_int_equal(fx->srv.n_recs, 5);
+}
+
+static void
+test_rejected_with_message(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+
+	new_client(fx, &o);
+	fx->srv.status = 404;
+	fx->srv.resp_body = "{\"error_message\": \"Detection 9 does not exist\"}";
+	patch(fx, 9);
+	wait_done(fx, 1);
+	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_REJECTED);
+	assert_int_equal(fx->done.res[0].http_status, 404);
+	assert_string_equal(fx->done.res[0].message, "Detection 9 does not exist");
+
+	fx->srv.status = 400;
+	fx->srv.resp_body = "{\"error_message\": \"Invalid value for status\", \"type\": \"x\"}";
+	patch(fx, 10);
+	wait_done(fx, 2);
+	assert_int_equal(fx->done.res[1].outcome, EXTRAHOP_REJECTED);
+	assert_int_equal(fx->done.res[1].http_status, 400);
+	assert_string_equal(fx->done.res[1].message, "Invalid value for status");
+
+	fx->srv.status = 422;
+	fx->srv.resp_body = NULL;
+	patch(fx, 11);
+	wait_done(fx, 3);
+	assert_int_equal(fx->done.res[2].outcome, EXTRAHOP_REJECTED);
+	assert_string_equal(fx->done.res[2].message, "HTTP 422");
+
+	fx->srv.status = 409;
+	fx->srv.resp_body = "<html>conflict</html>";
+	patch(fx, 12);
+	wait_done(fx, 4);
+	assert_int_equal(fx->done.res[3].outcome, EXTRAHOP_REJECTED);
+	assert_string_equal(fx->done.res[3].message, "HTTP 409");
+}
+
+static void
+test_big_body_is_bounded(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+
+	new_client(fx, &o);
+	/* 1 MiB error page: read to the end (the connection stays usable), kept to 64 KiB. */
+	fx->srv.status = 500;
+	fx->srv.big_body = 1024 * 1024;
+	patch(fx, 1);
+	wait_done(fx, 1);
+	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_RETRY);
+	assert_int_equal(fx->done.res[0].curl_code, CURLE_OK);
+	assert_int_equal(fx->done.res[0].http_status, 500);
+	fx->srv.big_body = 0;
+	fx->srv.status = 204;
+	patch(fx, 2);
+	wait_done(fx, 2);
+	assert_int_equal(fx->done.res[1].outcome, EXTRAHOP_OK);
+	assert_int_equal(fx->srv.accepted, 1);
+}
+
+static void
+test_apikey_unauthorized(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+
+	o.api_key = "wrong";
+	new_client(fx, &o);
+	patch(fx, 1);
+	wait_done(fx, 1);
+	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_AUTH);
+	assert_int_equal(fx->done.res[0].http_status, 401);
+	assert_string_equal(fx->done.res[0].message, "unauthorized");
+	/* An API key cannot be refreshed: no resend. */
+	assert_int_equal(fx->srv.n_recs, 1);
+
+	fx->srv.api_key = "wrong";
+	fx->srv.status = 403;
+	patch(fx, 2);
+	wait_done(fx, 2);
+	assert_int_equal(fx->done.res[1].outcome, EXTRAHOP_AUTH);
+	assert_int_equal(fx->done.res[1].http_status, 403);
+}
+
+static void
+test_oauth_one_fetch_for_many(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = oauth_opts(fx);
+	const int n = 50;
+
+	new_client(fx, &o);
+	for (int i = 0; i < n; i++)
+		patch(fx, i + 1);
+	assert_int_equal(extrahop_in_flight(fx->eh), (size_t)n);
+	wait_done(fx, n);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_OK);
+	assert_int_equal(fx->srv.n_token, 1);
+	assert_int_equal(fx->srv.n_recs, n);
+	for (int i = 0; i < n; i++)
+		assert_string_equal(fx->srv.recs[i].auth, "Bearer tok-1");
+	/* The token request: client credentials as HTTP Basic, form body. */
+	assert_string_equal(fx->srv.token_recs[0].method, "POST");
+	assert_string_equal(fx->srv.token_recs[0].auth, "Basic Y2xpZW50LTE6c2ho"); /* client-1:shh */
+	assert_string_equal(fx->srv.token_recs[0].ctype, "application/x-www-form-urlencoded");
+	assert_string_equal(fx->srv.token_recs[0].body, "grant_type=client_credentials");
+	assert_string_equal(fx->srv.token_recs[0].accept, "application/json");
+
+	/* Later requests reuse the cached token. */
+	patch(fx, 999);
+	wait_done(fx, n + 1);
+	assert_int_equal(fx->srv.n_token, 1);
+}
+
+static void
+test_oauth_refresh_before_expiry(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = oauth_opts(fx);
+
+	fx->srv.expires_in = 300; /* refresh 60 s early: at 240 s */
+	fx->now = 1000000;
+	new_client(fx, &o);
+	patch(fx, 1);
+	wait_done(fx, 1);
+	assert_int_equal(fx->srv.n_token, 1);
+
+	fx->now += 239 * 1000;
+	patch(fx, 2);
+	wait_done(fx, 2);
+	assert_int_equal(fx->srv.n_token, 1);
+	assert_string_equal(fx->srv.recs[1].auth, "Bearer tok-1");
+
+	/* Past the refresh point, still alive: used while a new one is fetched beside it. */
+	fx->now += 2 * 1000;
+	patch(fx, 3);
+	wait_done(fx, 3);
+	assert_string_equal(fx->srv.recs[2].auth, "Bearer tok-1");
+	assert_int_equal(patch_until_token(fx, "Bearer tok-2"), 2);
+
+	/* Short lifetimes refresh at half-life: 40 s -> 20 s. And a token past its expiry
+	 * is never sent: the request waits for the new one. */
+	fx->srv.expires_in = 40;
+	fx->now += 301 * 1000; /* tok-2 (fetched at +241 s, 300 s life) has expired */
+	patch(fx, 5);
+	wait_done(fx, fx->done.n + 1);
+	assert_int_equal(fx->srv.n_token, 3);
+	assert_string_equal(fx->srv.recs[fx->srv.n_recs - 1].auth, "Bearer tok-3");
+	fx->now += 19 * 1000;
+	patch(fx, 6);
+	wait_done(fx, fx->done.n + 1);
+	assert_int_equal(fx->srv.n_token, 3);
+	fx->now += 2 * 1000;
+	patch(fx, 7);
+	wait_done(fx, fx->done.n + 1);
+	assert_string_equal(fx->srv.recs[fx->srv.n_recs - 1].auth, "Bearer tok-3");
+	assert_int_equal(patch_until_token(fx, "Bearer tok-4"), 4);
+	for (int i = 0; i < fx->done.n; i++)
+		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_OK);
+}
+
+static void
+test_oauth_401_refreshes_once(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = oauth_opts(fx);
+	const int n = 10;
+
+	new_client(fx, &o);
+	patch(fx, 1);
+	wait_done(fx, 1);
+	assert_int_equal(fx->srv.n_token, 1);
+
+	/* The server revokes tok-1: ten requests in flight all get 401 with it. One new
+	 * token is fetched, and each request is resent once with it. */
+	fx->srv.min_valid_token = 2;
+	for (int i = 0; i < n; i++)
+		patch(fx, 100 + i);
+	wait_done(fx, 1 + n);
+	for (int i = 1; i <= n; i++) {
+		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_OK);
+		assert_int_equal(fx->done.res[i].http_status, 204);
+	}
+	assert_int_equal(fx->srv.n_token, 2);
+	assert_int_equal(fx->srv.n_recs, 1 + 2 * n);
+	int old = 0, fresh = 0;
+	for (int i = 1; i < fx->srv.n_recs; i++) {
+		if (strcmp(fx->srv.recs[i].auth, "Bearer tok-1") == 0)
+			old++;
+		else if (strcmp(fx->srv.recs[i].auth, "Bearer tok-2") == 0)
+			fresh++;
+	}
+	assert_int_equal(old, n);
+	assert_int_equal(fresh, n);
+}
+
+static void
+test_oauth_second_401_is_auth(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = oauth_opts(fx);
+
+	new_client(fx, &o);
+	fx->srv.reject_bearer = true;
+	patch(fx, 1);
+	wait_done(fx, 1);
+	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_AUTH);
+	assert_int_equal(fx->done.res[0].http_status, 401);
+	assert_int_equal(fx->srv.n_token, 2);
+	assert_int_equal(fx->srv.n_recs, 2);
+	assert_string_equal(fx->srv.recs[0].auth, "Bearer tok-1");
+	assert_string_equal(fx->srv.recs[1].auth, "Bearer tok-2");
+
+	/* 403 (missing privileges) is not a token problem: no refresh. */
+	fx->srv.reject_bearer = false;
+	fx->srv.status = 403;
+	patch(fx, 2);
+	wait_done(fx, 2);
+	assert_int_equal(fx->done.res[1].outcome, EXTRAHOP_AUTH);
+	assert_int_equal(fx->srv.n_token, 2);
+	assert_int_equal(fx->srv.n_recs, 3);
+}
+
+static void
+test_oauth_token_endpoint_failures(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = oauth_opts(fx);
+
+	new_client(fx, &o);
+	/* Refused credentials: every waiting request is an AUTH failure, none is sent. */
+	fx->srv.token_status = 401;
+	fx->srv.token_body = "{\"error\":\"invalid_client\"}";
+	for (int i = 0; i < 5; i++)
+		patch(fx, i + 1);
+	wait_done(fx, 5);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_AUTH);
+		assert_int_equal(fx->done.res[i].http_status, 401);
+		assert_string_equal(fx->done.res[i].message, "token endpoint: HTTP 401: invalid_client");
+	}
+	assert_int_equal(fx->srv.n_token, 1);
+	assert_int_equal(fx->srv.n_recs, 0);
+
+	fx->srv.token_status = 400;
+	fx->srv.token_body = "{\"error\":\"unsupported_grant_type\"}";
+	patch(fx, 6);
+	wait_done(fx, 6);
+	assert_int_equal(fx->done.res[5].outcome, EXTRAHOP_AUTH);
+	assert_int_equal(fx->srv.n_token, 2);
+
+	/* A transient failure: RETRY, with the endpoint's Retry-After. */
+	fx->srv.token_status = 503;
+	fx->srv.token_body = NULL;
+	for (int i = 0; i < 3; i++)
+		patch(fx, 10 + i);
+	wait_done(fx, 9);
+	for (int i = 6; i < 9; i++) {
+		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_RETRY);
+		assert_string_equal(fx->done.res[i].message, "token endpoint: HTTP 503");
+	}
+	assert_int_equal(fx->srv.n_token, 3);
+
+	/* A 200 that is not a usable token reply: RETRY, never sent with garbage. */
+	fx->srv.token_status = 201;
+	fx->srv.token_body = "{\"token\":\"nope\"}";
+	patch(fx, 20);
+	wait_done(fx, 10);
+	assert_int_equal(fx->done.res[9].outcome, EXTRAHOP_RETRY);
+	assert_non_null(strstr(fx->done.res[9].message, "access_token"));
+
+	/* Recovered: the next request fetches and succeeds. */
+	fx->srv.token_status = 200;
+	patch(fx, 21);
+	wait_done(fx, 11);
+	assert_int_equal(fx->done.res[10].outcome, EXTRAHOP_OK);
+	assert_int_equal(fx->srv.n_recs, 1);
+}
+
+static void
+test_connection_refused(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	char url[64];
+	int fd;
+
+	/* A bound socket that never listens: connecting to it is refused, with no race. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", ntohs(sin.sin_port));
+	o.base_url = url;
+	new_client(fx, &o);
+	patch(fx, 1);
+	wait_done(fx, 1);
+	close(fd);
+	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_RETRY);
+	assert_int_equal(fx->done.res[0].curl_code, CURLE_COULDNT_CONNECT);
+	assert_int_equal(fx->done.res[0].http_status, 0);
+	assert_true(strlen(fx->done.res[0].message) > 0);
+	assert_non_null(strstr(fx->done.res[0].message, "onnect"));
+}
+
+static void
+test_connection_reuse(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+	const int n = 500;
+
+	o.max_host_connections = 8;
+	o.max_total_connections = 16;
+	new_client(fx, &o);
+	for (int i = 0; i < n; i++)
+		patch(fx, i + 1);
+	wait_done(fx, n);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_OK);
+	assert_int_equal(fx->srv.n_recs, n);
+	printf("# %d requests over %d TCP connections (max 8 per host)\n", n, fx->srv.accepted);
+	assert_true(fx->srv.accepted >= 1);
+	assert_true(fx->srv.accepted <= 8);
+
+	/* The connections stay cached: another round opens none. */
+	int before = fx->srv.accepted;
+	for (int i = 0; i < 50; i++)
+		patch(fx, i + 1);
+	wait_done(fx, n + 50);
+	assert_int_equal(fx->srv.accepted, before);
+}
+
+static void
+test_request_timeout(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+
+	o.request_timeout_ms = 300;
+	new_client(fx, &o);
+	fx->srv.hang = true;
+	patch(fx, 1);
+	wait_done(fx, 1);
+	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_RETRY);
+	assert_int_equal(fx->done.res[0].curl_code, CURLE_OPERATION_TIMEDOUT);
+	assert_true(fx->done.res[0].elapsed_ms >= 290);
+	assert_true(fx->done.res[0].elapsed_ms < 3000);
+	assert_true(strlen(fx->done.res[0].message) > 0);
+}
+
+static void
+test_cancel_all(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+
+	o.max_host_connections = 4;
+	new_client(fx, &o);
+	fx->srv.hang = true;
+	for (int i = 0; i < 12; i++)
+		patch(fx, i + 1);
+	/* Four reach the server; eight wait inside curl for a connection. */
+	want_recs = 4;
+	assert_true(run_until(fx->base, recs_reached, &fx->srv, HARD_TIMEOUT_MS));
+	assert_int_equal(fx->done.n, 0);
+	assert_int_equal(extrahop_in_flight(fx->eh), 12);
+	extrahop_cancel_all(fx->eh);
+	assert_int_equal(fx->done.n, 12);
+	assert_int_equal(extrahop_in_flight(fx->eh), 0);
+	for (int i = 0; i < 12; i++) {
+		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_RETRY);
+		assert_int_equal(fx->done.res[i].curl_code, CURLE_ABORTED_BY_CALLBACK);
+		assert_string_equal(fx->done.res[i].message, "cancelled");
+	}
+
+	/* The client still works afterwards. */
+	fx->srv.hang = false;
+	patch(fx, 99);
+	wait_done(fx, 13);
+	assert_int_equal(fx->done.res[12].outcome, EXTRAHOP_OK);
+}
+
+static void
+test_cancel_while_waiting_for_token(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = oauth_opts(fx);
+
+	new_client(fx, &o);
+	fx->srv.token_hang = true;
+	for (int i = 0; i < 5; i++)
+		patch(fx, i + 1);
+	assert_int_equal(extrahop_in_flight(fx->eh), 5);
+	extrahop_cancel_all(fx->eh);
+	assert_int_equal(fx->done.n, 5);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_RETRY);
+		assert_int_equal(fx->done.res[i].curl_code, CURLE_ABORTED_BY_CALLBACK);
+	}
+	assert_int_equal(extrahop_in_flight(fx->eh), 0);
+	assert_int_equal(fx->srv.n_recs, 0);
+
+	/* A new request starts a new fetch. */
+	fx->srv.token_hang = false;
+	patch(fx, 6);
+	wait_done(fx, 6);
+	assert_int_equal(fx->done.res[5].outcome, EXTRAHOP_OK);
+}
+
+static void
+resubmit_cb(const extrahop_result_t *res, void *arg)
+{
+	fixture_t *fx = arg;
+
+	on_done(res, &fx->done);
+	if (fx->done.resubmit_left > 0) {
+		fx->done.resubmit_left--;
+		patch_cb(fx, 1000 + fx->done.resubmit_left, resubmit_cb, fx);
+	}
+}
+
+static void
+refused_cb(const extrahop_result_t *res, void *arg)
+{
+	fixture_t *fx = arg;
+	fields_t f;
+	bson_error_t err;
+
+	on_done(res, &fx->done);
+	/* During destroy a new submission is refused, synchronously. */
+	fields_init(&f);
+	assert_int_equal(extrahop_patch_detection(fx->eh, 77, &f, FIELDS_STATUS, on_done,
+	                     &fx->done, &err), -1);
+	assert_non_null(strstr(err.message, "shutting down"));
+}
+
+static void
+test_destroy_with_requests_in_flight(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+
+	new_client(fx, &o);
+	fx->srv.hang = true;
+	for (int i = 0; i < 3; i++)
+		patch_cb(fx, i, refused_cb, fx);
+	want_recs = 3;
+	assert_true(run_until(fx->base, recs_reached, &fx->srv, HARD_TIMEOUT_MS));
+	extrahop_destroy(fx->eh);
+	fx->eh = NULL;
+	assert_int_equal(fx->done.n, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_RETRY);
+		assert_int_equal(fx->done.res[i].curl_code, CURLE_ABORTED_BY_CALLBACK);
+	}
+}
+
+static void
+test_submit_from_callback(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+
+	new_client(fx, &o);
+	fx->done.resubmit_left = 5;
+	patch_cb(fx, 1, resubmit_cb, fx);
+	wait_done(fx, 6);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_OK);
+	assert_int_equal(fx->srv.n_recs, 6);
+	assert_int_equal(fx->srv.accepted, 1);
+	assert_int_equal(extrahop_in_flight(fx->eh), 0);
+}
+
+static void
+test_bad_options_and_arguments(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o;
+	bson_error_t err;
+	fields_t f;
+
+	o = apikey_opts(fx);
+	o.base_url = "ftp://example.com";
+	assert_null(extrahop_new(fx->base, &o, &err));
+	assert_non_null(strstr(err.message, "http"));
+	o.base_url = "not a url";
+	assert_null(extrahop_new(fx->base, &o, &err));
+	o.base_url = "";
+	assert_null(extrahop_new(fx->base, &o, &err));
+	o = apikey_opts(fx);
+	o.api_key = "key\r\nX-Evil: 1";
+	assert_null(extrahop_new(fx->base, &o, &err));
+	o.api_key = NULL;
+	assert_null(extrahop_new(fx->base, &o, &err));
+	o = oauth_opts(fx);
+	o.client_id = "a:b";
+	assert_null(extrahop_new(fx->base, &o, &err));
+	o = oauth_opts(fx);
+	o.client_secret = "";
+	assert_null(extrahop_new(fx->base, &o, &err));
+	o = oauth_opts(fx);
+	o.token_url = NULL;
+	assert_null(extrahop_new(fx->base, &o, &err));
+	o = apikey_opts(fx);
+	o.request_timeout_ms = -1;
+	assert_null(extrahop_new(fx->base, &o, &err));
+
+	o = apikey_opts(fx);
+	new_client(fx, &o);
+	fields_init(&f);
+	assert_int_equal(extrahop_patch_detection(fx->eh, -1, &f, FIELDS_ALL, on_done, &fx->done, &err), -1);
+	assert_int_equal(extrahop_patch_detection(fx->eh, 1, &f, 0, on_done, &fx->done, &err), -1);
+	assert_int_equal(extrahop_in_flight(fx->eh), 0);
+	assert_int_equal(fx->done.n, 0);
+}
+
+/* ------------------------------------------------------------------ curlev alone */
+
+typedef struct raw {
+	int n;
+	CURLcode rc[16];
+	long status[16];
+	int rounds_left;
+	curlev_t *cev;
+	char url[128];
+} raw_t;
+
+static size_t
+discard(char *p, size_t s, size_t n, void *u)
+{
+	(void)p;
+	(void)u;
+	return s * n;
+}
+
+static void
+raw_done(CURL *easy, CURLcode rc, void *arg)
+{
+	raw_t *r = arg;
+	bson_error_t err;
+
+	r->rc[r->n] = rc;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r->status[r->n]);
+	r->n++;
+	/* The callback owns the handle: reuse it for another round, or clean it. */
+	if (r->rounds_left > 0) {
+		r->rounds_left--;
+		assert_int_equal(curlev_add(r->cev, easy, raw_done, r, &err), 0);
+		return;
+	}
+	curl_easy_cleanup(easy);
+}
+
+static bool
+raw_reached(void *arg)
+{
+	return ((raw_t *)arg)->n >= want_n;
+}
+
+static CURL *
+raw_easy(const char *url)
+{
+	CURL *e = curl_easy_init();
+
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	return e;
+}
+
+static void
+test_curlev_handle_ownership_and_cancel(void **state)
+{
+	fixture_t *fx = *state;
+	bson_error_t err;
+	raw_t r = { 0 };
+	curlev_opts_t co = { 4, 2 };
+
+	r.cev = curlev_new(fx->base, &co, &err);
+	assert_non_null(r.cev);
+	snprintf(r.url, sizeof(r.url), "%s/api/v1/detections/1", fx->srv.base_url);
+	fx->srv.api_key = NULL; /* bearer check fails -> 401, fine for a raw GET */
+	r.rounds_left = 2;
+	assert_int_equal(curlev_add(r.cev, raw_easy(r.url), raw_done, &r, &err), 0);
+	assert_int_equal(curlev_in_flight(r.cev), 1);
+	want_n = 3;
+	assert_true(run_until(fx->base, raw_reached, &r, HARD_TIMEOUT_MS));
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(r.rc[i], CURLE_OK);
+		assert_int_equal(r.status[i], 401);
+	}
+	assert_int_equal(curlev_in_flight(r.cev), 0);
+	assert_int_equal(fx->srv.accepted, 1);
+
+	/* Cancel: in-flight (two at the server, host limit 2) and queued transfers all
+	 * complete at once with CURLE_ABORTED_BY_CALLBACK. */
+	fx->srv.hang = true;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(curlev_add(r.cev, raw_easy(r.url), raw_done, &r, &err), 0);
+	want_recs = fx->srv.n_recs + 2;
+	assert_true(run_until(fx->base, recs_reached, &fx->srv, HARD_TIMEOUT_MS));
+	assert_int_equal(curlev_in_flight(r.cev), 4);
+	curlev_cancel_all(r.cev);
+	assert_int_equal(r.n, 7);
+	for (int i = 3; i < 7; i++)
+		assert_int_equal(r.rc[i], CURLE_ABORTED_BY_CALLBACK);
+	assert_int_equal(curlev_in_flight(r.cev), 0);
+
+	/* A NULL easy handle is refused; destroy with nothing in flight. */
+	assert_int_equal(curlev_add(r.cev, NULL, raw_done, &r, &err), -1);
+	curlev_destroy(r.cev);
+	curlev_destroy(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_success_exact_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_statuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejected_with_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_big_body_is_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apikey_unauthorized, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oauth_one_fetch_for_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oauth_refresh_before_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oauth_401_refreshes_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oauth_second_401_is_auth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oauth_token_endpoint_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connection_reuse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_while_waiting_for_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_with_requests_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_submit_from_callback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_options_and_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_curlev_handle_ownership_and_cancel, setup, teardown),
+	};
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_cleanup();
+	return rc;
+}
