@@ -81,7 +81,9 @@ typedef struct extrahop_result {
 } extrahop_result_t;
 
 /* Runs exactly once per accepted request, on the loop, never inside the submitting call.
- * The result is only valid during the call. */
+ * The result is only valid during the call. It may submit new requests or call
+ * extrahop_cancel_all, but must not call extrahop_destroy (do that from the loop, e.g.
+ * a zero timer, once the callback has returned). */
 typedef void (*extrahop_done_fn)(const extrahop_result_t *res, void *arg);
 
 /* Returns NULL with err set when the options are unusable (bad URL, missing key...). */
@@ -100,7 +102,8 @@ size_t extrahop_in_flight(const extrahop_t *eh);
 void extrahop_cancel_all(extrahop_t *eh);
 
 /* Cancels everything (callbacks run; new submissions are refused from then on), frees
- * the client and its connections, and wipes the secrets. NULL-safe. */
+ * the client and its connections, and wipes the secrets. NULL-safe. Not from inside an
+ * extrahop callback. */
 void extrahop_destroy(extrahop_t *eh);
 
 /* ---- Pure helpers (no I/O), exposed for tests and for ticketsyncctl. ---- */
