@@ -666,7 +666,7 @@ config_apply_env(struct config_ctx *ctx, char *const *envp)
 		const char *var = *envp, *eq = strchr(var, '='), *rest;
 		struct config_origin o = { .kind = CONFIG_FROM_ENV };
 		const char *sec = NULL;
-		size_t nlen, seclen = 0;
+		size_t nlen;
 		ssize_t ki = -1;
 		char keys[512];
 
@@ -680,7 +680,6 @@ config_apply_env(struct config_ctx *ctx, char *const *envp)
 
 			if (strncasecmp(rest, config_sections[i], sl) == 0 && rest[sl] == '_') {
 				sec = config_sections[i];
-				seclen = sl;
 				break;
 			}
 		}
@@ -698,7 +697,6 @@ config_apply_env(struct config_ctx *ctx, char *const *envp)
 				break;
 			}
 		}
-		(void)seclen;
 		if (ki < 0 && strcmp(sec, "statusmap") == 0)
 			return config_fail(ctx, 0,
 			    "%s: unknown setting; status map entries can only be given in the config "
