@@ -179,7 +179,14 @@ fields_from_document(const bson_t *doc, fields_t *out, bson_error_t *err)
 		    strcmp(key, "assignee") != 0 && strcmp(key, "resolution") != 0)
 			continue;
 		if (t == BSON_TYPE_UTF8) {
-			s = bson_iter_utf8(&it, NULL);
+			uint32_t len;
+			s = bson_iter_utf8(&it, &len);
+			/* BSON strings carry a length; an embedded NUL would silently cut the
+			 * value, so it is refused. */
+			if (strlen(s) != len) {
+				bson_set_error(err, 1, 4, "fields: %s contains a NUL byte", key);
+				return false;
+			}
 		} else if (t != BSON_TYPE_NULL) {
 			bson_set_error(err, 1, 2, "fields: %s must be a string or null", key);
 			return false;
@@ -199,6 +206,10 @@ fields_from_document(const bson_t *doc, fields_t *out, bson_error_t *err)
 			return false;
 		}
 	}
+	if (it.err_off != 0) {
+		bson_set_error(err, 1, 1, "fields: corrupt document");
+		return false;
+	}
 	return true;
 }
 
@@ -214,9 +225,11 @@ fields_mask_describe(unsigned mask, char *buf, size_t buflen)
 	for (int i = 0; i < 4; i++) {
 		if (!(mask & (1u << i)))
 			continue;
-		int n = snprintf(buf + used, buflen - used, "%s%s", used ? "," : "", names[i]);
-		if (n < 0 || (size_t)n >= buflen - used)
+		size_t need = strlen(names[i]) + (used ? 1 : 0);
+		/* Whole names only: a cut name would read as another field. */
+		if (used + need >= buflen)
 			break;
-		used += (size_t)n;
+		snprintf(buf + used, buflen - used, "%s%s", used ? "," : "", names[i]);
+		used += need;
 	}
 }
