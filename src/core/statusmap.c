@@ -222,8 +222,8 @@ statusmap_parse_value(const char *value, struct statusmap_entry *e, char *why, s
 		return true;
 	if (e->st != FIELDS_STATUS_CLOSED) {
 		snprintf(why, whylen,
-		    "a resolution only goes with closed (ExtraHop ignores it otherwise), got \"%s/%s\"",
-		    st, res);
+		    "a resolution only goes with closed (ExtraHop ignores it otherwise), got "
+		    "\"%.60s/%.60s\"", st, res);
 		return false;
 	}
 	if (strcmp(res, "from_ticket") == 0) {
