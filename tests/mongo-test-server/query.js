@@ -1,0 +1,251 @@
+'use strict';
+// Reading: filters (mingo on promoted views), sort in MongoDB's BSON order, and
+// projections applied to raw documents so returned values keep their BSON types.
+
+const mingo = require('mingo');
+const {
+  typeName, isPlainObject, compare, valuesAtPath, promote, fromJsKeeping, numberValue,
+} = require('./bsonutil');
+const { CommandError } = require('./errors');
+const { mingoJsonSchemaValidator } = require('./schema');
+
+const MINGO_OPTS = { jsonSchemaValidator: mingoJsonSchemaValidator };
+
+function mingoError(e) {
+  if (e instanceof CommandError) return e;
+  let msg = String(e && e.message ? e.message : e);
+  const m = /unknown (?:query )?operator:? *'?(\$\w+)/i.exec(msg) || /operator '?(\$\w+)'? is not (?:registered|supported)/i.exec(msg);
+  if (m) msg = 'unknown operator: ' + m[1];
+  return new CommandError(2, msg);
+}
+
+// filterView: an already promoted filter. Returns { test(view) -> bool, view, empty }.
+function compileFilter(filterView, extraOpts) {
+  const f = filterView || {};
+  if (!isPlainObject(f)) throw new CommandError(14, "BSON field 'filter' is the wrong type, expected type 'object'");
+  if (Object.keys(f).length === 0) return { test: () => true, view: f, empty: true };
+  let q;
+  try {
+    q = new mingo.Query(f, extraOpts ? { ...MINGO_OPTS, ...extraOpts } : MINGO_OPTS);
+  } catch (e) {
+    throw mingoError(e);
+  }
+  return {
+    view: f,
+    empty: false,
+    test(doc) {
+      try {
+        return q.test(doc);
+      } catch (e) {
+        throw mingoError(e);
+      }
+    },
+  };
+}
+
+function aggregate(pipelineView, docs, collectionResolver) {
+  try {
+    const agg = new mingo.Aggregator(pipelineView, { ...MINGO_OPTS, collectionResolver });
+    return agg.run(docs);
+  } catch (e) {
+    throw mingoError(e);
+  }
+}
+
+// ---- sort ----
+
+function parseSort(sortRaw) {
+  if (sortRaw == null) return null;
+  if (!isPlainObject(sortRaw)) throw new CommandError(14, "Expected field sort to be of type object");
+  const keys = [];
+  for (const [k, v] of Object.entries(sortRaw)) {
+    if (isPlainObject(v) && v.$meta !== undefined) throw new CommandError(2, '$meta sort is not supported by the test server');
+    const d = numberValue(v);
+    if (d !== 1 && d !== -1) throw new CommandError(15974, `Illegal key in $sort specification: ${k}: ${JSON.stringify(promote(v))}`);
+    keys.push({ parts: k.split('.'), dir: d, natural: k === '$natural' });
+  }
+  return keys.length ? keys : null;
+}
+
+function sortKey(view, key) {
+  const vals = [];
+  for (const v of valuesAtPath(view, key.parts)) {
+    if (Array.isArray(v)) {
+      if (v.length === 0) vals.push(undefined);
+      else vals.push(...v);
+    } else vals.push(v);
+  }
+  if (vals.length === 0) return null;
+  let best = vals[0];
+  for (const v of vals) {
+    const c = compare(v, best);
+    if ((key.dir === 1 && c < 0) || (key.dir === -1 && c > 0)) best = v;
+  }
+  return best === undefined ? null : best;
+}
+
+// items: array of { rec } where rec has a view getter; returns a new sorted array.
+function sortRecords(recs, keys, viewOf) {
+  if (!keys) return recs;
+  if (keys.length === 1 && keys[0].natural) return keys[0].dir === 1 ? recs : recs.slice().reverse();
+  const decorated = recs.map((rec, i) => ({ rec, i, k: keys.map((key) => (key.natural ? i : sortKey(viewOf(rec), key))) }));
+  decorated.sort((a, b) => {
+    for (let j = 0; j < keys.length; j++) {
+      const c = keys[j].natural ? a.k[j] - b.k[j] : compare(a.k[j], b.k[j]);
+      if (c !== 0) return c * keys[j].dir;
+    }
+    return a.i - b.i;
+  });
+  return decorated.map((d) => d.rec);
+}
+
+// ---- projection ----
+
+// Returns null (no projection) or a function raw -> projected raw.
+function compileProjection(projRaw) {
+  if (projRaw == null) return null;
+  if (!isPlainObject(projRaw)) throw new CommandError(14, "Expected field projection to be of type object");
+  const keys = Object.keys(projRaw);
+  if (keys.length === 0) return null;
+  let mode = null; // 'include' | 'exclude'
+  let idMode = true;
+  const specials = [];
+  let needMingo = false;
+  for (const k of keys) {
+    const v = projRaw[k];
+    const t = typeName(v);
+    if (t === 'bool' || t === 'int' || t === 'long' || t === 'double' || t === 'decimal') {
+      const on = t === 'bool' ? v : numberValue(v) !== 0;
+      if (k === '_id') {
+        idMode = on;
+        continue;
+      }
+      const m = on ? 'include' : 'exclude';
+      if (mode && mode !== m) {
+        throw new CommandError(mode === 'include' ? 31254 : 31253,
+          mode === 'include' ? `Cannot do exclusion on field ${k} in inclusion projection`
+            : `Cannot do inclusion on field ${k} in exclusion projection`);
+      }
+      mode = m;
+    } else if (isPlainObject(v) && Object.keys(v).length === 1 && ('$slice' in v || '$elemMatch' in v)) {
+      specials.push(k);
+    } else {
+      needMingo = true;
+    }
+  }
+  if (needMingo || keys.some((k) => k.endsWith('.$'))) {
+    const projView = promote(projRaw);
+    return (raw) => {
+      const view = promote(raw);
+      let out;
+      try {
+        out = new mingo.Query({}, MINGO_OPTS).find([view], projView).all()[0];
+      } catch (e) {
+        throw mingoError(e);
+      }
+      return fromJsKeeping(out, view, raw);
+    };
+  }
+  if (!mode) mode = 'exclude';
+  const tree = {};
+  for (const k of keys) {
+    if (k === '_id' || specials.includes(k)) continue;
+    let node = tree;
+    const parts = k.split('.');
+    for (let i = 0; i < parts.length; i++) {
+      if (i === parts.length - 1) node[parts[i]] = true;
+      else {
+        if (node[parts[i]] === true) break;
+        node = node[parts[i]] = node[parts[i]] || {};
+      }
+    }
+  }
+  return (raw) => {
+    let out = mode === 'include' ? include(raw, tree) : exclude(raw, tree);
+    if (mode === 'include' && idMode && raw._id !== undefined) out = { _id: raw._id, ...out };
+    if (!idMode) delete out._id;
+    for (const k of specials) applySpecial(out, raw, k, projRaw[k], mode);
+    return out;
+  };
+}
+
+function include(doc, tree) {
+  const out = {};
+  for (const k of Object.keys(doc)) {
+    const t = tree[k];
+    if (t === undefined) continue;
+    if (t === true) out[k] = doc[k];
+    else {
+      const v = doc[k];
+      if (Array.isArray(v)) out[k] = v.filter((el) => isPlainObject(el)).map((el) => include(el, t));
+      else if (isPlainObject(v)) out[k] = include(v, t);
+    }
+  }
+  return out;
+}
+
+function exclude(doc, tree) {
+  const out = {};
+  for (const k of Object.keys(doc)) {
+    const t = tree[k];
+    if (t === true) continue;
+    const v = doc[k];
+    if (t === undefined) out[k] = v;
+    else if (Array.isArray(v)) out[k] = v.map((el) => (isPlainObject(el) ? exclude(el, t) : el));
+    else if (isPlainObject(v)) out[k] = exclude(v, t);
+    else out[k] = v;
+  }
+  return out;
+}
+
+function applySpecial(out, raw, path, spec, mode) {
+  const parts = path.split('.');
+  let src = raw;
+  let dst = out;
+  for (let i = 0; i < parts.length - 1; i++) {
+    if (!isPlainObject(src)) return;
+    src = src[parts[i]];
+    if (!isPlainObject(dst[parts[i]])) {
+      if (mode === 'include' && isPlainObject(src)) dst[parts[i]] = {};
+      else return;
+    }
+    dst = dst[parts[i]];
+  }
+  const last = parts[parts.length - 1];
+  const v = isPlainObject(src) ? src[last] : undefined;
+  if ('$slice' in spec) {
+    if (!Array.isArray(v)) {
+      if (v !== undefined) dst[last] = v;
+      return;
+    }
+    const s = spec.$slice;
+    let start;
+    let n;
+    if (Array.isArray(s)) {
+      start = numberValue(s[0]);
+      n = numberValue(s[1]);
+      if (start < 0) start = Math.max(0, v.length + start);
+    } else {
+      const c = numberValue(s);
+      if (c >= 0) {
+        start = 0;
+        n = c;
+      } else {
+        start = Math.max(0, v.length + c);
+        n = -c;
+      }
+    }
+    dst[last] = v.slice(start, start + n);
+  } else {
+    if (!Array.isArray(v)) {
+      delete dst[last];
+      return;
+    }
+    const q = compileFilter(promote(spec.$elemMatch));
+    const hit = v.find((el) => q.test(promote(el)));
+    if (hit === undefined) delete dst[last];
+    else dst[last] = [hit];
+  }
+}
+
+module.exports = { compileFilter, aggregate, parseSort, sortRecords, compileProjection, mingoError, MINGO_OPTS };
