@@ -131,11 +131,15 @@ outbox_insert_new(mongoc_collection_t *coll, int64_t id, const fields_t *desired
 	return ok;
 }
 
-/* The update that records a changed desired, guarded by the version read. */
+/* The update that records a changed desired, guarded by the version and state read:
+ * the new state was decided from the old one, and a claim or completion in between
+ * (which change the state, not the version) must send us round again, or we could
+ * turn an in-flight detection back to pending (two PATCHes out) or leave a completed
+ * one in_flight with no claim (stuck). */
 static bool
 outbox_update_desired(mongoc_collection_t *coll, int64_t id, int64_t version,
-    const bson_t *cur, const fields_t *desired, const char *ticket_id, int64_t now_ms,
-    const char *new_state, bool *matched, bson_error_t *err)
+    const char *state, const bson_t *cur, const fields_t *desired, const char *ticket_id,
+    int64_t now_ms, const char *new_state, bool *matched, bson_error_t *err)
 {
 	bson_t filter = BSON_INITIALIZER;
 	bson_t update = BSON_INITIALIZER;
@@ -148,6 +152,7 @@ outbox_update_desired(mongoc_collection_t *coll, int64_t id, int64_t version,
 	*matched = false;
 	BSON_APPEND_INT64(&filter, "_id", id);
 	BSON_APPEND_INT64(&filter, "version", version);
+	BSON_APPEND_UTF8(&filter, "state", state);
 	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
 	fields_append_document(&set, "desired", desired);
 	BSON_APPEND_INT64(&set, "version", version + 1);
@@ -237,7 +242,7 @@ outbox_set_desired(mongoc_client_t *client, const char *db, int64_t id,
 			new_state = outbox_state_synced;
 		else
 			new_state = outbox_state_pending;
-		if (!outbox_update_desired(coll, id, version, &cur, desired, ticket_id, now_ms,
+		if (!outbox_update_desired(coll, id, version, state, &cur, desired, ticket_id, now_ms,
 		        new_state, &matched, err))
 			goto cleanup;
 		if (!matched)
