@@ -27,8 +27,6 @@ typedef struct extrahop extrahop_t;
 
 /* Response bodies are kept up to this many bytes; the rest is read and dropped. */
 #define EXTRAHOP_BODY_MAX (64 * 1024)
-/* Retry-After values above this are clamped (seconds). */
-#define EXTRAHOP_RETRY_AFTER_MAX_S 3600
 /* Result messages, including the NUL. */
 #define EXTRAHOP_MESSAGE_MAX 256
 /* Refresh an OAuth2 token this long before it expires (or at half its lifetime
@@ -75,7 +73,7 @@ typedef struct extrahop_result {
 	extrahop_outcome_t outcome;
 	long http_status;       /* 0 when no response was received */
 	CURLcode curl_code;     /* CURLE_ABORTED_BY_CALLBACK when cancelled */
-	int64_t retry_after_ms; /* from Retry-After, range-checked; -1 if none */
+	int64_t retry_after_ms; /* Retry-After via backoff_retry_after_ms; -1 if none */
 	int64_t elapsed_ms;     /* from submission (including any wait for a token) */
 	char message[EXTRAHOP_MESSAGE_MAX]; /* "" on success; error_message, or curl's text */
 } extrahop_result_t;
@@ -120,10 +118,6 @@ char *extrahop_detection_url(const char *base_url, int64_t id);
 /* The PATCH body: a JSON object with exactly the masked fields, nulls as JSON null.
  * NULL when mask names no field. Free with bson_free. */
 char *extrahop_patch_body(const fields_t *f, unsigned mask, size_t *len);
-
-/* CURLINFO_RETRY_AFTER (seconds) -> milliseconds: -1 when absent (<= 0), clamped to
- * EXTRAHOP_RETRY_AFTER_MAX_S. */
-int64_t extrahop_retry_after_ms(curl_off_t seconds);
 
 /* Copy the error body's "error_message" string into out (UTF-8 safe truncation, control
  * characters replaced by spaces). false when the body is not a JSON object carrying

@@ -9,6 +9,8 @@
  */
 #include "ticketsync/extrahop.h"
 
+#include "ticketsync/backoff.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -154,16 +156,6 @@ extrahop_patch_body(const fields_t *f, unsigned mask, size_t *len)
 	json = bson_as_relaxed_extended_json(&doc, len);
 	bson_destroy(&doc);
 	return json;
-}
-
-int64_t
-extrahop_retry_after_ms(curl_off_t seconds)
-{
-	if (seconds <= 0)
-		return -1;
-	if (seconds > EXTRAHOP_RETRY_AFTER_MAX_S)
-		seconds = EXTRAHOP_RETRY_AFTER_MAX_S;
-	return (int64_t)seconds * 1000;
 }
 
 /* Copy s into out: control characters become spaces, truncation never splits a
@@ -691,7 +683,7 @@ extrahop_req_done(CURL *easy, CURLcode rc, void *arg)
 		else
 			snprintf(msg, sizeof(msg), "HTTP %ld", status);
 	}
-	extrahop_set_result(r, o, rc == CURLE_OK ? status : 0, rc, extrahop_retry_after_ms(ra), msg);
+	extrahop_set_result(r, o, rc == CURLE_OK ? status : 0, rc, backoff_retry_after_ms((int64_t)ra), msg);
 	extrahop_complete(r);
 }
 
@@ -776,7 +768,7 @@ extrahop_token_done(CURL *easy, CURLcode rc, void *arg)
 	}
 	extrahop_buf_reset(&eh->fetch_resp);
 	log_warnx("extrahop: OAuth2 token fetch failed (%s): %s", extrahop_outcome_name(o), msg);
-	extrahop_fail_waiting(eh, o, rc == CURLE_OK ? status : 0, rc, extrahop_retry_after_ms(ra), msg);
+	extrahop_fail_waiting(eh, o, rc == CURLE_OK ? status : 0, rc, backoff_retry_after_ms((int64_t)ra), msg);
 }
 
 static void

@@ -32,6 +32,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "ticketsync/backoff.h"
 #include "ticketsync/curlev.h"
 #include "ticketsync/extrahop.h"
 
@@ -541,7 +542,7 @@ test_retry_statuses(void **state)
 	patch(fx, 3);
 	wait_done(fx, 3);
 	assert_int_equal(fx->done.res[2].outcome, EXTRAHOP_RETRY);
-	assert_int_equal(fx->done.res[2].retry_after_ms, (int64_t)EXTRAHOP_RETRY_AFTER_MAX_S * 1000);
+	assert_int_equal(fx->done.res[2].retry_after_ms, BACKOFF_RETRY_AFTER_CAP_MS);
 
 	fx->srv.retry_after = NULL;
 	fx->srv.status = 408;

@@ -191,22 +191,6 @@ test_patch_body_escaping(void **state)
 	bson_free(b);
 }
 
-static void
-test_retry_after_range(void **state)
-{
-	(void)state;
-	assert_int_equal(extrahop_retry_after_ms(0), -1); /* libcurl's "none" */
-	assert_int_equal(extrahop_retry_after_ms(-5), -1);
-	assert_int_equal(extrahop_retry_after_ms(1), 1000);
-	assert_int_equal(extrahop_retry_after_ms(120), 120000);
-	assert_int_equal(extrahop_retry_after_ms(EXTRAHOP_RETRY_AFTER_MAX_S),
-	    (int64_t)EXTRAHOP_RETRY_AFTER_MAX_S * 1000);
-	assert_int_equal(extrahop_retry_after_ms(EXTRAHOP_RETRY_AFTER_MAX_S + 1),
-	    (int64_t)EXTRAHOP_RETRY_AFTER_MAX_S * 1000);
-	assert_int_equal(extrahop_retry_after_ms((curl_off_t)INT64_MAX),
-	    (int64_t)EXTRAHOP_RETRY_AFTER_MAX_S * 1000);
-}
-
 #define MSG(s) s, sizeof(s) - 1
 
 static void
@@ -379,7 +363,6 @@ main(void)
 		cmocka_unit_test(test_detection_url),
 		cmocka_unit_test(test_patch_body_nulls_and_mask),
 		cmocka_unit_test(test_patch_body_escaping),
-		cmocka_unit_test(test_retry_after_range),
 		cmocka_unit_test(test_error_message),
 		cmocka_unit_test(test_token_parse_ok),
 		cmocka_unit_test(test_token_parse_errors),
