@@ -23,6 +23,8 @@ if(CMAKE_SCRIPT_MODE_FILE)
     string(REPLACE "\"" "\\\"" text "${text}")
     string(REPLACE "\r" "" text "${text}")
     string(REPLACE "\t" "\\t" text "${text}")
+    # Strict ISO C (-std=c17) still translates trigraphs such as ??/ inside literals.
+    string(REPLACE "?" "\\?" text "${text}")
     string(REPLACE "\n" "\\n\"\n\t\"" text "${text}")
     string(APPEND names "\t\"${name}\",\n")
     string(APPEND texts "\t/* ${name}.json */\n\t\"${text}\",\n")
