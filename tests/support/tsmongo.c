@@ -341,8 +341,8 @@ tsmongo_drop_db(mongoc_client_t *client, const char *dbname)
 static bson_t **tsmongo_pool;
 static size_t tsmongo_pool_len, tsmongo_pool_cap;
 
-static bson_t *
-tsmongo_keep(bson_t *b)
+bson_t *
+tsmongo_tmp_keep(bson_t *b)
 {
 	if (tsmongo_pool_len == tsmongo_pool_cap) {
 		size_t cap = tsmongo_pool_cap ? tsmongo_pool_cap * 2 : 64;
@@ -383,7 +383,7 @@ tsmongo_json(const char *json)
 		abort();
 	}
 	bson_free(text);
-	return tsmongo_keep(b);
+	return tsmongo_tmp_keep(b);
 }
 
 bson_t *
@@ -472,7 +472,7 @@ tsmongo_get_doc(const bson_t *doc, const char *path)
 		bson_iter_document(&it, &len, &data);
 	else
 		bson_iter_array(&it, &len, &data);
-	return tsmongo_keep(bson_new_from_data(data, len));
+	return tsmongo_tmp_keep(bson_new_from_data(data, len));
 }
 
 int64_t
@@ -499,7 +499,7 @@ tsmongo_find_one(mongoc_collection_t *coll, const char *json_filter)
 	cur = mongoc_collection_find_with_opts(coll, tsmongo_json(json_filter),
 	    tsmongo_json("{'limit': 1}"), NULL);
 	if (mongoc_cursor_next(cur, &doc))
-		copy = tsmongo_keep(bson_copy(doc));
+		copy = tsmongo_tmp_keep(bson_copy(doc));
 	else if (mongoc_cursor_error(cur, &error))
 		fprintf(stderr, "tsmongo_find_one %s: %s\n", json_filter, error.message);
 	mongoc_cursor_destroy(cur);

@@ -109,6 +109,8 @@ bool tsmongo_drop_db(mongoc_client_t *client, const char *dbname);
 bson_t *tsmongo_json(const char *json);
 bson_t *tsmongo_jsonf(const char *fmt, ...) BSON_GNUC_PRINTF(1, 2);
 void tsmongo_tmp_free(void);
+/* Hand a document to the scratch pool (freed by tsmongo_tmp_free); returns it. */
+bson_t *tsmongo_tmp_keep(bson_t *b);
 
 /* Run a command given as JSON. reply may be NULL; otherwise the caller destroys it. */
 bool tsmongo_cmd(mongoc_client_t *client, const char *db, const char *json, bson_t *reply,
