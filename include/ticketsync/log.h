@@ -26,6 +26,7 @@ void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Like log_warnx, with ": strerror(errno)" appended. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_vlog(enum log_level level, const char *fmt, va_list ap);
+void log_vlog(enum log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 #endif
