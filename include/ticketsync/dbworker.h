@@ -24,7 +24,8 @@ struct dbjob {
 	void (*done)(dbjob_t *job);
 };
 
-dbworker_t *dbworker_start(mongoc_client_pool_t *pool, struct event_base *base,
+struct store;
+dbworker_t *dbworker_start(struct store *store, struct event_base *base,
     bson_error_t *err);
 /* Loop thread. False once the worker is stopping (the caller keeps the job). */
 bool dbworker_submit(dbworker_t *w, dbjob_t *job);

@@ -7,9 +7,10 @@
 
 #include "ticketsync/handoff.h"
 #include "ticketsync/log.h"
+#include "ticketsync/store.h"
 
 struct dbworker {
-	mongoc_client_pool_t *pool;
+	store_t *store;
 	handoff_t *requests; /* loop -> DB thread */
 	handoff_t *replies;  /* DB thread -> loop */
 	pthread_t thread;
@@ -31,7 +32,7 @@ static void *
 dbworker_main(void *arg)
 {
 	dbworker_t *w = arg;
-	mongoc_client_t *client = mongoc_client_pool_pop(w->pool);
+	mongoc_client_t *client = store_pop(w->store);
 	dbjob_t *job;
 
 	/* handoff_pop returns NULL only once closed and drained. */
@@ -40,12 +41,12 @@ dbworker_main(void *arg)
 		if (!handoff_push(w->replies, job))
 			log_errorx("dbworker: reply queue closed; job lost");
 	}
-	mongoc_client_pool_push(w->pool, client);
+	store_push(w->store, client);
 	return NULL;
 }
 
 dbworker_t *
-dbworker_start(mongoc_client_pool_t *pool, struct event_base *base, bson_error_t *err)
+dbworker_start(store_t *store, struct event_base *base, bson_error_t *err)
 {
 	dbworker_t *w = calloc(1, sizeof(*w));
 
@@ -53,7 +54,7 @@ dbworker_start(mongoc_client_pool_t *pool, struct event_base *base, bson_error_t
 		bson_set_error(err, 1, 1, "dbworker: out of memory");
 		return NULL;
 	}
-	w->pool = pool;
+	w->store = store;
 	w->requests = handoff_new();
 	w->replies = handoff_new_loop(base, dbworker_on_reply, w);
 	if (w->requests == NULL || w->replies == NULL) {

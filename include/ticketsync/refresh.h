@@ -1,0 +1,54 @@
+/*
+ * refresh: bring the outbox up to date for a set of detections. Loads each
+ * detection, its tickets and its state in a few queries per chunk, runs the pure
+ * reconcile, records the new desired fields (outbox) and audits what is notable.
+ * Level-triggered and idempotent: running it twice, or on stale ids, is harmless.
+ * Used by the watcher (change events), the rescan after history loss, and backfill.
+ * Runs on a libmongoc thread only.
+ */
+#ifndef TICKETSYNC_REFRESH_H
+#define TICKETSYNC_REFRESH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bson/bson.h>
+#include <mongoc/mongoc.h>
+
+struct statusmap;
+
+typedef struct refresh_ctx {
+	const char *database;
+	const struct statusmap *map;
+	const char *instance;   /* written into audit records */
+	bool dry_run;           /* reconcile and count, write nothing */
+} refresh_ctx_t;
+
+typedef struct refresh_stats {
+	uint64_t scanned;       /* detections looked at */
+	uint64_t missing;       /* ids with no detection document (yet) */
+	uint64_t in_sync;
+	uint64_t queued;        /* desired changed: a push is pending */
+	uint64_t unchanged;     /* desired already recorded */
+	uint64_t no_ticket;
+	uint64_t unmapped;
+	uint64_t rejected;      /* malformed detection or ticket */
+} refresh_stats_t;
+
+/* Reconcile the given detections, plus every detection whose last winning ticket is
+ * one of ticket_ids (so a ticket that was deleted or lost a detection is seen). */
+bool refresh_ids(mongoc_client_t *client, const refresh_ctx_t *ctx, const int64_t *ids,
+    size_t nids, char *const *ticket_ids, size_t ntickets, refresh_stats_t *stats,
+    bson_error_t *err);
+
+/* Progress callback for long scans; return false to stop early. */
+typedef bool (*refresh_progress_fn)(void *arg, const refresh_stats_t *stats, int64_t last_id);
+
+/* Reconcile every detection with since_ms <= update_time (0 = all), in ascending id
+ * order, chunk ids at a time (bounded memory). */
+bool refresh_all(mongoc_client_t *client, const refresh_ctx_t *ctx, int64_t since_ms,
+    size_t chunk, refresh_progress_fn progress, void *progress_arg, refresh_stats_t *stats,
+    bson_error_t *err);
+
+#endif

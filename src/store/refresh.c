@@ -1,0 +1,576 @@
+/*
+ * refresh: detections -> reconcile -> outbox, a chunk at a time; see refresh.h.
+ * Per chunk: one query for the detections (unless the caller has them), one for
+ * their tickets, one for their states, then one write per detection whose desired
+ * fields changed, and one audit insert for the chunk.
+ */
+#include "ticketsync/refresh.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ticketsync/audit.h"
+#include "ticketsync/detection.h"
+#include "ticketsync/log.h"
+#include "ticketsync/metrics.h"
+#include "ticketsync/outbox.h"
+#include "ticketsync/reconcile.h"
+#include "ticketsync/statusmap.h"
+#include "ticketsync/store.h"
+#include "ticketsync/ticket.h"
+
+/* Detections per chunk when the caller hands over ids. */
+#define REFRESH_CHUNK 500
+
+typedef struct refresh_det {
+	int64_t id;
+	bson_t *doc;
+} refresh_det_t;
+
+typedef struct refresh_state {
+	int64_t id;
+	store_pushed_t st;
+} refresh_state_t;
+
+/* Everything one chunk needs, owned here. */
+typedef struct refresh_chunk {
+	refresh_det_t *dets;
+	size_t ndets, capdets;
+	ticket_t *tickets;
+	size_t ntickets, captickets;
+	refresh_state_t *states;
+	size_t nstates, capstates;
+	audit_record_t *audits;
+	char **audit_strs; /* message and ticket id of each audit record */
+	size_t naudits, capaudits;
+} refresh_chunk_t;
+
+static int
+refresh_cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int
+refresh_cmp_det(const void *a, const void *b)
+{
+	return refresh_cmp_i64(&((const refresh_det_t *)a)->id, &((const refresh_det_t *)b)->id);
+}
+
+static int
+refresh_cmp_state(const void *a, const void *b)
+{
+	return refresh_cmp_i64(&((const refresh_state_t *)a)->id,
+	    &((const refresh_state_t *)b)->id);
+}
+
+static bool
+refresh_grow(void **arr, size_t *cap, size_t need, size_t size)
+{
+	void *n;
+	size_t c;
+
+	if (need <= *cap)
+		return true;
+	c = *cap ? *cap : 16;
+	while (c < need)
+		c *= 2;
+	n = realloc(*arr, c * size);
+	if (n == NULL)
+		return false;
+	*arr = n;
+	*cap = c;
+	return true;
+}
+
+static void
+refresh_chunk_clear(refresh_chunk_t *c)
+{
+	for (size_t i = 0; i < c->ndets; i++)
+		bson_destroy(c->dets[i].doc);
+	for (size_t i = 0; i < c->ntickets; i++)
+		ticket_cleanup(&c->tickets[i]);
+	for (size_t i = 0; i < 2 * c->naudits; i++)
+		bson_free(c->audit_strs[i]);
+	c->ndets = c->ntickets = c->nstates = c->naudits = 0;
+}
+
+static void
+refresh_chunk_free(refresh_chunk_t *c)
+{
+	refresh_chunk_clear(c);
+	free(c->dets);
+	free(c->tickets);
+	free(c->states);
+	free(c->audits);
+	free(c->audit_strs);
+}
+
+/* Queue an audit record for the chunk; msg and ticket_id are copied. */
+static void
+refresh_audit(refresh_chunk_t *c, const refresh_ctx_t *ctx, const char *event,
+    bool has_id, int64_t id, const char *ticket_id, const char *msg)
+{
+	audit_record_t *r;
+	size_t cap = c->capaudits;
+
+	if (!refresh_grow((void **)&c->audits, &cap, c->naudits + 1, sizeof(audit_record_t)))
+		return;
+	if (cap != c->capaudits) {
+		char **n = realloc(c->audit_strs, cap * 2 * sizeof(char *));
+		if (n == NULL)
+			return;
+		c->audit_strs = n;
+		c->capaudits = cap;
+	}
+	r = &c->audits[c->naudits];
+	*r = (audit_record_t){ 0 };
+	r->event = event;
+	r->has_detection_id = has_id;
+	r->detection_id = id;
+	r->instance = ctx->instance;
+	c->audit_strs[2 * c->naudits] = bson_strdup(msg);
+	c->audit_strs[2 * c->naudits + 1] = ticket_id ? bson_strdup(ticket_id) : NULL;
+	r->message = c->audit_strs[2 * c->naudits];
+	r->ticket_id = c->audit_strs[2 * c->naudits + 1];
+	c->naudits++;
+}
+
+static bool
+refresh_add_det(refresh_chunk_t *c, int64_t id, const bson_t *doc)
+{
+	if (!refresh_grow((void **)&c->dets, &c->capdets, c->ndets + 1, sizeof(refresh_det_t)))
+		return false;
+	c->dets[c->ndets].id = id;
+	c->dets[c->ndets].doc = bson_copy(doc);
+	c->ndets++;
+	return true;
+}
+
+/* Run a find and hand each document to cb. */
+static bool
+refresh_find(mongoc_client_t *client, const char *db, const char *coll_name,
+    const bson_t *filter, bool (*cb)(const bson_t *, void *), void *arg, bson_error_t *err)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, coll_name);
+	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+	const bson_t *doc;
+	bool ok = true;
+
+	while (mongoc_cursor_next(cursor, &doc))
+		if (!cb(doc, arg)) {
+			ok = false;
+			bson_set_error(err, 1, 1, "refresh: out of memory");
+			break;
+		}
+	if (ok && mongoc_cursor_error(cursor, err))
+		ok = false;
+	mongoc_cursor_destroy(cursor);
+	mongoc_collection_destroy(coll);
+	return ok;
+}
+
+static void
+refresh_append_id_in(bson_t *filter, const char *field, const int64_t *ids, size_t n)
+{
+	bson_t cond, arr;
+	char key[16];
+	const char *k;
+
+	bson_append_document_begin(filter, field, -1, &cond);
+	bson_append_array_begin(&cond, "$in", -1, &arr);
+	for (size_t i = 0; i < n; i++) {
+		bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+		bson_append_int64(&arr, k, -1, ids[i]);
+	}
+	bson_append_array_end(&cond, &arr);
+	bson_append_document_end(filter, &cond);
+}
+
+typedef struct refresh_visit {
+	refresh_chunk_t *c;
+	const refresh_ctx_t *ctx;
+	refresh_stats_t *stats;
+} refresh_visit_t;
+
+static bool
+refresh_on_detection(const bson_t *doc, void *arg)
+{
+	refresh_visit_t *v = arg;
+	bson_iter_t it;
+	int64_t id;
+
+	if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &id))
+		return true; /* not loadable by a numeric id: cannot be asked for */
+	return refresh_add_det(v->c, id, doc);
+}
+
+static bool
+refresh_on_ticket(const bson_t *doc, void *arg)
+{
+	refresh_visit_t *v = arg;
+	refresh_chunk_t *c = v->c;
+	bson_error_t err;
+	ticket_t t;
+
+	if (ticket_parse(doc, &t, &err) != 0) {
+		bson_iter_t it;
+		const char *tid = NULL;
+		if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it))
+			tid = bson_iter_utf8(&it, NULL);
+		v->stats->rejected++;
+		metrics_inc(METRICS_REJECTED_INPUT, 1);
+		log_warnx("refresh: ignoring malformed ticket: %s", err.message);
+		refresh_audit(c, v->ctx, AUDIT_REJECTED_INPUT, false, 0, tid, err.message);
+		return true;
+	}
+	if (!refresh_grow((void **)&c->tickets, &c->captickets, c->ntickets + 1, sizeof(ticket_t))) {
+		ticket_cleanup(&t);
+		return false;
+	}
+	c->tickets[c->ntickets++] = t;
+	return true;
+}
+
+static bool
+refresh_on_state(const bson_t *doc, void *arg)
+{
+	refresh_visit_t *v = arg;
+	refresh_chunk_t *c = v->c;
+	bson_error_t err;
+	bson_iter_t it;
+	int64_t id;
+
+	if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &id))
+		return true;
+	if (!refresh_grow((void **)&c->states, &c->capstates, c->nstates + 1,
+	        sizeof(refresh_state_t)))
+		return false;
+	if (!store_pushed_from_doc(doc, &c->states[c->nstates].st, &err)) {
+		/* Our own document is unreadable: treat as absent, outbox rewrites it. */
+		log_warnx("refresh: state of detection %lld unreadable: %s", (long long)id,
+		    err.message);
+		return true;
+	}
+	c->states[c->nstates].id = id;
+	c->nstates++;
+	return true;
+}
+
+static const store_pushed_t *
+refresh_find_state(const refresh_chunk_t *c, int64_t id)
+{
+	refresh_state_t key = { .id = id };
+	const refresh_state_t *s = bsearch(&key, c->states, c->nstates, sizeof(*c->states),
+	    refresh_cmp_state);
+
+	return s ? &s->st : NULL;
+}
+
+/* Reconcile one detection of the chunk and record the outcome. */
+static bool
+refresh_one(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chunk_t *c,
+    const refresh_det_t *d, int64_t now, refresh_stats_t *stats, bson_error_t *err)
+{
+	const store_pushed_t *st = refresh_find_state(c, d->id);
+	detection_t det;
+	reconcile_input_t in;
+	reconcile_result_t res;
+	outbox_set_result_t set;
+	bson_error_t perr;
+	char msg[512];
+
+	stats->scanned++;
+	metrics_inc(METRICS_RECONCILES, 1);
+	if (detection_parse(d->doc, &det, &perr) != 0) {
+		stats->rejected++;
+		metrics_inc(METRICS_REJECTED_INPUT, 1);
+		log_warnx("refresh: ignoring malformed detection: %s", perr.message);
+		refresh_audit(c, ctx, AUDIT_REJECTED_INPUT, true, d->id, NULL, perr.message);
+		return true;
+	}
+	in = (reconcile_input_t){
+		.detection = &det,
+		.tickets = c->tickets,
+		.n_tickets = c->ntickets,
+		.map = ctx->map,
+		.last_pushed = (st != NULL && st->has_pushed) ? &st->pushed : NULL,
+	};
+	reconcile_run(&in, &res);
+	switch (res.outcome) {
+	case RECONCILE_NO_TICKET:
+		stats->no_ticket++;
+		return true;
+	case RECONCILE_UNMAPPED:
+		stats->unmapped++;
+		metrics_inc(METRICS_UNMAPPED, 1);
+		snprintf(msg, sizeof(msg), "ticket %s: status \"%s\"%s%s%s has no ExtraHop mapping; "
+		    "nothing pushed (add it under [statusmap])", res.winner->id,
+		    res.raw_status ? res.raw_status : "null",
+		    res.raw_resolution ? " with resolution \"" : "",
+		    res.raw_resolution ? res.raw_resolution : "", res.raw_resolution ? "\"" : "");
+		log_warnx("refresh: detection %lld: %s", (long long)d->id, msg);
+		refresh_audit(c, ctx, AUDIT_UNMAPPED_STATUS, true, d->id, res.winner->id, msg);
+		return true;
+	case RECONCILE_IN_SYNC:
+	case RECONCILE_PUSH:
+		break;
+	}
+	/* Desired already recorded (replays, duplicates, rescans): nothing to write. */
+	if (st != NULL && fields_equal(&st->desired, &res.desired)) {
+		stats->unchanged++;
+		return true;
+	}
+	if (st == NULL && res.outcome == RECONCILE_IN_SYNC) {
+		stats->in_sync++;
+		return true;
+	}
+	if (ctx->dry_run) {
+		if (res.outcome == RECONCILE_PUSH)
+			stats->queued++;
+		else
+			stats->in_sync++;
+		return true;
+	}
+	if (!outbox_set_desired(client, ctx->database, d->id, &res.desired, &det.fields,
+	        res.winner->id, now, &set, err))
+		return false;
+	if (strcmp(set.state, "synced") == 0 || set.change == OUTBOX_UNCHANGED) {
+		stats->in_sync++;
+	} else {
+		stats->queued++;
+		metrics_inc(METRICS_QUEUED, 1);
+	}
+	if (res.candidates > 1) {
+		snprintf(msg, sizeof(msg), "%zu tickets list this detection; %s, the most recently "
+		    "updated, wins", res.candidates, res.winner->id);
+		refresh_audit(c, ctx, AUDIT_MULTIPLE_TICKETS, true, d->id, res.winner->id, msg);
+	}
+	return true;
+}
+
+/* c->dets holds the chunk's detections; load the rest and reconcile each. */
+static bool
+refresh_chunk_run(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chunk_t *c,
+    refresh_stats_t *stats, bson_error_t *err)
+{
+	refresh_visit_t v = { c, ctx, stats };
+	int64_t *ids = NULL;
+	bson_t filter;
+	bool ok = false;
+	int64_t now = store_now_ms();
+
+	if (c->ndets == 0)
+		return true;
+	qsort(c->dets, c->ndets, sizeof(*c->dets), refresh_cmp_det);
+	ids = malloc(c->ndets * sizeof(int64_t));
+	if (ids == NULL) {
+		bson_set_error(err, 1, 1, "refresh: out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < c->ndets; i++)
+		ids[i] = c->dets[i].id;
+
+	bson_init(&filter);
+	refresh_append_id_in(&filter, "detection_ids", ids, c->ndets);
+	ok = refresh_find(client, ctx->database, STORE_COLL_TICKETS, &filter, refresh_on_ticket,
+	    &v, err);
+	bson_destroy(&filter);
+	if (!ok)
+		goto cleanup;
+	bson_init(&filter);
+	refresh_append_id_in(&filter, "_id", ids, c->ndets);
+	ok = refresh_find(client, ctx->database, STORE_COLL_STATE, &filter, refresh_on_state, &v,
+	    err);
+	bson_destroy(&filter);
+	if (!ok)
+		goto cleanup;
+	qsort(c->states, c->nstates, sizeof(*c->states), refresh_cmp_state);
+
+	for (size_t i = 0; i < c->ndets; i++) {
+		/* Duplicate ids (a detection stored as both 5 and 5.0) count once. */
+		if (i > 0 && c->dets[i].id == c->dets[i - 1].id)
+			continue;
+		if (!refresh_one(client, ctx, c, &c->dets[i], now, stats, err)) {
+			ok = false;
+			goto cleanup;
+		}
+	}
+cleanup:
+	/* Audit what was decided even when a later write failed: it happened. */
+	if (c->naudits > 0 && !ctx->dry_run) {
+		bson_error_t aerr;
+		if (!audit_append_many(client, ctx->database, c->audits, c->naudits, &aerr)) {
+			metrics_inc(METRICS_DB_ERRORS, 1);
+			log_warnx("refresh: audit write failed: %s", aerr.message);
+		}
+	}
+	free(ids);
+	refresh_chunk_clear(c);
+	return ok;
+}
+
+/* Detections whose last winning ticket is one of ticket_ids. */
+static bool
+refresh_ids_of_tickets(mongoc_client_t *client, const refresh_ctx_t *ctx,
+    char *const *ticket_ids, size_t n, int64_t **ids, size_t *nids, size_t *cap,
+    bson_error_t *err)
+{
+	mongoc_collection_t *coll;
+	mongoc_cursor_t *cursor;
+	bson_t filter = BSON_INITIALIZER, cond, arr;
+	bson_t opts = BSON_INITIALIZER;
+	const bson_t *doc;
+	bool ok = true;
+
+	if (n == 0)
+		return true;
+	bson_append_document_begin(&filter, "ticket_id", -1, &cond);
+	bson_append_array_begin(&cond, "$in", -1, &arr);
+	for (size_t i = 0; i < n; i++) {
+		char key[16];
+		const char *k;
+		bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+		bson_append_utf8(&arr, k, -1, ticket_ids[i], -1);
+	}
+	bson_append_array_end(&cond, &arr);
+	bson_append_document_end(&filter, &cond);
+	BCON_APPEND(&opts, "projection", "{", "_id", BCON_INT32(1), "}");
+	coll = mongoc_client_get_collection(client, ctx->database, STORE_COLL_STATE);
+	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+	while (mongoc_cursor_next(cursor, &doc)) {
+		bson_iter_t it;
+		int64_t id;
+		if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &id))
+			continue;
+		if (!refresh_grow((void **)ids, cap, *nids + 1, sizeof(int64_t))) {
+			bson_set_error(err, 1, 1, "refresh: out of memory");
+			ok = false;
+			break;
+		}
+		(*ids)[(*nids)++] = id;
+	}
+	if (ok && mongoc_cursor_error(cursor, err))
+		ok = false;
+	mongoc_cursor_destroy(cursor);
+	mongoc_collection_destroy(coll);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return ok;
+}
+
+bool
+refresh_ids(mongoc_client_t *client, const refresh_ctx_t *ctx, const int64_t *ids_in,
+    size_t nids_in, char *const *ticket_ids, size_t ntickets, refresh_stats_t *stats,
+    bson_error_t *err)
+{
+	refresh_chunk_t c = { 0 };
+	refresh_visit_t v = { &c, ctx, stats };
+	int64_t *ids = NULL;
+	size_t nids = 0, cap = 0, uniq = 0;
+	bool ok = true;
+
+	if (nids_in > 0) {
+		if (!refresh_grow((void **)&ids, &cap, nids_in, sizeof(int64_t))) {
+			bson_set_error(err, 1, 1, "refresh: out of memory");
+			return false;
+		}
+		memcpy(ids, ids_in, nids_in * sizeof(int64_t));
+		nids = nids_in;
+	}
+	if (!refresh_ids_of_tickets(client, ctx, ticket_ids, ntickets, &ids, &nids, &cap, err)) {
+		free(ids);
+		return false;
+	}
+	if (nids > 0) {
+		qsort(ids, nids, sizeof(int64_t), refresh_cmp_i64);
+		for (size_t i = 0; i < nids; i++)
+			if (uniq == 0 || ids[uniq - 1] != ids[i])
+				ids[uniq++] = ids[i];
+	}
+	for (size_t off = 0; off < uniq && ok; off += REFRESH_CHUNK) {
+		size_t n = uniq - off < REFRESH_CHUNK ? uniq - off : REFRESH_CHUNK;
+		bson_t filter = BSON_INITIALIZER;
+
+		refresh_append_id_in(&filter, "_id", ids + off, n);
+		ok = refresh_find(client, ctx->database, STORE_COLL_DETECTIONS, &filter,
+		    refresh_on_detection, &v, err);
+		bson_destroy(&filter);
+		if (!ok)
+			break;
+		/* ids with no detection yet: a ticket that arrived first. Its detection's
+		 * insert event reconciles it later. */
+		stats->missing += n > c.ndets ? n - c.ndets : 0;
+		ok = refresh_chunk_run(client, ctx, &c, stats, err);
+	}
+	refresh_chunk_free(&c);
+	free(ids);
+	return ok;
+}
+
+typedef struct refresh_scan {
+	refresh_chunk_t *c;
+	int64_t since_ms;
+	bool oom;
+} refresh_scan_t;
+
+static bool
+refresh_on_scanned(const bson_t *doc, void *arg)
+{
+	refresh_scan_t *s = arg;
+	bson_iter_t it;
+	int64_t id, t = 0;
+
+	if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &id))
+		return true;
+	if (s->since_ms > 0) {
+		/* Selection only: a malformed update_time is reported by the parser when
+		 * the detection is refreshed without --since. */
+		if (!bson_iter_init_find(&it, doc, "update_time") || !store_iter_int64(&it, &t) ||
+		    t < s->since_ms)
+			return true;
+	}
+	if (!refresh_add_det(s->c, id, doc)) {
+		s->oom = true;
+		return false;
+	}
+	return true;
+}
+
+bool
+refresh_all(mongoc_client_t *client, const refresh_ctx_t *ctx, int64_t since_ms,
+    size_t chunk, refresh_progress_fn progress, void *progress_arg, refresh_stats_t *stats,
+    bson_error_t *err)
+{
+	refresh_chunk_t c = { 0 };
+	refresh_scan_t s = { &c, since_ms, false };
+	int64_t from = INT64_MIN;
+	bool done = false, ok = true;
+
+	if (chunk == 0 || chunk > 10000)
+		chunk = 1000;
+	while (!done && ok) {
+		int64_t next = from;
+		size_t n = 0;
+
+		ok = store_scan_detections(client, ctx->database, from, (uint32_t)chunk,
+		    refresh_on_scanned, &s, &next, &done, &n, err);
+		if (!ok)
+			break;
+		if (s.oom) {
+			bson_set_error(err, 1, 1, "refresh: out of memory");
+			ok = false;
+			break;
+		}
+		ok = refresh_chunk_run(client, ctx, &c, stats, err);
+		if (ok && progress != NULL && !progress(progress_arg, stats, next - 1))
+			break;
+		if (n == 0)
+			break;
+		from = next;
+	}
+	refresh_chunk_free(&c);
+	return ok;
+}
