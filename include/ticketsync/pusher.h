@@ -1,0 +1,63 @@
+/*
+ * pusher: where data leaves. On the libevent loop, a timer asks the DB worker for a
+ * batch of due detections (outbox_claim), PATCHes them to ExtraHop through the
+ * extrahop client with a concurrency and a requests-per-second ceiling, and hands
+ * every result back to the DB worker (outbox_complete + audit) in batches.
+ *
+ * A full claim is followed by the next one at once, so a backlog drains at full
+ * speed; an empty one waits for the next tick. 401/403 stop pushing (everything stays
+ * pending) until a probe, one request every probe interval, succeeds again.
+ */
+#ifndef TICKETSYNC_PUSHER_H
+#define TICKETSYNC_PUSHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bson/bson.h>
+
+struct event_base;
+struct dbworker;
+struct extrahop;
+typedef struct pusher pusher_t;
+
+typedef struct pusher_opts {
+	const char *database;
+	const char *owner;        /* instance id: claimed_by, audit */
+	int interval_ms;          /* timer period */
+	size_t batch_size;        /* detections per claim */
+	size_t concurrency;       /* PATCHes in flight at most */
+	double rate_limit;        /* requests per second, 0 = none */
+	int64_t claim_timeout_ms;
+	int64_t retry_base_ms;
+	int64_t retry_max_ms;
+	int64_t auth_probe_ms;    /* while blocked by 401/403: one probe this often */
+} pusher_opts_t;
+
+typedef struct pusher_stats {
+	bool blocked;             /* stopped by an auth error */
+	char blocked_reason[256];
+	size_t in_flight;
+	size_t queued;            /* claimed, not yet sent */
+	int64_t last_push_ms;     /* wall clock of the last acknowledged PATCH; 0 = never */
+	uint64_t pushed, retried, parked, released;
+} pusher_stats_t;
+
+pusher_t *pusher_new(struct event_base *base, struct dbworker *db, struct extrahop *eh,
+    const pusher_opts_t *opts, bson_error_t *err);
+void pusher_start(pusher_t *p);
+/* Ask for a claim now instead of at the next tick (e.g. after a backfill). */
+void pusher_kick(pusher_t *p);
+/*
+ * Stop claiming; give back claimed-but-unsent detections; let in-flight requests
+ * finish until deadline_ms (from now), then cancel them (released, not failed);
+ * record every result; then call done(arg) on the loop.
+ */
+void pusher_drain(pusher_t *p, int deadline_ms, void (*done)(void *), void *arg);
+/* Nothing queued, in flight, claimed or being recorded. */
+bool pusher_idle(const pusher_t *p);
+void pusher_get_stats(const pusher_t *p, pusher_stats_t *out);
+void pusher_free(pusher_t *p);
+
+#endif

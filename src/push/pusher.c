@@ -1,0 +1,625 @@
+/* pusher: claim -> PATCH -> record, on the libevent loop; see pusher.h. */
+#include "ticketsync/pusher.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "ticketsync/audit.h"
+#include "ticketsync/backoff.h"
+#include "ticketsync/dbworker.h"
+#include "ticketsync/extrahop.h"
+#include "ticketsync/log.h"
+#include "ticketsync/metrics.h"
+#include "ticketsync/outbox.h"
+#include "ticketsync/ratelimit.h"
+#include "ticketsync/store.h"
+
+/* Results are recorded in batches of at most this many, or after this long. */
+#define PUSHER_RECORD_BATCH 256
+#define PUSHER_RECORD_DELAY_MS 20
+/* A DB write that fails is retried this many times before the claim is left to
+ * expire (then another claim re-sends the same values: harmless). */
+#define PUSHER_RECORD_TRIES 5
+
+typedef struct pusher_req {
+	struct pusher_req *next;
+	pusher_t *p;
+	outbox_item_t item;
+	enum outbox_outcome outcome;
+	int http_status;
+	int64_t next_attempt_ms;
+	char message[EXTRAHOP_MESSAGE_MAX];
+} pusher_req_t;
+
+struct pusher {
+	struct event_base *base;
+	dbworker_t *db;
+	extrahop_t *eh;
+	pusher_opts_t opts;
+	char *database, *owner;
+	struct event *tick, *send_wait, *record_wait, *deadline;
+	ratelimit_t rl;
+	pusher_req_t *q_head, *q_tail;  /* claimed, not yet sent */
+	size_t queued, in_flight;
+	pusher_req_t *done_head, *done_tail; /* finished, not yet recorded */
+	size_t ndone, recording;        /* recording: complete jobs outstanding */
+	bool claiming, want_claim;
+	bool blocked, probing;
+	int64_t probe_at_ms;
+	bool started, draining;
+	void (*drained_cb)(void *);
+	void *drained_arg;
+	pusher_stats_t stats;
+};
+
+typedef struct pusher_claim_job {
+	dbjob_t base;
+	pusher_t *p;
+	size_t limit;
+	outbox_item_t *items;
+	size_t n;
+	bool ok;
+	bson_error_t err;
+} pusher_claim_job_t;
+
+typedef struct pusher_record_job {
+	dbjob_t base;
+	pusher_t *p;
+	pusher_req_t *reqs;
+	size_t n;
+	bool ok;
+	bson_error_t err;
+} pusher_record_job_t;
+
+static void pusher_pump(pusher_t *p);
+static void pusher_flush(pusher_t *p);
+
+static int64_t
+pusher_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+pusher_arm(struct event *ev, int64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
+
+	event_add(ev, &tv);
+}
+
+static void
+pusher_check_drained(pusher_t *p)
+{
+	void (*cb)(void *);
+
+	if (!p->draining || p->drained_cb == NULL || !pusher_idle(p))
+		return;
+	cb = p->drained_cb;
+	p->drained_cb = NULL;
+	if (p->deadline != NULL)
+		event_del(p->deadline);
+	cb(p->drained_arg);
+}
+
+/* ---- recording results (DB worker) ---- */
+
+static void
+pusher_record_run(dbjob_t *base, mongoc_client_t *client)
+{
+	pusher_record_job_t *job = (pusher_record_job_t *)base;
+	const pusher_opts_t *o = &job->p->opts;
+	outbox_result_t *results = calloc(job->n, sizeof(*results));
+	audit_record_t *recs = calloc(job->n, sizeof(*recs));
+	size_t i = 0;
+	int64_t now = store_now_ms();
+
+	if (results == NULL || recs == NULL) {
+		bson_set_error(&job->err, 1, 1, "out of memory");
+		goto cleanup;
+	}
+	for (pusher_req_t *r = job->reqs; r != NULL; r = r->next, i++) {
+		results[i] = (outbox_result_t){
+			.id = r->item.id,
+			.version = r->item.version,
+			.claim_id = r->item.claim_id,
+			.outcome = r->outcome,
+			.sent = &r->item.desired,
+			.next_attempt_ms = r->next_attempt_ms,
+			.http_status = r->http_status,
+			.message = r->message[0] ? r->message : NULL,
+		};
+		recs[i] = (audit_record_t){ 0 };
+		recs[i].event = outbox_outcome_name(r->outcome);
+		recs[i].detection_id = r->item.id;
+		recs[i].has_detection_id = true;
+		recs[i].ticket_id = r->item.ticket_id[0] ? r->item.ticket_id : NULL;
+		recs[i].version = r->item.version;
+		recs[i].attempt = r->item.attempts + 1;
+		recs[i].http_status = r->http_status;
+		recs[i].fields = &r->item.desired;
+		recs[i].fields_mask = r->item.mask;
+		recs[i].message = r->message[0] ? r->message : NULL;
+		recs[i].instance = o->owner;
+	}
+	for (int t = 0; t < PUSHER_RECORD_TRIES; t++) {
+		job->ok = outbox_complete(client, o->database, results, job->n, now, NULL, &job->err);
+		if (job->ok)
+			break;
+		metrics_inc(METRICS_DB_ERRORS, 1);
+		log_warnx("pusher: recording %zu result(s) failed (try %d): %s", job->n, t + 1,
+		    job->err.message);
+		struct timespec ts = { 0, (long)(100000000L << t) % 1000000000L };
+		nanosleep(&ts, NULL);
+	}
+	/* The audit trail follows the state: a failed audit write is logged, retried
+	 * once, and never blocks the state from moving on. */
+	if (!audit_append_many(client, o->database, recs, job->n, &job->err) &&
+	    !audit_append_many(client, o->database, recs, job->n, &job->err)) {
+		metrics_inc(METRICS_DB_ERRORS, 1);
+		log_warnx("pusher: audit write failed for %zu record(s): %s", job->n,
+		    job->err.message);
+	}
+cleanup:
+	free(results);
+	free(recs);
+}
+
+static void
+pusher_record_done(dbjob_t *base)
+{
+	pusher_record_job_t *job = (pusher_record_job_t *)base;
+	pusher_t *p = job->p;
+
+	if (!job->ok)
+		log_errorx("pusher: could not record %zu result(s): %s; their claims will "
+		    "expire and they will be sent again", job->n, job->err.message);
+	while (job->reqs != NULL) {
+		pusher_req_t *next = job->reqs->next;
+		free(job->reqs);
+		job->reqs = next;
+	}
+	free(job);
+	p->recording--;
+	pusher_pump(p);
+	pusher_check_drained(p);
+}
+
+static void
+pusher_flush(pusher_t *p)
+{
+	pusher_record_job_t *job;
+
+	if (p->ndone == 0)
+		return;
+	event_del(p->record_wait);
+	job = calloc(1, sizeof(*job));
+	if (job == NULL) {
+		log_errorx("pusher: out of memory recording results");
+		return;
+	}
+	job->base.run = pusher_record_run;
+	job->base.done = pusher_record_done;
+	job->p = p;
+	job->reqs = p->done_head;
+	job->n = p->ndone;
+	p->done_head = p->done_tail = NULL;
+	p->ndone = 0;
+	p->recording++;
+	if (!dbworker_submit(p->db, &job->base)) {
+		log_errorx("pusher: DB worker stopped; %zu result(s) not recorded", job->n);
+		job->ok = true;
+		pusher_record_done(&job->base);
+	}
+}
+
+static void
+pusher_on_record_wait(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pusher_flush(arg);
+}
+
+static void
+pusher_finish(pusher_t *p, pusher_req_t *r)
+{
+	r->next = NULL;
+	if (p->done_tail != NULL)
+		p->done_tail->next = r;
+	else
+		p->done_head = r;
+	p->done_tail = r;
+	p->ndone++;
+	switch (r->outcome) {
+	case OUTBOX_PUSHED: p->stats.pushed++; break;
+	case OUTBOX_RETRY: p->stats.retried++; break;
+	case OUTBOX_PARKED: p->stats.parked++; break;
+	case OUTBOX_RELEASED: p->stats.released++; break;
+	}
+	if (p->ndone >= PUSHER_RECORD_BATCH || (p->in_flight == 0 && p->queued == 0))
+		pusher_flush(p);
+	else if (!evtimer_pending(p->record_wait, NULL))
+		pusher_arm(p->record_wait, PUSHER_RECORD_DELAY_MS);
+}
+
+static void
+pusher_release(pusher_t *p, pusher_req_t *r, const char *why)
+{
+	r->outcome = OUTBOX_RELEASED;
+	r->http_status = 0;
+	r->next_attempt_ms = store_now_ms();
+	snprintf(r->message, sizeof(r->message), "%s", why);
+	pusher_finish(p, r);
+}
+
+static void
+pusher_release_queued(pusher_t *p, const char *why)
+{
+	while (p->q_head != NULL) {
+		pusher_req_t *r = p->q_head;
+		p->q_head = r->next;
+		p->queued--;
+		pusher_release(p, r, why);
+	}
+	p->q_tail = NULL;
+}
+
+/* ---- sending (loop) ---- */
+
+static void
+pusher_on_patch_done(const extrahop_result_t *res, void *arg)
+{
+	pusher_req_t *r = arg;
+	pusher_t *p = r->p;
+	backoff_policy_t policy = {
+		.base_ms = p->opts.retry_base_ms,
+		.max_ms = p->opts.retry_max_ms,
+		.jitter = BACKOFF_JITTER_EQUAL,
+	};
+
+	p->in_flight--;
+	metrics_set(METRICS_IN_FLIGHT, (int64_t)p->in_flight);
+	r->http_status = (int)res->http_status;
+	snprintf(r->message, sizeof(r->message), "%s", res->message);
+	if (res->http_status > 0)
+		metrics_observe_push_ms((double)res->elapsed_ms);
+	switch (res->outcome) {
+	case EXTRAHOP_OK:
+		r->outcome = OUTBOX_PUSHED;
+		p->stats.last_push_ms = store_now_ms();
+		metrics_inc(METRICS_PUSH_OK, 1);
+		if (p->blocked) {
+			log_info("pusher: ExtraHop accepts our credentials again; pushing resumes");
+			p->blocked = false;
+			p->want_claim = true;
+			metrics_set(METRICS_PUSH_BLOCKED, 0);
+		}
+		break;
+	case EXTRAHOP_RETRY:
+		if (res->curl_code == CURLE_ABORTED_BY_CALLBACK) {
+			/* Cancelled at shutdown: not this detection's failure. */
+			pusher_release(p, r, "cancelled at shutdown");
+			pusher_pump(p);
+			pusher_check_drained(p);
+			return;
+		}
+		r->outcome = OUTBOX_RETRY;
+		r->next_attempt_ms = store_now_ms() +
+		    backoff_delay_ms(&policy, (uint32_t)r->item.attempts + 1, res->retry_after_ms,
+		        (uint32_t)random());
+		metrics_inc(METRICS_PUSH_RETRY, 1);
+		break;
+	case EXTRAHOP_REJECTED:
+		r->outcome = OUTBOX_PARKED;
+		if (r->message[0] == '\0')
+			snprintf(r->message, sizeof(r->message), "HTTP %ld", res->http_status);
+		metrics_inc(METRICS_PUSH_PARKED, 1);
+		log_warnx("pusher: detection %lld parked: HTTP %ld %s", (long long)r->item.id,
+		    res->http_status, r->message);
+		break;
+	case EXTRAHOP_AUTH:
+		metrics_inc(METRICS_PUSH_AUTH_ERROR, 1);
+		if (!p->blocked)
+			log_errorx("pusher: ExtraHop refused our credentials (HTTP %ld%s%s): pushes "
+			    "are stopped and every change stays pending; check [extrahop] api_key "
+			    "(or the OAuth2 client) and that the key's user may edit detections "
+			    "with ticket tracking enabled; probing every %lld ms",
+			    res->http_status, r->message[0] ? ": " : "", r->message,
+			    (long long)p->opts.auth_probe_ms);
+		p->blocked = true;
+		snprintf(p->stats.blocked_reason, sizeof(p->stats.blocked_reason),
+		    "ExtraHop answered HTTP %ld: check the API credentials", res->http_status);
+		p->probe_at_ms = pusher_mono_ms() + p->opts.auth_probe_ms;
+		metrics_set(METRICS_PUSH_BLOCKED, 1);
+		pusher_release(p, r, "credentials refused by ExtraHop");
+		pusher_release_queued(p, "pushes stopped: credentials refused");
+		pusher_pump(p);
+		pusher_check_drained(p);
+		return;
+	}
+	pusher_finish(p, r);
+	pusher_pump(p);
+	pusher_check_drained(p);
+}
+
+static void
+pusher_send(pusher_t *p, pusher_req_t *r)
+{
+	bson_error_t err;
+
+	p->in_flight++;
+	metrics_set(METRICS_IN_FLIGHT, (int64_t)p->in_flight);
+	if (extrahop_patch_detection(p->eh, r->item.id, &r->item.desired, r->item.mask,
+	        pusher_on_patch_done, r, &err) != 0) {
+		p->in_flight--;
+		log_warnx("pusher: cannot send detection %lld: %s", (long long)r->item.id,
+		    err.message);
+		pusher_release(p, r, "request refused by the HTTP client");
+	}
+}
+
+static void
+pusher_claim_run(dbjob_t *base, mongoc_client_t *client)
+{
+	pusher_claim_job_t *job = (pusher_claim_job_t *)base;
+	const pusher_opts_t *o = &job->p->opts;
+
+	job->ok = outbox_claim(client, o->database, store_now_ms(), job->limit, o->owner,
+	    o->claim_timeout_ms, job->items, &job->n, &job->err);
+}
+
+static void
+pusher_claim_done(dbjob_t *base)
+{
+	pusher_claim_job_t *job = (pusher_claim_job_t *)base;
+	pusher_t *p = job->p;
+
+	p->claiming = false;
+	if (!job->ok) {
+		metrics_inc(METRICS_DB_ERRORS, 1);
+		log_warnx("pusher: claiming due detections failed: %s", job->err.message);
+		p->want_claim = false; /* next tick tries again */
+	} else {
+		p->want_claim = job->n == job->limit && !p->probing;
+		for (size_t i = 0; i < job->n; i++) {
+			pusher_req_t *r = calloc(1, sizeof(*r));
+			if (r == NULL) {
+				/* The claim expires and is taken again later. */
+				log_errorx("pusher: out of memory; detection %lld waits for its claim "
+				    "to expire", (long long)job->items[i].id);
+				continue;
+			}
+			r->p = p;
+			r->item = job->items[i];
+			if (p->draining) {
+				pusher_release(p, r, "shutting down");
+				continue;
+			}
+			if (p->q_tail != NULL)
+				p->q_tail->next = r;
+			else
+				p->q_head = r;
+			p->q_tail = r;
+			p->queued++;
+		}
+	}
+	free(job->items);
+	free(job);
+	pusher_pump(p);
+	pusher_check_drained(p);
+}
+
+static void
+pusher_claim(pusher_t *p, size_t limit)
+{
+	pusher_claim_job_t *job = calloc(1, sizeof(*job));
+
+	if (job == NULL || (job->items = calloc(limit, sizeof(outbox_item_t))) == NULL) {
+		free(job);
+		return;
+	}
+	job->base.run = pusher_claim_run;
+	job->base.done = pusher_claim_done;
+	job->p = p;
+	job->limit = limit;
+	p->claiming = true;
+	if (!dbworker_submit(p->db, &job->base)) {
+		p->claiming = false;
+		free(job->items);
+		free(job);
+	}
+}
+
+static void
+pusher_on_send_wait(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pusher_pump(arg);
+}
+
+static void
+pusher_pump(pusher_t *p)
+{
+	int64_t now = pusher_mono_ms();
+
+	if (p->blocked && !p->probing && !p->draining) {
+		/* Blocked: leave everything pending except one probe now and then. */
+		if (now >= p->probe_at_ms && !p->claiming && p->in_flight == 0 && p->queued == 0) {
+			p->probing = true;
+			p->probe_at_ms = now + p->opts.auth_probe_ms;
+			pusher_claim(p, 1);
+		}
+		return;
+	}
+	while (p->q_head != NULL && p->in_flight < p->opts.concurrency) {
+		pusher_req_t *r;
+
+		if (!ratelimit_take(&p->rl, now)) {
+			if (!evtimer_pending(p->send_wait, NULL))
+				pusher_arm(p->send_wait, ratelimit_wait_ms(&p->rl, now) + 1);
+			break;
+		}
+		r = p->q_head;
+		p->q_head = r->next;
+		if (p->q_head == NULL)
+			p->q_tail = NULL;
+		p->queued--;
+		r->next = NULL;
+		if (p->probing)
+			p->probing = false; /* the probe is this request */
+		pusher_send(p, r);
+	}
+	if (p->want_claim && !p->claiming && !p->draining && !p->blocked &&
+	    p->queued < p->opts.batch_size)
+		pusher_claim(p, p->opts.batch_size);
+}
+
+static void
+pusher_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	pusher_t *p = arg;
+
+	(void)fd;
+	(void)what;
+	p->want_claim = true;
+	pusher_pump(p);
+}
+
+pusher_t *
+pusher_new(struct event_base *base, struct dbworker *db, struct extrahop *eh,
+    const pusher_opts_t *opts, bson_error_t *err)
+{
+	pusher_t *p = calloc(1, sizeof(*p));
+
+	if (p == NULL) {
+		bson_set_error(err, 1, 1, "pusher: out of memory");
+		return NULL;
+	}
+	p->base = base;
+	p->db = db;
+	p->eh = eh;
+	p->opts = *opts;
+	p->database = bson_strdup(opts->database);
+	p->owner = bson_strdup(opts->owner ? opts->owner : "ticketsync");
+	p->opts.database = p->database;
+	p->opts.owner = p->owner;
+	if (p->opts.batch_size == 0 || p->opts.batch_size > OUTBOX_CLAIM_MAX)
+		p->opts.batch_size = p->opts.batch_size ? OUTBOX_CLAIM_MAX : 200;
+	if (p->opts.concurrency == 0)
+		p->opts.concurrency = 16;
+	if (p->opts.interval_ms <= 0)
+		p->opts.interval_ms = 1000;
+	if (p->opts.auth_probe_ms <= 0)
+		p->opts.auth_probe_ms = 30000;
+	ratelimit_init(&p->rl, p->opts.rate_limit,
+	    p->opts.rate_limit > 0 ? (uint32_t)p->opts.concurrency : 0);
+	p->tick = event_new(base, -1, EV_PERSIST, pusher_on_tick, p);
+	p->send_wait = evtimer_new(base, pusher_on_send_wait, p);
+	p->record_wait = evtimer_new(base, pusher_on_record_wait, p);
+	if (p->tick == NULL || p->send_wait == NULL || p->record_wait == NULL) {
+		bson_set_error(err, 1, 1, "pusher: cannot create timers");
+		pusher_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void
+pusher_start(pusher_t *p)
+{
+	p->started = true;
+	p->want_claim = true;
+	pusher_arm(p->tick, p->opts.interval_ms);
+	pusher_pump(p);
+}
+
+void
+pusher_kick(pusher_t *p)
+{
+	p->want_claim = true;
+	pusher_pump(p);
+}
+
+static void
+pusher_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	pusher_t *p = arg;
+
+	(void)fd;
+	(void)what;
+	if (p->in_flight > 0) {
+		log_warnx("pusher: shutdown deadline reached; cancelling %zu request(s) (they "
+		    "stay pending and go out after the restart)", p->in_flight);
+		extrahop_cancel_all(p->eh);
+	}
+}
+
+void
+pusher_drain(pusher_t *p, int deadline_ms, void (*done)(void *), void *arg)
+{
+	p->draining = true;
+	p->drained_cb = done;
+	p->drained_arg = arg;
+	event_del(p->tick);
+	event_del(p->send_wait);
+	pusher_release_queued(p, "shutting down");
+	pusher_flush(p);
+	if (p->in_flight > 0) {
+		p->deadline = evtimer_new(p->base, pusher_on_deadline, p);
+		if (p->deadline != NULL)
+			pusher_arm(p->deadline, deadline_ms > 0 ? deadline_ms : 0);
+	}
+	pusher_check_drained(p);
+}
+
+bool
+pusher_idle(const pusher_t *p)
+{
+	return p->queued == 0 && p->in_flight == 0 && p->ndone == 0 && p->recording == 0 &&
+	    !p->claiming;
+}
+
+void
+pusher_get_stats(const pusher_t *p, pusher_stats_t *out)
+{
+	*out = p->stats;
+	out->blocked = p->blocked;
+	out->in_flight = p->in_flight;
+	out->queued = p->queued;
+}
+
+void
+pusher_free(pusher_t *p)
+{
+	if (p == NULL)
+		return;
+	if (p->tick != NULL)
+		event_free(p->tick);
+	if (p->send_wait != NULL)
+		event_free(p->send_wait);
+	if (p->record_wait != NULL)
+		event_free(p->record_wait);
+	if (p->deadline != NULL)
+		event_free(p->deadline);
+	while (p->q_head != NULL) {
+		pusher_req_t *n = p->q_head->next;
+		free(p->q_head);
+		p->q_head = n;
+	}
+	while (p->done_head != NULL) {
+		pusher_req_t *n = p->done_head->next;
+		free(p->done_head);
+		p->done_head = n;
+	}
+	bson_free(p->database);
+	bson_free(p->owner);
+	free(p);
+}
