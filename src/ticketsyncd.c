@@ -1,34 +1,400 @@
-/* ticketsyncd: argument parsing and wiring only. */
+/*
+ * ticketsyncd: argument parsing and wiring only.
+ *
+ * Threads: the main thread runs the libevent loop (signals, push timer, libcurl,
+ * HTTP listener) and never calls libmongoc; the watcher's two threads and the DB
+ * worker each use their own pooled client.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "ticketsync/config.h"
+#include "ticketsync/dbworker.h"
+#include "ticketsync/extrahop.h"
+#include "ticketsync/httpd.h"
 #include "ticketsync/log.h"
+#include "ticketsync/metrics.h"
+#include "ticketsync/outbox.h"
+#include "ticketsync/pusher.h"
+#include "ticketsync/schema.h"
+#include "ticketsync/store.h"
+#include "ticketsync/watcher.h"
+
+#define EXIT_CONFIG 2
+#define GAUGE_REFRESH_MS 5000
+
+typedef struct daemon_ctx {
+	const config_t *cfg;
+	struct event_base *base;
+	store_t *store;
+	dbworker_t *db;
+	extrahop_t *eh;
+	pusher_t *pusher;
+	watcher_t *watcher;
+	httpd_t *httpd;
+	struct event *sigterm, *sigint, *gauges;
+	bool gauges_busy;
+	bool stopping;
+	char instance[256];
+} daemon_ctx_t;
+
+typedef struct gauge_job {
+	dbjob_t base;
+	daemon_ctx_t *d;
+	outbox_counts_t counts;
+	bool ok;
+	bson_error_t err;
+} gauge_job_t;
 
 static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: ticketsyncd [-c FILE] [--help] [--version]\n"
+	    "usage: ticketsyncd [-c FILE] [--check-config] [--print-ready] [--help] [--version]\n"
 	    "\n"
-	    "Watches the detections and tickets collections and pushes ticket fields to\n"
-	    "ExtraHop. NOT BUILT YET: this binary only answers --help and --version.\n");
+	    "Watches the detections and tickets collections in MongoDB (change streams),\n"
+	    "reconciles each detection with its tickets, and pushes ticket_id, status,\n"
+	    "assignee and resolution to ExtraHop (PATCH /api/v1/detections/{id}),\n"
+	    "recording every attempt in ticketsync_audit.\n"
+	    "\n"
+	    "  -c, --config FILE  INI configuration (every key can also be set through\n"
+	    "                     TICKETSYNC_<SECTION>_<KEY>; see docs/CONFIGURATION.md)\n"
+	    "  --check-config     validate the configuration and exit (0 ok, 2 invalid)\n"
+	    "  --print-ready      print \"READY http_port=N pid=N\" on stdout once running\n"
+	    "                     (for supervisors and tests)\n"
+	    "\n"
+	    "Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 on a runtime\n"
+	    "failure, 2 on a usage or configuration error.\n");
+}
+
+static bool
+daemon_ready(void *arg, char *reason, size_t len)
+{
+	daemon_ctx_t *d = arg;
+	pusher_stats_t ps;
+	enum watcher_phase phase;
+
+	if (d->stopping) {
+		snprintf(reason, len, "shutting down");
+		return false;
+	}
+	phase = watcher_phase(d->watcher);
+	if (phase != WATCHER_STREAMING) {
+		snprintf(reason, len, "change stream %s", watcher_phase_name(phase));
+		return false;
+	}
+	pusher_get_stats(d->pusher, &ps);
+	if (ps.blocked) {
+		snprintf(reason, len, "pushes stopped: %s", ps.blocked_reason);
+		return false;
+	}
+	snprintf(reason, len, "ready: streaming, pushing as %s", d->instance);
+	return true;
+}
+
+static void
+gauge_run(dbjob_t *base, mongoc_client_t *client)
+{
+	gauge_job_t *job = (gauge_job_t *)base;
+
+	job->ok = outbox_counts(client, job->d->cfg->mongodb.database, store_now_ms(),
+	    &job->counts, &job->err);
+}
+
+static void
+gauge_done(dbjob_t *base)
+{
+	gauge_job_t *job = (gauge_job_t *)base;
+
+	job->d->gauges_busy = false;
+	if (job->ok) {
+		metrics_set(METRICS_PENDING, job->counts.pending + job->counts.in_flight);
+		metrics_set(METRICS_PARKED, job->counts.parked);
+	}
+	free(job);
+}
+
+static void
+on_gauges(evutil_socket_t fd, short what, void *arg)
+{
+	daemon_ctx_t *d = arg;
+	gauge_job_t *job;
+
+	(void)fd;
+	(void)what;
+	if (d->gauges_busy || d->stopping || (job = calloc(1, sizeof(*job))) == NULL)
+		return;
+	job->base.run = gauge_run;
+	job->base.done = gauge_done;
+	job->d = d;
+	d->gauges_busy = dbworker_submit(d->db, &job->base);
+	if (!d->gauges_busy)
+		free(job);
+}
+
+static void
+on_drained(void *arg)
+{
+	daemon_ctx_t *d = arg;
+
+	log_info("shutdown: pushes drained and recorded; stopping the change stream");
+	/* Applies what was read, saves the checkpoint, joins; bounded by max_await. */
+	watcher_stop(d->watcher);
+	d->watcher = NULL;
+	event_base_loopbreak(d->base);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	daemon_ctx_t *d = arg;
+
+	(void)what;
+	if (d->stopping) {
+		log_warnx("second signal: stopping now");
+		event_base_loopbreak(d->base);
+		return;
+	}
+	d->stopping = true;
+	log_info("%s received: finishing in-flight pushes (up to %lld ms), then checkpointing",
+	    sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)d->cfg->service.shutdown_timeout_ms);
+	event_del(d->gauges);
+	pusher_drain(d->pusher, (int)d->cfg->service.shutdown_timeout_ms, on_drained, d);
+}
+
+/* The daemon's own collections exist with their indexes before anything runs. */
+static int
+ensure_schema(daemon_ctx_t *d)
+{
+	volatile int attempts = 0;
+
+	for (;;) {
+		mongoc_client_t *client = store_pop(d->store);
+		schema_plan_t plan;
+		bson_error_t err;
+		bool ok;
+
+		schema_plan_init(&plan);
+		ok = schema_ensure(client, d->cfg->mongodb.database, schema_service_collections,
+		    false, &plan, &err);
+		store_push(d->store, client);
+		for (size_t i = 0; i < plan.n; i++)
+			log_info("schema: %s", plan.lines[i]);
+		schema_plan_destroy(&plan);
+		if (ok)
+			return 0;
+		if (++attempts == 1 || attempts % 10 == 0)
+			log_warnx("cannot prepare MongoDB collections (retrying): %s", err.message);
+		sleep(attempts < 5 ? 1 : 3);
+	}
+}
+
+static extrahop_t *
+make_extrahop(const config_t *cfg, struct event_base *base, bson_error_t *err)
+{
+	extrahop_opts_t o = {
+		.base_url = cfg->extrahop.url,
+		.auth = cfg->extrahop.auth == CONFIG_AUTH_OAUTH ? EXTRAHOP_AUTH_OAUTH2
+		                                               : EXTRAHOP_AUTH_APIKEY,
+		.api_key = cfg->extrahop.api_key,
+		.client_id = cfg->extrahop.oauth_client_id,
+		.client_secret = cfg->extrahop.oauth_client_secret,
+		.token_url = cfg->extrahop.oauth_token_url,
+		.ca_file = cfg->extrahop.ca_file,
+		.ca_path = cfg->extrahop.ca_path,
+		.connect_timeout_ms = (long)cfg->extrahop.connect_timeout_ms,
+		.request_timeout_ms = (long)cfg->extrahop.request_timeout_ms,
+		.max_total_connections = (long)cfg->push.concurrency,
+		.max_host_connections = (long)cfg->push.concurrency,
+	};
+
+	return extrahop_new(base, &o, err);
+}
+
+static int
+run(const config_t *cfg, bool print_ready)
+{
+	daemon_ctx_t d = { .cfg = cfg };
+	bson_error_t err;
+	int rc = 1;
+	struct timeval gauge_tv = { GAUGE_REFRESH_MS / 1000, 0 };
+
+	if (cfg->service.instance_id != NULL && cfg->service.instance_id[0] != '\0') {
+		snprintf(d.instance, sizeof(d.instance), "%s", cfg->service.instance_id);
+	} else {
+		char host[200] = "localhost";
+		gethostname(host, sizeof(host) - 1);
+		snprintf(d.instance, sizeof(d.instance), "%s:%ld", host, (long)getpid());
+	}
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	d.base = event_base_new();
+	if (d.base == NULL) {
+		log_errorx("cannot create the event loop");
+		return 1;
+	}
+	d.store = store_new(cfg->mongodb.uri, cfg->mongodb.database, &err);
+	if (d.store == NULL) {
+		log_errorx("mongodb: %s", err.message);
+		rc = EXIT_CONFIG;
+		goto cleanup;
+	}
+	ensure_schema(&d);
+	d.eh = make_extrahop(cfg, d.base, &err);
+	if (d.eh == NULL) {
+		log_errorx("extrahop: %s", err.message);
+		rc = EXIT_CONFIG;
+		goto cleanup;
+	}
+	d.db = dbworker_start(d.store, d.base, &err);
+	if (d.db == NULL) {
+		log_errorx("%s", err.message);
+		goto cleanup;
+	}
+	{
+		pusher_opts_t po = {
+			.database = cfg->mongodb.database,
+			.owner = d.instance,
+			.interval_ms = (int)cfg->push.interval_ms,
+			.batch_size = (size_t)cfg->push.batch_size,
+			.concurrency = (size_t)cfg->push.concurrency,
+			.rate_limit = (double)cfg->push.rate_limit,
+			.claim_timeout_ms = cfg->push.claim_timeout_ms,
+			.retry_base_ms = cfg->push.retry_base_ms,
+			.retry_max_ms = cfg->push.retry_max_ms,
+			.auth_probe_ms = cfg->push.retry_max_ms < 30000 ? cfg->push.retry_max_ms : 30000,
+		};
+		d.pusher = pusher_new(d.base, d.db, d.eh, &po, &err);
+		if (d.pusher == NULL) {
+			log_errorx("%s", err.message);
+			goto cleanup;
+		}
+	}
+	{
+		refresh_ctx_t rctx = {
+			.database = cfg->mongodb.database,
+			.map = cfg->statusmap.map,
+			.instance = d.instance,
+		};
+		watcher_opts_t wo = {
+			.max_await_ms = (int)cfg->watch.max_await_ms,
+			.retry_base_ms = (int)cfg->watch.retry_base_ms,
+			.retry_max_ms = (int)cfg->watch.retry_max_ms,
+			.rescan_batch = (size_t)cfg->watch.rescan_batch,
+		};
+		d.watcher = watcher_start(d.store, &rctx, &wo, &err);
+		if (d.watcher == NULL) {
+			log_errorx("%s", err.message);
+			goto cleanup;
+		}
+	}
+	if (cfg->http.enabled) {
+		d.httpd = httpd_start(d.base, cfg->http.listen, daemon_ready, &d, &err);
+		if (d.httpd == NULL) {
+			log_errorx("%s", err.message);
+			rc = EXIT_CONFIG;
+			goto cleanup;
+		}
+	}
+	d.sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
+	d.sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
+	d.gauges = event_new(d.base, -1, EV_PERSIST, on_gauges, &d);
+	event_add(d.sigterm, NULL);
+	event_add(d.sigint, NULL);
+	event_add(d.gauges, &gauge_tv);
+	pusher_start(d.pusher);
+	log_info("started: instance %s, database %s, ExtraHop %s, push every %lld ms, "
+	    "concurrency %lld%s%s", d.instance, cfg->mongodb.database, cfg->extrahop.url,
+	    (long long)cfg->push.interval_ms, (long long)cfg->push.concurrency,
+	    d.httpd ? ", http " : "", d.httpd ? cfg->http.listen : "");
+	if (print_ready) {
+		printf("READY http_port=%d pid=%ld\n", d.httpd ? httpd_port(d.httpd) : 0,
+		    (long)getpid());
+		fflush(stdout);
+	}
+	event_base_dispatch(d.base);
+	rc = d.stopping ? 0 : 1;
+	log_info("stopped");
+cleanup:
+	watcher_stop(d.watcher);
+	if (d.sigterm)
+		event_free(d.sigterm);
+	if (d.sigint)
+		event_free(d.sigint);
+	if (d.gauges)
+		event_free(d.gauges);
+	httpd_stop(d.httpd);
+	pusher_free(d.pusher);
+	extrahop_destroy(d.eh);
+	dbworker_stop(d.db);
+	store_destroy(d.store);
+	event_base_free(d.base);
+	return rc;
 }
 
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "print-ready", no_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	extern char **environ;
+	const char *path = NULL;
+	bool check_only = false, print_ready = false;
+	config_t *cfg = NULL;
+	bson_error_t err;
+	int ch, rc;
+
 	log_init("ticketsyncd", LOG_LEVEL_INFO);
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--version") == 0) {
-			printf("ticketsyncd %s\n", TICKETSYNC_VERSION);
-			return 0;
-		}
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			return 0;
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'C': check_only = true; break;
+		case 'R': print_ready = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("ticketsyncd %s\n", TICKETSYNC_VERSION); return 0;
+		default: usage(stderr); return EXIT_CONFIG;
 		}
 	}
-	usage(stderr);
-	log_errorx("the daemon is not built yet");
-	return 2;
+	if (optind < argc) {
+		fprintf(stderr, "ticketsyncd: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return EXIT_CONFIG;
+	}
+	if (config_load(&cfg, path, environ, &err) != 0 ||
+	    config_require_extrahop(cfg, &err) != 0) {
+		fprintf(stderr, "ticketsyncd: configuration error: %s\n", err.message);
+		config_destroy(cfg);
+		return EXIT_CONFIG;
+	}
+	log_set_level(cfg->log.level);
+	for (size_t i = 0; i < cfg->nwarnings; i++)
+		log_warnx("config: %s", cfg->warnings[i]);
+	if (check_only) {
+		printf("ticketsyncd: configuration OK%s%s\n", cfg->path ? ": " : "",
+		    cfg->path ? cfg->path : "");
+		config_destroy(cfg);
+		return 0;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = run(cfg, print_ready);
+	config_destroy(cfg);
+	curl_global_cleanup();
+	mongoc_cleanup();
+	libevent_global_shutdown();
+	return rc;
 }
