@@ -250,6 +250,9 @@ fx_api_handle(fx_ctx_t *ctx, struct evhttp_request *req, const char *method,
 	    "Authorization");
 	const char *why = NULL;
 
+	/* HEAD is GET without a body; evhttp leaves the body out for us. */
+	if (strcmp(method, "HEAD") == 0)
+		method = "GET";
 	if (strcmp(path, "/oauth2/token") == 0) {
 		bson_t reply = BSON_INITIALIZER;
 		int status;
