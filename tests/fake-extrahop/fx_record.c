@@ -181,9 +181,22 @@ fx_record_begin(fx_record_t *rec, const fx_record_req_t *req)
 static struct fx_record_entry *
 fx_record_find(const fx_record_t *rec, uint64_t seq)
 {
-	/* Kept entries carry consecutive sequence numbers, oldest at start. */
+	uint64_t newest = rec->next_seq - 1, back;
+	struct fx_record_entry *e;
+
+	if (rec->count == 0 || seq > newest)
+		return NULL;
+	/* Every request takes the next slot, so seq N sits (newest - N) slots behind the
+	 * newest entry; a long latency fault must not make each reply scan the ring. */
+	back = newest - seq;
+	if (back < rec->count) {
+		e = &rec->entries[(rec->start + rec->count - 1 - (size_t)back) % rec->cap];
+		if (e->seq == seq)
+			return e;
+	}
+	/* Only after a failed allocation left a request without a slot. */
 	for (size_t i = rec->count; i > 0; i--) {
-		struct fx_record_entry *e = &rec->entries[(rec->start + i - 1) % rec->cap];
+		e = &rec->entries[(rec->start + i - 1) % rec->cap];
 		if (e->seq == seq)
 			return e;
 		if (e->seq != 0 && e->seq < seq)
