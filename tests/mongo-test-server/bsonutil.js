@@ -351,6 +351,9 @@ function buildDoc(parts) {
         chunks.push(body);
         len += body.length;
       }
+    } else if (p.__raw) {
+      chunks.push(p.__raw);
+      len += p.__raw.length;
     } else {
       const e = elementsOf(p);
       chunks.push(e);

@@ -5,7 +5,7 @@
 const crypto = require('crypto');
 const {
   BSON, Long, Int32, ObjectId, Timestamp, Binary, toRaw, toView, serialize, typeName, isPlainObject,
-  numberValue, promote, fromJs, valuesAtPath, compare, equals, buildDoc,
+  numberValue, promote, fromJs, valuesAtPath, compare, equals, buildDoc, elementsOf,
 } = require('./bsonutil');
 const { CommandError, errorReply, codeName, labelsFor } = require('./errors');
 const { compileFilter, aggregate, parseSort, sortRecords, compileProjection } = require('./query');
@@ -250,59 +250,88 @@ class Engine {
 
   // ---- entry point ----
 
-  // Returns { reply: Buffer } or { close: true } (the fail point dropped the connection)
-  // or { noReply: true }.
-  async execute(conn, cmd, dbName, sequences, opts) {
+  // Returns { reply: Buffer, after? } or { close: true } (the fail point dropped the
+  // connection) or { noReply: true }; or a Promise of one when the command waits (a
+  // change stream getMore, a blocking fail point). Synchronous otherwise: most
+  // commands answer within the same tick.
+  execute(conn, cmd, dbName, sequences, opts) {
     const name = Object.keys(cmd)[0];
     if (this.opts.logCommands) this.logCommand(name, dbName, cmd, sequences);
-    let reply;
     const ctx = { conn, sequences, name, changeStream: false, getMore: name === 'getMore' };
+    let fp = null;
     try {
       if (opts.opQuery && !['isMaster', 'ismaster', 'hello'].includes(name)) {
         throw new CommandError(352, `Unsupported OP_QUERY command: ${name}. The client driver may require an upgrade. For more details see https://dochub.mongodb.org/core/legacy-opcode-removal`);
       }
       if (typeof dbName !== 'string' || dbName.length === 0) throw new CommandError(40571, 'OP_MSG requests require a $db argument');
-      const fp = this.checkFailpoint(name);
-      let wce = null;
-      if (fp) {
-        if (fp.blockConnection === true) await sleep(num(fp.blockTimeMS, 0));
-        if (fp.closeConnection === true) return { close: true };
-        if (fp.errorCode !== undefined) {
-          const code = num(fp.errorCode);
-          const r = errorReply(code, "Failing command via 'failCommand' failpoint");
-          if (fp.errorLabels !== undefined) r.errorLabels = fp.errorLabels;
-          else {
-            ctx.changeStream = this.isChangeStreamCommand(name, cmd, dbName);
-            ctx.retryableWrite = WRITE_COMMANDS.has(name) && cmd.txnNumber !== undefined;
-            const labels = labelsFor(code, ctx);
-            if (labels.length) r.errorLabels = labels;
-          }
-          return { reply: this.finish(r) };
+      fp = this.checkFailpoint(name);
+    } catch (e) {
+      return this.complete(this.errorToReply(e, name, cmd, ctx), ctx, opts);
+    }
+    if (fp && fp.blockConnection === true) {
+      return sleep(num(fp.blockTimeMS, 0)).then(() => this.run(name, cmd, dbName, ctx, opts, fp));
+    }
+    return this.run(name, cmd, dbName, ctx, opts, fp);
+  }
+
+  run(name, cmd, dbName, ctx, opts, fp) {
+    let wce = null;
+    if (fp) {
+      if (fp.closeConnection === true) return { close: true };
+      if (fp.errorCode !== undefined) {
+        const code = num(fp.errorCode);
+        const r = errorReply(code, "Failing command via 'failCommand' failpoint");
+        if (fp.errorLabels !== undefined) r.errorLabels = fp.errorLabels;
+        else {
+          ctx.changeStream = this.isChangeStreamCommand(name, cmd, dbName);
+          ctx.retryableWrite = WRITE_COMMANDS.has(name) && cmd.txnNumber !== undefined;
+          const labels = labelsFor(code, ctx);
+          if (labels.length) r.errorLabels = labels;
         }
-        if (fp.writeConcernError !== undefined) wce = fp.writeConcernError;
+        return this.complete(r, ctx, opts);
       }
-      const retryKey = this.retryKey(name, cmd);
+      if (fp.writeConcernError !== undefined) wce = fp.writeConcernError;
+    }
+    let reply;
+    let retryKey = null;
+    try {
+      retryKey = this.retryKey(name, cmd);
       if (retryKey && this.retryCache.has(retryKey)) {
         reply = this.retryCache.get(retryKey);
       } else {
-        reply = await this.dispatch(name, cmd, dbName, ctx);
-        if (retryKey && reply && reply.ok === 1) {
-          this.retryCache.set(retryKey, reply);
-          if (this.retryCache.size > RETRY_CACHE_MAX) this.retryCache.delete(this.retryCache.keys().next().value);
-        }
+        reply = this.dispatch(name, cmd, dbName, ctx);
       }
-      if (wce && reply && !reply.__parts) reply = { ...reply, writeConcernError: wce };
     } catch (e) {
-      if (!(e instanceof CommandError)) {
-        this.log.error(`command ${name} failed: ${e && e.stack ? e.stack : e}`);
-        e = new CommandError(1, String(e && e.message ? e.message : e));
-      }
-      const r = errorReply(e.code, e.message, e.extra);
-      ctx.retryableWrite = WRITE_COMMANDS.has(name) && cmd.txnNumber !== undefined;
-      const labels = labelsFor(e.code, ctx);
-      if (labels.length) r.errorLabels = labels;
-      reply = r;
+      return this.complete(this.errorToReply(e, name, cmd, ctx), ctx, opts);
     }
+    const done = (r) => {
+      if (retryKey && r && r.ok === 1 && !this.retryCache.has(retryKey)) {
+        this.retryCache.set(retryKey, r);
+        if (this.retryCache.size > RETRY_CACHE_MAX) this.retryCache.delete(this.retryCache.keys().next().value);
+      }
+      if (wce && r && !r.__parts) r = { ...r, writeConcernError: wce };
+      return this.complete(r, ctx, opts);
+    };
+    if (reply && typeof reply.then === 'function') {
+      return reply.then(done, (e) => this.complete(this.errorToReply(e, name, cmd, ctx), ctx, opts));
+    }
+    return done(reply);
+  }
+
+  errorToReply(e, name, cmd, ctx) {
+    if (!(e instanceof CommandError)) {
+      this.log.error(`command ${name} failed: ${e && e.stack ? e.stack : e}`);
+      e = new CommandError(1, String(e && e.message ? e.message : e));
+    }
+    const r = errorReply(e.code, e.message, e.extra);
+    ctx.retryableWrite = WRITE_COMMANDS.has(name) && cmd.txnNumber !== undefined;
+    const labels = labelsFor(e.code, ctx);
+    if (labels.length) r.errorLabels = labels;
+    return r;
+  }
+
+  complete(reply, ctx, opts) {
+    // Persist before answering: an acknowledged write survives a kill -9.
     if (this.persister) this.persister.flush();
     if (opts.moreToCome) return { noReply: true };
     return { reply: this.finish(reply, opts.opQuery), after: ctx.after };
@@ -326,14 +355,26 @@ class Engine {
     return `${idHex}:${Long.fromValue(cmd.txnNumber).toString()}`;
   }
 
-  finish(reply, opQuery) {
+  // $clusterTime/operationTime as mongod adds them to every reply; the encoded tail is
+  // reused while the cluster time stands still.
+  clusterTail() {
     const ts = this.clock.current();
-    const tail = opQuery ? {} : {
-      $clusterTime: { clusterTime: ts, signature: { hash: new Binary(Buffer.alloc(20), 0), keyId: Long.fromNumber(0) } },
-      operationTime: ts,
-    };
-    if (reply.__parts) return buildDoc([...reply.__parts, tail]);
-    return serialize({ ...reply, ...tail });
+    if (!this.tailCache || this.tailCache.t !== ts.t || this.tailCache.i !== ts.i) {
+      this.tailCache = {
+        t: ts.t,
+        i: ts.i,
+        bytes: elementsOf({
+          $clusterTime: { clusterTime: ts, signature: { hash: new Binary(Buffer.alloc(20), 0), keyId: Long.fromNumber(0) } },
+          operationTime: ts,
+        }),
+      };
+    }
+    return this.tailCache.bytes;
+  }
+
+  finish(reply, opQuery) {
+    const parts = reply.__parts ? reply.__parts : [reply];
+    return buildDoc(opQuery ? parts : [...parts, { __raw: this.clusterTail() }]);
   }
 
   logCommand(name, dbName, cmd, sequences) {
@@ -352,7 +393,7 @@ class Engine {
     process.stderr.write(`cmd ${name} db=${dbName}${summary}${seq}\n`);
   }
 
-  async dispatch(name, cmd, dbName, ctx) {
+  dispatch(name, cmd, dbName, ctx) {
     const h = HANDLERS[name];
     if (!h) throw new CommandError(59, `no such command: '${name}'`);
     return h.call(this, cmd, dbName, ctx);
@@ -906,7 +947,7 @@ HANDLERS.find = function (cmd, dbName) {
   return this.cursorReply('firstBatch', first, id, cur.ns);
 };
 
-HANDLERS.getMore = async function (cmd, dbName, ctx) {
+HANDLERS.getMore = function (cmd, dbName, ctx) {
   const idv = cmd.getMore;
   if (typeName(idv) !== 'long') throw new CommandError(14, `BSON field 'getMore.getMore' is the wrong type '${typeName(idv)}', expected type 'long'`);
   const coll = collName(cmd, 'collection');
@@ -997,7 +1038,7 @@ function isNumericLike(v) {
   return t === 'int' || t === 'long' || t === 'double';
 }
 
-HANDLERS.aggregate = async function (cmd, dbName, ctx) {
+HANDLERS.aggregate = function (cmd, dbName, ctx) {
   const target = cmd.aggregate;
   if (!Array.isArray(cmd.pipeline)) throw new CommandError(14, "'pipeline' option must be specified as an array");
   if (cmd.explain === true) throw new CommandError(115, 'explain is not supported by the ticketsync MongoDB test server');

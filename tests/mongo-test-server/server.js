@@ -88,7 +88,8 @@ class Connection {
     try {
       while (this.queue.length && !this.closed) {
         const m = this.queue.shift();
-        await this.handle(m);
+        const r = this.handle(m);
+        if (r) await r;
       }
     } catch (e) {
       log.error(`connection ${this.id}: ${e && e.stack ? e.stack : e}`);
@@ -97,7 +98,8 @@ class Connection {
     this.busy = false;
   }
 
-  async handle(m) {
+  // Returns a Promise only when the command waits.
+  handle(m) {
     let cmd;
     let dbName;
     let sequences = null;
@@ -111,7 +113,13 @@ class Connection {
       dbName = cmd.$db;
       sequences = m.sequences;
     }
-    const res = await this.engine.execute(this, cmd, dbName, sequences, { opQuery, moreToCome: !!m.moreToCome });
+    const res = this.engine.execute(this, cmd, dbName, sequences, { opQuery, moreToCome: !!m.moreToCome });
+    if (res && typeof res.then === 'function') return res.then((r) => this.respond(m, opQuery, r));
+    this.respond(m, opQuery, res);
+    return null;
+  }
+
+  respond(m, opQuery, res) {
     if (this.closed) return;
     if (res.close) {
       this.destroy();

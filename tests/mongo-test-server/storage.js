@@ -60,8 +60,8 @@ class Index {
 
   // Each entry: { key: composite string, lead: leading-field string, values: [...] }.
   entries(rec) {
-    const view = rec.view;
-    if (this.partial && !this.partial.test(view)) return [];
+    if (this.partial && !this.partial.test(rec.view)) return [];
+    const view = rec.raw; // keyString compares raw numeric types by value
     const perField = this.parts.map((p) => {
       const vals = [];
       for (const v of valuesAtPath(view, p)) {
@@ -322,6 +322,10 @@ class Collection {
   // Records matching a compiled filter, in natural order unless an index decided.
   match(filter) {
     const cands = this.candidates(filter.view);
+    const f = filter.view;
+    if (cands && isPlainObject(f) && Object.keys(f).length === 1 && isIndexable(f._id)) {
+      return cands; // the _id Map lookup is the whole filter: nothing to decode
+    }
     const out = [];
     if (cands) {
       for (const rec of cands) if (filter.test(rec.view)) out.push(rec);
@@ -340,12 +344,15 @@ class Collection {
 
   // ---- writes (the caller handles events and persistence via store hooks) ----
 
-  checkValidation(raw, view, oldRec, bypass) {
+  // rec: the document as it would be written (its view is decoded only if a query
+  // validator needs it).
+  checkValidation(rec, oldRec, bypass) {
     if (!this.validate || bypass) return;
     const level = this.options.validationLevel || 'strict';
     if (level === 'off') return;
-    if (level === 'moderate' && oldRec && this.validate(oldRec.raw, oldRec.view) !== null) return;
-    const details = this.validate(raw, view);
+    if (level === 'moderate' && oldRec && this.validate(oldRec.raw, () => oldRec.view) !== null) return;
+    const raw = rec.raw;
+    const details = this.validate(raw, () => rec.view);
     if (!details) return;
     const errInfo = { failingDocumentId: raw._id, details };
     if ((this.options.validationAction || 'error') === 'warn') {
@@ -374,7 +381,7 @@ class Collection {
       throw new CommandError(11000, `E11000 duplicate key error collection: ${this.ns} index: _id_ dup key: { _id: ${render(raw._id)} }`,
         { keyPattern: { _id: 1 }, keyValue: { _id: raw._id } });
     }
-    this.checkValidation(raw, rec.view, null, bypass);
+    this.checkValidation(rec, null, bypass);
     const plan = this.planIndexes(rec, null);
     this.docs.set(key, rec);
     for (const [idx, entries] of plan) idx.add(rec, entries);
@@ -399,7 +406,7 @@ class Collection {
     if (bytes.equals(rec.bytes)) return false;
     if (bytes.length > MAX_DOC_SIZE) throw new CommandError(17419, `Resulting document after update is larger than ${MAX_DOC_SIZE}`);
     const next = new Rec(rec.id, bytes, newRaw);
-    this.checkValidation(newRaw, next.view, rec, opts.bypass);
+    this.checkValidation(next, rec, opts.bypass);
     const plan = this.planIndexes(next, rec);
     const oldBytes = rec.bytes;
     const oldRaw = rec.raw;
