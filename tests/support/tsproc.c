@@ -80,7 +80,8 @@ tsproc_start(tsproc_t *p, char *const argv[], char *const env[],
 		while ((nl = strchr(buf, '\n')) != NULL) {
 			*nl = '\0';
 			if (strncmp(buf, "READY", 5) == 0) {
-				snprintf(p->ready_line, sizeof(p->ready_line), "%s", buf);
+				snprintf(p->ready_line, sizeof(p->ready_line), "%.*s",
+				    (int)sizeof(p->ready_line) - 1, buf);
 				return 0;
 			}
 			/* Not the ready line: pass it through to our stdout. */
