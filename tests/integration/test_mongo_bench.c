@@ -97,10 +97,22 @@ test_single_document_rates(void **state)
 	int n = env_int("TICKETSYNC_MONGO_BENCH_N", 2000);
 	mongoc_collection_t *c = mongoc_client_get_collection(client, dbname, "single");
 	bson_error_t error;
-	double t0, t_ins, t_find;
+	double t0, t_ins, t_find, t_ping;
 	int found = 0;
 
 	(void)state;
+	/* Baseline in the same run: a bare round trip (ping) on this machine now. */
+	{
+		const bson_t *ping = tsmongo_json("{'ping': 1}");
+
+		t0 = now_s();
+		for (int i = 0; i < n; i++)
+			if (!mongoc_client_command_simple(client, "admin", ping, NULL, NULL, &error))
+				fail_msg("ping: %s", error.message);
+		t_ping = now_s() - t0;
+		tsmongo_tmp_free();
+	}
+
 	t0 = now_s();
 	for (int i = 0; i < n; i++) {
 		bson_t doc;
@@ -130,6 +142,7 @@ test_single_document_rates(void **state)
 	t_find = now_s() - t0;
 	assert_int_equal(found, n);
 
+	printf("BENCH ping (round-trip baseline): %d in %.3f s = %.0f/s\n", n, t_ping, n / t_ping);
 	printf("BENCH insert_one: %d docs in %.3f s = %.0f/s\n", n, t_ins, n / t_ins);
 	printf("BENCH find_one by _id: %d lookups in %.3f s = %.0f/s\n", n, t_find, n / t_find);
 	mongoc_collection_destroy(c);

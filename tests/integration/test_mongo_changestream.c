@@ -519,6 +519,40 @@ test_failed_writes_leave_no_events(void **state)
 	mongoc_database_destroy(db);
 }
 
+static void
+test_stream_pipeline_and_images(void **state)
+{
+	mongoc_collection_t *c;
+	mongoc_change_stream_t *cs;
+	const bson_t *ev;
+	bson_error_t error;
+
+	(void)state;
+	assert_true(tsmongo_cmd(client, dbname, "{'create': 'images', 'changeStreamPreAndPostImages': {'enabled': true}}", NULL, &error));
+	c = coll("images");
+	insert(c, "{'_id': 1, 'v': 1}");
+	cs = watch(c, "{'pipeline': [{'$match': {'operationType': 'update'}},"
+	    " {'$project': {'fullDocument': 1, 'fullDocumentBeforeChange': 1, 'documentKey': 1}}]}",
+	    "{'maxAwaitTimeMS': 200, 'fullDocument': 'whenAvailable', 'fullDocumentBeforeChange': 'whenAvailable'}");
+	assert_true(mongoc_collection_update_one(c, tsmongo_json("{'_id': 1}"), tsmongo_json("{'$set': {'v': 2}}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_update_one(c, tsmongo_json("{'_id': 1}"), tsmongo_json("{'$set': {'v': 3}}"), NULL, NULL, &error));
+	/* Post- and pre-images as of each event, not the current document. */
+	ev = NEXT(cs);
+	assert_match(ev, "{'fullDocument': {'_id': 1, 'v': 2}, 'fullDocumentBeforeChange': {'_id': 1, 'v': 1}, 'documentKey': {'_id': 1}}");
+	assert_false(bson_has_field(ev, "operationType"));
+	assert_int_equal(tsmongo_get_type(ev, "_id._data"), BSON_TYPE_UTF8);
+	ev = NEXT(cs);
+	assert_match(ev, "{'fullDocument': {'v': 3}, 'fullDocumentBeforeChange': {'v': 2}}");
+	mongoc_change_stream_destroy(cs);
+
+	/* A pipeline that removes the resume token breaks the stream (mongod's 280). */
+	cs = watch(c, "{'pipeline': [{'$project': {'_id': 0}}]}", NULL);
+	insert(c, "{'_id': 2}");
+	assert_int_equal(stream_error(cs, NULL), 280);
+	mongoc_change_stream_destroy(cs);
+	mongoc_collection_destroy(c);
+}
+
 /* ---- fault injection and connections ---- */
 
 static void
@@ -715,6 +749,7 @@ main(void)
 		cmocka_unit_test_teardown(test_history_lost, teardown),
 		cmocka_unit_test_teardown(test_invalidate_on_drop, teardown),
 		cmocka_unit_test_teardown(test_failed_writes_leave_no_events, teardown),
+		cmocka_unit_test_teardown(test_stream_pipeline_and_images, teardown),
 		cmocka_unit_test_teardown(test_fail_command_modes, teardown),
 		cmocka_unit_test_teardown(test_drop_connections_then_reconnect, teardown),
 		cmocka_unit_test_teardown(test_restart_keeps_data_and_history, teardown),

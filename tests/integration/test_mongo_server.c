@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <mongoc/mongoc.h>
@@ -839,6 +840,125 @@ test_aggregate_count_distinct(void **state)
 	mongoc_collection_destroy(c);
 }
 
+/* ---- collection administration edge cases (MongoDB 7.0 semantics) ---- */
+
+static void
+test_collection_admin_edge_cases(void **state)
+{
+	mongoc_database_t *db = mongoc_client_get_database(client, dbname);
+	mongoc_collection_t *c;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_error_t error;
+	bson_t reply;
+	int n = 0;
+
+	(void)state;
+	c = mongoc_database_create_collection(db, "admin_edge", tsmongo_json("{'validationLevel': 'moderate', 'validator': {'a': {'$exists': true}}}"), &error);
+	assert_non_null(c);
+	mongoc_collection_destroy(c);
+	/* create again with identical options succeeds (7.0), different ones fail. */
+	assert_true(tsmongo_cmd(client, dbname, "{'create': 'admin_edge', 'validationLevel': 'moderate', 'validator': {'a': {'$exists': true}}}", NULL, &error));
+	assert_false(tsmongo_cmd(client, dbname, "{'create': 'admin_edge'}", NULL, &error));
+	assert_int_equal(error.code, 48);
+	/* Dropping a missing collection succeeds; collMod / listIndexes on it do not. */
+	assert_true(tsmongo_cmd(client, dbname, "{'drop': 'never_there'}", NULL, &error));
+	assert_false(tsmongo_cmd(client, dbname, "{'collMod': 'never_there', 'validationLevel': 'off'}", NULL, &error));
+	assert_int_equal(error.code, 26);
+	assert_false(tsmongo_cmd(client, dbname, "{'listIndexes': 'never_there'}", NULL, &error));
+	assert_int_equal(error.code, 26);
+
+	/* listCollections nameOnly + filter. */
+	cur = mongoc_database_find_collections_with_opts(db, tsmongo_json("{'nameOnly': true, 'filter': {'name': {'$regex': '^admin_e'}}}"));
+	while (mongoc_cursor_next(cur, &doc)) {
+		assert_string_equal(tsmongo_get_str(doc, "name"), "admin_edge");
+		assert_false(bson_has_field(doc, "options"));
+		n++;
+	}
+	assert_int_equal(n, 1);
+	mongoc_cursor_destroy(cur);
+
+	/* dropIndexes by key pattern; reads on a missing collection are empty. */
+	assert_true(tsmongo_cmd(client, dbname, "{'createIndexes': 'admin_edge', 'indexes': [{'key': {'a': 1, 'b': -1}, 'name': 'ab'}]}", NULL, &error));
+	assert_true(tsmongo_cmd(client, dbname, "{'dropIndexes': 'admin_edge', 'index': {'a': 1, 'b': -1}}", &reply, &error));
+	assert_int_equal(tsmongo_get_int(&reply, "nIndexesWas"), 2);
+	bson_destroy(&reply);
+	c = coll("never_there");
+	assert_int_equal(tsmongo_count(c, "{}"), 0);
+	assert_null(tsmongo_find_one(c, "{}"));
+	assert_int_equal(mongoc_collection_estimated_document_count(c, NULL, NULL, NULL, &error), 0);
+	mongoc_collection_destroy(c);
+	mongoc_database_destroy(db);
+}
+
+/* w:0 writes are sent with moreToCome: no reply, but they happen. */
+static void
+test_unacknowledged_writes(void **state)
+{
+	mongoc_collection_t *c = coll("w0");
+	mongoc_write_concern_t *wc = mongoc_write_concern_new();
+	bson_t opts = BSON_INITIALIZER;
+	bson_error_t error;
+
+	(void)state;
+	mongoc_write_concern_set_w(wc, MONGOC_WRITE_CONCERN_W_UNACKNOWLEDGED);
+	mongoc_write_concern_append(wc, &opts);
+	for (int i = 0; i < 20; i++)
+		assert_true(mongoc_collection_insert_one(c, tsmongo_jsonf("{'_id': %d}", i), &opts, NULL, &error));
+	assert_true(mongoc_collection_delete_one(c, tsmongo_json("{'_id': 0}"), &opts, NULL, &error));
+	/* The next acknowledged command on the same connection sees them all. */
+	assert_int_equal(tsmongo_count(c, "{}"), 19);
+	bson_destroy(&opts);
+	mongoc_write_concern_destroy(wc);
+	mongoc_collection_destroy(c);
+}
+
+/* A retried write (same lsid and txnNumber) returns the first result instead of
+ * running again. */
+static void
+test_retried_write_not_applied_twice(void **state)
+{
+	mongoc_client_session_t *cs;
+	mongoc_collection_t *c = coll("retried");
+	bson_t cmd = BSON_INITIALIZER, opts = BSON_INITIALIZER, reply, d, upd, u, set;
+	bson_error_t error;
+
+	(void)state;
+	if (!tsmongo_is_test_server(mongo))
+		skip(); /* a real server wants txnNumber only from drivers' retry logic */
+	cs = mongoc_client_start_session(client, NULL, &error);
+	assert_non_null(cs);
+	assert_true(mongoc_client_session_append(cs, &opts, &error));
+	BSON_APPEND_UTF8(&cmd, "update", "retried");
+	BSON_APPEND_ARRAY_BEGIN(&cmd, "updates", &upd);
+	BSON_APPEND_DOCUMENT_BEGIN(&upd, "0", &d);
+	BSON_APPEND_DOCUMENT_BEGIN(&d, "q", &u);
+	BSON_APPEND_INT32(&u, "_id", 1);
+	bson_append_document_end(&d, &u);
+	BSON_APPEND_DOCUMENT_BEGIN(&d, "u", &u);
+	BSON_APPEND_DOCUMENT_BEGIN(&u, "$inc", &set);
+	BSON_APPEND_INT32(&set, "n", 1);
+	bson_append_document_end(&u, &set);
+	bson_append_document_end(&d, &u);
+	BSON_APPEND_BOOL(&d, "upsert", true);
+	bson_append_document_end(&upd, &d);
+	bson_append_array_end(&cmd, &upd);
+	/* Pooled sessions carry earlier txnNumbers: use one above any of them. */
+	BSON_APPEND_INT64(&cmd, "txnNumber", (INT64_C(1) << 40) + (int64_t)getpid());
+	for (int i = 0; i < 3; i++) {
+		assert_true(mongoc_client_write_command_with_opts(client, dbname, &cmd, &opts, &reply, &error));
+		if (tsmongo_get_int(&reply, "n") != 1)
+			fail_msg("reply %s", bson_as_relaxed_extended_json(&reply, NULL));
+		bson_destroy(&reply);
+	}
+	/* Applied once: an $inc retried three times counted one. */
+	assert_int_equal(tsmongo_get_int(tsmongo_find_one(c, "{'_id': 1}"), "n"), 1);
+	bson_destroy(&cmd);
+	bson_destroy(&opts);
+	mongoc_client_session_destroy(cs);
+	mongoc_collection_destroy(c);
+}
+
 int
 main(void)
 {
@@ -856,6 +976,9 @@ main(void)
 		cmocka_unit_test_teardown(test_jsonschema_validator, teardown),
 		cmocka_unit_test_teardown(test_query_validator, teardown),
 		cmocka_unit_test_teardown(test_aggregate_count_distinct, teardown),
+		cmocka_unit_test_teardown(test_collection_admin_edge_cases, teardown),
+		cmocka_unit_test_teardown(test_unacknowledged_writes, teardown),
+		cmocka_unit_test_teardown(test_retried_write_not_applied_twice, teardown),
 	};
 	int rc;
 

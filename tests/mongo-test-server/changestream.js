@@ -73,8 +73,11 @@ class History {
   constructor(limit, clock) {
     this.limit = limit;
     this.clock = clock;
-    this.events = [];
-    this.firstSeq = 1; // seq of events[0]
+    // Retained events are buf[head..]; trimming moves head, and the dead prefix is
+    // cut off only when it is large, so appending at the limit stays O(1).
+    this.buf = [];
+    this.head = 0;
+    this.firstSeq = 1; // seq of the oldest retained event
     this.lastSeq = 0;
     this.trimmed = false;
     this.originTs = null; // nothing before this point was ever recorded here
@@ -86,14 +89,26 @@ class History {
     if (!this.originTs) this.originTs = this.clock.current();
   }
 
+  get size() {
+    return this.buf.length - this.head;
+  }
+
+  at(i) {
+    return this.buf[this.head + i];
+  }
+
+  retained() {
+    return this.buf.slice(this.head);
+  }
+
   get(seq) {
-    return seq >= this.firstSeq && seq <= this.lastSeq ? this.events[seq - this.firstSeq] : null;
+    return seq >= this.firstSeq && seq <= this.lastSeq ? this.buf[this.head + seq - this.firstSeq] : null;
   }
 
   append(ev) {
     ev.seq = ++this.lastSeq;
-    if (this.events.length === 0) this.firstSeq = ev.seq;
-    this.events.push(ev);
+    if (this.size === 0) this.firstSeq = ev.seq;
+    this.buf.push(ev);
     this.trim();
     this.scheduleNotify();
     return ev;
@@ -101,10 +116,18 @@ class History {
 
   // Replay: events keep the seq they had.
   load(ev) {
-    if (this.events.length === 0) this.firstSeq = ev.seq;
-    this.events.push(ev);
+    if (this.size === 0) this.firstSeq = ev.seq;
+    this.buf.push(ev);
     this.lastSeq = ev.seq;
     this.clock.advanceTo(ev.ts);
+  }
+
+  // Forget every retained event older than seq (replay of an earlier trim).
+  dropBefore(seq) {
+    while (this.size > 0 && this.at(0).seq < seq) this.dropOne();
+    if (this.size === 0) this.firstSeq = Math.max(seq, this.lastSeq + 1);
+    this.trimmed = true;
+    this.compact();
   }
 
   setLimit(n) {
@@ -112,14 +135,23 @@ class History {
     this.trim();
   }
 
+  dropOne() {
+    this.buf[this.head] = undefined;
+    this.head += 1;
+    this.firstSeq += 1;
+  }
+
   trim() {
-    const excess = this.events.length - this.limit;
-    if (excess <= 0) return;
-    // splice in chunks: shifting one by one would be quadratic
-    if (excess > 0) {
-      this.events.splice(0, excess);
-      this.firstSeq += excess;
-      this.trimmed = true;
+    if (this.size <= this.limit) return;
+    while (this.size > this.limit) this.dropOne();
+    this.trimmed = true;
+    this.compact();
+  }
+
+  compact() {
+    if (this.head > 1024 && this.head > this.buf.length / 2) {
+      this.buf = this.buf.slice(this.head);
+      this.head = 0;
     }
   }
 
@@ -155,18 +187,18 @@ class History {
   }
 
   positionForTime(ts) {
-    if (this.trimmed && this.events.length && compare(ts, this.events[0].ts) < 0) {
+    if (this.trimmed && this.size && compare(ts, this.at(0).ts) < 0) {
       throw new CommandError(286, 'Resume of change stream was not possible, as the resume point may no longer be in the oplog.');
     }
-    if (this.trimmed && this.events.length === 0) {
+    if (this.trimmed && this.size === 0) {
       throw new CommandError(286, 'Resume of change stream was not possible, as the resume point may no longer be in the oplog.');
     }
     // binary search: last event with ts < T
     let lo = 0;
-    let hi = this.events.length;
+    let hi = this.size;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (compare(this.events[mid].ts, ts) < 0) lo = mid + 1;
+      if (compare(this.at(mid).ts, ts) < 0) lo = mid + 1;
       else hi = mid;
     }
     return this.firstSeq + lo - 1;

@@ -63,7 +63,8 @@ class Engine {
     this.persister = opts.persister || null;
     this.cursors = new Map(); // id string -> cursor
     this.failpoint = null;
-    this.retryCache = new Map();
+    this.retryCache = new Map(); // lsid:txnNumber -> first reply
+    this.sessionTxn = new Map(); // lsid -> highest txnNumber
     this.host = opts.host;
     this.port = 0;
     this.replset = opts.replset;
@@ -120,19 +121,7 @@ class Engine {
       }
     }
     // History trimmed before the last compaction: those events are gone for good.
-    if (trimmedBefore.length) {
-      const first = Math.max(...trimmedBefore);
-      this.history.trimmed = true;
-      const drop = this.history.events.findIndex((e) => e.seq >= first);
-      if (drop > 0) {
-        this.history.events.splice(0, drop);
-        this.history.firstSeq = this.history.events[0].seq;
-      } else if (drop < 0) {
-        this.history.events = [];
-        this.history.firstSeq = this.history.lastSeq + 1;
-      }
-      if (this.history.events.length === 0) this.history.firstSeq = Math.max(first, this.history.lastSeq + 1);
-    }
+    if (trimmedBefore.length) this.history.dropBefore(Math.max(...trimmedBefore));
     this.history.trim();
   }
 
@@ -149,7 +138,7 @@ class Engine {
       }
     }
     if (this.history.trimmed) out.push(serialize({ op: 'trim', seq: Long.fromNumber(this.history.firstSeq) }));
-    for (const ev of this.history.events) out.push(record.event(ev));
+    for (const ev of this.history.retained()) out.push(record.event(ev));
     return out;
   }
 
@@ -296,6 +285,7 @@ class Engine {
     let retryKey = null;
     try {
       retryKey = this.retryKey(name, cmd);
+      if (retryKey) this.checkTxnNumber(cmd);
       if (retryKey && this.retryCache.has(retryKey)) {
         reply = this.retryCache.get(retryKey);
       } else {
@@ -346,6 +336,22 @@ class Engine {
       return !!(cur && cur.kind === 'change');
     }
     return false;
+  }
+
+  // mongod refuses a retryable write older than the newest one seen on the session.
+  checkTxnNumber(cmd) {
+    const id = cmd.lsid.id;
+    const sid = id && id.buffer ? Buffer.from(id.buffer).toString('hex') : String(id);
+    const txn = BigInt(Long.fromValue(cmd.txnNumber).toString());
+    const seen = this.sessionTxn.get(sid);
+    if (seen !== undefined && txn < seen) {
+      throw new CommandError(225, `Retryable write with txnNumber ${txn} is prohibited on session ${sid} because a newer retryable write with txnNumber ${seen} has already started on this session.`);
+    }
+    if (seen === undefined || txn > seen) {
+      this.sessionTxn.delete(sid);
+      this.sessionTxn.set(sid, txn);
+      if (this.sessionTxn.size > RETRY_CACHE_MAX) this.sessionTxn.delete(this.sessionTxn.keys().next().value);
+    }
   }
 
   retryKey(name, cmd) {

@@ -36,6 +36,7 @@ const CODE_NAMES = {
   150: 'StaleEpoch',
   168: 'InvalidPipelineOperator',
   189: 'PrimarySteppedDown',
+  225: 'TransactionTooOld',
   234: 'RetryChangeStream',
   237: 'CursorKilled',
   251: 'NoSuchTransaction',
