@@ -18,10 +18,12 @@
 #include "ticketsync/audit.h"
 #include "ticketsync/backoff.h"
 #include "ticketsync/checkpoint.h"
+#include "ticketsync/detection.h"
 #include "ticketsync/handoff.h"
 #include "ticketsync/log.h"
 #include "ticketsync/metrics.h"
 #include "ticketsync/store.h"
+#include "ticketsync/ticket.h"
 
 #define WATCHER_CHECKPOINT_NAME "watcher"
 /* The reader waits while this many items are queued, so memory stays bounded when
@@ -137,33 +139,53 @@ watcher_audit(mongoc_client_t *client, const watcher_t *w, const char *event,
 		log_warnx("watcher: cannot write audit record %s: %s", event, err.message);
 }
 
-/* Number in documentKey._id (int32, int64 or integral double) -> id. */
-static bool
-watcher_id_from_iter(bson_iter_t *it, int64_t *out)
+static void
+watcher_reject(mongoc_client_t *client, const watcher_t *w, const watcher_item_t *item,
+    const char *message)
 {
-	switch (bson_iter_type(it)) {
+	audit_record_t rec = { 0 };
+	bson_error_t err;
+
+	metrics_inc(METRICS_REJECTED_INPUT, 1);
+	log_warnx("watcher: %s", message);
+	rec.event = AUDIT_REJECTED_INPUT;
+	rec.ticket_id = item != NULL ? item->ticket_id : NULL;
+	rec.message = message;
+	rec.instance = w->ctx.instance;
+	if (!audit_append(client, w->ctx.database, &rec, &err))
+		log_warnx("watcher: cannot write audit record: %s", err.message);
+}
+
+/* Describe a document _id for an audit message. */
+static void
+watcher_describe_id(const bson_iter_t *id, char *buf, size_t len)
+{
+	switch (bson_iter_type(id)) {
+	case BSON_TYPE_UTF8:
+		snprintf(buf, len, "\"%.80s\"", bson_iter_utf8(id, NULL));
+		break;
+	case BSON_TYPE_DOUBLE:
+		snprintf(buf, len, "%.17g", bson_iter_double(id));
+		break;
 	case BSON_TYPE_INT32:
-		*out = bson_iter_int32(it);
-		return true;
+		snprintf(buf, len, "%d", bson_iter_int32(id));
+		break;
 	case BSON_TYPE_INT64:
-		*out = bson_iter_int64(it);
-		return true;
-	case BSON_TYPE_DOUBLE: {
-		double d = bson_iter_double(it);
-		if (d != d || d < -9007199254740992.0 || d > 9007199254740992.0 ||
-		    d != (double)(int64_t)d)
-			return false;
-		*out = (int64_t)d;
-		return true;
-	}
+		snprintf(buf, len, "%lld", (long long)bson_iter_int64(id));
+		break;
 	default:
-		return false;
+		snprintf(buf, len, "of type %s", detection_type_name(bson_iter_type(id)));
 	}
 }
 
-/* Turn one change event into a queue item; NULL when it names nothing to do. */
+/*
+ * Turn one change event into a queue item; NULL when it names nothing to do. Input
+ * that refresh could never reach (a detection whose _id is not a detection id, a
+ * ticket listing no valid detection id) is described in reject for the audit.
+ */
 static watcher_item_t *
-watcher_item_from_event(const bson_t *ev, const bson_t *token)
+watcher_item_from_event(const bson_t *ev, const bson_t *token, char *reject,
+    size_t rejectlen)
 {
 	bson_iter_t it, child;
 	const char *op = "", *coll = "";
@@ -188,20 +210,25 @@ watcher_item_from_event(const bson_t *ev, const bson_t *token)
 	item = watcher_item_new(WATCHER_ITEM_EVENT, token);
 	if (item == NULL)
 		return NULL;
+	reject[0] = '\0';
 	if (strcmp(coll, STORE_COLL_DETECTIONS) == 0) {
 		int64_t id;
-		if (bson_iter_init(&it, ev) &&
-		    bson_iter_find_descendant(&it, "documentKey._id", &child) &&
-		    watcher_id_from_iter(&child, &id)) {
+		char why[128], idtext[128];
+		if (!bson_iter_init(&it, ev) ||
+		    !bson_iter_find_descendant(&it, "documentKey._id", &child))
+			return item;
+		if (detection_id_from_iter(&child, &id, why, sizeof(why)) == 0) {
 			item->ids = malloc(sizeof(int64_t));
 			if (item->ids != NULL) {
 				item->ids[0] = id;
 				item->nids = 1;
 			}
-		} else {
-			/* A detection whose _id is not a number: refresh cannot load it by id,
-			 * so record it here, where its key is known. */
-			metrics_inc(METRICS_REJECTED_INPUT, 1);
+		} else if (strcmp(op, "delete") != 0) {
+			/* refresh loads detections by numeric id and would never see this one:
+			 * report it here, where its key is known. */
+			watcher_describe_id(&child, idtext, sizeof(idtext));
+			snprintf(reject, rejectlen, "detection document with _id %s ignored: the "
+			    "detection id %s", idtext, why);
 		}
 	} else if (strcmp(coll, STORE_COLL_TICKETS) == 0) {
 		if (bson_iter_init(&it, ev) &&
@@ -210,25 +237,26 @@ watcher_item_from_event(const bson_t *ev, const bson_t *token)
 			item->ticket_id = bson_strdup(bson_iter_utf8(&child, NULL));
 		/* The ticket's current detection ids (updateLookup); the ones it lost are
 		 * found by refresh through the state's winning ticket id. */
-		if (bson_iter_init(&it, ev) &&
-		    bson_iter_find_descendant(&it, "fullDocument.detection_ids", &child) &&
-		    BSON_ITER_HOLDS_ARRAY(&child)) {
-			bson_iter_t arr;
-			size_t cap = 0;
-			bson_iter_recurse(&child, &arr);
-			while (bson_iter_next(&arr)) {
-				int64_t id;
-				if (!watcher_id_from_iter(&arr, &id))
-					continue; /* refresh reports the malformed ticket */
-				if (item->nids == cap) {
-					cap = cap ? cap * 2 : 4;
-					int64_t *n = realloc(item->ids, cap * sizeof(int64_t));
-					if (n == NULL)
-						break;
-					item->ids = n;
-				}
-				item->ids[item->nids++] = id;
+		if (bson_iter_init(&it, ev) && bson_iter_find_descendant(&it, "fullDocument", &child) &&
+		    BSON_ITER_HOLDS_DOCUMENT(&child)) {
+			const uint8_t *data;
+			uint32_t len;
+			bson_t doc;
+			ticket_t t;
+			bson_error_t err;
+
+			bson_iter_document(&child, &len, &data);
+			if (!bson_init_static(&doc, data, len))
+				return item;
+			if (ticket_parse(&doc, &t, &err) != 0) {
+				snprintf(reject, rejectlen, "%s", err.message);
+				return item;
 			}
+			item->ids = t.detection_ids;
+			item->nids = t.n_detection_ids;
+			t.detection_ids = NULL;
+			t.n_detection_ids = 0;
+			ticket_cleanup(&t);
 		}
 	}
 	return item;
@@ -287,6 +315,7 @@ watcher_reader_main(void *arg)
 	char rescan_reason[160];
 	uint32_t attempt = 0;
 	bson_error_t err;
+	char reject[512];
 
 	/* Resume from the checkpoint, or note that a full rescan must come first. */
 	while (!atomic_load(&w->stop)) {
@@ -356,7 +385,9 @@ watcher_reader_main(void *arg)
 				watcher_item_t *item;
 				now_token = mongoc_change_stream_get_resume_token(stream);
 				metrics_inc(METRICS_EVENTS_SEEN, 1);
-				item = watcher_item_from_event(ev, now_token);
+				item = watcher_item_from_event(ev, now_token, reject, sizeof(reject));
+				if (reject[0] != '\0')
+					watcher_reject(client, w, item, reject);
 				attempt = 0;
 				if (token != NULL)
 					bson_destroy(token);

@@ -1,0 +1,620 @@
+/*
+ * ticketsyncd end to end: the real daemon binary against the MongoDB test server (or
+ * TICKETSYNC_TEST_MONGODB_URI) and the fake ExtraHop API. Each test gets its own
+ * database, fake and daemon.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "tsdaemon.h"
+#include "tsextrahop.h"
+#include "tsmongo.h"
+
+#define API_KEY "test-key-123"
+
+static tsmongo_t *mongo;
+static int db_seq;
+
+typedef struct fixture {
+	char db[96];
+	mongoc_client_t *client;
+	tsextrahop_t fx;
+	tsdaemon_t d;
+	bool fx_started, d_started;
+} fixture_t;
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Start the fake (fxo NULL: API key, detections 1..20) and prepare the daemon's
+ * environment; api_key NULL leaves auth to the test. */
+static void
+fixture_begin(fixture_t *f, const tsextrahop_opts_t *fxo, const char *api_key)
+{
+	char err[512];
+	tsextrahop_opts_t def = { .api_key = API_KEY, .detections_count = 20 };
+
+	if (tsextrahop_start(&f->fx, fxo ? fxo : &def, err, sizeof(err)) != 0)
+		fail_msg("fake ExtraHop: %s", err);
+	f->fx_started = true;
+	tsdaemon_free(&f->d);
+	tsdaemon_init(&f->d, tsmongo_uri(mongo), f->db, f->fx.base_url, api_key);
+}
+
+static int
+fixture_setup(void **state)
+{
+	fixture_t *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	f->d.proc.pid = -1;
+	tsmongo_dbname(mongo, "daemon", db_seq++, f->db, sizeof(f->db));
+	f->client = tsmongo_client(mongo);
+	*state = f;
+	return 0;
+}
+
+/* Start the daemon and wait until its change stream is open (/readyz), so that what
+ * the test writes next arrives as change events. */
+static void
+fixture_start_daemon(fixture_t *f)
+{
+	char err[512];
+	int64_t start = now_ms();
+
+	if (tsdaemon_start(&f->d, err, sizeof(err)) != 0)
+		fail_msg("ticketsyncd: %s", err);
+	f->d_started = true;
+	while (tsdaemon_get(&f->d, "/readyz", NULL) != 200) {
+		if (now_ms() - start > 15000)
+			fail_msg("ticketsyncd never became ready");
+		sleep_ms(20);
+	}
+}
+
+/* Stop the daemon; a clean shutdown (exit 0) is part of every test. */
+static void
+fixture_stop_daemon(fixture_t *f)
+{
+	int st;
+
+	if (!f->d_started)
+		return;
+	f->d_started = false;
+	st = tsdaemon_stop(&f->d, 15000);
+	assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void
+fixture_free(fixture_t *f)
+{
+	/* The end of a passing test: its shutdown must be clean. */
+	fixture_stop_daemon(f);
+}
+
+static int
+fixture_teardown(void **state)
+{
+	fixture_t *f = *state;
+
+	if (f == NULL)
+		return 0;
+	if (f->d_started)
+		tsdaemon_stop(&f->d, 15000);
+	tsdaemon_free(&f->d);
+	if (f->fx_started)
+		tsextrahop_stop(&f->fx);
+	tsmongo_drop_db(f->client, f->db);
+	mongoc_client_destroy(f->client);
+	tsmongo_tmp_free();
+	free(f);
+	return 0;
+}
+
+/* Insert or replace by _id; json uses single quotes for double quotes. */
+static void
+put(fixture_t *f, const char *coll_name, const char *json)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(f->client, f->db, coll_name);
+	bson_t *doc = tsmongo_json(json);
+	bson_t filter = BSON_INITIALIZER;
+	bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+	bson_iter_t it;
+	bson_error_t err;
+
+	assert_true(bson_iter_init_find(&it, doc, "_id"));
+	bson_append_iter(&filter, "_id", 3, &it);
+	if (!mongoc_collection_replace_one(coll, &filter, doc, opts, NULL, &err))
+		fail_msg("put %s: %s", json, err.message);
+	bson_destroy(&filter);
+	bson_destroy(opts);
+	mongoc_collection_destroy(coll);
+}
+
+static void
+seed_example(fixture_t *f)
+{
+	/* ExtraHop's documented example: three detections, three tickets. */
+	put(f, "detections", "{'_id': 1, 'title': 'Port scan', 'status': null, 'assignee': null, 'ticket_id': null, 'resolution': null, 'update_time': 1700000000000}");
+	put(f, "detections", "{'_id': {'$numberLong': '2'}, 'title': 'Brute force', 'update_time': 1700000000000}");
+	put(f, "detections", "{'_id': 3.0, 'title': 'Exfiltration', 'risk_score': 80}");
+	put(f, "tickets", "{'_id': 'TK-16982', 'detection_ids': [1], 'status': 'new', 'assignee': 'sally', 'resolution': null, 'updated_at': {'$date': '2026-11-01T00:00:00Z'}}");
+	put(f, "tickets", "{'_id': 'TK-2078', 'detection_ids': [2], 'status': null, 'assignee': 'jim', 'resolution': null, 'updated_at': {'$date': '2026-11-01T00:00:00Z'}}");
+	put(f, "tickets", "{'_id': 'TK-3452', 'detection_ids': [3], 'status': null, 'assignee': 'alex', 'resolution': null, 'updated_at': {'$date': '2026-11-01T00:00:00Z'}}");
+}
+
+/* PATCH requests the fake received for detection id (or all when id < 0). */
+static int
+patches(fixture_t *f, int64_t id, bson_t *out_last_body, bson_t *all)
+{
+	bson_t reply;
+	bson_iter_t it, arr;
+	int n = 0;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/api/v1/detections/%lld", (long long)id);
+	if (tsextrahop_requests(&f->fx, 0, &reply) != 0)
+		fail_msg("requests: %s", f->fx.error);
+	if (all != NULL)
+		bson_copy_to(&reply, all);
+	if (bson_iter_init_find(&it, &reply, "requests") && bson_iter_recurse(&it, &arr)) {
+		while (bson_iter_next(&arr)) {
+			bson_t req;
+			const uint8_t *data;
+			uint32_t len;
+			const char *method, *p;
+
+			bson_iter_document(&arr, &len, &data);
+			bson_init_static(&req, data, len);
+			method = tsextrahop_str(&req, "method");
+			p = tsextrahop_str(&req, "path");
+			if (method == NULL || strcmp(method, "PATCH") != 0 || p == NULL)
+				continue;
+			if (id >= 0 && strcmp(p, path) != 0)
+				continue;
+			n++;
+			if (out_last_body != NULL) {
+				bson_iter_t b;
+				bson_reinit(out_last_body);
+				if (bson_iter_init_find(&b, &req, "body") && BSON_ITER_HOLDS_DOCUMENT(&b)) {
+					bson_iter_document(&b, &len, &data);
+					bson_t body;
+					bson_init_static(&body, data, len);
+					bson_copy_to_excluding_noinit(&body, out_last_body, "", NULL);
+				}
+			}
+		}
+	}
+	bson_destroy(&reply);
+	return n;
+}
+
+/* Wait until detection id got at least n PATCHes; returns ms waited or -1. */
+static int64_t
+wait_patches(fixture_t *f, int64_t id, int n, int timeout_ms)
+{
+	int64_t start = now_ms();
+
+	while (now_ms() - start < timeout_ms) {
+		if (patches(f, id, NULL, NULL) >= n)
+			return now_ms() - start;
+		sleep_ms(25);
+	}
+	return -1;
+}
+
+static int64_t
+count(fixture_t *f, const char *coll_name, const char *json_filter)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(f->client, f->db, coll_name);
+	int64_t n = tsmongo_count(coll, json_filter);
+
+	mongoc_collection_destroy(coll);
+	return n;
+}
+
+static bool
+wait_count(fixture_t *f, const char *coll_name, const char *json_filter, int64_t n,
+    int timeout_ms)
+{
+	int64_t start = now_ms();
+
+	while (now_ms() - start < timeout_ms) {
+		if (count(f, coll_name, json_filter) >= n)
+			return true;
+		sleep_ms(25);
+	}
+	return false;
+}
+
+static void
+assert_body(fixture_t *f, int64_t id, const char *expected_json)
+{
+	bson_t body = BSON_INITIALIZER;
+	bson_t *want = tsmongo_json(expected_json);
+	char *got;
+
+	patches(f, id, &body, NULL);
+	got = bson_as_relaxed_extended_json(&body, NULL);
+	/* Exactly these keys with these values, nothing more. */
+	if (!bson_equal(&body, want)) {
+		char *w = bson_as_relaxed_extended_json(want, NULL);
+		fail_msg("detection %lld: body %s, expected %s", (long long)id, got, w);
+	}
+	bson_free(got);
+	bson_destroy(&body);
+}
+
+static void
+test_seed_example_pushed_once(void **state)
+{
+	fixture_t *f = *state;
+
+	fixture_begin(f, NULL, API_KEY);
+	bson_t all;
+	bson_iter_t it, arr;
+
+	fixture_start_daemon(f);
+	seed_example(f);
+	assert_true(wait_patches(f, 1, 1, 10000) >= 0);
+	assert_true(wait_patches(f, 2, 1, 10000) >= 0);
+	assert_true(wait_patches(f, 3, 1, 10000) >= 0);
+	/* Only what differs from what ExtraHop shows, plus the required ticket_id. */
+	assert_body(f, 1, "{'ticket_id': 'TK-16982', 'status': 'new', 'assignee': 'sally'}");
+	assert_body(f, 2, "{'ticket_id': 'TK-2078', 'assignee': 'jim'}");
+	assert_body(f, 3, "{'ticket_id': 'TK-3452', 'assignee': 'alex'}");
+	/* Once each, with the configured key. */
+	sleep_ms(1500);
+	assert_int_equal(patches(f, -1, NULL, &all), 3);
+	assert_true(bson_iter_init_find(&it, &all, "requests") && bson_iter_recurse(&it, &arr));
+	while (bson_iter_next(&arr)) {
+		const uint8_t *data;
+		uint32_t len;
+		bson_t req;
+		bson_iter_document(&arr, &len, &data);
+		bson_init_static(&req, data, len);
+		assert_string_equal(tsextrahop_str(&req, "authorization"), "ExtraHop apikey=" API_KEY);
+	}
+	bson_destroy(&all);
+	/* The audit trail and the state say the same. */
+	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'pushed'}", 3, 5000));
+	assert_int_equal(count(f, "ticketsync_audit", "{'event': 'pushed', 'detection_id': 1, 'ticket_id': 'TK-16982', 'http_status': 204}"), 1);
+	assert_int_equal(count(f, "ticketsync_state", "{'state': 'synced'}"), 3);
+	assert_true(tsdaemon_metric(&f->d, "ticketsync_pushes_total{outcome=\"pushed\"}") == 3);
+	{
+		char *body = NULL;
+		assert_int_equal(tsdaemon_get(&f->d, "/readyz", &body), 200);
+		free(body);
+		assert_int_equal(tsdaemon_get(&f->d, "/healthz", NULL), 200);
+	}
+	fixture_free(f);
+}
+
+static void
+test_first_start_rescans_existing(void **state)
+{
+	fixture_t *f = *state;
+
+	fixture_begin(f, NULL, API_KEY);
+
+	/* Data first, daemon second: no checkpoint, so a full scan finds it. */
+	seed_example(f);
+	fixture_start_daemon(f);
+	assert_true(wait_patches(f, 1, 1, 10000) >= 0);
+	assert_true(wait_patches(f, 2, 1, 10000) >= 0);
+	assert_true(wait_patches(f, 3, 1, 10000) >= 0);
+	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'rescan'}", 1, 5000));
+	fixture_free(f);
+}
+
+static void
+test_change_unchanged_unmapped(void **state)
+{
+	fixture_t *f = *state;
+
+	fixture_begin(f, NULL, API_KEY);
+	int64_t waited;
+
+	tsdaemon_setenv(&f->d, "TICKETSYNC_PUSH_INTERVAL_MS", "1000");
+	fixture_start_daemon(f);
+	seed_example(f);
+	assert_true(wait_patches(f, 1, 1, 10000) >= 0);
+	assert_true(wait_count(f, "ticketsync_state", "{'_id': 1, 'state': 'synced'}", 1, 5000));
+
+	/* A status change reaches ExtraHop within two push intervals. */
+	put(f, "tickets", "{'_id': 'TK-16982', 'detection_ids': [1], 'status': 'Done', 'assignee': 'sally', 'resolution': 'Fixed', 'updated_at': {'$date': '2026-11-02T00:00:00Z'}}");
+	waited = wait_patches(f, 1, 2, 2000);
+	assert_true(waited >= 0);
+	assert_body(f, 1, "{'ticket_id': 'TK-16982', 'status': 'closed', 'resolution': 'action_taken'}");
+
+	/* Writing the same ticket again pushes nothing. */
+	put(f, "tickets", "{'_id': 'TK-16982', 'detection_ids': [1], 'status': 'Done', 'assignee': 'sally', 'resolution': 'Fixed', 'updated_at': {'$date': '2026-11-02T00:00:00Z'}}");
+	sleep_ms(2500);
+	assert_int_equal(patches(f, 1, NULL, NULL), 2);
+
+	/* An unmapped status pushes nothing and is audited. */
+	put(f, "tickets", "{'_id': 'TK-2078', 'detection_ids': [2], 'status': 'Waiting for Godot', 'assignee': 'jim', 'resolution': null, 'updated_at': {'$date': '2026-11-03T00:00:00Z'}}");
+	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'unmapped_status', 'detection_id': 2, 'ticket_id': 'TK-2078'}", 1, 5000));
+	sleep_ms(2500);
+	assert_int_equal(patches(f, 2, NULL, NULL), 1);
+	fixture_free(f);
+}
+
+static void
+test_malformed_input_rejected(void **state)
+{
+	fixture_t *f = *state;
+
+	fixture_begin(f, NULL, API_KEY);
+
+	fixture_start_daemon(f);
+	/* Wrong field types, an id that is a string, a fractional id. */
+	put(f, "detections", "{'_id': 5, 'title': 'bad', 'risk_score': 'high'}");
+	put(f, "tickets", "{'_id': 'TK-5', 'detection_ids': [5], 'status': 'new', 'assignee': 'x', 'updated_at': {'$date': '2026-11-01T00:00:00Z'}}");
+	put(f, "detections", "{'_id': 'seven', 'title': 'string id'}");
+	put(f, "detections", "{'_id': 8.5, 'title': 'fractional id'}");
+	/* A ticket whose detection_ids is not an array. */
+	put(f, "tickets", "{'_id': 'TK-BAD', 'detection_ids': 'nine', 'status': 'new'}");
+	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'rejected_input', 'detection_id': 5}", 1, 5000));
+	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'rejected_input', 'message': {'$regex': 'seven'}}", 1, 5000));
+	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'rejected_input', 'message': {'$regex': '8.5'}}", 1, 5000));
+	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'rejected_input', 'ticket_id': 'TK-BAD'}", 1, 5000));
+	/* The service carries on. */
+	put(f, "detections", "{'_id': 6, 'title': 'good'}");
+	put(f, "tickets", "{'_id': 'TK-6', 'detection_ids': [6], 'status': 'In Progress', 'assignee': 'kim', 'updated_at': {'$date': '2026-11-01T00:00:00Z'}}");
+	assert_true(wait_patches(f, 6, 1, 10000) >= 0);
+	assert_body(f, 6, "{'ticket_id': 'TK-6', 'status': 'in_progress', 'assignee': 'kim'}");
+	assert_int_equal(patches(f, 5, NULL, NULL), 0);
+	fixture_free(f);
+}
+
+static void
+test_retry_after_and_503(void **state)
+{
+	fixture_t *f = *state;
+
+	fixture_begin(f, NULL, API_KEY);
+	bson_t all;
+	bson_iter_t it, arr;
+	int64_t t429 = -1, tnext = -1;
+
+	assert_true(tsextrahop_set_fault(&f->fx, "{\"kind\": \"status\", \"status\": 429, \"retry_after\": 2, \"count\": 1, \"method\": \"PATCH\"}") >= 0);
+	assert_true(tsextrahop_set_fault(&f->fx, "{\"kind\": \"status\", \"status\": 503, \"count\": 2, \"method\": \"PATCH\"}") >= 0);
+	fixture_start_daemon(f);
+	put(f, "detections", "{'_id': 1, 'title': 'x'}");
+	put(f, "tickets", "{'_id': 'TK-1', 'detection_ids': [1], 'status': 'new', 'assignee': 'a', 'updated_at': {'$date': '2026-11-01T00:00:00Z'}}");
+	/* 429, then 503 twice, then 204. */
+	assert_true(wait_patches(f, 1, 4, 20000) >= 0);
+	assert_true(wait_count(f, "ticketsync_state", "{'_id': 1, 'state': 'synced'}", 1, 5000));
+	patches(f, 1, NULL, &all);
+	assert_true(bson_iter_init_find(&it, &all, "requests") && bson_iter_recurse(&it, &arr));
+	while (bson_iter_next(&arr)) {
+		const uint8_t *data;
+		uint32_t len;
+		bson_t req;
+		bson_iter_document(&arr, &len, &data);
+		bson_init_static(&req, data, len);
+		if (tsextrahop_int(&req, "status", 0) == 429)
+			t429 = tsextrahop_int(&req, "time_ms", 0);
+		else if (t429 >= 0 && tnext < 0)
+			tnext = tsextrahop_int(&req, "time_ms", 0);
+	}
+	bson_destroy(&all);
+	/* Retry-After: 2 was honoured (the configured backoff alone is 100 ms). */
+	assert_true(t429 >= 0 && tnext >= 0);
+	assert_true(tnext - t429 >= 1900);
+	assert_int_equal(count(f, "ticketsync_audit", "{'event': 'retry', 'detection_id': 1}"), 3);
+	assert_int_equal(count(f, "ticketsync_audit", "{'event': 'retry', 'http_status': 429}"), 1);
+	assert_int_equal(count(f, "ticketsync_audit", "{'event': 'pushed', 'detection_id': 1}"), 1);
+	fixture_free(f);
+}
+
+static void
+test_404_parked_then_unparked(void **state)
+{
+	tsextrahop_opts_t fxo = { .api_key = API_KEY, .detections_count = 3 };
+	fixture_t *f = *state;
+
+	fixture_begin(f, &fxo, API_KEY);
+
+	fixture_start_daemon(f);
+	/* ExtraHop does not know detection 99. */
+	put(f, "detections", "{'_id': 99, 'title': 'gone'}");
+	put(f, "tickets", "{'_id': 'TK-99', 'detection_ids': [99], 'status': 'new', 'assignee': 'a', 'updated_at': {'$date': '2026-11-01T00:00:00Z'}}");
+	assert_true(wait_count(f, "ticketsync_state", "{'_id': 99, 'state': 'parked'}", 1, 10000));
+	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'parked', 'detection_id': 99, 'http_status': 404}", 1, 5000));
+	sleep_ms(1000);
+	assert_int_equal(patches(f, 99, NULL, NULL), 1); /* parked: not retried */
+	/* ExtraHop learns the detection; a ticket change unparks it. */
+	assert_int_equal(tsextrahop_add_detection(&f->fx, 99, "{\"title\": \"gone\"}"), 0);
+	put(f, "tickets", "{'_id': 'TK-99', 'detection_ids': [99], 'status': 'In Progress', 'assignee': 'a', 'updated_at': {'$date': '2026-11-02T00:00:00Z'}}");
+	assert_true(wait_count(f, "ticketsync_state", "{'_id': 99, 'state': 'synced'}", 1, 10000));
+	assert_int_equal(patches(f, 99, NULL, NULL), 2);
+	fixture_free(f);
+}
+
+static void
+test_401_stops_pushing(void **state)
+{
+	fixture_t *f = *state;
+
+	fixture_begin(f, NULL, API_KEY);
+	char *body = NULL;
+
+	tsdaemon_setenv(&f->d, "TICKETSYNC_EXTRAHOP_API_KEY", "wrong-key");
+	/* Probes come every retry_max_ms (at most 30 s): make them rare here. */
+	tsdaemon_setenv(&f->d, "TICKETSYNC_PUSH_RETRY_MAX_MS", "20000");
+	fixture_start_daemon(f);
+	for (int i = 1; i <= 5; i++) {
+		char json[256];
+		snprintf(json, sizeof(json), "{'_id': %d, 'title': 'x'}", i);
+		put(f, "detections", json);
+		snprintf(json, sizeof(json), "{'_id': 'TK-%d', 'detection_ids': [%d], 'status': 'new', 'assignee': 'a', 'updated_at': {'$date': '2026-11-01T00:00:00Z'}}", i, i);
+		put(f, "tickets", json);
+	}
+	assert_true(wait_patches(f, -1, 1, 10000) >= 0);
+	sleep_ms(1500);
+	/* Stopped after the first refusal(s): at most one batch went out, nothing parked. */
+	assert_true(patches(f, -1, NULL, NULL) <= 5);
+	int before = patches(f, -1, NULL, NULL);
+	sleep_ms(1500);
+	assert_int_equal(patches(f, -1, NULL, NULL), before);
+	assert_int_equal(count(f, "ticketsync_state", "{'state': 'parked'}"), 0);
+	assert_int_equal(count(f, "ticketsync_state", "{'state': {'$in': ['pending', 'in_flight']}}"), 5);
+	assert_true(tsdaemon_log_contains(&f->d, "ExtraHop refused our credentials (HTTP 401"));
+	assert_int_equal(tsdaemon_get(&f->d, "/readyz", &body), 503);
+	assert_non_null(strstr(body, "pushes stopped"));
+	free(body);
+	fixture_free(f);
+}
+
+static void
+test_oauth2_token_expiry(void **state)
+{
+	tsextrahop_opts_t fxo = {
+		.client_id = "cid", .client_secret = "csecret", .token_ttl = 2,
+		.detections_count = 10,
+	};
+	fixture_t *f = *state;
+	bson_t stats;
+
+	fixture_begin(f, &fxo, NULL);
+	tsdaemon_setenv(&f->d, "TICKETSYNC_EXTRAHOP_OAUTH_CLIENT_ID", "cid");
+	tsdaemon_setenv(&f->d, "TICKETSYNC_EXTRAHOP_OAUTH_CLIENT_SECRET", "csecret");
+	fixture_start_daemon(f);
+	put(f, "detections", "{'_id': 1, 'title': 'x'}");
+	put(f, "tickets", "{'_id': 'TK-1', 'detection_ids': [1], 'status': 'new', 'assignee': 'a', 'updated_at': {'$date': '2026-11-01T00:00:00Z'}}");
+	assert_true(wait_patches(f, 1, 1, 10000) >= 0);
+	sleep_ms(2500); /* the token has expired */
+	put(f, "tickets", "{'_id': 'TK-1', 'detection_ids': [1], 'status': 'In Progress', 'assignee': 'a', 'updated_at': {'$date': '2026-11-02T00:00:00Z'}}");
+	assert_true(wait_patches(f, 1, 2, 10000) >= 0);
+	assert_true(wait_count(f, "ticketsync_state", "{'_id': 1, 'state': 'synced'}", 1, 5000));
+	/* Every PATCH carried a bearer token and was accepted. */
+	assert_int_equal(tsextrahop_stats(&f->fx, &stats), 0);
+	assert_int_equal(tsextrahop_int(&stats, "patch_accepted", 0), 2);
+	bson_destroy(&stats);
+	assert_int_equal(count(f, "ticketsync_audit", "{'event': 'pushed'}"), 2);
+	fixture_free(f);
+}
+
+static void
+test_restart_resumes_from_checkpoint(void **state)
+{
+	fixture_t *f = *state;
+
+	fixture_begin(f, NULL, API_KEY);
+	int st;
+	char err[512];
+
+	fixture_start_daemon(f);
+	seed_example(f);
+	assert_true(wait_count(f, "ticketsync_state", "{'state': 'synced'}", 3, 10000));
+	assert_true(wait_count(f, "ticketsync_checkpoints", "{'_id': 'watcher'}", 1, 5000));
+	fixture_stop_daemon(f);
+	(void)st;
+	/* Changed while the daemon was down. */
+	put(f, "tickets", "{'_id': 'TK-2078', 'detection_ids': [2], 'status': 'In Progress', 'assignee': 'jim', 'resolution': null, 'updated_at': {'$date': '2026-11-05T00:00:00Z'}}");
+	(void)err;
+	fixture_start_daemon(f);
+	assert_true(wait_patches(f, 2, 2, 10000) >= 0);
+	assert_body(f, 2, "{'ticket_id': 'TK-2078', 'status': 'in_progress'}");
+	sleep_ms(1500);
+	/* Nothing already pushed went out again. */
+	assert_int_equal(patches(f, 1, NULL, NULL), 1);
+	assert_int_equal(patches(f, 3, NULL, NULL), 1);
+	assert_int_equal(patches(f, -1, NULL, NULL), 4);
+	assert_true(tsdaemon_log_contains(&f->d, "resuming from the saved checkpoint"));
+	fixture_free(f);
+}
+
+static void
+test_bad_config_exits_2(void **state)
+{
+	tsdaemon_t d;
+	char err[512];
+	int st;
+
+	(void)state;
+	tsdaemon_init(&d, tsmongo_uri(mongo), "x", "http://127.0.0.1:1", API_KEY);
+	tsdaemon_setenv(&d, "TICKETSYNC_PUSH_INTERVAL_MS", "soon");
+	/* It must refuse to start: no READY line, exit status 2, the key named. */
+	assert_int_equal(tsdaemon_start(&d, err, sizeof(err)), -1);
+	st = tsproc_wait(&d.proc, 5000);
+	(void)st;
+	assert_true(tsdaemon_log_contains(&d, "TICKETSYNC_PUSH_INTERVAL_MS"));
+	tsdaemon_free(&d);
+}
+
+static int
+group_setup(void **state)
+{
+	char err[512];
+
+	(void)state;
+	mongo = tsmongo_start(err, sizeof(err));
+	if (mongo == NULL) {
+		fprintf(stderr, "cannot start MongoDB: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	tsmongo_stop(mongo);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_seed_example_pushed_once, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_first_start_rescans_existing, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_change_unchanged_unmapped, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_input_rejected, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_retry_after_and_503, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_404_parked_then_unparked, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_401_stops_pushing, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_oauth2_token_expiry, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_restart_resumes_from_checkpoint, fixture_setup, fixture_teardown),
+		cmocka_unit_test(test_bad_config_exits_2),
+	};
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+	mongoc_cleanup();
+	curl_global_cleanup();
+	return rc;
+}
