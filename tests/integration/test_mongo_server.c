@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -184,6 +185,28 @@ test_kill_cursors(void **state)
 
 /* ---- BSON types ---- */
 
+/* count of documents where field1 has BSON type t1 (and field2 type t2). Built by hand:
+ * libbson's JSON parser reads {"$type": ...} as legacy binary. */
+static int64_t
+type_count(mongoc_collection_t *c, const char *f1, const char *t1, const char *f2, const char *t2)
+{
+	bson_t filter = BSON_INITIALIZER, sub;
+	bson_error_t error;
+	int64_t n;
+
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, f1, &sub);
+	BSON_APPEND_UTF8(&sub, "$type", t1);
+	bson_append_document_end(&filter, &sub);
+	if (f2 != NULL) {
+		BSON_APPEND_DOCUMENT_BEGIN(&filter, f2, &sub);
+		BSON_APPEND_UTF8(&sub, "$type", t2);
+		bson_append_document_end(&filter, &sub);
+	}
+	n = mongoc_collection_count_documents(c, &filter, NULL, NULL, NULL, &error);
+	bson_destroy(&filter);
+	return n;
+}
+
 static void
 test_bson_type_fidelity(void **state)
 {
@@ -241,7 +264,15 @@ test_bson_type_fidelity(void **state)
 	assert_int_equal(tsmongo_count(c, "{'nested.1.d': 3}"), 1);
 	assert_int_equal(tsmongo_count(c, "{'nothing': null}"), 1);
 	assert_int_equal(tsmongo_count(c, "{'missing': null}"), 1);
-	assert_int_equal(tsmongo_count(c, "{'i32': {'$type': 'int'}, 'i64': {'$type': 'long'}}"), 1);
+	/* $type tells the stored BSON types apart, even for equal values. */
+	assert_int_equal(type_count(c, "i32", "int", NULL, NULL), 1);
+	assert_int_equal(type_count(c, "i32", "int", "i64", "long"), 1);
+	assert_int_equal(type_count(c, "i32", "long", NULL, NULL), 0);
+	assert_int_equal(type_count(c, "i64", "int", NULL, NULL), 0);
+	assert_int_equal(type_count(c, "dbl", "double", NULL, NULL), 1);
+	assert_int_equal(type_count(c, "dbl", "int", NULL, NULL), 0);
+	assert_int_equal(type_count(c, "dbl", "number", "nested", "array"), 1);
+	assert_int_equal(type_count(c, "ts", "timestamp", "big", "long"), 1);
 
 	bson_destroy(&doc);
 	mongoc_collection_destroy(c);
@@ -919,14 +950,15 @@ static void
 test_retried_write_not_applied_twice(void **state)
 {
 	mongoc_client_session_t *cs;
-	mongoc_collection_t *c = coll("retried");
+	/* Its own client: the session's txnNumber jumps ahead, so it must not go back
+	 * to the shared client's session pool. */
+	mongoc_client_t *own = tsmongo_client(mongo);
+	mongoc_collection_t *c = mongoc_client_get_collection(own, dbname, "retried");
 	bson_t cmd = BSON_INITIALIZER, opts = BSON_INITIALIZER, reply, d, upd, u, set;
 	bson_error_t error;
 
 	(void)state;
-	if (!tsmongo_is_test_server(mongo))
-		skip(); /* a real server wants txnNumber only from drivers' retry logic */
-	cs = mongoc_client_start_session(client, NULL, &error);
+	cs = mongoc_client_start_session(own, NULL, &error);
 	assert_non_null(cs);
 	assert_true(mongoc_client_session_append(cs, &opts, &error));
 	BSON_APPEND_UTF8(&cmd, "update", "retried");
@@ -946,7 +978,7 @@ test_retried_write_not_applied_twice(void **state)
 	/* Pooled sessions carry earlier txnNumbers: use one above any of them. */
 	BSON_APPEND_INT64(&cmd, "txnNumber", (INT64_C(1) << 40) + (int64_t)getpid());
 	for (int i = 0; i < 3; i++) {
-		assert_true(mongoc_client_write_command_with_opts(client, dbname, &cmd, &opts, &reply, &error));
+		assert_true(mongoc_client_write_command_with_opts(own, dbname, &cmd, &opts, &reply, &error));
 		if (tsmongo_get_int(&reply, "n") != 1)
 			fail_msg("reply %s", bson_as_relaxed_extended_json(&reply, NULL));
 		bson_destroy(&reply);
@@ -956,6 +988,64 @@ test_retried_write_not_applied_twice(void **state)
 	bson_destroy(&cmd);
 	bson_destroy(&opts);
 	mongoc_client_session_destroy(cs);
+	mongoc_collection_destroy(c);
+	mongoc_client_destroy(own);
+}
+
+/* TTL indexes expire documents on the monitor's pass, as mongod's TTL monitor does. */
+static void
+test_ttl_index_expires(void **state)
+{
+	mongoc_collection_t *c = coll("ttl");
+	bson_error_t error;
+	bson_t doc = BSON_INITIALIZER;
+	int64_t now = (int64_t)time(NULL) * 1000;
+	int64_t n = -1;
+
+	(void)state;
+	assert_true(tsmongo_cmd(client, dbname, "{'createIndexes': 'ttl', 'indexes': [{'key': {'at': 1}, 'name': 'at_1', 'expireAfterSeconds': 1}]}", NULL, &error));
+	BSON_APPEND_UTF8(&doc, "_id", "old");
+	BSON_APPEND_DATE_TIME(&doc, "at", now - 3600 * 1000);
+	if (!mongoc_collection_insert_one(c, &doc, NULL, NULL, &error))
+		fail_msg("insert: %s", error.message);
+	bson_reinit(&doc);
+	BSON_APPEND_UTF8(&doc, "_id", "fresh");
+	BSON_APPEND_DATE_TIME(&doc, "at", now + 3600 * 1000);
+	assert_true(mongoc_collection_insert_one(c, &doc, NULL, NULL, &error));
+	bson_destroy(&doc);
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 'nodate', 'at': 'not a date'}"), NULL, NULL, &error));
+	assert_true(tsmongo_cmd(client, "admin", "{'setParameter': 1, 'ttlMonitorSleepSecs': 1}", NULL, &error));
+	for (int i = 0; i < 100 && n != 2; i++) {
+		n = tsmongo_count(c, "{}");
+		if (n != 2)
+			usleep(100 * 1000);
+	}
+	assert_int_equal(n, 2);
+	assert_null(tsmongo_find_one(c, "{'_id': 'old'}"));
+	assert_true(tsmongo_cmd(client, "admin", "{'setParameter': 1, 'ttlMonitorSleepSecs': 60}", NULL, &error));
+	mongoc_collection_destroy(c);
+}
+
+/* What the test server does not implement fails loudly instead of answering wrongly. */
+static void
+test_unsupported_features_refused(void **state)
+{
+	mongoc_collection_t *c = coll("unsupported");
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_error_t error;
+
+	(void)state;
+	if (!tsmongo_is_test_server(mongo))
+		skip();
+	cur = mongoc_collection_find_with_opts(c, tsmongo_json("{}"), tsmongo_json("{'collation': {'locale': 'fr'}}"), NULL);
+	assert_false(mongoc_cursor_next(cur, &doc));
+	assert_true(mongoc_cursor_error(cur, &error));
+	assert_int_equal(error.code, 115);
+	mongoc_cursor_destroy(cur);
+	assert_false(tsmongo_cmd(client, dbname, "{'createIndexes': 'unsupported', 'indexes': [{'key': {'t': 'text'}, 'name': 't_text'}]}", NULL, &error));
+	assert_int_equal(error.code, 67);
+	assert_false(tsmongo_cmd(client, dbname, "{'startTransaction': 1}", NULL, &error));
 	mongoc_collection_destroy(c);
 }
 
@@ -979,6 +1069,8 @@ main(void)
 		cmocka_unit_test_teardown(test_collection_admin_edge_cases, teardown),
 		cmocka_unit_test_teardown(test_unacknowledged_writes, teardown),
 		cmocka_unit_test_teardown(test_retried_write_not_applied_twice, teardown),
+		cmocka_unit_test_teardown(test_ttl_index_expires, teardown),
+		cmocka_unit_test_teardown(test_unsupported_features_refused, teardown),
 	};
 	int rc;
 

@@ -13,6 +13,7 @@ const update = require('./update');
 const { Store } = require('./storage');
 const { Clock, History, ChangeStream, diff } = require('./changestream');
 const { rec: record } = require('./persist');
+const { keyString: keyStringOf } = require('./bsonutil');
 
 const MAX_WIRE_VERSION = 21; // MongoDB 7.0
 const BATCH_BYTES = 16 * 1024 * 1024;
@@ -33,6 +34,14 @@ function collName(cmd, name) {
   }
   if (v.length === 0) throw new CommandError(73, `Invalid namespace specified '.'`);
   return v;
+}
+
+// Collations other than "simple" change comparison semantics the test server does not
+// implement: refuse them rather than silently compare binary.
+function checkCollation(c) {
+  if (c === undefined) return;
+  if (isPlainObject(c) && c.locale === 'simple') return;
+  throw new CommandError(115, 'collation other than {locale: "simple"} is not supported by the ticketsync MongoDB test server');
 }
 
 function writeError(index, e) {
@@ -76,6 +85,36 @@ class Engine {
     this.store.createHook = (c) => this.persist(record.createColl(c));
     this.sweeper = setInterval(() => this.sweepCursors(), 60 * 1000);
     this.sweeper.unref();
+    this.ttlSleepSecs = 60; // mongod's ttlMonitorSleepSecs default
+    this.startTtlMonitor();
+  }
+
+  // TTL indexes: like mongod's TTL monitor, a periodic pass deletes documents whose
+  // indexed date (the earliest, for arrays) is older than expireAfterSeconds.
+  startTtlMonitor() {
+    if (this.ttlTimer) clearInterval(this.ttlTimer);
+    this.ttlTimer = setInterval(() => this.ttlPass(), this.ttlSleepSecs * 1000);
+    this.ttlTimer.unref();
+  }
+
+  ttlPass() {
+    const now = Date.now();
+    for (const d of [...this.store.dbs.values()]) {
+      for (const c of [...d.collections.values()]) {
+        for (const idx of c.indexes.values()) {
+          if (idx.spec.expireAfterSeconds === undefined || idx.parts.length !== 1) continue;
+          const cutoff = now - num(idx.spec.expireAfterSeconds) * 1000;
+          for (const rec of [...c.docs.values()]) {
+            const dates = [];
+            for (const v of valuesAtPath(rec.raw, idx.parts[0])) {
+              for (const x of Array.isArray(v) ? v : [v]) if (x instanceof Date) dates.push(x.getTime());
+            }
+            if (dates.length && Math.min(...dates) < cutoff && c.docs.get(keyStringOf(rec.id)) === rec) c.remove(rec);
+          }
+        }
+      }
+    }
+    if (this.persister) this.persister.flush();
   }
 
   me() {
@@ -284,6 +323,7 @@ class Engine {
     let reply;
     let retryKey = null;
     try {
+      checkCollation(cmd.collation);
       retryKey = this.retryKey(name, cmd);
       if (retryKey) this.checkTxnNumber(cmd);
       if (retryKey && this.retryCache.has(retryKey)) {
@@ -483,11 +523,30 @@ HANDLERS.getParameter = function (cmd) {
   const all = {
     featureCompatibilityVersion: { version: '7.0' },
     changeStreamOptions: { preAndPostImages: { expireAfterSeconds: 'off' } },
+    ttlMonitorSleepSecs: this.ttlSleepSecs,
   };
   if (cmd.getParameter === '*' || (isPlainObject(cmd.getParameter) && cmd.getParameter.allParameters)) {
     Object.assign(r, all);
   } else {
     for (const k of Object.keys(cmd)) if (k in all) r[k] = all[k];
+  }
+  r.ok = 1;
+  return r;
+};
+
+HANDLERS.setParameter = function (cmd, dbName) {
+  if (dbName !== 'admin') throw new CommandError(13, 'setParameter may only be run against the admin database.');
+  const r = {};
+  for (const [k, v] of Object.entries(cmd)) {
+    if (k === 'setParameter' || k.startsWith('$') || k === 'lsid' || k === 'comment') continue;
+    if (k !== 'ttlMonitorSleepSecs') {
+      throw new CommandError(2, `attempted to set unrecognized parameter [${k}], use help:true to see options `);
+    }
+    const n = num(v);
+    if (!(n >= 1)) throw new CommandError(2, 'ttlMonitorSleepSecs must be >= 1');
+    r.was = this.ttlSleepSecs;
+    this.ttlSleepSecs = n;
+    this.startTtlMonitor();
   }
   r.ok = 1;
   return r;
@@ -575,7 +634,7 @@ HANDLERS.listDatabases = function (cmd, dbName) {
   let list = [...this.store.dbs.values()].map((d) => ({ name: d.name, sizeOnDisk: Long.fromNumber(dbSize(d)), empty: false }));
   if (cmd.filter !== undefined) {
     const f = compileFilter(promote(cmd.filter));
-    list = list.filter((x) => f.test(promote(x)));
+    list = list.filter((x) => f.test(promote(x), x));
   }
   if (cmd.nameOnly === true) return { databases: list.map((x) => ({ name: x.name })), ok: 1 };
   const total = list.reduce((a, x) => a + x.sizeOnDisk.toNumber(), 0);
@@ -600,7 +659,7 @@ HANDLERS.listCollections = function (cmd, dbName) {
   let infos = d ? [...d.collections.values()].map((c) => c.infoDoc()) : [];
   if (cmd.filter !== undefined) {
     const f = compileFilter(promote(cmd.filter));
-    infos = infos.filter((x) => f.test(promote(x)));
+    infos = infos.filter((x) => f.test(promote(x), x));
   }
   if (cmd.nameOnly === true) infos = infos.map((x) => ({ name: x.name, type: x.type }));
   return this.cursorReply('firstBatch', infos.map(serialize), Long.fromNumber(0), `${dbName}.$cmd.listCollections`);
@@ -674,6 +733,7 @@ HANDLERS.createIndexes = function (cmd, dbName) {
   const before = 1 + c.indexes.size;
   let created = 0;
   for (const spec of cmd.indexes) {
+    if (isPlainObject(spec)) checkCollation(spec.collation);
     if (!isPlainObject(spec) || typeof spec.name !== 'string') {
       throw new CommandError(9, "Error in specification { key: ... } :: caused by :: The 'name' field is a required property of an index specification");
     }
@@ -804,6 +864,7 @@ HANDLERS.update = function (cmd, dbName, ctx) {
       if (Array.isArray(s.arrayFilters) && s.arrayFilters.length) {
         throw new CommandError(2, 'arrayFilters are not supported by the ticketsync MongoDB test server');
       }
+      checkCollation(s.collation);
       const kind = update.kind(s.u);
       if (s.multi === true && kind === 'replacement') throw new CommandError(9, 'multi update is not supported for replacement-style update');
       const parsed = kind === 'operators' ? update.parseOperators(s.u) : null;
@@ -851,6 +912,7 @@ HANDLERS.delete = function (cmd, dbName, ctx) {
       if (!isPlainObject(s) || s.q === undefined || s.limit === undefined) {
         throw new CommandError(40414, "BSON field 'delete.deletes.limit' is missing but a required field");
       }
+      checkCollation(s.collation);
       const limit = num(s.limit);
       if (limit !== 0 && limit !== 1) throw new CommandError(9, `The limit field in delete objects must be 0 or 1. Got ${limit}`);
       const filter = compileFilter(promote(s.q));
@@ -1087,7 +1149,7 @@ HANDLERS.aggregate = function (cmd, dbName, ctx) {
     const [k, v] = Object.entries(pipeline[i])[0];
     if (k === '$match') {
       const f = compileFilter(promote(v));
-      recs = recs.filter((r) => f.test(r.view));
+      recs = recs.filter((r) => f.test(r.view, f.needsRaw ? r.raw : undefined));
     } else if (k === '$sort') recs = sortRecords(recs, parseSort(v), (r) => r.view);
     else if (k === '$skip') recs = recs.slice(num(v));
     else recs = recs.slice(0, num(v));

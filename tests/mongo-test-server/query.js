@@ -20,29 +20,84 @@ function mingoError(e) {
 }
 
 // filterView: an already promoted filter. Returns { test(view) -> bool, view, empty }.
+// filterView: an already promoted filter. Returns { test(view, raw?) -> bool, view,
+// empty }. Pass raw (the unpromoted document) when at hand: $type predicates need
+// it to tell int, long and double apart, which a promoted view cannot.
 function compileFilter(filterView, extraOpts) {
   const f = filterView || {};
   if (!isPlainObject(f)) throw new CommandError(14, "BSON field 'filter' is the wrong type, expected type 'object'");
   if (Object.keys(f).length === 0) return { test: () => true, view: f, empty: true };
   const simple = !extraOpts && simpleEquality(f);
   if (simple) return { view: f, empty: false, test: simple };
-  let q;
-  try {
-    q = new mingo.Query(f, extraOpts ? { ...MINGO_OPTS, ...extraOpts } : MINGO_OPTS);
-  } catch (e) {
-    throw mingoError(e);
-  }
+  const mk = (cond) => {
+    try {
+      return new mingo.Query(cond, extraOpts ? { ...MINGO_OPTS, ...extraOpts } : MINGO_OPTS);
+    } catch (e) {
+      throw mingoError(e);
+    }
+  };
+  const q = mk(f);
+  const split = splitTypePredicates(f);
+  const rest = split ? (Object.keys(split.rest).length ? mk(split.rest) : null) : null;
   return {
     view: f,
     empty: false,
-    test(doc) {
+    needsRaw: !!split,
+    test(doc, raw) {
       try {
+        if (split && raw !== undefined) {
+          for (const p of split.preds) if (!p(raw)) return false;
+          return rest ? rest.test(doc) : true;
+        }
         return q.test(doc);
       } catch (e) {
         throw mingoError(e);
       }
     },
   };
+}
+
+const TYPE_CODES = {
+  1: 'double', 2: 'string', 3: 'object', 4: 'array', 5: 'binData', 6: 'undefined', 7: 'objectId',
+  8: 'bool', 9: 'date', 10: 'null', 11: 'regex', 13: 'javascript', 14: 'symbol', 16: 'int',
+  17: 'timestamp', 18: 'long', 19: 'decimal', [-1]: 'minKey', 127: 'maxKey',
+};
+
+// Top-level (and $and) {path: {$type: T}} conditions, evaluated on the raw document.
+function splitTypePredicates(f) {
+  const preds = [];
+  const rest = {};
+  const walk = (cond, out) => {
+    for (const [k, v] of Object.entries(cond)) {
+      if (k === '$and' && Array.isArray(v)) {
+        const kept = [];
+        for (const sub of v) {
+          const o = {};
+          walk(sub, o);
+          if (Object.keys(o).length) kept.push(o);
+        }
+        if (kept.length) out.$and = kept;
+      } else if (!k.startsWith('$') && isPlainObject(v) && '$type' in v) {
+        const types = (Array.isArray(v.$type) ? v.$type : [v.$type]).map((t) => (typeof t === 'number' ? TYPE_CODES[t] : t));
+        if (types.some((t) => typeof t !== 'string')) throw new CommandError(2, `Invalid numerical type code: ${v.$type}`);
+        const parts = k.split('.');
+        preds.push((raw) => valuesAtPath(raw, parts).some((x) => typeMatch(x, types)
+          || (Array.isArray(x) && x.some((el) => typeMatch(el, types)))));
+        const others = { ...v };
+        delete others.$type;
+        if (Object.keys(others).length) out[k] = others;
+      } else {
+        out[k] = v;
+      }
+    }
+  };
+  walk(f, rest);
+  return preds.length ? { preds, rest } : null;
+}
+
+function typeMatch(x, types) {
+  const t = typeName(x);
+  return types.some((want) => (want === 'number' ? ['int', 'long', 'double', 'decimal'].includes(t) : want === t));
 }
 
 // Filters made only of field: scalar equalities (the common lookup shape) are matched

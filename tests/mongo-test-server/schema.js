@@ -340,7 +340,7 @@ function compileValidator(validator, makeQuery) {
         clauses.push(d);
       }
     }
-    if (query && !query.test(typeof view === 'function' ? view() : view || promote(raw))) {
+    if (query && !query.test(typeof view === 'function' ? view() : view || promote(raw), raw)) {
       clauses.push({ operatorName: '$and', specifiedAs: rest, reason: 'query predicate did not match the document' });
     }
     if (!clauses.length) return null;

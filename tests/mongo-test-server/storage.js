@@ -219,8 +219,13 @@ class Collection {
       throw new CommandError(2, 'Index key pattern must be a non-empty object');
     }
     for (const [f, v] of Object.entries(specIn.key)) {
-      if (typeof v === 'string' && v !== 'hashed' && v !== 'text') {
-        throw new CommandError(67, `Unknown index plugin '${v}'`);
+      if (typeof v === 'string' && v !== 'hashed') {
+        throw new CommandError(67, ['text', '2d', '2dsphere', 'geoHaystack', 'wildcard'].includes(v)
+          ? `'${v}' indexes are not supported by the ticketsync MongoDB test server`
+          : `Unknown index plugin '${v}'`);
+      }
+      if (v === 'hashed' && specIn.unique === true) {
+        throw new CommandError(67, 'Currently hashed indexes cannot guarantee uniqueness. Use a regular index.');
       }
       if (typeof v !== 'string' && (numberValue(v) === 0 || Number.isNaN(numberValue(v)))) {
         throw new CommandError(67, `Values in v:2 index key pattern cannot be of type ${typeName(v)}. Only numbers > 0, numbers < 0, and strings are allowed.`);
@@ -328,13 +333,13 @@ class Collection {
     }
     const out = [];
     if (cands) {
-      for (const rec of cands) if (filter.test(rec.view)) out.push(rec);
+      for (const rec of cands) if (filter.test(rec.view, filter.needsRaw ? rec.raw : undefined)) out.push(rec);
       // index hits come back in natural order, as a scan would give them
       if (out.length > 1) out.sort((a, b) => a.seq - b.seq);
       return out;
     }
     if (filter.empty) return [...this.docs.values()];
-    for (const rec of this.docs.values()) if (filter.test(rec.view)) out.push(rec);
+    for (const rec of this.docs.values()) if (filter.test(rec.view, filter.needsRaw ? rec.raw : undefined)) out.push(rec);
     return out;
   }
 
