@@ -383,11 +383,15 @@ pusher_claim_done(dbjob_t *base)
 
 	p->claiming = false;
 	if (!job->ok) {
+		p->probing = false;
 		metrics_inc(METRICS_DB_ERRORS, 1);
 		log_warnx("pusher: claiming due detections failed: %s", job->err.message);
 		p->want_claim = false; /* next tick tries again */
 	} else {
 		p->want_claim = job->n == job->limit && !p->probing;
+		/* A probe that found nothing to send: probe again at the next interval. */
+		if (p->probing && job->n == 0)
+			p->probing = false;
 		for (size_t i = 0; i < job->n; i++) {
 			pusher_req_t *r = calloc(1, sizeof(*r));
 			if (r == NULL) {
