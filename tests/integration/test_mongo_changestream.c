@@ -638,6 +638,60 @@ test_drop_connections_then_reconnect(void **state)
 	assert_true(created1 > created0);
 }
 
+static void
+test_block_connection_fail_point(void **state)
+{
+	bson_error_t error;
+	long long t0;
+
+	(void)state;
+	if (!tsmongo_admin_command(mongo, tsmongo_json("{'configureFailPoint': 'failCommand', 'mode': {'times': 1},"
+	    " 'data': {'failCommands': ['ping'], 'blockConnection': true, 'blockTimeMS': 300}}"), NULL, &error))
+		skip();
+	t0 = now_ms();
+	assert_true(tsmongo_cmd(client, "admin", "{'ping': 1}", NULL, &error));
+	assert_true(now_ms() - t0 >= 250);
+	t0 = now_ms();
+	assert_true(tsmongo_cmd(client, "admin", "{'ping': 1}", NULL, &error));
+	assert_true(now_ms() - t0 < 250);
+}
+
+static void
+test_cluster_stream(void **state)
+{
+	mongoc_change_stream_t *cs;
+	mongoc_collection_t *c = coll("cluster_wide");
+	mongoc_client_t *other = tsmongo_client(mongo);
+	mongoc_collection_t *c2;
+	char db2[80];
+	const bson_t *ev;
+
+	(void)state;
+	tsmongo_dbname(mongo, "cs2", 1, db2, sizeof(db2));
+	c2 = mongoc_client_get_collection(other, db2, "elsewhere");
+	insert(c, "{'seed': 1}");
+	cs = mongoc_client_watch(client, tsmongo_json("{'pipeline': [{'$match': {'ns.coll': {'$in': ['cluster_wide', 'elsewhere']}}}]}"),
+	    tsmongo_json("{'maxAwaitTimeMS': 200}"));
+	insert(c, "{'_id': 'here'}");
+	insert(c2, "{'_id': 'there'}");
+	ev = NEXT(cs);
+	assert_match(ev, "{'documentKey': {'_id': 'here'}}");
+	assert_string_equal(tsmongo_get_str(ev, "ns.db"), dbname);
+	ev = NEXT(cs);
+	assert_match(ev, "{'documentKey': {'_id': 'there'}}");
+	assert_string_equal(tsmongo_get_str(ev, "ns.db"), db2);
+	mongoc_change_stream_destroy(cs);
+	{
+		mongoc_database_t *d = mongoc_client_get_database(other, db2);
+		bson_error_t error;
+		assert_true(mongoc_database_drop(d, &error));
+		mongoc_database_destroy(d);
+	}
+	mongoc_collection_destroy(c2);
+	mongoc_client_destroy(other);
+	mongoc_collection_destroy(c);
+}
+
 /* ---- persistence across restarts ---- */
 
 static void
@@ -752,6 +806,8 @@ main(void)
 		cmocka_unit_test_teardown(test_stream_pipeline_and_images, teardown),
 		cmocka_unit_test_teardown(test_fail_command_modes, teardown),
 		cmocka_unit_test_teardown(test_drop_connections_then_reconnect, teardown),
+		cmocka_unit_test_teardown(test_block_connection_fail_point, teardown),
+		cmocka_unit_test_teardown(test_cluster_stream, teardown),
 		cmocka_unit_test_teardown(test_restart_keeps_data_and_history, teardown),
 	};
 	int rc;

@@ -392,6 +392,14 @@ test_update_operators(void **state)
 	bson_destroy(&reply);
 	assert_int_equal(tsmongo_count(c, "{'grp': 'g'}"), 0);
 
+	/* Pipeline-style update: computed from the document's own fields. */
+	assert_true(tsmongo_cmd(client, dbname, "{'update': 'upd', 'updates': [{'q': {'_id': 7},"
+	    " 'u': [{'$set': {'sum': {'$add': ['$x', 41]}, 'k': {'$toUpper': '$k'}}}]}]}", &reply, &error));
+	assert_int_equal(tsmongo_get_int(&reply, "nModified"), 1);
+	bson_destroy(&reply);
+	doc = tsmongo_find_one(c, "{'_id': 7}");
+	assert_match(doc, "{'_id': 7, 'k': 'V', 'x': 1, 'sum': 42, 'created': true}");
+
 	/* Conflicting paths are refused as mongod does. */
 	assert_false(mongoc_collection_update_one(c, tsmongo_json("{'_id': 7}"),
 	    tsmongo_json("{'$set': {'a': 1}, '$inc': {'a': 1}}"), NULL, NULL, &error));
@@ -510,6 +518,14 @@ test_find_options_and_batches(void **state)
 	}
 	assert_int_equal(n, 5);
 	assert_int_equal(mongoc_cursor_get_id(cur), 0);
+	mongoc_cursor_destroy(cur);
+
+	/* Computed projection fields (aggregation expressions) keep the other types. */
+	cur = mongoc_collection_find_with_opts(c, tsmongo_json("{'_id': 3}"),
+	    tsmongo_json("{'projection': {'i': 1, 'twice': {'$multiply': ['$i', 2]}, 'label': {'$concat': ['n', 'x']}}}"), NULL);
+	assert_true(mongoc_cursor_next(cur, &doc));
+	assert_match(doc, "{'_id': 3, 'i': 3, 'twice': 6, 'label': 'nx'}");
+	assert_false(bson_has_field(doc, "pad"));
 	mongoc_cursor_destroy(cur);
 
 	/* Negative skip is refused. */
