@@ -263,8 +263,12 @@ static const store_pushed_t *
 refresh_find_state(const refresh_chunk_t *c, int64_t id)
 {
 	refresh_state_t key = { .id = id };
-	const refresh_state_t *s = bsearch(&key, c->states, c->nstates, sizeof(*c->states),
-	    refresh_cmp_state);
+	const refresh_state_t *s;
+
+	/* bsearch/qsort must not see a NULL array, even with a zero count (UB). */
+	if (c->nstates == 0)
+		return NULL;
+	s = bsearch(&key, c->states, c->nstates, sizeof(*c->states), refresh_cmp_state);
 
 	return s ? &s->st : NULL;
 }
@@ -387,7 +391,8 @@ refresh_chunk_run(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chu
 	bson_destroy(&filter);
 	if (!ok)
 		goto cleanup;
-	qsort(c->states, c->nstates, sizeof(*c->states), refresh_cmp_state);
+	if (c->nstates > 1)
+		qsort(c->states, c->nstates, sizeof(*c->states), refresh_cmp_state);
 
 	for (size_t i = 0; i < c->ndets; i++) {
 		/* Duplicate ids (a detection stored as both 5 and 5.0) count once. */

@@ -507,12 +507,15 @@ watcher_batch_dedupe(watcher_batch_t *b)
 {
 	size_t n = 0;
 
-	qsort(b->ids, b->nids, sizeof(int64_t), watcher_cmp_id);
+	/* qsort must not see a NULL array, even with a zero count (UB). */
+	if (b->nids > 1)
+		qsort(b->ids, b->nids, sizeof(int64_t), watcher_cmp_id);
 	for (size_t i = 0; i < b->nids; i++)
 		if (n == 0 || b->ids[n - 1] != b->ids[i])
 			b->ids[n++] = b->ids[i];
 	b->nids = n;
-	qsort(b->tickets, b->ntickets, sizeof(char *), watcher_cmp_str);
+	if (b->ntickets > 1)
+		qsort(b->tickets, b->ntickets, sizeof(char *), watcher_cmp_str);
 	n = 0;
 	for (size_t i = 0; i < b->ntickets; i++) {
 		if (n > 0 && strcmp(b->tickets[n - 1], b->tickets[i]) == 0)
