@@ -264,6 +264,23 @@ test_bson_type_fidelity(void **state)
 	assert_int_equal(tsmongo_count(c, "{'nested.1.d': 3}"), 1);
 	assert_int_equal(tsmongo_count(c, "{'nothing': null}"), 1);
 	assert_int_equal(tsmongo_count(c, "{'missing': null}"), 1);
+	/* int64 beyond 2^53: _id lookups and sorts stay exact. */
+	{
+		mongoc_collection_t *big = coll("bigints");
+		mongoc_cursor_t *bc;
+		const bson_t *bd;
+
+		assert_true(mongoc_collection_insert_one(big, tsmongo_json("{'_id': {'$numberLong': '9007199254740992'}, 'v': 'a'}"), NULL, NULL, &error));
+		assert_true(mongoc_collection_insert_one(big, tsmongo_json("{'_id': {'$numberLong': '9007199254740993'}, 'v': 'b'}"), NULL, NULL, &error));
+		assert_string_equal(tsmongo_get_str(tsmongo_find_one(big, "{'_id': {'$numberLong': '9007199254740993'}}"), "v"), "b");
+		assert_string_equal(tsmongo_get_str(tsmongo_find_one(big, "{'_id': {'$numberLong': '9007199254740992'}}"), "v"), "a");
+		bc = mongoc_collection_find_with_opts(big, tsmongo_json("{}"), tsmongo_json("{'sort': {'_id': -1}}"), NULL);
+		assert_true(mongoc_cursor_next(bc, &bd));
+		assert_string_equal(tsmongo_get_str(bd, "v"), "b");
+		mongoc_cursor_destroy(bc);
+		mongoc_collection_destroy(big);
+	}
+
 	/* $type tells the stored BSON types apart, even for equal values. */
 	assert_int_equal(type_count(c, "i32", "int", NULL, NULL), 1);
 	assert_int_equal(type_count(c, "i32", "int", "i64", "long"), 1);

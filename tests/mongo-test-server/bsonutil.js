@@ -16,8 +16,37 @@ function toRaw(bytes) {
   return BSON.deserialize(bytes, RAW_OPTS);
 }
 
+// The promoted view mingo queries. int64 values beyond 2^53 and decimals become JS
+// numbers (nearest double) so they still compare with other numbers; exactness is
+// kept where it matters most: _id/index lookups and $type use the raw document.
 function toView(bytes) {
-  return BSON.deserialize(bytes);
+  return fixNumbers(BSON.deserialize(bytes));
+}
+
+function fixNumbers(v) {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (x !== null && typeof x === 'object') v[i] = fixOne(x);
+    }
+    return v;
+  }
+  if (v._bsontype !== undefined || v instanceof Date || v instanceof RegExp) return v;
+  for (const k in v) {
+    const x = v[k];
+    if (x !== null && typeof x === 'object') v[k] = fixOne(x);
+  }
+  return v;
+}
+
+function fixOne(x) {
+  switch (x._bsontype) {
+    case 'Long': return x.toNumber();
+    case 'Decimal128': return parseFloat(x.toString());
+    case undefined: return fixNumbers(x);
+    default: return x;
+  }
 }
 
 function serialize(obj) {
@@ -147,13 +176,12 @@ function keyString(v) {
   switch (TYPE_RANK[t]) {
     case 2: return 'z';
     case 3: {
-      if (t === 'long') {
-        const l = Long.fromValue(v);
-        const n = l.toNumber();
-        return Number.isSafeInteger(n) ? 'n' + n : 'n' + l.toString();
-      }
+      // Integers as exact decimal strings, so NumberLong(2^60) and 2^60 as a double
+      // (equal in MongoDB) get one key.
+      if (t === 'long') return 'n' + Long.fromValue(v).toString();
       const n = numberValue(v);
-      return 'n' + (Object.is(n, -0) ? 0 : n);
+      if (Number.isInteger(n) && Math.abs(n) < 9223372036854775808) return 'n' + BigInt(n).toString();
+      return 'n' + n;
     }
     case 4: return 's' + String(v);
     case 8: return 'o' + v.toHexString();
@@ -212,10 +240,8 @@ function promote(v) {
   if (Array.isArray(v)) return v.map(promote);
   switch (v._bsontype) {
     case 'Int32': case 'Double': return v.value;
-    case 'Long': {
-      const n = v.toNumber();
-      return Number.isSafeInteger(n) ? n : v;
-    }
+    case 'Long': return v.toNumber();
+    case 'Decimal128': return parseFloat(v.toString());
     case 'BSONRegExp': {
       try {
         return new RegExp(v.pattern, v.options.replace(/[^gimsuy]/g, ''));

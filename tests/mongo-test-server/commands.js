@@ -8,7 +8,7 @@ const {
   numberValue, promote, fromJs, valuesAtPath, compare, equals, buildDoc, elementsOf,
 } = require('./bsonutil');
 const { CommandError, errorReply, codeName, labelsFor } = require('./errors');
-const { compileFilter, aggregate, parseSort, sortRecords, compileProjection } = require('./query');
+const { compileFilter, compileFilterRaw, aggregate, parseSort, sortRecords, compileProjection } = require('./query');
 const update = require('./update');
 const { Store } = require('./storage');
 const { Clock, History, ChangeStream, diff } = require('./changestream');
@@ -633,7 +633,7 @@ HANDLERS.listDatabases = function (cmd, dbName) {
   if (dbName !== 'admin') throw new CommandError(13, 'listDatabases may only be run against the admin database.');
   let list = [...this.store.dbs.values()].map((d) => ({ name: d.name, sizeOnDisk: Long.fromNumber(dbSize(d)), empty: false }));
   if (cmd.filter !== undefined) {
-    const f = compileFilter(promote(cmd.filter));
+    const f = compileFilterRaw(cmd.filter);
     list = list.filter((x) => f.test(promote(x), x));
   }
   if (cmd.nameOnly === true) return { databases: list.map((x) => ({ name: x.name })), ok: 1 };
@@ -658,7 +658,7 @@ HANDLERS.listCollections = function (cmd, dbName) {
   const d = this.store.db(dbName, false);
   let infos = d ? [...d.collections.values()].map((c) => c.infoDoc()) : [];
   if (cmd.filter !== undefined) {
-    const f = compileFilter(promote(cmd.filter));
+    const f = compileFilterRaw(cmd.filter);
     infos = infos.filter((x) => f.test(promote(x), x));
   }
   if (cmd.nameOnly === true) infos = infos.map((x) => ({ name: x.name, type: x.type }));
@@ -868,7 +868,7 @@ HANDLERS.update = function (cmd, dbName, ctx) {
       const kind = update.kind(s.u);
       if (s.multi === true && kind === 'replacement') throw new CommandError(9, 'multi update is not supported for replacement-style update');
       const parsed = kind === 'operators' ? update.parseOperators(s.u) : null;
-      const filter = compileFilter(promote(s.q));
+      const filter = compileFilterRaw(s.q);
       let recs = c ? c.match(filter) : [];
       if (s.multi !== true) recs = recs.slice(0, 1);
       if (recs.length === 0 && s.upsert === true) {
@@ -915,7 +915,7 @@ HANDLERS.delete = function (cmd, dbName, ctx) {
       checkCollation(s.collation);
       const limit = num(s.limit);
       if (limit !== 0 && limit !== 1) throw new CommandError(9, `The limit field in delete objects must be 0 or 1. Got ${limit}`);
-      const filter = compileFilter(promote(s.q));
+      const filter = compileFilterRaw(s.q);
       let recs = c ? c.match(filter) : [];
       if (limit === 1) recs = recs.slice(0, 1);
       for (const rec of recs) {
@@ -948,10 +948,10 @@ HANDLERS.findAndModify = function (cmd, dbName) {
   const bypass = cmd.bypassDocumentValidation === true;
   const proj = compileProjection(cmd.fields);
   const out = (bytes) => (bytes === null ? null : proj ? proj(toRaw(bytes)) : toRaw(bytes));
-  const filter = compileFilter(promote(cmd.query || {}));
+  const filter = compileFilterRaw(cmd.query || {});
   let c = this.store.coll(dbName, name, false);
   let recs = c ? c.match(filter) : [];
-  recs = sortRecords(recs, parseSort(cmd.sort), (r) => r.view);
+  recs = sortRecords(recs, parseSort(cmd.sort), (r) => r.raw);
   const rec = recs[0] || null;
   if (remove) {
     if (!rec) return { lastErrorObject: { n: 0 }, value: null, ok: 1 };
@@ -999,14 +999,14 @@ HANDLERS.find = function (cmd, dbName) {
   if (cmd.tailable === true) throw new CommandError(2, 'error processing query: tailable cursor requested on non capped collection');
   const c = this.store.coll(dbName, name, false);
   checkHint(c, cmd.hint);
-  const filter = compileFilter(promote(cmd.filter || {}));
+  const filter = compileFilterRaw(cmd.filter || {});
   const sortKeys = parseSort(cmd.sort);
   const proj = compileProjection(cmd.projection);
   const skip = nonNegative(cmd.skip, 'skip');
   const limit = nonNegative(cmd.limit, 'limit');
   const batchSize = cmd.batchSize === undefined ? 101 : nonNegative(cmd.batchSize, 'batchSize');
   let recs = c ? c.match(filter) : [];
-  recs = sortRecords(recs, sortKeys, (r) => r.view);
+  recs = sortRecords(recs, sortKeys, (r) => r.raw); // raw: exact int64 order
   if (skip || limit) recs = recs.slice(skip, limit ? skip + limit : undefined);
   const cur = { kind: 'find', ns: `${dbName}.${name}`, items: recs.map((r) => r.bytes), pos: 0, proj, noTimeout: cmd.noCursorTimeout === true };
   const first = this.takeBatch(cur, cmd.singleBatch === true ? Math.max(batchSize, limit || Infinity) : (batchSize === 0 ? 0 : batchSize));
@@ -1043,7 +1043,7 @@ HANDLERS.count = function (cmd, dbName) {
   const name = collName(cmd, 'count');
   const c = this.store.coll(dbName, name, false);
   checkHint(c, cmd.hint);
-  const filter = compileFilter(promote(cmd.query || {}));
+  const filter = compileFilterRaw(cmd.query || {});
   let n = c ? (filter.empty ? c.docs.size : c.match(filter).length) : 0;
   const skip = nonNegative(cmd.skip, 'skip');
   n = Math.max(0, n - skip);
@@ -1056,7 +1056,7 @@ HANDLERS.distinct = function (cmd, dbName) {
   const name = collName(cmd, 'distinct');
   if (typeof cmd.key !== 'string') throw new CommandError(14, "BSON field 'distinct.key' is missing but a required field");
   const c = this.store.coll(dbName, name, false);
-  const filter = compileFilter(promote(cmd.query || {}));
+  const filter = compileFilterRaw(cmd.query || {});
   const recs = c ? c.match(filter) : [];
   const parts = cmd.key.split('.');
   const values = [];
@@ -1141,16 +1141,16 @@ HANDLERS.aggregate = function (cmd, dbName, ctx) {
   let recs;
   let i = 0;
   if (pipeline.length && '$match' in pipeline[0]) {
-    recs = c ? c.match(compileFilter(promote(pipeline[0].$match))) : [];
+    recs = c ? c.match(compileFilterRaw(pipeline[0].$match)) : [];
     i = 1;
   } else recs = c ? [...c.docs.values()] : [];
   // native prefix: $match/$sort/$skip/$limit
   for (; i < pipeline.length && isNativeStage(pipeline[i]); i++) {
     const [k, v] = Object.entries(pipeline[i])[0];
     if (k === '$match') {
-      const f = compileFilter(promote(v));
+      const f = compileFilterRaw(v);
       recs = recs.filter((r) => f.test(r.view, f.needsRaw ? r.raw : undefined));
-    } else if (k === '$sort') recs = sortRecords(recs, parseSort(v), (r) => r.view);
+    } else if (k === '$sort') recs = sortRecords(recs, parseSort(v), (r) => r.raw);
     else if (k === '$skip') recs = recs.slice(num(v));
     else recs = recs.slice(0, num(v));
   }

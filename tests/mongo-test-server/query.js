@@ -100,6 +100,13 @@ function typeMatch(x, types) {
   return types.some((want) => (want === 'number' ? ['int', 'long', 'double', 'decimal'].includes(t) : want === t));
 }
 
+// Same from a raw (unpromoted) filter, kept for exact index lookups (int64 beyond
+// 2^53 loses precision in the promoted view).
+function compileFilterRaw(raw, extraOpts) {
+  const f = compileFilter(promote(raw || {}), extraOpts);
+  return { ...f, raw: raw || {} };
+}
+
 // Filters made only of field: scalar equalities (the common lookup shape) are matched
 // without building a mingo query: same semantics (array elements match, numbers
 // compare by value across types), a fraction of the cost.
@@ -325,11 +332,11 @@ function applySpecial(out, raw, path, spec, mode) {
       delete dst[last];
       return;
     }
-    const q = compileFilter(promote(spec.$elemMatch));
+    const q = compileFilterRaw(spec.$elemMatch);
     const hit = v.find((el) => q.test(promote(el)));
     if (hit === undefined) delete dst[last];
     else dst[last] = [hit];
   }
 }
 
-module.exports = { compileFilter, aggregate, parseSort, sortRecords, compileProjection, mingoError, MINGO_OPTS };
+module.exports = { compileFilter, compileFilterRaw, aggregate, parseSort, sortRecords, compileProjection, mingoError, MINGO_OPTS };

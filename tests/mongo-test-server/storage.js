@@ -13,7 +13,7 @@ const {
   valuesAtPath, render, numberValue, promote, equals,
 } = require('./bsonutil');
 const { CommandError } = require('./errors');
-const { compileFilter } = require('./query');
+const { compileFilter, compileFilterRaw } = require('./query');
 const { compileValidator } = require('./schema');
 
 const MAX_DOC_SIZE = 16 * 1024 * 1024;
@@ -53,7 +53,7 @@ class Index {
     this.parts = this.fields.map((f) => f.split('.'));
     this.unique = spec.unique === true;
     this.sparse = spec.sparse === true;
-    this.partial = spec.partialFilterExpression ? compileFilter(promote(spec.partialFilterExpression)) : null;
+    this.partial = spec.partialFilterExpression ? compileFilterRaw(spec.partialFilterExpression) : null;
     this.full = new Map(); // composite key -> Set<Rec>
     this.lead = this.fields.length > 1 ? new Map() : this.full; // leading field key -> Set<Rec>
   }
@@ -326,8 +326,8 @@ class Collection {
 
   // Records matching a compiled filter, in natural order unless an index decided.
   match(filter) {
-    const cands = this.candidates(filter.view);
-    const f = filter.view;
+    const f = filter.raw || filter.view; // raw: exact int64 keys
+    const cands = this.candidates(f);
     if (cands && isPlainObject(f) && Object.keys(f).length === 1 && isIndexable(f._id)) {
       return cands; // the _id Map lookup is the whole filter: nothing to decode
     }

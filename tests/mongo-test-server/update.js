@@ -7,7 +7,7 @@ const {
   compare, equals, render, promote, toRaw, serialize, fromJsKeeping,
 } = require('./bsonutil');
 const { CommandError } = require('./errors');
-const { compileFilter, aggregate } = require('./query');
+const { compileFilter, compileFilterRaw, aggregate } = require('./query');
 
 const OPERATORS = new Set([
   '$set', '$unset', '$inc', '$mul', '$setOnInsert', '$push', '$addToSet', '$max', '$min',
@@ -176,7 +176,7 @@ function pullMatcher(cond) {
       const q = compileFilter({ v: promote(cond) });
       return (el) => q.test({ v: promote(el) });
     }
-    const q = compileFilter(promote(cond));
+    const q = compileFilterRaw(cond);
     return (el) => isPlainObject(el) && q.test(promote(el));
   }
   return (el) => equals(el, cond) && (isNumeric(el) === isNumeric(cond));
