@@ -19,144 +19,79 @@
 
 #include <curl/curl.h>
 
-#include "tsdaemon.h"
-#include "tsextrahop.h"
-#include "tsmongo.h"
+#include "tsscene.h"
 
-#define API_KEY "test-key-123"
+#define API_KEY TSSCENE_API_KEY
 
 static tsmongo_t *mongo;
-static int db_seq;
 
-typedef struct fixture {
-	char db[96];
-	mongoc_client_t *client;
-	tsextrahop_t fx;
-	tsdaemon_t d;
-	bool fx_started, d_started;
-} fixture_t;
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-/* Start the fake (fxo NULL: API key, detections 1..20) and prepare the daemon's
- * environment; api_key NULL leaves auth to the test. */
-static void
-fixture_begin(fixture_t *f, const tsextrahop_opts_t *fxo, const char *api_key)
-{
-	char err[512];
-	tsextrahop_opts_t def = { .api_key = API_KEY, .detections_count = 20 };
-
-	if (tsextrahop_start(&f->fx, fxo ? fxo : &def, err, sizeof(err)) != 0)
-		fail_msg("fake ExtraHop: %s", err);
-	f->fx_started = true;
-	tsdaemon_free(&f->d);
-	tsdaemon_init(&f->d, tsmongo_uri(mongo), f->db, f->fx.base_url, api_key);
-}
+typedef tsscene_t fixture_t;
 
 static int
 fixture_setup(void **state)
 {
-	fixture_t *f = calloc(1, sizeof(*f));
+	*state = tsscene_new(mongo, "daemon");
+	return *state != NULL ? 0 : -1;
+}
 
-	if (f == NULL)
-		return -1;
-	f->d.proc.pid = -1;
-	tsmongo_dbname(mongo, "daemon", db_seq++, f->db, sizeof(f->db));
-	f->client = tsmongo_client(mongo);
-	*state = f;
+static int
+fixture_teardown(void **state)
+{
+	tsscene_free(*state);
+	tsmongo_tmp_free();
 	return 0;
 }
 
-/* Start the daemon and wait until its change stream is open (/readyz), so that what
- * the test writes next arrives as change events. */
+static void
+fixture_begin(fixture_t *f, const tsextrahop_opts_t *fxo, const char *api_key)
+{
+	if (tsscene_begin(f, fxo, api_key) != 0)
+		fail_msg("%s", f->error);
+}
+
 static void
 fixture_start_daemon(fixture_t *f)
 {
-	char err[512];
-	int64_t start = now_ms();
-
-	if (tsdaemon_start(&f->d, err, sizeof(err)) != 0)
-		fail_msg("ticketsyncd: %s", err);
-	f->d_started = true;
-	while (tsdaemon_get(&f->d, "/readyz", NULL) != 200) {
-		if (now_ms() - start > 15000)
-			fail_msg("ticketsyncd never became ready");
-		sleep_ms(20);
-	}
+	if (tsscene_start_daemon(f) != 0)
+		fail_msg("%s", f->error);
 }
 
-/* Stop the daemon; a clean shutdown (exit 0) is part of every test. */
+/* A clean shutdown (exit 0) is part of every test. */
 static void
 fixture_stop_daemon(fixture_t *f)
 {
-	int st;
+	int st = tsscene_stop_daemon(f);
 
-	if (!f->d_started)
-		return;
-	f->d_started = false;
-	st = tsdaemon_stop(&f->d, 15000);
 	assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 static void
 fixture_free(fixture_t *f)
 {
-	/* The end of a passing test: its shutdown must be clean. */
-	fixture_stop_daemon(f);
-}
-
-static int
-fixture_teardown(void **state)
-{
-	fixture_t *f = *state;
-
-	if (f == NULL)
-		return 0;
 	if (f->d_started)
-		tsdaemon_stop(&f->d, 15000);
-	tsdaemon_free(&f->d);
-	if (f->fx_started)
-		tsextrahop_stop(&f->fx);
-	tsmongo_drop_db(f->client, f->db);
-	mongoc_client_destroy(f->client);
-	tsmongo_tmp_free();
-	free(f);
-	return 0;
+		fixture_stop_daemon(f);
 }
 
-/* Insert or replace by _id; json uses single quotes for double quotes. */
 static void
-put(fixture_t *f, const char *coll_name, const char *json)
+put(fixture_t *f, const char *coll, const char *json)
 {
-	mongoc_collection_t *coll = mongoc_client_get_collection(f->client, f->db, coll_name);
-	bson_t *doc = tsmongo_json(json);
-	bson_t filter = BSON_INITIALIZER;
-	bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
-	bson_iter_t it;
-	bson_error_t err;
+	if (!tsscene_put(f, coll, json))
+		fail_msg("%s", f->error);
+}
 
-	assert_true(bson_iter_init_find(&it, doc, "_id"));
-	bson_append_iter(&filter, "_id", 3, &it);
-	if (!mongoc_collection_replace_one(coll, &filter, doc, opts, NULL, &err))
-		fail_msg("put %s: %s", json, err.message);
-	bson_destroy(&filter);
-	bson_destroy(opts);
-	mongoc_collection_destroy(coll);
+#define patches tsscene_patches
+#define wait_patches tsscene_wait_patches
+#define count tsscene_count
+#define wait_count tsscene_wait_count
+#define sleep_ms ts_sleep_ms
+
+static void
+assert_body(fixture_t *f, int64_t id, const char *expected_json)
+{
+	char why[1024];
+
+	if (!tsscene_last_body_is(f, id, expected_json, why, sizeof(why)))
+		fail_msg("%s", why);
 }
 
 static void
@@ -169,108 +104,6 @@ seed_example(fixture_t *f)
 	put(f, "tickets", "{'_id': 'TK-16982', 'detection_ids': [1], 'status': 'new', 'assignee': 'sally', 'resolution': null, 'updated_at': {'$date': '2026-11-01T00:00:00Z'}}");
 	put(f, "tickets", "{'_id': 'TK-2078', 'detection_ids': [2], 'status': null, 'assignee': 'jim', 'resolution': null, 'updated_at': {'$date': '2026-11-01T00:00:00Z'}}");
 	put(f, "tickets", "{'_id': 'TK-3452', 'detection_ids': [3], 'status': null, 'assignee': 'alex', 'resolution': null, 'updated_at': {'$date': '2026-11-01T00:00:00Z'}}");
-}
-
-/* PATCH requests the fake received for detection id (or all when id < 0). */
-static int
-patches(fixture_t *f, int64_t id, bson_t *out_last_body, bson_t *all)
-{
-	bson_t reply;
-	bson_iter_t it, arr;
-	int n = 0;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/api/v1/detections/%lld", (long long)id);
-	if (tsextrahop_requests(&f->fx, 0, &reply) != 0)
-		fail_msg("requests: %s", f->fx.error);
-	if (all != NULL)
-		bson_copy_to(&reply, all);
-	if (bson_iter_init_find(&it, &reply, "requests") && bson_iter_recurse(&it, &arr)) {
-		while (bson_iter_next(&arr)) {
-			bson_t req;
-			const uint8_t *data;
-			uint32_t len;
-			const char *method, *p;
-
-			bson_iter_document(&arr, &len, &data);
-			bson_init_static(&req, data, len);
-			method = tsextrahop_str(&req, "method");
-			p = tsextrahop_str(&req, "path");
-			if (method == NULL || strcmp(method, "PATCH") != 0 || p == NULL)
-				continue;
-			if (id >= 0 && strcmp(p, path) != 0)
-				continue;
-			n++;
-			if (out_last_body != NULL) {
-				bson_iter_t b;
-				bson_reinit(out_last_body);
-				if (bson_iter_init_find(&b, &req, "body") && BSON_ITER_HOLDS_DOCUMENT(&b)) {
-					bson_iter_document(&b, &len, &data);
-					bson_t body;
-					bson_init_static(&body, data, len);
-					bson_copy_to_excluding_noinit(&body, out_last_body, "", NULL);
-				}
-			}
-		}
-	}
-	bson_destroy(&reply);
-	return n;
-}
-
-/* Wait until detection id got at least n PATCHes; returns ms waited or -1. */
-static int64_t
-wait_patches(fixture_t *f, int64_t id, int n, int timeout_ms)
-{
-	int64_t start = now_ms();
-
-	while (now_ms() - start < timeout_ms) {
-		if (patches(f, id, NULL, NULL) >= n)
-			return now_ms() - start;
-		sleep_ms(25);
-	}
-	return -1;
-}
-
-static int64_t
-count(fixture_t *f, const char *coll_name, const char *json_filter)
-{
-	mongoc_collection_t *coll = mongoc_client_get_collection(f->client, f->db, coll_name);
-	int64_t n = tsmongo_count(coll, json_filter);
-
-	mongoc_collection_destroy(coll);
-	return n;
-}
-
-static bool
-wait_count(fixture_t *f, const char *coll_name, const char *json_filter, int64_t n,
-    int timeout_ms)
-{
-	int64_t start = now_ms();
-
-	while (now_ms() - start < timeout_ms) {
-		if (count(f, coll_name, json_filter) >= n)
-			return true;
-		sleep_ms(25);
-	}
-	return false;
-}
-
-static void
-assert_body(fixture_t *f, int64_t id, const char *expected_json)
-{
-	bson_t body = BSON_INITIALIZER;
-	bson_t *want = tsmongo_json(expected_json);
-	char *got;
-
-	patches(f, id, &body, NULL);
-	got = bson_as_relaxed_extended_json(&body, NULL);
-	/* Exactly these keys with these values, nothing more. */
-	if (!bson_equal(&body, want)) {
-		char *w = bson_as_relaxed_extended_json(want, NULL);
-		fail_msg("detection %lld: body %s, expected %s", (long long)id, got, w);
-	}
-	bson_free(got);
-	bson_destroy(&body);
 }
 
 static void

@@ -1,0 +1,227 @@
+/* tsscene: MongoDB database + fake ExtraHop + ticketsyncd for one test; see tsscene.h. */
+#include "tsscene.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int tsscene_seq;
+
+int64_t
+ts_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+ts_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+tsscene_t *
+tsscene_new(tsmongo_t *mongo, const char *tag)
+{
+	tsscene_t *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->mongo = mongo;
+	s->d.proc.pid = -1;
+	s->d.proc.stdout_fd = -1;
+	tsmongo_dbname(mongo, tag, tsscene_seq++, s->db, sizeof(s->db));
+	s->client = tsmongo_client(mongo);
+	return s;
+}
+
+int
+tsscene_begin(tsscene_t *s, const tsextrahop_opts_t *fxo, const char *api_key)
+{
+	tsextrahop_opts_t def = { .api_key = TSSCENE_API_KEY, .detections_count = 20 };
+
+	if (tsextrahop_start(&s->fx, fxo ? fxo : &def, s->error, sizeof(s->error)) != 0)
+		return -1;
+	s->fx_started = true;
+	tsdaemon_free(&s->d);
+	tsdaemon_init(&s->d, tsmongo_uri(s->mongo), s->db, s->fx.base_url, api_key);
+	if (s->fx.ca_file[0] != '\0')
+		tsdaemon_setenv(&s->d, "TICKETSYNC_EXTRAHOP_CA_FILE", s->fx.ca_file);
+	return 0;
+}
+
+int
+tsscene_start_daemon(tsscene_t *s)
+{
+	int64_t start = ts_now_ms();
+
+	if (tsdaemon_start(&s->d, s->error, sizeof(s->error)) != 0)
+		return -1;
+	s->d_started = true;
+	while (tsdaemon_get(&s->d, "/readyz", NULL) != 200) {
+		if (ts_now_ms() - start > 20000) {
+			snprintf(s->error, sizeof(s->error), "ticketsyncd never became ready");
+			return -1;
+		}
+		ts_sleep_ms(20);
+	}
+	return 0;
+}
+
+int
+tsscene_stop_daemon(tsscene_t *s)
+{
+	if (!s->d_started)
+		return -1;
+	s->d_started = false;
+	return tsdaemon_stop(&s->d, 20000);
+}
+
+void
+tsscene_free(tsscene_t *s)
+{
+	if (s == NULL)
+		return;
+	if (s->d_started)
+		tsdaemon_stop(&s->d, 20000);
+	tsdaemon_free(&s->d);
+	if (s->fx_started)
+		tsextrahop_stop(&s->fx);
+	tsmongo_drop_db(s->client, s->db);
+	mongoc_client_destroy(s->client);
+	free(s);
+}
+
+bool
+tsscene_put(tsscene_t *s, const char *coll_name, const char *json)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(s->client, s->db, coll_name);
+	bson_t *doc = tsmongo_json(json);
+	bson_t filter = BSON_INITIALIZER;
+	bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+	bson_iter_t it;
+	bson_error_t err;
+	bool ok = false;
+
+	if (doc == NULL || !bson_iter_init_find(&it, doc, "_id")) {
+		snprintf(s->error, sizeof(s->error), "put: bad document %s", json);
+		goto cleanup;
+	}
+	bson_append_iter(&filter, "_id", 3, &it);
+	ok = mongoc_collection_replace_one(coll, &filter, doc, opts, NULL, &err);
+	if (!ok)
+		snprintf(s->error, sizeof(s->error), "put %s: %s", json, err.message);
+cleanup:
+	bson_destroy(&filter);
+	bson_destroy(opts);
+	mongoc_collection_destroy(coll);
+	return ok;
+}
+
+int
+tsscene_patches(tsscene_t *s, int64_t id, bson_t *out_last_body, bson_t *all)
+{
+	bson_t reply;
+	bson_iter_t it, arr;
+	int n = 0;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/api/v1/detections/%lld", (long long)id);
+	if (tsextrahop_requests(&s->fx, 0, &reply) != 0) {
+		bson_destroy(&reply);
+		return -1;
+	}
+	if (all != NULL)
+		bson_copy_to(&reply, all);
+	if (bson_iter_init_find(&it, &reply, "requests") && bson_iter_recurse(&it, &arr)) {
+		while (bson_iter_next(&arr)) {
+			bson_t req, body;
+			bson_iter_t b;
+			const uint8_t *data;
+			uint32_t len;
+			const char *method, *p;
+
+			bson_iter_document(&arr, &len, &data);
+			bson_init_static(&req, data, len);
+			method = tsextrahop_str(&req, "method");
+			p = tsextrahop_str(&req, "path");
+			if (method == NULL || strcmp(method, "PATCH") != 0 || p == NULL)
+				continue;
+			if (id >= 0 && strcmp(p, path) != 0)
+				continue;
+			n++;
+			if (out_last_body == NULL)
+				continue;
+			bson_reinit(out_last_body);
+			if (bson_iter_init_find(&b, &req, "body") && BSON_ITER_HOLDS_DOCUMENT(&b)) {
+				bson_iter_document(&b, &len, &data);
+				bson_init_static(&body, data, len);
+				bson_concat(out_last_body, &body);
+			}
+		}
+	}
+	bson_destroy(&reply);
+	return n;
+}
+
+int64_t
+tsscene_wait_patches(tsscene_t *s, int64_t id, int n, int timeout_ms)
+{
+	int64_t start = ts_now_ms();
+
+	while (ts_now_ms() - start < timeout_ms) {
+		if (tsscene_patches(s, id, NULL, NULL) >= n)
+			return ts_now_ms() - start;
+		ts_sleep_ms(25);
+	}
+	return -1;
+}
+
+int64_t
+tsscene_count(tsscene_t *s, const char *coll_name, const char *json_filter)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(s->client, s->db, coll_name);
+	int64_t n = tsmongo_count(coll, json_filter);
+
+	mongoc_collection_destroy(coll);
+	return n;
+}
+
+bool
+tsscene_wait_count(tsscene_t *s, const char *coll_name, const char *json_filter, int64_t n,
+    int timeout_ms)
+{
+	int64_t start = ts_now_ms();
+
+	while (ts_now_ms() - start < timeout_ms) {
+		if (tsscene_count(s, coll_name, json_filter) >= n)
+			return true;
+		ts_sleep_ms(25);
+	}
+	return false;
+}
+
+bool
+tsscene_last_body_is(tsscene_t *s, int64_t id, const char *expected_json, char *why,
+    size_t whylen)
+{
+	bson_t body = BSON_INITIALIZER;
+	bson_t *want = tsmongo_json(expected_json);
+	bool same;
+
+	tsscene_patches(s, id, &body, NULL);
+	same = want != NULL && bson_equal(&body, want);
+	if (!same) {
+		char *got = bson_as_relaxed_extended_json(&body, NULL);
+		snprintf(why, whylen, "detection %lld: body %s, expected %s", (long long)id, got,
+		    expected_json);
+		bson_free(got);
+	}
+	bson_destroy(&body);
+	return same;
+}

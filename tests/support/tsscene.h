@@ -1,0 +1,60 @@
+/*
+ * tsscene: one end-to-end test scene: a database of its own on the test's MongoDB, a
+ * fake ExtraHop API and the real ticketsyncd configured to use them, plus the small
+ * helpers every end-to-end test needs (write a document, count, wait for PATCHes).
+ * Free of cmocka: functions return a status and the caller asserts.
+ */
+#ifndef TICKETSYNC_TESTS_TSSCENE_H
+#define TICKETSYNC_TESTS_TSSCENE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <mongoc/mongoc.h>
+
+#include "tsdaemon.h"
+#include "tsextrahop.h"
+#include "tsmongo.h"
+
+#define TSSCENE_API_KEY "test-key-123"
+
+typedef struct tsscene {
+	tsmongo_t *mongo;       /* borrowed */
+	char db[96];
+	mongoc_client_t *client;
+	tsextrahop_t fx;
+	tsdaemon_t d;
+	bool fx_started, d_started;
+	char error[512];
+} tsscene_t;
+
+int64_t ts_now_ms(void);
+void ts_sleep_ms(int ms);
+
+/* A scene with its own database (named after tag); nothing started yet. */
+tsscene_t *tsscene_new(tsmongo_t *mongo, const char *tag);
+/* Start the fake (fxo NULL: API key TSSCENE_API_KEY, detections 1..20) and prepare the
+ * daemon's environment (api_key NULL: auth left to the caller). 0 or -1 (s->error). */
+int tsscene_begin(tsscene_t *s, const tsextrahop_opts_t *fxo, const char *api_key);
+/* Start ticketsyncd and wait until /readyz answers 200 (its stream is open). */
+int tsscene_start_daemon(tsscene_t *s);
+/* SIGTERM and wait: the wait status, or -1. */
+int tsscene_stop_daemon(tsscene_t *s);
+/* Stop whatever runs, drop the database, free. NULL-safe. */
+void tsscene_free(tsscene_t *s);
+
+/* Insert or replace a document by _id (JSON with single quotes for double quotes). */
+bool tsscene_put(tsscene_t *s, const char *coll, const char *json);
+/* PATCH requests the fake received for detection id (all when id < 0). last_body (may
+ * be NULL) gets the last one's body; all (may be NULL) the whole recording. */
+int tsscene_patches(tsscene_t *s, int64_t id, bson_t *last_body, bson_t *all);
+/* Wait until detection id (all when < 0) got n PATCHes: ms waited, or -1. */
+int64_t tsscene_wait_patches(tsscene_t *s, int64_t id, int n, int timeout_ms);
+int64_t tsscene_count(tsscene_t *s, const char *coll, const char *json_filter);
+bool tsscene_wait_count(tsscene_t *s, const char *coll, const char *json_filter, int64_t n,
+    int timeout_ms);
+/* Whether the last PATCH body for id equals expected_json exactly (why on false). */
+bool tsscene_last_body_is(tsscene_t *s, int64_t id, const char *expected_json, char *why,
+    size_t whylen);
+
+#endif
