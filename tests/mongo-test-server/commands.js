@@ -143,15 +143,15 @@ class Engine {
         case 'dc': this.store.dropCollection(r.db, r.coll); break;
         case 'ci': { const c = this.store.coll(r.db, r.coll, false); if (c) c.createIndex(r.spec); break; }
         case 'di': { const c = this.store.coll(r.db, r.coll, false); if (c && c.indexes.has(r.name)) c.dropIndex(r.name); break; }
-        case 'put': { const c = this.store.coll(r.db, r.coll, false); if (c) c.loadDoc(serialize(r.doc)); break; }
+        case 'put': { const c = this.store.coll(r.db, r.coll, false); if (c) c.loadDoc(Buffer.from(r.doc[0])); break; }
         case 'del': { const c = this.store.coll(r.db, r.coll, false); if (c) c.unloadDoc(r.id); break; }
         case 'ev': {
           const ev = { seq: num(r.seq), ts: r.ts, wall: r.wall, db: r.db, op: r.o };
           if (r.coll !== undefined) ev.coll = r.coll;
           if (r.id !== undefined) ev.id = r.id;
           if (r.upd !== undefined) ev.upd = r.upd;
-          if (r.post) ev.post = serialize(r.post);
-          if (r.pre) ev.pre = serialize(r.pre);
+          if (r.post) ev.post = Buffer.from(r.post[0]);
+          if (r.pre) ev.pre = Buffer.from(r.pre[0]);
           this.history.load(ev);
           break;
         }
@@ -162,6 +162,15 @@ class Engine {
     // History trimmed before the last compaction: those events are gone for good.
     if (trimmedBefore.length) this.history.dropBefore(Math.max(...trimmedBefore));
     this.history.trim();
+  }
+
+  // How many records a snapshot of the current state would hold.
+  liveRecordCount() {
+    let n = 2 + this.history.size;
+    for (const d of this.store.dbs.values()) {
+      for (const c of d.collections.values()) n += 1 + c.indexes.size + c.docs.size;
+    }
+    return n;
   }
 
   // Snapshot records describing the current state (compaction).

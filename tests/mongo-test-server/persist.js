@@ -8,7 +8,11 @@
 // acknowledged write survives a kill -9 of the server.
 
 const fs = require('fs');
-const { BSON, buildDoc, toRaw } = require('./bsonutil');
+const { BSON, buildDoc } = require('./bsonutil');
+
+// Stored documents are embedded as one-element arrays so they come back as their
+// exact bytes (bson's fieldsAsRaw works on arrays), never re-encoded.
+const LOAD_OPTS = { promoteValues: false, promoteBuffers: false, bsonRegExp: true, fieldsAsRaw: { doc: true, post: true, pre: true } };
 
 class Persister {
   constructor(file, log) {
@@ -16,10 +20,11 @@ class Persister {
     this.log = log;
     this.fd = null;
     this.pending = [];
+    this.goodLength = 0;
   }
 
-  // Reads every complete record; returns them as raw objects (embedded document
-  // fields 'doc', 'post', 'pre' stay as Buffers for speed).
+  // Reads every complete record; returns them as raw objects ('doc', 'post', 'pre'
+  // as arrays of one Buffer).
   load() {
     let buf;
     try {
@@ -35,7 +40,7 @@ class Persister {
       if (len < 5 || off + len > buf.length || buf[off + len - 1] !== 0) break;
       let rec;
       try {
-        rec = toRaw(buf.subarray(off, off + len));
+        rec = BSON.deserialize(buf.subarray(off, off + len), LOAD_OPTS);
       } catch (e) {
         break;
       }
@@ -45,7 +50,14 @@ class Persister {
     if (off < buf.length) {
       this.log.warn(`persistence: ignoring ${buf.length - off} bytes of a torn record at the end of ${this.file}`);
     }
+    this.goodLength = off;
     return out;
+  }
+
+  // Keeps the log as it is (appending after its last complete record).
+  reopen() {
+    fs.truncateSync(this.file, this.goodLength || 0);
+    this.fd = fs.openSync(this.file, 'a');
   }
 
   // Atomically replaces the file with the given records, then opens it for appends.
@@ -91,7 +103,7 @@ const rec = {
   dropColl: (db, coll) => BSON.serialize({ op: 'dc', db, coll }),
   createIndex: (c, spec) => BSON.serialize({ op: 'ci', db: c.db.name, coll: c.name, spec }),
   dropIndex: (c, name) => BSON.serialize({ op: 'di', db: c.db.name, coll: c.name, name }),
-  put: (c, bytes) => buildDoc([{ op: 'put', db: c.db.name, coll: c.name }, ['doc', bytes]]),
+  put: (c, bytes) => buildDoc([{ op: 'put', db: c.db.name, coll: c.name }, ['doc', [bytes]]]),
   del: (c, id) => BSON.serialize({ op: 'del', db: c.db.name, coll: c.name, id }),
   event: (ev) => {
     const head = { op: 'ev', seq: ev.seq, ts: ev.ts, wall: ev.wall, db: ev.db, o: ev.op };
@@ -99,8 +111,8 @@ const rec = {
     if (ev.id !== undefined) head.id = ev.id;
     if (ev.upd !== undefined) head.upd = ev.upd;
     const parts = [head];
-    if (ev.post) parts.push(['post', ev.post]);
-    if (ev.pre) parts.push(['pre', ev.pre]);
+    if (ev.post) parts.push(['post', [ev.post]]);
+    if (ev.pre) parts.push(['pre', [ev.pre]]);
     return buildDoc(parts);
   },
 };
