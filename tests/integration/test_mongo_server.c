@@ -649,6 +649,73 @@ test_index_lookups_match_scans(void **state)
 	mongoc_collection_destroy(c);
 }
 
+/* Sorted reads with a limit that an index can answer in order give exactly what a
+ * full match-and-sort gives (same data, one collection indexed, one not). */
+static void
+test_ordered_index_reads_match_scans(void **state)
+{
+	mongoc_collection_t *ix = coll("ord_ix"), *plain = coll("ord_plain");
+	bson_error_t error;
+	const char *queries[][2] = {
+		{ "{'st': 'p'}", "{'sort': {'at': 1, '_id': 1}, 'limit': 7}" },
+		{ "{'st': 'p', 'at': {'$lte': 40}}", "{'sort': {'at': 1, '_id': 1}, 'limit': 5}" },
+		{ "{'st': 'p', 'at': {'$gt': 10, '$lt': 50}}", "{'sort': {'at': 1}, 'limit': 3, 'skip': 2}" },
+		{ "{'$or': [{'st': 'p', 'at': {'$lte': 30}}, {'st': 'f', 'until': {'$lt': 20}}]}", "{'sort': {'at': 1, '_id': 1}, 'limit': 10}" },
+		{ "{'st': 'f'}", "{'sort': {'at': -1, '_id': 1}, 'limit': 4}" },
+		{ "{'st': 'x'}", "{'sort': {'at': 1}, 'limit': 4}" },
+		{ "{'st': 'p', 'odd': true}", "{'sort': {'at': 1, '_id': -1}, 'limit': 6}" },
+	};
+
+	(void)state;
+	assert_true(tsmongo_cmd(client, dbname, "{'createIndexes': 'ord_ix', 'indexes': [{'key': {'st': 1, 'at': 1}, 'name': 'st_at'}]}", NULL, &error));
+	for (int i = 0; i < 300; i++) {
+		const bson_t *d = tsmongo_jsonf("{'_id': %d, 'st': '%s', 'at': %d, 'until': %d, 'odd': %s}",
+		    i, i % 3 == 0 ? "f" : "p", (i * 37) % 60, (i * 11) % 40, i % 2 ? "true" : "false");
+		assert_true(mongoc_collection_insert_one(ix, d, NULL, NULL, &error));
+		assert_true(mongoc_collection_insert_one(plain, d, NULL, NULL, &error));
+	}
+	/* a document without the sort field sorts first, as null */
+	assert_true(mongoc_collection_insert_one(ix, tsmongo_json("{'_id': 1000, 'st': 'p'}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_insert_one(plain, tsmongo_json("{'_id': 1000, 'st': 'p'}"), NULL, NULL, &error));
+	for (size_t q = 0; q < sizeof(queries) / sizeof(queries[0]); q++) {
+		mongoc_cursor_t *a = mongoc_collection_find_with_opts(ix, tsmongo_json(queries[q][0]), tsmongo_json(queries[q][1]), NULL);
+		mongoc_cursor_t *b = mongoc_collection_find_with_opts(plain, tsmongo_json(queries[q][0]), tsmongo_json(queries[q][1]), NULL);
+		const bson_t *da, *db;
+		int n = 0;
+
+		while (mongoc_cursor_next(a, &da)) {
+			assert_true(mongoc_cursor_next(b, &db));
+			if (!bson_equal(da, db))
+				fail_msg("query %zu row %d: %s vs %s", q, n, bson_as_relaxed_extended_json(da, NULL), bson_as_relaxed_extended_json(db, NULL));
+			n++;
+		}
+		assert_false(mongoc_cursor_next(b, &db));
+		assert_false(mongoc_cursor_error(a, &error));
+		mongoc_cursor_destroy(a);
+		mongoc_cursor_destroy(b);
+	}
+	/* Updates and deletes keep the index order right. */
+	assert_true(mongoc_collection_update_many(ix, tsmongo_json("{'at': {'$lt': 5}}"), tsmongo_json("{'$set': {'at': 99}}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_update_many(plain, tsmongo_json("{'at': {'$lt': 5}}"), tsmongo_json("{'$set': {'at': 99}}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_delete_many(ix, tsmongo_json("{'at': 10}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_delete_many(plain, tsmongo_json("{'at': 10}"), NULL, NULL, &error));
+	{
+		mongoc_cursor_t *a = mongoc_collection_find_with_opts(ix, tsmongo_json("{'st': 'p'}"), tsmongo_json("{'sort': {'at': -1, '_id': 1}, 'limit': 3}"), NULL);
+		mongoc_cursor_t *b = mongoc_collection_find_with_opts(plain, tsmongo_json("{'st': 'p'}"), tsmongo_json("{'sort': {'at': -1, '_id': 1}, 'limit': 3}"), NULL);
+		const bson_t *da, *db;
+
+		while (mongoc_cursor_next(a, &da)) {
+			assert_true(mongoc_cursor_next(b, &db));
+			assert_true(bson_equal(da, db));
+			assert_int_equal(tsmongo_get_int(da, "at"), 99);
+		}
+		mongoc_cursor_destroy(a);
+		mongoc_cursor_destroy(b);
+	}
+	mongoc_collection_destroy(ix);
+	mongoc_collection_destroy(plain);
+}
+
 /* ---- validators ---- */
 
 static const char *detection_schema =
@@ -1096,6 +1163,7 @@ main(void)
 		cmocka_unit_test_teardown(test_find_options_and_batches, teardown),
 		cmocka_unit_test_teardown(test_unique_index_duplicates, teardown),
 		cmocka_unit_test_teardown(test_index_lookups_match_scans, teardown),
+		cmocka_unit_test_teardown(test_ordered_index_reads_match_scans, teardown),
 		cmocka_unit_test_teardown(test_jsonschema_validator, teardown),
 		cmocka_unit_test_teardown(test_query_validator, teardown),
 		cmocka_unit_test_teardown(test_aggregate_count_distinct, teardown),

@@ -959,8 +959,9 @@ HANDLERS.findAndModify = function (cmd, dbName) {
   const out = (bytes) => (bytes === null ? null : proj ? proj(toRaw(bytes)) : toRaw(bytes));
   const filter = compileFilterRaw(cmd.query || {});
   let c = this.store.coll(dbName, name, false);
-  let recs = c ? c.match(filter) : [];
-  recs = sortRecords(recs, parseSort(cmd.sort), (r) => r.raw);
+  const sortKeys = parseSort(cmd.sort);
+  let recs = c ? (c.orderedMatches(filter, sortKeys, 1) || c.match(filter)) : [];
+  recs = sortRecords(recs, sortKeys, (r) => r.raw, 1);
   const rec = recs[0] || null;
   if (remove) {
     if (!rec) return { lastErrorObject: { n: 0 }, value: null, ok: 1 };
@@ -1014,8 +1015,8 @@ HANDLERS.find = function (cmd, dbName) {
   const skip = nonNegative(cmd.skip, 'skip');
   const limit = nonNegative(cmd.limit, 'limit');
   const batchSize = cmd.batchSize === undefined ? 101 : nonNegative(cmd.batchSize, 'batchSize');
-  let recs = c ? c.match(filter) : [];
-  recs = sortRecords(recs, sortKeys, (r) => r.raw); // raw: exact int64 order
+  let recs = c ? (c.orderedMatches(filter, sortKeys, limit ? skip + limit : 0) || c.match(filter)) : [];
+  recs = sortRecords(recs, sortKeys, (r) => r.raw, limit ? skip + limit : 0); // raw: exact int64 order
   if (skip || limit) recs = recs.slice(skip, limit ? skip + limit : undefined);
   const cur = { kind: 'find', ns: `${dbName}.${name}`, items: recs.map((r) => r.bytes), pos: 0, proj, noTimeout: cmd.noCursorTimeout === true };
   const first = this.takeBatch(cur, cmd.singleBatch === true ? Math.max(batchSize, limit || Infinity) : (batchSize === 0 ? 0 : batchSize));

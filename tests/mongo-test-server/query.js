@@ -175,18 +175,39 @@ function sortKey(view, key) {
   return best === undefined ? null : best;
 }
 
-// items: array of { rec } where rec has a view getter; returns a new sorted array.
-function sortRecords(recs, keys, viewOf) {
+// Sorts records by keys (docOf gives the document to read keys from). With a limit
+// only the first `limit` are wanted: they are selected without sorting everything
+// (a claim of 100 due items out of 100,000 should not sort 100,000).
+function sortRecords(recs, keys, docOf, limit) {
   if (!keys) return recs;
   if (keys.length === 1 && keys[0].natural) return keys[0].dir === 1 ? recs : recs.slice().reverse();
-  const decorated = recs.map((rec, i) => ({ rec, i, k: keys.map((key) => (key.natural ? i : sortKey(viewOf(rec), key))) }));
-  decorated.sort((a, b) => {
+  const cmp = (a, b) => {
     for (let j = 0; j < keys.length; j++) {
       const c = keys[j].natural ? a.k[j] - b.k[j] : compare(a.k[j], b.k[j]);
       if (c !== 0) return c * keys[j].dir;
     }
     return a.i - b.i;
-  });
+  };
+  const decorate = (rec, i) => ({ rec, i, k: keys.map((key) => (key.natural ? i : sortKey(docOf(rec), key))) });
+  if (limit && limit * 8 < recs.length) {
+    const top = [];
+    for (let i = 0; i < recs.length; i++) {
+      const d = decorate(recs[i], i);
+      if (top.length === limit && cmp(d, top[limit - 1]) >= 0) continue;
+      let lo = 0;
+      let hi = top.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (cmp(top[mid], d) <= 0) lo = mid + 1;
+        else hi = mid;
+      }
+      top.splice(lo, 0, d);
+      if (top.length > limit) top.pop();
+    }
+    return top.map((d) => d.rec);
+  }
+  const decorated = recs.map(decorate);
+  decorated.sort(cmp);
   return decorated.map((d) => d.rec);
 }
 

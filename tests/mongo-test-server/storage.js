@@ -10,11 +10,12 @@
 const crypto = require('crypto');
 const {
   Binary, ObjectId, toRaw, toView, serialize, typeName, isPlainObject, keyString,
-  valuesAtPath, render, numberValue, promote, equals,
+  valuesAtPath, render, numberValue, promote, equals, compare,
 } = require('./bsonutil');
 const { CommandError } = require('./errors');
 const { compileFilter, compileFilterRaw } = require('./query');
 const { compileValidator } = require('./schema');
+const { SortedList } = require('./sortedlist');
 
 const MAX_DOC_SIZE = 16 * 1024 * 1024;
 
@@ -56,22 +57,42 @@ class Index {
     this.partial = spec.partialFilterExpression ? compileFilterRaw(spec.partialFilterExpression) : null;
     this.full = new Map(); // composite key -> Set<Rec>
     this.lead = this.fields.length > 1 ? new Map() : this.full; // leading field key -> Set<Rec>
+    this.dirs = this.fields.map((f) => (typeof spec.key[f] === 'string' ? 0 : Math.sign(numberValue(spec.key[f]))));
+    this.multikey = false; // some document had an array in an indexed field
+    // Entries in index order (ties by insertion), for range scans and ordered reads.
+    this.sorted = new SortedList((a, b) => {
+      for (let j = 0; j < this.dirs.length; j++) {
+        const c = compare(a.k[j], b.k[j]);
+        if (c !== 0) return this.dirs[j] < 0 ? -c : c;
+      }
+      return a.rec.seq - b.rec.seq;
+    });
+  }
+
+  // Usable for ordered scans: every document has one entry, in a total order.
+  get orderable() {
+    return !this.multikey && !this.partial && !this.sparse && this.dirs.every((d) => d !== 0);
   }
 
   // Each entry: { key: composite string, lead: leading-field string, values: [...] }.
   entries(rec) {
     if (this.partial && !this.partial.test(rec.view)) return [];
     const view = rec.raw; // keyString compares raw numeric types by value
+    let multi = false;
     const perField = this.parts.map((p) => {
       const vals = [];
-      for (const v of valuesAtPath(view, p)) {
+      const found = valuesAtPath(view, p);
+      if (found.length > 1) multi = true;
+      for (const v of found) {
         if (Array.isArray(v)) {
+          multi = true;
           if (v.length === 0) vals.push(undefined);
           else for (const el of v) vals.push(el);
         } else vals.push(v);
       }
       return vals;
     });
+    if (multi) this.multikey = true;
     if (this.sparse && perField.every((vals) => vals.length === 0)) return [];
     const combos = [[]];
     for (const vals of perField) {
@@ -105,6 +126,7 @@ class Index {
     for (const e of entries) {
       addTo(this.full, e.key, rec);
       if (this.lead !== this.full) addTo(this.lead, e.lead, rec);
+      this.sorted.add({ k: e.values, rec });
     }
   }
 
@@ -112,6 +134,7 @@ class Index {
     for (const e of entries) {
       removeFrom(this.full, e.key, rec);
       if (this.lead !== this.full) removeFrom(this.lead, e.lead, rec);
+      this.sorted.remove({ k: e.values, rec });
     }
   }
 
@@ -279,55 +302,165 @@ class Collection {
 
   // ---- planning: the smallest candidate set an index gives for a filter ----
 
-  candidates(filterView) {
-    const eqs = [];
-    const collect = (f) => {
-      for (const [k, v] of Object.entries(f)) {
+  // A superset of the records matching f from the indexes, or null (scan everything).
+  // Uses _id, equality/$in on an index's leading field, $and (the smallest branch)
+  // and $or (the union, when every branch can use an index).
+  candidates(f) {
+    if (!isPlainObject(f)) return null;
+    let best = null;
+    const consider = (set) => {
+      if (set && (!best || set.size < best.size)) best = set;
+    };
+    for (const [k, v] of Object.entries(f)) {
+      if (k === '$and' && Array.isArray(v)) {
+        for (const sub of v) consider(this.candidates(sub));
+        continue;
+      }
+      if (k === '$or' && Array.isArray(v) && v.length) {
+        const sets = v.map((sub) => this.candidates(sub));
+        if (sets.every((x) => x)) {
+          const union = new Set();
+          for (const x of sets) for (const r of x) union.add(r);
+          consider(union);
+        }
+        continue;
+      }
+      if (k.startsWith('$')) continue;
+      let vals = null;
+      if (isIndexable(v)) vals = [v];
+      else if (isPlainObject(v)) {
+        const ks = Object.keys(v);
+        if (ks.length && ks.every((x) => x.startsWith('$'))) {
+          if ('$eq' in v && isIndexable(v.$eq)) vals = [v.$eq];
+          else if ('$in' in v && Array.isArray(v.$in) && v.$in.every(isIndexable)) vals = v.$in;
+        }
+      }
+      if (!vals) continue;
+      if (k === '_id') {
+        const set = new Set();
+        for (const x of vals) {
+          const rec = this.docs.get(keyString(x));
+          if (rec) set.add(rec);
+        }
+        return set; // exact and smallest
+      }
+      const idx = this.leadIndex(k);
+      if (!idx) continue;
+      const out = new Set();
+      for (const x of vals) {
+        const s2 = idx.lead.get(keyString(x));
+        if (s2) for (const r of s2) out.add(r);
+      }
+      consider(out);
+    }
+    return best;
+  }
+
+  leadIndex(field) {
+    for (const i of this.indexes.values()) if (i.fields[0] === field && !i.partial && !i.sparse) return i;
+    return null;
+  }
+
+  // For find/findAndModify with a sort and a limit: a set of matching records that
+  // surely holds the first `want` in sort order, read from an index in order instead
+  // of matching and sorting the whole collection. null when no index fits: every
+  // branch (of a top-level $or) needs an orderable index whose fields are equalities
+  // of the branch, then the sort's first field in the same direction.
+  orderedMatches(filter, sortKeys, want) {
+    if (!sortKeys || !want || sortKeys[0].natural) return null;
+    const f = filter.raw || filter.view;
+    if (!isPlainObject(f)) return null;
+    let branches;
+    if (Array.isArray(f.$or) && f.$or.length) {
+      const rest = { ...f };
+      delete rest.$or;
+      branches = f.$or.map((b) => (Object.keys(rest).length ? { $and: [rest, b] } : b));
+    } else branches = [f];
+    const plans = branches.map((b) => this.planOrdered(b, sortKeys[0]));
+    if (plans.some((p) => !p)) return null;
+    const out = new Set();
+    for (const plan of plans) this.scanOrdered(plan, filter, want, out);
+    return [...out];
+  }
+
+  planOrdered(branch, sortKey) {
+    const conds = new Map();
+    const walk = (c) => {
+      if (!isPlainObject(c)) return false;
+      for (const [k, v] of Object.entries(c)) {
         if (k === '$and' && Array.isArray(v)) {
-          for (const sub of v) if (isPlainObject(sub)) collect(sub);
+          for (const sub of v) if (!walk(sub)) return false;
           continue;
         }
         if (k.startsWith('$')) continue;
-        let vals = null;
-        if (isIndexable(v)) vals = [v];
-        else if (isPlainObject(v)) {
-          const ks = Object.keys(v);
-          if (ks.length && ks.every((x) => x.startsWith('$'))) {
-            if ('$eq' in v && isIndexable(v.$eq)) vals = [v.$eq];
-            else if ('$in' in v && Array.isArray(v.$in) && v.$in.every(isIndexable)) vals = v.$in;
+        const cur = conds.get(k) || {};
+        if (isIndexable(v)) cur.eq = v;
+        else if (isPlainObject(v) && Object.keys(v).length && Object.keys(v).every((x) => x.startsWith('$'))) {
+          for (const [op, x] of Object.entries(v)) {
+            if (op === '$eq' && isIndexable(x)) cur.eq = x;
+            else if ((op === '$gt' || op === '$gte') && isIndexable(x)) cur.lo = { v: x, ex: op === '$gt' };
+            else if ((op === '$lt' || op === '$lte') && isIndexable(x)) cur.hi = { v: x, ex: op === '$lt' };
           }
         }
-        if (vals) eqs.push({ field: k, vals });
+        conds.set(k, cur);
       }
+      return true;
     };
-    if (isPlainObject(filterView)) collect(filterView);
+    if (!walk(branch)) return null;
+    const field = sortKey.parts.join('.');
     let best = null;
-    for (const { field, vals } of eqs) {
-      let set;
-      if (field === '_id') {
-        set = [];
-        for (const v of vals) {
-          const rec = this.docs.get(keyString(v));
-          if (rec && !set.includes(rec)) set.push(rec);
-        }
-        return set;
-      }
-      const idx = [...this.indexes.values()].find((i) => i.fields[0] === field && !i.partial && !i.sparse);
-      if (!idx) continue;
-      const out = new Set();
-      for (const v of vals) {
-        const s = idx.lead.get(keyString(v));
-        if (s) for (const r of s) out.add(r);
-      }
-      if (!best || out.size < best.size) best = out;
+    for (const idx of this.indexes.values()) {
+      if (!idx.orderable) continue;
+      let p = 0;
+      while (p < idx.fields.length && conds.get(idx.fields[p]) && conds.get(idx.fields[p]).eq !== undefined) p++;
+      if (p >= idx.fields.length || idx.fields[p] !== field || idx.dirs[p] !== sortKey.dir) continue;
+      if (!best || p > best.p) best = { idx, p, eq: idx.fields.slice(0, p).map((x) => conds.get(x).eq), range: conds.get(field) || {} };
     }
-    return best ? [...best] : null; // null: full scan
+    return best;
+  }
+
+  scanOrdered(plan, filter, want, out) {
+    const { idx, p, eq, range } = plan;
+    const dir = idx.dirs[p];
+    const prefix = (e) => {
+      for (let j = 0; j < p; j++) {
+        const c = compare(e.k[j], eq[j]);
+        if (c !== 0) return idx.dirs[j] < 0 ? -c : c;
+      }
+      return 0;
+    };
+    // In scan order (dir), "low" is where the scan starts.
+    const start = dir > 0 ? range.lo : range.hi;
+    const end = dir > 0 ? range.hi : range.lo;
+    const before = (e) => {
+      const c = prefix(e);
+      if (c !== 0) return c < 0;
+      if (!start) return false;
+      const d = compare(e.k[p], start.v) * dir;
+      return d < 0 || (d === 0 && start.ex);
+    };
+    let found = 0;
+    let last;
+    for (const e of idx.sorted.from(before)) {
+      if (prefix(e) !== 0) break;
+      if (end) {
+        const d = compare(e.k[p], end.v) * dir;
+        if (d > 0 || (d === 0 && end.ex)) break;
+      }
+      if (found >= want && compare(e.k[p], last) !== 0) break; // past the ties of the last one
+      const rec = e.rec;
+      if (!filter.test(rec.view, filter.needsRaw ? rec.raw : undefined)) continue;
+      out.add(rec);
+      found++;
+      last = e.k[p];
+    }
   }
 
   // Records matching a compiled filter, in natural order unless an index decided.
   match(filter) {
     const f = filter.raw || filter.view; // raw: exact int64 keys
-    const cands = this.candidates(f);
+    const set = this.candidates(f);
+    const cands = set ? [...set] : null;
     if (cands && isPlainObject(f) && Object.keys(f).length === 1 && isIndexable(f._id)) {
       return cands; // the _id Map lookup is the whole filter: nothing to decode
     }
