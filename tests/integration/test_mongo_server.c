@@ -694,6 +694,13 @@ test_ordered_index_reads_match_scans(void **state)
 		mongoc_cursor_destroy(a);
 		mongoc_cursor_destroy(b);
 	}
+	/* Ranges on an index's leading field (answered from the ordered entries). */
+	assert_true(tsmongo_cmd(client, dbname, "{'createIndexes': 'ord_ix', 'indexes': [{'key': {'until': -1}, 'name': 'until_desc'}]}", NULL, &error));
+	assert_int_equal(tsmongo_count(ix, "{'until': {'$gte': 10, '$lt': 20}}"), tsmongo_count(plain, "{'until': {'$gte': 10, '$lt': 20}}"));
+	assert_int_equal(tsmongo_count(ix, "{'until': {'$gt': 35}}"), tsmongo_count(plain, "{'until': {'$gt': 35}}"));
+	assert_int_equal(tsmongo_count(ix, "{'until': {'$lte': 0}}"), tsmongo_count(plain, "{'until': {'$lte': 0}}"));
+	assert_true(tsmongo_count(ix, "{'until': {'$gte': 10, '$lt': 20}}") > 0);
+
 	/* Updates and deletes keep the index order right. */
 	assert_true(mongoc_collection_update_many(ix, tsmongo_json("{'at': {'$lt': 5}}"), tsmongo_json("{'$set': {'at': 99}}"), NULL, NULL, &error));
 	assert_true(mongoc_collection_update_many(plain, tsmongo_json("{'at': {'$lt': 5}}"), tsmongo_json("{'$set': {'at': 99}}"), NULL, NULL, &error));

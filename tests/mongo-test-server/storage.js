@@ -327,13 +327,31 @@ class Collection {
       }
       if (k.startsWith('$')) continue;
       let vals = null;
+      let range = null;
       if (isIndexable(v)) vals = [v];
       else if (isPlainObject(v)) {
         const ks = Object.keys(v);
         if (ks.length && ks.every((x) => x.startsWith('$'))) {
           if ('$eq' in v && isIndexable(v.$eq)) vals = [v.$eq];
           else if ('$in' in v && Array.isArray(v.$in) && v.$in.every(isIndexable)) vals = v.$in;
+          else {
+            for (const [op, x] of Object.entries(v)) {
+              if (!isIndexable(x)) continue;
+              if (op === '$gt' || op === '$gte') (range = range || {}).lo = { v: x, ex: op === '$gt' };
+              if (op === '$lt' || op === '$lte') (range = range || {}).hi = { v: x, ex: op === '$lt' };
+            }
+          }
         }
+      }
+      if (range && k !== '_id') {
+        // A range on an ordered index's leading field: the entries in between.
+        const idx = this.leadIndex(k);
+        if (idx && idx.orderable) {
+          const out = new Set();
+          this.scanOrdered({ idx, p: 0, eq: [], range }, null, Infinity, out);
+          consider(out);
+        }
+        continue;
       }
       if (!vals) continue;
       if (k === '_id') {
@@ -449,7 +467,7 @@ class Collection {
       }
       if (found >= want && compare(e.k[p], last) !== 0) break; // past the ties of the last one
       const rec = e.rec;
-      if (!filter.test(rec.view, filter.needsRaw ? rec.raw : undefined)) continue;
+      if (filter && !filter.test(rec.view, filter.needsRaw ? rec.raw : undefined)) continue;
       out.add(rec);
       found++;
       last = e.k[p];
