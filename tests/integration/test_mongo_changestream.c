@@ -598,6 +598,26 @@ test_fail_command_modes(void **state)
 	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 'once'}"), NULL, NULL, &error));
 	assert_int_equal(tsmongo_count(c, "{'_id': 'once'}"), 1);
 
+	/* data.appName limits the fail point to clients that named that application. */
+	{
+		mongoc_client_t *named = tsmongo_client(mongo); /* appname "tsmongo" */
+		mongoc_client_t *anon;
+		mongoc_uri_t *u = mongoc_uri_new(tsmongo_uri(mongo));
+
+		mongoc_uri_set_appname(u, "someone-else");
+		anon = mongoc_client_new_from_uri(u);
+		mongoc_uri_destroy(u);
+		mongoc_client_set_error_api(anon, MONGOC_ERROR_API_VERSION_2);
+		assert_true(tsmongo_cmd(client, "admin", "{'configureFailPoint': 'failCommand', 'mode': 'alwaysOn',"
+		    " 'data': {'failCommands': ['dbStats'], 'errorCode': 96, 'appName': 'tsmongo'}}", NULL, &error));
+		assert_false(tsmongo_cmd(named, dbname, "{'dbStats': 1}", NULL, &error));
+		assert_int_equal(error.code, 96);
+		assert_true(tsmongo_cmd(anon, dbname, "{'dbStats': 1}", NULL, &error));
+		assert_true(tsmongo_fail_off(mongo, &error));
+		mongoc_client_destroy(anon);
+		mongoc_client_destroy(named);
+	}
+
 	/* {skip: N} lets N through first; "off" ends it. */
 	assert_true(tsmongo_cmd(client, "admin", "{'configureFailPoint': 'failCommand', 'mode': {'skip': 1},"
 	    " 'data': {'failCommands': ['distinct'], 'errorCode': 96}}", NULL, &error));

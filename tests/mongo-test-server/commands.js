@@ -269,11 +269,13 @@ class Engine {
 
   // ---- fail points ----
 
-  checkFailpoint(name) {
+  checkFailpoint(name, conn) {
     const fp = this.failpoint;
     if (!fp || EXEMPT_FROM_FAILPOINT.has(name)) return null;
     const list = fp.data.failCommands;
     if (!Array.isArray(list) || !list.includes(name)) return null;
+    // data.appName: only connections whose handshake named that application.
+    if (typeof fp.data.appName === 'string' && (!conn || conn.appName !== fp.data.appName)) return null;
     if (fp.skip > 0) {
       fp.skip -= 1;
       return null;
@@ -301,7 +303,11 @@ class Engine {
         throw new CommandError(352, `Unsupported OP_QUERY command: ${name}. The client driver may require an upgrade. For more details see https://dochub.mongodb.org/core/legacy-opcode-removal`);
       }
       if (typeof dbName !== 'string' || dbName.length === 0) throw new CommandError(40571, 'OP_MSG requests require a $db argument');
-      fp = this.checkFailpoint(name);
+      if (conn && (name === 'isMaster' || name === 'ismaster' || name === 'hello') && isPlainObject(cmd.client)
+        && isPlainObject(cmd.client.application) && typeof cmd.client.application.name === 'string') {
+        conn.appName = cmd.client.application.name;
+      }
+      fp = this.checkFailpoint(name, conn);
     } catch (e) {
       return this.complete(this.errorToReply(e, name, cmd, ctx), ctx, opts);
     }
