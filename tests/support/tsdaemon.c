@@ -58,10 +58,26 @@ tsdaemon_start(tsdaemon_t *d, char *err, size_t errlen)
 {
 	char bin[512];
 	char port[16];
-	char *argv[] = { bin, "--print-ready", NULL };
+	char *argv[48];
+	char *wrapper = NULL;
+	const char *w = getenv("TICKETSYNC_TEST_WRAPPER");
+	int argc = 0, rc;
 
+	/* TICKETSYNC_TEST_WRAPPER="valgrind --error-exitcode=99 ..." runs the daemon under
+	 * a tool; its exit status is checked like the daemon's own. */
+	if (w != NULL && *w != '\0') {
+		wrapper = strdup(w);
+		for (char *tok = strtok(wrapper, " "); tok != NULL && argc < 44; tok = strtok(NULL, " "))
+			argv[argc++] = tok;
+	}
 	snprintf(bin, sizeof(bin), "%s/ticketsyncd", tsproc_bin_dir());
-	if (tsproc_start(&d->proc, argv, d->env, d->stderr_path, 20000, err, errlen) != 0)
+	argv[argc++] = bin;
+	argv[argc++] = "--print-ready";
+	argv[argc] = NULL;
+	rc = tsproc_start(&d->proc, argv, d->env, d->stderr_path, wrapper ? 120000 : 20000, err,
+	    errlen);
+	free(wrapper);
+	if (rc != 0)
 		return -1;
 	if (!tsproc_field(&d->proc, "http_port", port, sizeof(port))) {
 		snprintf(err, errlen, "ticketsyncd READY line without http_port: %s",
