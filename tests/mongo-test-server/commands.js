@@ -4,16 +4,15 @@
 
 const crypto = require('crypto');
 const {
-  BSON, Long, Int32, ObjectId, Timestamp, Binary, toRaw, toView, serialize, typeName, isPlainObject,
-  numberValue, promote, fromJs, valuesAtPath, compare, equals, buildDoc, elementsOf,
+  BSON, Long, Int32, ObjectId, Binary, toRaw, toView, serialize, typeName, isPlainObject,
+  numberValue, promote, fromJs, valuesAtPath, compare, equals, buildDoc, elementsOf, keyString,
 } = require('./bsonutil');
-const { CommandError, errorReply, codeName, labelsFor } = require('./errors');
-const { compileFilter, compileFilterRaw, aggregate, parseSort, sortRecords, compileProjection } = require('./query');
+const { CommandError, errorReply, labelsFor } = require('./errors');
+const { compileFilterRaw, aggregate, parseSort, sortRecords, compileProjection } = require('./query');
 const update = require('./update');
-const { Store } = require('./storage');
+const { Store, Collection } = require('./storage');
 const { Clock, History, ChangeStream, diff } = require('./changestream');
 const { rec: record } = require('./persist');
-const { keyString: keyStringOf } = require('./bsonutil');
 
 const MAX_WIRE_VERSION = 21; // MongoDB 7.0
 const BATCH_BYTES = 16 * 1024 * 1024;
@@ -109,7 +108,7 @@ class Engine {
             for (const v of valuesAtPath(rec.raw, idx.parts[0])) {
               for (const x of Array.isArray(v) ? v : [v]) if (x instanceof Date) dates.push(x.getTime());
             }
-            if (dates.length && Math.min(...dates) < cutoff && c.docs.get(keyStringOf(rec.id)) === rec) c.remove(rec);
+            if (dates.length && Math.min(...dates) < cutoff && c.docs.get(keyString(rec.id)) === rec) c.remove(rec);
           }
         }
       }
@@ -134,7 +133,6 @@ class Engine {
         case 'origin': this.history.originTs = r.ts; this.clock.advanceTo(r.ts); break;
         case 'cc': {
           const d = this.store.db(r.db, true);
-          const { Collection } = require('./storage');
           const c = new Collection(d, r.coll, { ...r.opts, uuid: r.uuid });
           d.collections.set(r.coll, c);
           break;
@@ -703,7 +701,6 @@ HANDLERS.create = function (cmd, dbName) {
     throw new CommandError(48, `Collection ${dbName}.${name} already exists.`);
   }
   // Validate options before creating anything.
-  const { Collection } = require('./storage');
   const probe = new Collection({ name: dbName, store: this.store }, name, opts);
   const c = this.store.coll(dbName, name, true);
   c.setOptions(probe.options);
@@ -1077,7 +1074,6 @@ HANDLERS.distinct = function (cmd, dbName) {
   const parts = cmd.key.split('.');
   const values = [];
   const seen = new Set();
-  const { keyString } = require('./bsonutil');
   for (const r of recs) {
     for (const v of valuesAtPath(r.raw, parts)) {
       const vals = Array.isArray(v) ? v : [v];

@@ -140,10 +140,6 @@ class Index {
 
   dupError(e) {
     const ns = `${this.coll.db.name}.${this.coll.name}`;
-    const keyValue = {};
-    this.fields.forEach((f, i) => {
-      keyValue[f] = e.values[i] === undefined ? null : e.values[i];
-    });
     const shown = this.fields.map((f, i) => `${f}: ${render(e.values[i])}`).join(', ');
     return new CommandError(11000,
       `E11000 duplicate key error collection: ${ns} index: ${this.name} dup key: { ${shown} }`,
