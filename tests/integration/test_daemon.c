@@ -389,6 +389,98 @@ test_restart_resumes_from_checkpoint(void **state)
 }
 
 static void
+test_ticket_before_detection_and_multiple_tickets(void **state)
+{
+	fixture_t *f = *state;
+
+	fixture_begin(f, NULL, API_KEY);
+	fixture_start_daemon(f);
+	/* The ticket arrives first: nothing to push until its detection exists. */
+	put(f, "tickets", "{'_id': 'TK-7a', 'detection_ids': [7], 'status': 'new', 'assignee': 'ann', 'updated_at': {'$date': '2026-11-01T00:00:00Z'}}");
+	sleep_ms(1000);
+	assert_int_equal(patches(f, 7, NULL, NULL), 0);
+	put(f, "detections", "{'_id': 7, 'title': 'late detection'}");
+	assert_true(wait_patches(f, 7, 1, 10000) >= 0);
+	assert_body(f, 7, "{'ticket_id': 'TK-7a', 'status': 'new', 'assignee': 'ann'}");
+	/* A second, more recently updated ticket for the same detection wins. */
+	put(f, "tickets", "{'_id': 'TK-7b', 'detection_ids': [7, 8], 'status': 'In Progress', 'assignee': 'bob', 'updated_at': {'$date': '2026-11-03T00:00:00Z'}}");
+	assert_true(wait_patches(f, 7, 2, 10000) >= 0);
+	assert_body(f, 7, "{'ticket_id': 'TK-7b', 'status': 'in_progress', 'assignee': 'bob'}");
+	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'multiple_tickets', 'detection_id': 7, 'ticket_id': 'TK-7b'}", 1, 5000));
+	/* The older one changing again does not take over. */
+	put(f, "tickets", "{'_id': 'TK-7a', 'detection_ids': [7], 'status': 'Done', 'assignee': 'ann', 'updated_at': {'$date': '2026-11-02T00:00:00Z'}}");
+	sleep_ms(1500);
+	assert_int_equal(patches(f, 7, NULL, NULL), 2);
+	/* Deleting the winning ticket leaves ExtraHop's fields alone (documented), and the
+	 * remaining ticket now wins. */
+	{
+		mongoc_collection_t *coll = mongoc_client_get_collection(f->client, f->db, "tickets");
+		bson_t *filter = BCON_NEW("_id", BCON_UTF8("TK-7b"));
+		bson_error_t err;
+		assert_true(mongoc_collection_delete_one(coll, filter, NULL, NULL, &err));
+		bson_destroy(filter);
+		mongoc_collection_destroy(coll);
+	}
+	assert_true(wait_patches(f, 7, 3, 10000) >= 0);
+	/* Jira's Done without a resolution counts as action taken (the default map). */
+	assert_body(f, 7, "{'ticket_id': 'TK-7a', 'status': 'closed', 'assignee': 'ann', 'resolution': 'action_taken'}");
+	fixture_free(f);
+}
+
+static void
+test_ticket_delete_keeps_fields(void **state)
+{
+	fixture_t *f = *state;
+	bson_t det;
+
+	fixture_begin(f, NULL, API_KEY);
+	fixture_start_daemon(f);
+	put(f, "detections", "{'_id': 4, 'title': 'x'}");
+	put(f, "tickets", "{'_id': 'TK-4', 'detection_ids': [4], 'status': 'In Progress', 'assignee': 'kim', 'updated_at': {'$date': '2026-11-01T00:00:00Z'}}");
+	assert_true(wait_patches(f, 4, 1, 10000) >= 0);
+	{
+		mongoc_collection_t *coll = mongoc_client_get_collection(f->client, f->db, "tickets");
+		bson_t *filter = BCON_NEW("_id", BCON_UTF8("TK-4"));
+		bson_error_t err;
+		assert_true(mongoc_collection_delete_one(coll, filter, NULL, NULL, &err));
+		bson_destroy(filter);
+		mongoc_collection_destroy(coll);
+	}
+	sleep_ms(1500);
+	assert_int_equal(patches(f, 4, NULL, NULL), 1);
+	assert_int_equal(tsextrahop_get_detection(&f->fx, 4, &det), 0);
+	assert_string_equal(tsextrahop_str(&det, "ticket_id"), "TK-4");
+	assert_string_equal(tsextrahop_str(&det, "status"), "in_progress");
+	bson_destroy(&det);
+	fixture_free(f);
+}
+
+static void
+test_https_verification(void **state)
+{
+	tsextrahop_opts_t fxo = { .api_key = API_KEY, .detections_count = 5, .tls = true };
+	fixture_t *f = *state;
+
+	fixture_begin(f, &fxo, API_KEY);
+	/* Without the run's CA the certificate is refused: retried, never parked, never
+	 * sent in the clear. */
+	tsdaemon_setenv(&f->d, "TICKETSYNC_EXTRAHOP_CA_FILE", "");
+	fixture_start_daemon(f);
+	put(f, "detections", "{'_id': 1, 'title': 'x'}");
+	put(f, "tickets", "{'_id': 'TK-1', 'detection_ids': [1], 'status': 'new', 'assignee': 'a', 'updated_at': {'$date': '2026-11-01T00:00:00Z'}}");
+	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'retry', 'detection_id': 1}", 1, 10000));
+	assert_int_equal(patches(f, 1, NULL, NULL), 0);
+	assert_int_equal(count(f, "ticketsync_state", "{'state': 'parked'}"), 0);
+	fixture_stop_daemon(f);
+	/* With it, the same change goes out. */
+	tsdaemon_setenv(&f->d, "TICKETSYNC_EXTRAHOP_CA_FILE", f->fx.ca_file);
+	fixture_start_daemon(f);
+	assert_true(wait_patches(f, 1, 1, 15000) >= 0);
+	assert_true(wait_count(f, "ticketsync_state", "{'_id': 1, 'state': 'synced'}", 1, 5000));
+	fixture_free(f);
+}
+
+static void
 test_bad_config_exits_2(void **state)
 {
 	tsdaemon_t d;
@@ -441,6 +533,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_401_stops_pushing, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_oauth2_token_expiry, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_restart_resumes_from_checkpoint, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_ticket_before_detection_and_multiple_tickets, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_ticket_delete_keeps_fields, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_https_verification, fixture_setup, fixture_teardown),
 		cmocka_unit_test(test_bad_config_exits_2),
 	};
 	int rc;
