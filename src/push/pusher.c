@@ -136,7 +136,12 @@ pusher_record_run(dbjob_t *base, mongoc_client_t *client)
 			.message = r->message[0] ? r->message : NULL,
 		};
 		recs[i] = (audit_record_t){ 0 };
-		recs[i].event = outbox_outcome_name(r->outcome);
+		/* A refused credential is the operator's problem, not the detection's: it
+		 * gets its own event so it stands out in the audit trail. */
+		recs[i].event = r->outcome == OUTBOX_RELEASED &&
+		        (r->http_status == 401 || r->http_status == 403)
+		    ? AUDIT_AUTH_ERROR
+		    : outbox_outcome_name(r->outcome);
 		recs[i].detection_id = r->item.id;
 		recs[i].has_detection_id = true;
 		recs[i].ticket_id = r->item.ticket_id[0] ? r->item.ticket_id : NULL;
@@ -253,7 +258,6 @@ static void
 pusher_release(pusher_t *p, pusher_req_t *r, const char *why)
 {
 	r->outcome = OUTBOX_RELEASED;
-	r->http_status = 0;
 	r->next_attempt_ms = store_now_ms();
 	snprintf(r->message, sizeof(r->message), "%s", why);
 	pusher_finish(p, r);

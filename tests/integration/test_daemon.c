@@ -323,6 +323,7 @@ test_401_stops_pushing(void **state)
 	assert_int_equal(count(f, "ticketsync_state", "{'state': 'parked'}"), 0);
 	assert_int_equal(count(f, "ticketsync_state", "{'state': {'$in': ['pending', 'in_flight']}}"), 5);
 	assert_true(tsdaemon_log_contains(&f->d, "ExtraHop refused our credentials (HTTP 401"));
+	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'auth_error', 'http_status': 401}", 1, 5000));
 	assert_int_equal(tsdaemon_get(&f->d, "/readyz", &body), 503);
 	assert_non_null(strstr(body, "pushes stopped"));
 	free(body);
