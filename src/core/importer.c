@@ -222,13 +222,14 @@ imp_time_text(const char *v, size_t len, int64_t *out)
 		return false;
 	memcpy(buf, v, len);
 	buf[len] = '\0';
-	for (size_t i = 0; i < len; i++) {
+	for (size_t i = 0; i < len; i++)
 		if (buf[i] < '0' || buf[i] > '9')
 			return timefmt_parse_iso8601(buf, out);
-		n = n * 10 + (buf[i] - '0');
-	}
+	/* 15 digits already pass the year 9999; more could overflow the sum below. */
 	if (len > 15)
 		return false;
+	for (size_t i = 0; i < len; i++)
+		n = n * 10 + (buf[i] - '0');
 	*out = n;
 	return true;
 }
@@ -472,10 +473,10 @@ imp_csv_bad_quoting(imp_t *im, const char *why)
 	size_t line = im->in_record ? im->rec_line : im->cur_line;
 
 	if (!im->have_header) {
-		imp_error(im, line, "the header %s; nothing imported", why);
+		imp_error(im, line, "the header has %s; nothing imported", why);
 		im->out->file_error = true;
 	} else {
-		imp_error(im, line, "%s", why);
+		imp_error(im, line, "the row has %s", why);
 		im->out->rows++;
 		im->out->bad_rows++;
 	}
@@ -506,7 +507,7 @@ imp_csv(imp_t *im, const char *data, size_t len)
 			im->cur_line = line;
 			if (csv_parse(&p, data + pos, n, imp_csv_on_field, imp_csv_on_record, im) != n) {
 				if (csv_error(&p) == CSV_EPARSE)
-					imp_csv_bad_quoting(im, "has malformed quoting (a quote inside an "
+					imp_csv_bad_quoting(im, "malformed quoting (a quote inside an "
 					    "unquoted value, or text after a closing quote)");
 				else
 					im->oom = true;
@@ -526,7 +527,7 @@ imp_csv(imp_t *im, const char *data, size_t len)
 			break;
 		/* A quote opened and never closed swallowed the rest of the input: that row
 		 * is bad, and the lines after it are parsed again on their own. */
-		imp_csv_bad_quoting(im, "has an unterminated quoted value (the quote opened on "
+		imp_csv_bad_quoting(im, "an unterminated quoted value (the quote opened on "
 		    "this line is never closed)");
 		csv_free(&p);
 		if (im->out->file_error)
