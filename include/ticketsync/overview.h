@@ -1,0 +1,72 @@
+/*
+ * overview: everything `ticketsyncctl status` shows, gathered from MongoDB in a few
+ * queries: outbox counts (outbox_counts), the oldest parked detections with their
+ * reasons, the newest acknowledged push (audit), the watcher's checkpoint (how long
+ * ago it was saved, and how far its stream position is behind now), and the audit
+ * trail counted by event.
+ *
+ * Runs on a libmongoc thread.
+ */
+#ifndef TICKETSYNC_OVERVIEW_H
+#define TICKETSYNC_OVERVIEW_H
+
+#include <mongoc/mongoc.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ticketsync/audit.h"
+#include "ticketsync/fields.h"
+#include "ticketsync/outbox.h"
+
+typedef struct overview_parked {
+	int64_t id;
+	char ticket_id[FIELDS_TICKET_ID_MAX + 1]; /* "" when none */
+	char reason[OUTBOX_MESSAGE_MAX + 1];
+	int64_t parked_at_ms;                     /* 0 when unknown */
+	int32_t attempts;
+	int64_t version;
+} overview_parked_t;
+
+typedef struct overview_event {
+	char event[AUDIT_EVENT_MAX + 1];
+	int64_t count;
+} overview_event_t;
+
+typedef struct overview {
+	int64_t now_ms;
+	outbox_counts_t counts;
+	overview_parked_t *parked; /* oldest first, at most the limit asked for */
+	size_t n_parked;
+
+	bool has_last_push;
+	int64_t last_push_ms;
+	int64_t last_push_detection;
+	char last_push_ticket[FIELDS_TICKET_ID_MAX + 1];
+	int last_push_http;
+	char last_push_instance[128];
+
+	bool has_checkpoint;
+	int64_t checkpoint_saved_ms;
+	bool has_stream_time;      /* the token told its cluster time */
+	int64_t stream_time_ms;    /* the stream position the checkpoint covers */
+
+	overview_event_t *events;  /* every event name in the audit trail, by name */
+	size_t n_events;
+} overview_t;
+
+/* Gather everything as of now_ms; at most parked_limit parked detections (0: none).
+ * out is always initialised: free it with overview_free. */
+bool overview_collect(mongoc_client_t *client, const char *db, int64_t now_ms,
+    size_t parked_limit, overview_t *out, bson_error_t *err);
+void overview_free(overview_t *o); /* NULL-safe */
+
+/*
+ * The cluster time a change stream resume token stands for, in epoch ms (seconds
+ * precision). Tokens are {_data: "82<8 hex digits seconds><8 hex increment>..."}
+ * (MongoDB's KeyString encoding, kept by the test server); false for any other shape.
+ * Pure.
+ */
+bool overview_token_time_ms(const bson_t *token, int64_t *ms_out);
+
+#endif

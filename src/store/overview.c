@@ -1,0 +1,210 @@
+/* overview: what `ticketsyncctl status` shows; see overview.h. */
+#include "ticketsync/overview.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ticketsync/checkpoint.h"
+#include "ticketsync/store.h"
+
+static const char *
+overview_str(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+
+	return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it)
+	    ? bson_iter_utf8(&it, NULL) : NULL;
+}
+
+static int64_t
+overview_int(const bson_t *doc, const char *key, int64_t dflt)
+{
+	bson_iter_t it;
+	int64_t v;
+
+	if (bson_iter_init_find(&it, doc, key) && store_iter_int64(&it, &v))
+		return v;
+	return dflt;
+}
+
+static int64_t
+overview_date(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+
+	return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&it)
+	    ? bson_iter_date_time(&it) : 0;
+}
+
+typedef struct overview_parked_ctx {
+	overview_t *o;
+	size_t cap;
+	bool oom;
+} overview_parked_ctx_t;
+
+static bool
+overview_on_parked(const bson_t *doc, void *arg)
+{
+	overview_parked_ctx_t *c = arg;
+	overview_parked_t *p;
+	const char *s;
+
+	if (c->o->n_parked == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		overview_parked_t *n = realloc(c->o->parked, cap * sizeof(*n));
+		if (n == NULL) {
+			c->oom = true;
+			return false;
+		}
+		c->o->parked = n;
+		c->cap = cap;
+	}
+	p = &c->o->parked[c->o->n_parked++];
+	memset(p, 0, sizeof(*p));
+	p->id = overview_int(doc, "_id", 0);
+	if ((s = overview_str(doc, "ticket_id")) != NULL)
+		bson_strncpy(p->ticket_id, s, sizeof(p->ticket_id));
+	if ((s = overview_str(doc, "parked_reason")) != NULL)
+		bson_strncpy(p->reason, s, sizeof(p->reason));
+	p->parked_at_ms = overview_date(doc, "parked_at");
+	p->attempts = (int32_t)overview_int(doc, "attempts", 0);
+	p->version = overview_int(doc, "version", 0);
+	return true;
+}
+
+static bool
+overview_on_push(const bson_t *doc, void *arg)
+{
+	overview_t *o = arg;
+	const char *s;
+
+	o->has_last_push = true;
+	o->last_push_ms = overview_date(doc, "at");
+	o->last_push_detection = overview_int(doc, "detection_id", 0);
+	o->last_push_http = (int)overview_int(doc, "http_status", 0);
+	if ((s = overview_str(doc, "ticket_id")) != NULL)
+		bson_strncpy(o->last_push_ticket, s, sizeof(o->last_push_ticket));
+	if ((s = overview_str(doc, "instance")) != NULL)
+		bson_strncpy(o->last_push_instance, s, sizeof(o->last_push_instance));
+	return false; /* the newest one is all we want */
+}
+
+/* {$group: {_id: "$event", n: {$sum: 1}}}, sorted by name: the server counts. */
+static bool
+overview_events(mongoc_client_t *client, const char *db, overview_t *o, bson_error_t *err)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, STORE_COLL_AUDIT);
+	mongoc_cursor_t *cursor;
+	bson_t *pipeline = BCON_NEW("pipeline", "[",
+	    "{", "$group", "{", "_id", BCON_UTF8("$event"), "n", "{", "$sum", BCON_INT32(1), "}",
+	    "}", "}",
+	    "{", "$sort", "{", "_id", BCON_INT32(1), "}", "}",
+	    "]");
+	const bson_t *doc;
+	size_t cap = 0;
+	bool ok = true;
+
+	cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline, NULL, NULL);
+	while (mongoc_cursor_next(cursor, &doc)) {
+		const char *ev = overview_str(doc, "_id");
+		if (ev == NULL)
+			continue; /* records without an event cannot pass the validator */
+		if (o->n_events == cap) {
+			size_t c = cap ? cap * 2 : 16;
+			overview_event_t *n = realloc(o->events, c * sizeof(*n));
+			if (n == NULL) {
+				bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+				    "status: out of memory");
+				ok = false;
+				break;
+			}
+			o->events = n;
+			cap = c;
+		}
+		bson_strncpy(o->events[o->n_events].event, ev, sizeof(o->events[0].event));
+		o->events[o->n_events].count = overview_int(doc, "n", 0);
+		o->n_events++;
+	}
+	if (ok && mongoc_cursor_error(cursor, err))
+		ok = false;
+	mongoc_cursor_destroy(cursor);
+	mongoc_collection_destroy(coll);
+	bson_destroy(pipeline);
+	return ok;
+}
+
+bool
+overview_collect(mongoc_client_t *client, const char *db, int64_t now_ms, size_t parked_limit,
+    overview_t *out, bson_error_t *err)
+{
+	overview_parked_ctx_t pc = { .o = out };
+	audit_query_t q = { .event = AUDIT_PUSHED, .limit = 1 };
+	bson_t token;
+	bool found = false;
+
+	memset(out, 0, sizeof(*out));
+	out->now_ms = now_ms;
+	if (!outbox_counts(client, db, now_ms, &out->counts, err))
+		return false;
+	if (parked_limit > 0) {
+		if (!outbox_list_parked(client, db, parked_limit, overview_on_parked, &pc, err))
+			return false;
+		if (pc.oom) {
+			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG, "status: out of memory");
+			return false;
+		}
+	}
+	if (!audit_query(client, db, &q, overview_on_push, out, NULL, err))
+		return false;
+	if (!checkpoint_load(client, db, CHECKPOINT_WATCHER, &token, &found,
+	        &out->checkpoint_saved_ms, err)) {
+		bson_destroy(&token);
+		return false;
+	}
+	out->has_checkpoint = found;
+	if (found)
+		out->has_stream_time = overview_token_time_ms(&token, &out->stream_time_ms);
+	bson_destroy(&token);
+	return overview_events(client, db, out, err);
+}
+
+void
+overview_free(overview_t *o)
+{
+	if (o == NULL)
+		return;
+	free(o->parked);
+	free(o->events);
+	memset(o, 0, sizeof(*o));
+}
+
+static int
+overview_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool
+overview_token_time_ms(const bson_t *token, int64_t *ms_out)
+{
+	const char *data = token ? overview_str(token, "_data") : NULL;
+	int64_t secs = 0;
+
+	/* 0x82 is KeyString's type byte for a Timestamp; seconds come first, big-endian. */
+	if (data == NULL || strlen(data) < 18 || data[0] != '8' || data[1] != '2')
+		return false;
+	for (int i = 2; i < 10; i++) {
+		int h = overview_hex(data[i]);
+		if (h < 0)
+			return false;
+		secs = secs * 16 + h;
+	}
+	*ms_out = secs * 1000;
+	return true;
+}
