@@ -1,33 +1,1116 @@
-/* ticketsyncctl: argument parsing and wiring only. */
+/*
+ * ticketsyncctl: argument parsing and wiring only. Every command loads the same
+ * configuration as the daemon (-c FILE plus TICKETSYNC_<SECTION>_<KEY>), runs on this
+ * thread with one pooled MongoDB client, and leaves the work to the library's modules
+ * (schema, importer + tickets, refresh + pushrun, overview, audit, outbox, report).
+ *
+ * Exit status: 0 success, 1 failure (including bad input rows), 2 usage or
+ * configuration error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "ticketsync/audit.h"
+#include "ticketsync/config.h"
+#include "ticketsync/detection.h"
+#include "ticketsync/importer.h"
 #include "ticketsync/log.h"
+#include "ticketsync/outbox.h"
+#include "ticketsync/overview.h"
+#include "ticketsync/pushrun.h"
+#include "ticketsync/refresh.h"
+#include "ticketsync/report.h"
+#include "ticketsync/schema.h"
+#include "ticketsync/store.h"
+#include "ticketsync/tickets.h"
+#include "ticketsync/timefmt.h"
+
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+/* Larger inputs are refused rather than read into memory. */
+#define CTL_IMPORT_MAX ((size_t)1 << 30)
+#define CTL_AUDIT_DEFAULT_LIMIT 50
+#define CTL_PARKED_DEFAULT 10
+
+extern char **environ;
+
+/* What every command gets: the configuration and one client. */
+typedef struct ctl {
+	config_t *cfg;
+	store_t *store;
+	mongoc_client_t *client;
+	const char *db;
+	char instance[256];
+} ctl_t;
+
+typedef struct ctl_cmd {
+	const char *name;
+	const char *title;    /* one line for the command list */
+	const char *about;    /* what it does, for its --help */
+	const char *synopsis;
+	const char *options;  /* its own option lines (-c/-h are added) */
+	int (*run)(int argc, char **argv, const struct ctl_cmd *cmd);
+} ctl_cmd_t;
+
+static const ctl_cmd_t *ctl_find(const char *name);
+
+static const char ctl_common_opts[] =
+    "  -c, --config FILE  the daemon's INI configuration (every key can also be set\n"
+    "                     through TICKETSYNC_<SECTION>_<KEY>)\n"
+    "  -h, --help         this help\n";
 
 static void
 usage(FILE *out)
 {
+	static const char *const names[] = { "init", "import-tickets", "backfill", "status",
+		"audit", "replay-parked", NULL };
+
 	fprintf(out,
-	    "usage: ticketsyncctl [--help] [--version] COMMAND ...\n"
+	    "usage: ticketsyncctl [-c FILE] COMMAND [OPTIONS]\n"
+	    "       ticketsyncctl help COMMAND | --help | --version\n"
 	    "\n"
-	    "Commands (NOT BUILT YET): init, backfill, import-tickets, status, audit,\n"
-	    "replay-parked.\n");
+	    "Tools for ticketsync, the service that pushes ticket fields from MongoDB to\n"
+	    "ExtraHop detections. Every command reads the daemon's configuration.\n"
+	    "\n"
+	    "Commands:\n");
+	for (size_t i = 0; names[i] != NULL; i++) {
+		const ctl_cmd_t *c = ctl_find(names[i]);
+		fprintf(out, "  %-15s %s\n", c->name, c->title);
+	}
+	fprintf(out,
+	    "\n"
+	    "Options:\n%s"
+	    "  --version          print the version\n"
+	    "\n"
+	    "Exit status: 0 on success, 1 on failure (including bad input rows), 2 on a\n"
+	    "usage or configuration error.\n", ctl_common_opts);
+}
+
+static void
+cmd_usage(FILE *out, const ctl_cmd_t *cmd)
+{
+	fprintf(out, "usage: ticketsyncctl %s\n\n%s\n\nOptions:\n%s%s", cmd->synopsis, cmd->about,
+	    cmd->options, ctl_common_opts);
+}
+
+/* A usage error: one line saying what is wrong, then how to get help. */
+static int usage_error(const ctl_cmd_t *cmd, const char *fmt, ...) BSON_GNUC_PRINTF(2, 3);
+
+static int
+usage_error(const ctl_cmd_t *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ticketsyncctl%s%s: ", cmd ? " " : "", cmd ? cmd->name : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'ticketsyncctl %s%s--help'.\n", cmd ? cmd->name : "", cmd ? " " : "");
+	return EXIT_USAGE;
+}
+
+static int ctl_fail(const ctl_cmd_t *cmd, const char *fmt, ...) BSON_GNUC_PRINTF(2, 3);
+
+static int
+ctl_fail(const ctl_cmd_t *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ticketsyncctl %s: ", cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_FAIL;
+}
+
+/* ---- shared set-up ---- */
+
+/* The configuration (and, for commands that push, ExtraHop's part of it), then a
+ * client. Returns EXIT_OK or the exit status to return. */
+static int
+ctl_open(ctl_t *c, const ctl_cmd_t *cmd, const char *path, bool need_extrahop)
+{
+	bson_error_t err;
+
+	memset(c, 0, sizeof(*c));
+	if (config_load(&c->cfg, path, environ, &err) != 0 ||
+	    (need_extrahop && config_require_extrahop(c->cfg, &err) != 0)) {
+		fprintf(stderr, "ticketsyncctl %s: configuration error: %s\n", cmd->name, err.message);
+		return EXIT_USAGE;
+	}
+	log_set_level(c->cfg->log.level);
+	for (size_t i = 0; i < c->cfg->nwarnings; i++)
+		log_warnx("config: %s", c->cfg->warnings[i]);
+	c->db = c->cfg->mongodb.database;
+	c->store = store_new(c->cfg->mongodb.uri, c->db, &err);
+	if (c->store == NULL) {
+		fprintf(stderr, "ticketsyncctl %s: configuration error: mongodb: %s\n", cmd->name,
+		    err.message);
+		return EXIT_USAGE;
+	}
+	c->client = store_pop(c->store);
+	{
+		char host[200] = "localhost";
+		gethostname(host, sizeof(host) - 1);
+		if (c->cfg->service.instance_id != NULL && c->cfg->service.instance_id[0] != '\0')
+			snprintf(c->instance, sizeof(c->instance), "ticketsyncctl:%s",
+			    c->cfg->service.instance_id);
+		else
+			snprintf(c->instance, sizeof(c->instance), "ticketsyncctl:%s:%ld", host,
+			    (long)getpid());
+	}
+	return EXIT_OK;
+}
+
+static void
+ctl_close(ctl_t *c)
+{
+	if (c->client != NULL)
+		store_push(c->store, c->client);
+	store_destroy(c->store);
+	config_destroy(c->cfg);
+	memset(c, 0, sizeof(*c));
+}
+
+/* getopt_long quietly (shortopts start with ':'): bad options are reported by
+ * bad_option in the command's name, not getopt's. */
+static int
+ctl_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	opterr = 0;
+	return getopt_long(argc, argv, shortopts, longopts, NULL);
+}
+
+static int
+bad_option(const ctl_cmd_t *cmd, int ch, char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (ch == ':')
+		return usage_error(cmd, "option %s needs a value", arg);
+	if (optopt != 0 && arg[0] == '-' && arg[1] != '-')
+		return usage_error(cmd, "unknown option -%c", optopt);
+	return usage_error(cmd, "unknown option %s", arg);
+}
+
+static bool
+parse_detection_ids(const char *arg, int64_t **ids, size_t *n, size_t *cap)
+{
+	const char *p = arg;
+
+	/* "--detection 1,2,3" as well as repeated --detection. */
+	while (*p != '\0') {
+		char *end;
+		long long v;
+
+		errno = 0;
+		if (*p < '0' || *p > '9')
+			return false;
+		v = strtoll(p, &end, 10);
+		if (errno != 0 || v < 1 || v > DETECTION_ID_MAX || (*end != ',' && *end != '\0'))
+			return false;
+		if (*n == *cap) {
+			size_t c = *cap ? *cap * 2 : 8;
+			int64_t *nn = realloc(*ids, c * sizeof(int64_t));
+			if (nn == NULL)
+				return false;
+			*ids = nn;
+			*cap = c;
+		}
+		(*ids)[(*n)++] = v;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return *n > 0;
+}
+
+static bool
+parse_count(const char *arg, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (arg[0] < '0' || arg[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || v > 1000000000ULL)
+		return false;
+	*out = (size_t)v;
+	return true;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- init ---- */
+
+static int
+cmd_init(int argc, char **argv, const ctl_cmd_t *cmd)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	bool dry_run = false;
+	schema_deployment_t info;
+	schema_plan_t plan;
+	bson_error_t err;
+	ctl_t c;
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, ":c:nh", longopts)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'n': dry_run = true; break;
+		case 'h': cmd_usage(stdout, cmd); return EXIT_OK;
+		default: return bad_option(cmd, ch, argv);
+		}
+	}
+	if (optind < argc)
+		return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	if ((rc = ctl_open(&c, cmd, path, false)) != EXIT_OK)
+		return rc;
+	if (!schema_check_deployment(c.client, &info, &err)) {
+		rc = ctl_fail(cmd, "%s", err.message);
+		goto cleanup;
+	}
+	printf("MongoDB %s, %s%s%s: change streams available\n", info.version,
+	    info.sharded ? "sharded cluster" : "replica set",
+	    info.set_name[0] ? " " : "", info.set_name);
+	schema_plan_init(&plan);
+	rc = schema_ensure(c.client, c.db, NULL, dry_run, &plan, &err) ? EXIT_OK : EXIT_FAIL;
+	for (size_t i = 0; i < plan.n; i++)
+		printf("%s%s\n", dry_run ? "would " : "", plan.lines[i]);
+	if (rc != EXIT_OK)
+		ctl_fail(cmd, "%s", err.message);
+	else if (plan.n == 0)
+		printf("nothing to change: database %s matches schema/ (%zu collections)\n", c.db,
+		    schema_embedded_count);
+	else if (dry_run)
+		printf("dry run: nothing was changed\n");
+	schema_plan_destroy(&plan);
+cleanup:
+	ctl_close(&c);
+	return rc;
+}
+
+/* ---- import-tickets ---- */
+
+static char *
+read_input(const char *path, size_t *len, char *why, size_t whylen)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+
+	if (f == NULL) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		size_t got;
+		if (cap - n < 65536) {
+			char *nb;
+			cap = cap ? cap * 2 : 1 << 20;
+			if (cap > CTL_IMPORT_MAX + 65536) {
+				snprintf(why, whylen, "larger than %zu MiB; split it", CTL_IMPORT_MAX >> 20);
+				goto fail;
+			}
+			nb = realloc(buf, cap);
+			if (nb == NULL) {
+				snprintf(why, whylen, "out of memory");
+				goto fail;
+			}
+			buf = nb;
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		goto fail;
+	}
+	if (f != stdin)
+		fclose(f);
+	*len = n;
+	return buf;
+fail:
+	if (f != stdin)
+		fclose(f);
+	free(buf);
+	return NULL;
+}
+
+typedef struct import_ctx {
+	const char *name;
+	size_t refused_rows;
+} import_ctx_t;
+
+static void
+import_where(const char *name, size_t line, char *buf, size_t buflen)
+{
+	if (line > 0)
+		snprintf(buf, buflen, "%s:%zu", name, line);
+	else
+		snprintf(buf, buflen, "%s", name);
+}
+
+static void
+import_on_refused(void *arg, const importer_ticket_t *t, int code, const char *message)
+{
+	import_ctx_t *ic = arg;
+	char where[4200], msg[512];
+
+	import_where(ic->name, t->line, where, sizeof(where));
+	report_sanitize(message, 300, msg, sizeof(msg));
+	fprintf(stderr, "%s: ticket %s refused by MongoDB (code %d): %s\n", where, t->id, code, msg);
+	ic->refused_rows += t->rows;
+}
+
+static int
+cmd_import(int argc, char **argv, const ctl_cmd_t *cmd)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "strict", no_argument, NULL, 's' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL, *file;
+	enum importer_format format = IMPORTER_AUTO;
+	bool strict = false, dry_run = false;
+	importer_result_t res;
+	import_ctx_t ic = { 0 };
+	tickets_stats_t ts = { 0 };
+	bson_error_t err;
+	char why[256], where[4200];
+	char *data;
+	size_t len = 0;
+	ctl_t c;
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, ":c:f:snh", longopts)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'f':
+			if (importer_format_parse(optarg, &format) != 0)
+				return usage_error(cmd, "--format must be csv or jsonl, not \"%s\"", optarg);
+			break;
+		case 's': strict = true; break;
+		case 'n': dry_run = true; break;
+		case 'h': cmd_usage(stdout, cmd); return EXIT_OK;
+		default: return bad_option(cmd, ch, argv);
+		}
+	}
+	if (optind >= argc)
+		return usage_error(cmd, "which file? (FILE, or - for standard input)");
+	if (optind + 1 < argc)
+		return usage_error(cmd, "one file at a time (unexpected \"%s\")", argv[optind + 1]);
+	file = argv[optind];
+	/* The configuration first: a config error must not cost a read of stdin. */
+	if ((rc = ctl_open(&c, cmd, path, false)) != EXIT_OK)
+		return rc;
+	ic.name = strcmp(file, "-") == 0 ? "<stdin>" : file;
+	data = read_input(file, &len, why, sizeof(why));
+	if (data == NULL) {
+		rc = ctl_fail(cmd, "cannot read %s: %s", ic.name, why);
+		goto cleanup;
+	}
+	if (!importer_parse(data, len, format, file, &res, &err)) {
+		free(data);
+		rc = ctl_fail(cmd, "%s", err.message);
+		goto cleanup;
+	}
+	free(data);
+	for (size_t i = 0; i < res.n_warnings; i++) {
+		import_where(ic.name, res.warnings[i].line, where, sizeof(where));
+		fprintf(stderr, "%s: warning: %s\n", where, res.warnings[i].message);
+	}
+	for (size_t i = 0; i < res.n_errors; i++) {
+		import_where(ic.name, res.errors[i].line, where, sizeof(where));
+		fprintf(stderr, "%s: %s\n", where, res.errors[i].message);
+	}
+	rc = res.n_errors > 0 ? EXIT_FAIL : EXIT_OK;
+	if (res.file_error) {
+		fprintf(stderr, "ticketsyncctl %s: nothing imported\n", cmd->name);
+	} else if (strict && res.n_errors > 0) {
+		fprintf(stderr, "ticketsyncctl %s: %zu bad row(s); nothing written (--strict)\n",
+		    cmd->name, res.bad_rows);
+	} else if (dry_run) {
+		printf("dry run: rows read %zu (%s), tickets to upsert %zu, bad rows %zu; nothing "
+		    "written\n", res.rows, importer_format_name(res.format), res.n_tickets,
+		    res.bad_rows);
+	} else {
+		bool ok = tickets_import(c.client, c.db, res.tickets, res.n_tickets, store_now_ms(),
+		    TICKETS_SOURCE_IMPORT, import_on_refused, &ic, &ts, &err);
+		printf("rows read %zu (%s), tickets upserted %zu (new %zu, changed %zu, unchanged "
+		    "%zu), bad rows %zu\n", res.rows, importer_format_name(res.format), ts.written,
+		    ts.inserted, ts.modified, ts.unchanged, res.bad_rows + ic.refused_rows);
+		if (!ok)
+			rc = ctl_fail(cmd, "writing tickets failed after %zu of %zu: %s", ts.written,
+			    res.n_tickets, err.message);
+		else if (ts.refused > 0)
+			rc = EXIT_FAIL;
+	}
+	importer_result_free(&res);
+cleanup:
+	ctl_close(&c);
+	return rc;
+}
+
+/* ---- backfill ---- */
+
+typedef struct backfill_progress {
+	bool tty;
+	uint64_t total;
+	int64_t start_ms, last_ms;
+	unsigned last_decile;
+} backfill_progress_t;
+
+static void
+backfill_show(backfill_progress_t *bp, uint64_t done, bool final)
+{
+	char line[256];
+	int64_t now = mono_ms();
+
+	if (bp->tty) {
+		if (!final && now - bp->last_ms < 100)
+			return;
+		report_progress_text(line, sizeof(line), done, bp->total, now - bp->start_ms, true,
+		    "detections");
+		/* Redraw in place; \033[K clears what a longer previous line left. */
+		fprintf(stderr, "\r%s\033[K%s", line, final ? "\n" : "");
+	} else {
+		unsigned decile = bp->total ? (unsigned)(done * 10 / bp->total) : 0;
+		if (!final && decile <= bp->last_decile && now - bp->last_ms < 10000)
+			return;
+		bp->last_decile = decile;
+		report_progress_text(line, sizeof(line), done, bp->total, now - bp->start_ms, false,
+		    "detections");
+		fprintf(stderr, "%s\n", line);
+	}
+	fflush(stderr);
+	bp->last_ms = now;
+}
+
+static bool
+backfill_on_progress(void *arg, const refresh_stats_t *stats, int64_t last_id)
+{
+	(void)last_id;
+	backfill_show(arg, stats->scanned + stats->missing, false);
+	return true;
+}
+
+static void
+backfill_on_push_progress(void *arg, const pushrun_stats_t *s)
+{
+	(void)arg;
+	fprintf(stderr, "pushing: %llu pushed, %llu retried, %llu parked so far\n",
+	    (unsigned long long)s->pushed, (unsigned long long)s->retried,
+	    (unsigned long long)s->parked);
+}
+
+static int64_t
+backfill_total(ctl_t *c, int64_t since_ms)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(c->client, c->db,
+	    STORE_COLL_DETECTIONS);
+	bson_t filter = BSON_INITIALIZER, cond;
+	bson_error_t err;
+	int64_t n;
+
+	if (since_ms > 0) {
+		BSON_APPEND_DOCUMENT_BEGIN(&filter, "update_time", &cond);
+		BSON_APPEND_INT64(&cond, "$gte", since_ms);
+		bson_append_document_end(&filter, &cond);
+	}
+	n = mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL, &err);
+	bson_destroy(&filter);
+	mongoc_collection_destroy(coll);
+	return n;
+}
+
+static int
+cmd_backfill(int argc, char **argv, const ctl_cmd_t *cmd)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "since", required_argument, NULL, 's' },
+		{ "detection", required_argument, NULL, 'd' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "push", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL, *since_arg = NULL;
+	int64_t *ids = NULL, since_ms = 0;
+	size_t nids = 0, capids = 0;
+	bool dry_run = false, push = false, ok;
+	refresh_stats_t stats = { 0 };
+	backfill_progress_t bp = { 0 };
+	bson_error_t err;
+	char why[256], line[512];
+	ctl_t c;
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, ":c:s:d:nph", longopts)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 's': since_arg = optarg; break;
+		case 'd':
+			if (!parse_detection_ids(optarg, &ids, &nids, &capids)) {
+				free(ids);
+				return usage_error(cmd, "--detection takes ids from 1 to 2^53 (\"%s\")",
+				    optarg);
+			}
+			break;
+		case 'n': dry_run = true; break;
+		case 'p': push = true; break;
+		case 'h': free(ids); cmd_usage(stdout, cmd); return EXIT_OK;
+		default: free(ids); return bad_option(cmd, ch, argv);
+		}
+	}
+	rc = EXIT_USAGE;
+	if (optind < argc)
+		usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	else if (dry_run && push)
+		usage_error(cmd, "--dry-run and --push exclude each other");
+	else if (since_arg != NULL && nids > 0)
+		usage_error(cmd, "--since and --detection exclude each other");
+	else if (since_arg != NULL &&
+	    !timefmt_parse_since(since_arg, store_now_ms(), &since_ms, why, sizeof(why)))
+		usage_error(cmd, "--since: %s", why);
+	else
+		rc = EXIT_OK;
+	if (rc != EXIT_OK) {
+		free(ids);
+		return rc;
+	}
+	if ((rc = ctl_open(&c, cmd, path, push)) != EXIT_OK) {
+		free(ids);
+		return rc;
+	}
+	{
+		refresh_ctx_t rctx = {
+			.database = c.db,
+			.map = c.cfg->statusmap.map,
+			.instance = c.instance,
+			.dry_run = dry_run,
+		};
+		bp.tty = isatty(STDERR_FILENO) == 1;
+		bp.start_ms = bp.last_ms = mono_ms();
+		if (nids > 0) {
+			ok = refresh_ids(c.client, &rctx, ids, nids, NULL, 0, &stats, &err);
+		} else {
+			int64_t total = backfill_total(&c, since_ms);
+			bp.total = total > 0 ? (uint64_t)total : 0;
+			if (since_ms > 0) {
+				char t[TIMEFMT_ISO_MAX];
+				timefmt_format_iso8601(since_ms, false, t, sizeof(t));
+				fprintf(stderr, "backfill: detections updated since %s\n", t);
+			}
+			ok = refresh_all(c.client, &rctx, since_ms, (size_t)c.cfg->watch.rescan_batch,
+			    backfill_on_progress, &bp, &stats, &err);
+			backfill_show(&bp, stats.scanned + stats.missing, true);
+		}
+	}
+	free(ids);
+	report_refresh_summary(&stats, line, sizeof(line));
+	printf("%s%s (%.1f s)\n", line, dry_run ? "; dry run: nothing written" : "",
+	    (double)(mono_ms() - bp.start_ms) / 1000.0);
+	if (!ok) {
+		rc = ctl_fail(cmd, "stopped: %s", err.message);
+		goto cleanup;
+	}
+	if (push) {
+		pushrun_stats_t ps;
+		bool pok;
+
+		/* The push engine takes its own client from the pool. */
+		store_push(c.store, c.client);
+		c.client = NULL;
+		pok = pushrun_until_idle(c.cfg, c.store, c.instance, backfill_on_push_progress, NULL,
+		    &ps, &err);
+		printf("pushed %llu, retried %llu, parked %llu in %.1f s; left: %lld pending "
+		    "(%lld due), %lld in flight, %lld parked\n", (unsigned long long)ps.pushed,
+		    (unsigned long long)ps.retried, (unsigned long long)ps.parked,
+		    (double)ps.elapsed_ms / 1000.0, (long long)ps.left.pending,
+		    (long long)ps.left.due, (long long)ps.left.in_flight, (long long)ps.left.parked);
+		if (!pok)
+			rc = ctl_fail(cmd, "%s", err.message);
+		else if (ps.left.pending > 0)
+			fprintf(stderr, "ticketsyncctl %s: %lld detection(s) wait for a retry; the "
+			    "daemon sends them when they are due\n", cmd->name,
+			    (long long)ps.left.pending);
+	}
+cleanup:
+	ctl_close(&c);
+	return rc;
+}
+
+/* ---- status ---- */
+
+static int
+cmd_status(int argc, char **argv, const ctl_cmd_t *cmd)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "parked", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	bool json = false;
+	size_t parked = CTL_PARKED_DEFAULT;
+	overview_t o;
+	bson_error_t err;
+	ctl_t c;
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, ":c:jp:h", longopts)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'j': json = true; break;
+		case 'p':
+			if (!parse_count(optarg, &parked))
+				return usage_error(cmd, "--parked takes a count, not \"%s\"", optarg);
+			break;
+		case 'h': cmd_usage(stdout, cmd); return EXIT_OK;
+		default: return bad_option(cmd, ch, argv);
+		}
+	}
+	if (optind < argc)
+		return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	if ((rc = ctl_open(&c, cmd, path, false)) != EXIT_OK)
+		return rc;
+	if (!overview_collect(c.client, c.db, store_now_ms(), parked, &o, &err)) {
+		rc = ctl_fail(cmd, "%s", err.message);
+	} else if (json) {
+		bson_t doc;
+		report_status_json(&o, &doc);
+		report_json_print(stdout, &doc);
+		bson_destroy(&doc);
+	} else {
+		report_status_print(stdout, &o);
+	}
+	overview_free(&o);
+	ctl_close(&c);
+	return rc;
+}
+
+/* ---- audit ---- */
+
+typedef struct audit_out {
+	bool json;
+	report_table_t *table;
+} audit_out_t;
+
+static bool
+audit_on_record(const bson_t *doc, void *arg)
+{
+	audit_out_t *ao = arg;
+
+	if (ao->json) {
+		bson_t out;
+		report_audit_json(doc, &out);
+		report_json_print(stdout, &out);
+		bson_destroy(&out);
+	} else {
+		char cells[REPORT_AUDIT_COLS][REPORT_CELL_MAX];
+		const char *ptrs[REPORT_AUDIT_COLS];
+		report_audit_cells(doc, cells);
+		for (int i = 0; i < REPORT_AUDIT_COLS; i++)
+			ptrs[i] = cells[i];
+		if (!report_table_add(ao->table, ptrs))
+			return false;
+	}
+	return true;
+}
+
+static int
+cmd_audit(int argc, char **argv, const ctl_cmd_t *cmd)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "detection", required_argument, NULL, 'd' },
+		{ "ticket", required_argument, NULL, 't' },
+		{ "event", required_argument, NULL, 'e' },
+		{ "since", required_argument, NULL, 's' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	audit_query_t q = { .limit = CTL_AUDIT_DEFAULT_LIMIT };
+	audit_out_t ao = { 0 };
+	int64_t *ids = NULL;
+	size_t nids = 0, capids = 0, n = 0;
+	bson_error_t err;
+	char why[256];
+	ctl_t c;
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, ":c:d:t:e:s:l:jh", longopts)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'd':
+			if (nids > 0 || !parse_detection_ids(optarg, &ids, &nids, &capids) || nids != 1) {
+				free(ids);
+				return usage_error(cmd, "--detection takes one id from 1 to 2^53 (\"%s\")",
+				    optarg);
+			}
+			q.has_detection_id = true;
+			q.detection_id = ids[0];
+			break;
+		case 't':
+			if (optarg[0] == '\0' || strlen(optarg) > FIELDS_TICKET_ID_MAX) {
+				free(ids);
+				return usage_error(cmd, "--ticket takes a ticket id of 1..%d bytes",
+				    FIELDS_TICKET_ID_MAX);
+			}
+			q.ticket_id = optarg;
+			break;
+		case 'e': q.event = optarg; break;
+		case 's':
+			if (!timefmt_parse_since(optarg, store_now_ms(), &q.since_ms, why, sizeof(why))) {
+				free(ids);
+				return usage_error(cmd, "--since: %s", why);
+			}
+			if (q.since_ms == 0)
+				q.since_ms = 1; /* 0 would mean "any" */
+			break;
+		case 'l':
+			if (!parse_count(optarg, &q.limit)) {
+				free(ids);
+				return usage_error(cmd, "--limit takes a count (0: all), not \"%s\"", optarg);
+			}
+			break;
+		case 'j': ao.json = true; break;
+		case 'h': free(ids); cmd_usage(stdout, cmd); return EXIT_OK;
+		default: free(ids); return bad_option(cmd, ch, argv);
+		}
+	}
+	free(ids);
+	if (optind < argc)
+		return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (q.has_detection_id && q.ticket_id != NULL)
+		return usage_error(cmd, "--detection and --ticket exclude each other");
+	if ((rc = ctl_open(&c, cmd, path, false)) != EXIT_OK)
+		return rc;
+	if (!ao.json && (ao.table = report_audit_table_new()) == NULL) {
+		rc = ctl_fail(cmd, "out of memory");
+		goto cleanup;
+	}
+	if (!audit_query(c.client, c.db, &q, audit_on_record, &ao, &n, &err)) {
+		rc = ctl_fail(cmd, "%s", err.message);
+		goto cleanup;
+	}
+	if (!ao.json) {
+		if (n == 0)
+			printf("no audit records match\n");
+		else
+			report_table_print(ao.table, stdout);
+		if (q.limit > 0 && n == q.limit)
+			fprintf(stderr, "(the newest %zu records; --limit N shows more, --limit 0 all)\n",
+			    n);
+	}
+cleanup:
+	report_table_free(ao.table);
+	ctl_close(&c);
+	return rc;
+}
+
+/* ---- replay-parked ---- */
+
+typedef struct replay_ctx {
+	int64_t *ids;
+	size_t n, cap;
+	bool oom;
+} replay_ctx_t;
+
+static bool
+replay_on_parked(const bson_t *doc, void *arg)
+{
+	replay_ctx_t *r = arg;
+	bson_iter_t it;
+	int64_t id;
+
+	if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &id))
+		return true;
+	if (r->n == r->cap) {
+		size_t c = r->cap ? r->cap * 2 : 64;
+		int64_t *n = realloc(r->ids, c * sizeof(int64_t));
+		if (n == NULL) {
+			r->oom = true;
+			return false;
+		}
+		r->ids = n;
+		r->cap = c;
+	}
+	r->ids[r->n++] = id;
+	return true;
+}
+
+static int
+cmd_replay(int argc, char **argv, const ctl_cmd_t *cmd)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "detection", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	replay_ctx_t want = { 0 };
+	int64_t *replayed = NULL;
+	size_t nreplayed = 0;
+	audit_record_t *recs = NULL;
+	bson_error_t err;
+	bool named;
+	ctl_t c;
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, ":c:d:h", longopts)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'd':
+			if (!parse_detection_ids(optarg, &want.ids, &want.n, &want.cap)) {
+				free(want.ids);
+				return usage_error(cmd, "--detection takes ids from 1 to 2^53 (\"%s\")",
+				    optarg);
+			}
+			break;
+		case 'h': free(want.ids); cmd_usage(stdout, cmd); return EXIT_OK;
+		default: free(want.ids); return bad_option(cmd, ch, argv);
+		}
+	}
+	if (optind < argc) {
+		free(want.ids);
+		return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	}
+	if ((rc = ctl_open(&c, cmd, path, false)) != EXIT_OK) {
+		free(want.ids);
+		return rc;
+	}
+	named = want.n > 0;
+	if (!named) {
+		/* All of them: list first, so each replay is audited under its detection. */
+		if (!outbox_list_parked(c.client, c.db, 0, replay_on_parked, &want, &err) || want.oom) {
+			rc = ctl_fail(cmd, "%s", want.oom ? "out of memory" : err.message);
+			goto cleanup;
+		}
+	}
+	replayed = calloc(want.n ? want.n : 1, sizeof(int64_t));
+	if (replayed == NULL) {
+		rc = ctl_fail(cmd, "out of memory");
+		goto cleanup;
+	}
+	/* One detection at a time: the count says exactly which ones were parked, so the
+	 * audit trail never claims a replay that did not happen. */
+	for (size_t i = 0; i < want.n; i++) {
+		int64_t count = 0;
+		if (!outbox_replay_parked(c.client, c.db, &want.ids[i], 1, store_now_ms(), &count,
+		        &err)) {
+			rc = ctl_fail(cmd, "detection %lld: %s", (long long)want.ids[i], err.message);
+			break;
+		}
+		if (count > 0)
+			replayed[nreplayed++] = want.ids[i];
+		else if (named)
+			fprintf(stderr, "ticketsyncctl %s: detection %lld is not parked; nothing to "
+			    "replay\n", cmd->name, (long long)want.ids[i]);
+	}
+	recs = calloc(nreplayed ? nreplayed : 1, sizeof(*recs));
+	if (recs == NULL) {
+		rc = ctl_fail(cmd, "out of memory");
+		goto cleanup;
+	}
+	for (size_t off = 0; off < nreplayed; off += AUDIT_BATCH_MAX) {
+		size_t take = nreplayed - off < AUDIT_BATCH_MAX ? nreplayed - off : AUDIT_BATCH_MAX;
+		for (size_t i = 0; i < take; i++)
+			recs[i] = (audit_record_t){
+				.event = AUDIT_REPLAYED,
+				.has_detection_id = true,
+				.detection_id = replayed[off + i],
+				.message = "parked detection queued again by ticketsyncctl replay-parked",
+				.instance = c.instance,
+			};
+		if (!audit_append_many(c.client, c.db, recs, take, &err))
+			log_warnx("audit write failed: %s", err.message);
+	}
+	printf("replayed %zu parked detection(s)%s\n", nreplayed,
+	    nreplayed ? "; the daemon pushes them at its next tick" : "");
+cleanup:
+	free(recs);
+	free(replayed);
+	free(want.ids);
+	ctl_close(&c);
+	return rc;
+}
+
+/* ---- help ---- */
+
+static int
+cmd_help(int argc, char **argv, const ctl_cmd_t *cmd)
+{
+	const ctl_cmd_t *target;
+
+	if (argc < 2) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (argc > 2)
+		return usage_error(cmd, "one command at a time");
+	target = ctl_find(argv[1]);
+	if (target == NULL || target->run == cmd_help)
+		return usage_error(NULL, "unknown command \"%s\"", argv[1]);
+	cmd_usage(stdout, target);
+	return EXIT_OK;
+}
+
+static const ctl_cmd_t ctl_cmds[] = {
+	{ "init", "check the MongoDB deployment; create collections, validators, indexes",
+	  "Check the MongoDB deployment (a replica set or sharded cluster, 4.4 or newer:\n"
+	  "change streams need one) and create the collections, validators and indexes\n"
+	  "kept in schema/. Safe to repeat: a second run changes nothing.",
+	  "init [--dry-run]",
+	  "  -n, --dry-run      print what would change, change nothing\n", cmd_init },
+	{ "import-tickets", "upsert tickets from a CSV or JSON Lines export",
+	  "Upsert tickets into the tickets collection from a CSV export with a header\n"
+	  "(detection_id,ticket_id,status,assignee,resolution and optionally updated_at;\n"
+	  "an empty value means null) or from JSON Lines. Rows of one ticket merge their\n"
+	  "detection ids. Each bad row is reported as FILE:LINE: reason and the good rows\n"
+	  "are imported; the exit status is 1 if any row was bad. The daemon sees the\n"
+	  "changed tickets through its change stream.",
+	  "import-tickets [--format csv|jsonl] [--strict] [--dry-run] FILE|-",
+	  "  -f, --format FMT   csv or jsonl (default: by extension, then by content)\n"
+	  "  -s, --strict       any bad row: write nothing\n"
+	  "  -n, --dry-run      check the file, write nothing\n", cmd_import },
+	{ "backfill", "reconcile detections against tickets now and queue the differences",
+	  "Reconcile every detection (or the ones named) against its tickets now and queue\n"
+	  "the differences for the daemon to push. Safe while the daemon runs. A progress\n"
+	  "bar on a terminal, progress lines otherwise, and a summary at the end.",
+	  "backfill [--since TIME] [--detection ID ...] [--dry-run] [--push]",
+	  "  -s, --since TIME   only detections updated since TIME: ISO-8601 (UTC unless an\n"
+	  "                     offset is given), epoch ms, or an age such as 24h or 7d\n"
+	  "  -d, --detection ID these detections only (repeat, or 1,2,3)\n"
+	  "  -n, --dry-run      count what would be queued, write nothing\n"
+	  "  -p, --push         then push through the daemon's engine and limits until\n"
+	  "                     nothing is due (needs the [extrahop] settings)\n", cmd_backfill },
+	{ "status", "pending, parked, last push, checkpoint, counts by outcome",
+	  "Pending, in flight, synced and parked detections (parked ones with their\n"
+	  "reasons), the last acknowledged push, the checkpoint's age and lag, and the\n"
+	  "audit trail counted by event.",
+	  "status [--json] [--parked N]",
+	  "  -j, --json         one JSON object, for scripts\n"
+	  "  -p, --parked N     list up to N parked detections (default 10)\n", cmd_status },
+	{ "audit", "show the audit trail",
+	  "The audit trail (every push attempt and every input refused or not mapped),\n"
+	  "newest first, as an aligned table or as JSON Lines.",
+	  "audit [--detection ID | --ticket ID] [--event NAME] [--since TIME] [--limit N] [--json]",
+	  "  -d, --detection ID records of one detection\n"
+	  "  -t, --ticket ID    records of one ticket\n"
+	  "  -e, --event NAME   one kind: pushed, retry, parked, rejected_input, ...\n"
+	  "  -s, --since TIME   as for backfill\n"
+	  "  -l, --limit N      at most N records (default 50, 0: all)\n"
+	  "  -j, --json         JSON Lines, one record per line\n", cmd_audit },
+	{ "replay-parked", "queue parked detections again",
+	  "Queue parked detections (ones ExtraHop refused) again, due now; each replay is\n"
+	  "audited as \"replayed\".",
+	  "replay-parked [--detection ID ...]",
+	  "  -d, --detection ID only these (repeat, or 1,2,3); default: all parked\n", cmd_replay },
+	{ "help", "help on a command", "Help on a command.", "help COMMAND", "", cmd_help },
+};
+
+static const ctl_cmd_t *
+ctl_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
+		if (strcmp(ctl_cmds[i].name, name) == 0)
+			return &ctl_cmds[i];
+	return NULL;
 }
 
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	const ctl_cmd_t *cmd;
+	char **args = NULL;
+	int ch, rc, nargs;
+
 	log_init("ticketsyncctl", LOG_LEVEL_INFO);
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--version") == 0) {
-			printf("ticketsyncctl %s\n", TICKETSYNC_VERSION);
-			return 0;
-		}
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			return 0;
+	/* "+": stop at the command; its own options are parsed by the command. */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		case 'V': printf("ticketsyncctl %s\n", TICKETSYNC_VERSION); return EXIT_OK;
+		default: return bad_option(NULL, ch, argv);
 		}
 	}
-	usage(stderr);
-	return 2;
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = ctl_find(argv[optind]);
+	if (cmd == NULL)
+		return usage_error(NULL, "unknown command \"%s\"", argv[optind]);
+	/* A -c before the command is passed on as if given after it. */
+	nargs = argc - optind + (path ? 2 : 0);
+	args = calloc((size_t)nargs + 1, sizeof(char *));
+	if (args == NULL)
+		return EXIT_FAIL;
+	args[0] = argv[optind];
+	if (path != NULL) {
+		args[1] = (char *)"--config";
+		args[2] = (char *)path;
+	}
+	for (int i = optind + 1, j = path ? 3 : 1; i < argc; i++, j++)
+		args[j] = argv[i];
+	optind = 0; /* reset getopt for the command (GNU: 0 also re-initialises) */
+	/* The push engine runs libevent across threads and libcurl; set both up once. */
+	evthread_use_pthreads();
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmd->run(nargs, args, cmd);
+	free(args);
+	curl_global_cleanup();
+	mongoc_cleanup();
+	libevent_global_shutdown();
+	return rc;
 }
