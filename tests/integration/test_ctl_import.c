@@ -1,0 +1,588 @@
+/*
+ * ticketsyncctl import-tickets: the real binary against the MongoDB test server (or
+ * TICKETSYNC_TEST_MONGODB_URI). The ExtraHop example imported while ticketsyncd runs
+ * reaches the fake API as exactly the expected PATCHes; bad rows are reported with
+ * their line numbers while good rows are imported; --strict writes nothing; JSON
+ * Lines, stdin, re-imports and merges, validator refusals, configuration errors.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "tsdaemon.h"
+#include "tsextrahop.h"
+#include "tsmongo.h"
+#include "tsrun.h"
+
+#define API_KEY "test-key-import"
+
+static tsmongo_t *mongo;
+static int db_seq;
+
+typedef struct fixture {
+	char db[96];
+	char env_uri[1200], env_db[160];
+	mongoc_client_t *client;
+	tsextrahop_t fx;
+	tsdaemon_t d;
+	bool fx_started, d_started;
+} fixture_t;
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static int
+fixture_setup(void **state)
+{
+	fixture_t *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	/* tsdaemon_free on a zeroed struct would close fd 0 (stdout_fd). */
+	f->d.proc.pid = -1;
+	f->d.proc.stdout_fd = -1;
+	tsmongo_dbname(mongo, "ctlimport", db_seq++, f->db, sizeof(f->db));
+	snprintf(f->env_uri, sizeof(f->env_uri), "TICKETSYNC_MONGODB_URI=%s", tsmongo_uri(mongo));
+	snprintf(f->env_db, sizeof(f->env_db), "TICKETSYNC_MONGODB_DATABASE=%s", f->db);
+	f->client = tsmongo_client(mongo);
+	*state = f;
+	return 0;
+}
+
+static int
+fixture_teardown(void **state)
+{
+	fixture_t *f = *state;
+
+	if (f->d_started)
+		tsdaemon_stop(&f->d, 15000);
+	tsdaemon_free(&f->d);
+	if (f->fx_started)
+		tsextrahop_stop(&f->fx);
+	tsmongo_drop_db(f->client, f->db);
+	mongoc_client_destroy(f->client);
+	tsmongo_tmp_free();
+	free(f);
+	return 0;
+}
+
+/* Run ticketsyncctl against this fixture's database; stdin_text may be NULL; extra
+ * is one more "K=V" or NULL. */
+static void
+ctl_in(fixture_t *f, tsrun_result_t *r, const char *stdin_text, const char *extra,
+    const char *const *args)
+{
+	const char *env[] = { f->env_uri, f->env_db, extra, NULL };
+	tsrun_opts_t o = { .env = env, .stdin_data = stdin_text,
+		.stdin_len = stdin_text ? strlen(stdin_text) : 0 };
+
+	if (tsrun_ctlv(r, &o, args) != 0)
+		fail_msg("ticketsyncctl: %s", r->err);
+	/* Its output is part of the test log: what a user would have seen. */
+	fprintf(stderr, "--- ticketsyncctl %s (exit %d)\n%s%s", args[0], r->exit_code, r->out,
+	    r->err);
+}
+
+#define CTL(f, r, ...) ctl_in((f), (r), NULL, NULL, (const char *const[]){ __VA_ARGS__, NULL })
+
+static char *
+fixture_path(const char *name)
+{
+	return bson_strdup_printf("%s/tests/fixtures/%s", tsproc_source_dir(), name);
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (fp == NULL)
+		fail_msg("cannot open %s", path);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	if (fread(buf, 1, (size_t)n, fp) != (size_t)n)
+		fail_msg("cannot read %s", path);
+	fclose(fp);
+	return buf;
+}
+
+static int64_t
+count(fixture_t *f, const char *coll_name, const char *json_filter)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(f->client, f->db, coll_name);
+	int64_t n = tsmongo_count(coll, json_filter);
+
+	mongoc_collection_destroy(coll);
+	return n;
+}
+
+static const bson_t *
+find_one(fixture_t *f, const char *coll_name, const char *json_filter)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(f->client, f->db, coll_name);
+	const bson_t *doc = tsmongo_find_one(coll, json_filter);
+
+	mongoc_collection_destroy(coll);
+	return doc;
+}
+
+static void
+assert_doc(const bson_t *doc, const char *json_subset)
+{
+	char why[512];
+
+	assert_non_null(doc);
+	if (!tsmongo_matches(doc, json_subset, why, sizeof(why))) {
+		char *s = bson_as_relaxed_extended_json(doc, NULL);
+		fail_msg("%s: %s (document %s)", json_subset, why, s);
+	}
+}
+
+static void
+assert_contains(const char *haystack, const char *needle)
+{
+	if (strstr(haystack, needle) == NULL)
+		fail_msg("output does not contain \"%s\":\n%s", needle, haystack);
+}
+
+/* Insert or replace by _id. */
+static void
+put(fixture_t *f, const char *coll_name, const char *json)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(f->client, f->db, coll_name);
+	bson_t *doc = tsmongo_json(json);
+	bson_t filter = BSON_INITIALIZER;
+	bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+	bson_iter_t it;
+	bson_error_t err;
+
+	assert_true(bson_iter_init_find(&it, doc, "_id"));
+	bson_append_iter(&filter, "_id", 3, &it);
+	if (!mongoc_collection_replace_one(coll, &filter, doc, opts, NULL, &err))
+		fail_msg("put %s: %s", json, err.message);
+	bson_destroy(&filter);
+	bson_destroy(opts);
+	mongoc_collection_destroy(coll);
+}
+
+/* ---- fake ExtraHop: the PATCHes it received ---- */
+
+static int
+patches(fixture_t *f, int64_t id, bson_t *out_last_body)
+{
+	bson_t reply;
+	bson_iter_t it, arr;
+	int n = 0;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/api/v1/detections/%lld", (long long)id);
+	if (tsextrahop_requests(&f->fx, 0, &reply) != 0)
+		fail_msg("requests: %s", f->fx.error);
+	if (bson_iter_init_find(&it, &reply, "requests") && bson_iter_recurse(&it, &arr)) {
+		while (bson_iter_next(&arr)) {
+			bson_t req;
+			const uint8_t *data;
+			uint32_t len;
+			const char *method, *p;
+
+			bson_iter_document(&arr, &len, &data);
+			bson_init_static(&req, data, len);
+			method = tsextrahop_str(&req, "method");
+			p = tsextrahop_str(&req, "path");
+			if (method == NULL || strcmp(method, "PATCH") != 0 || p == NULL)
+				continue;
+			if (id >= 0 && strcmp(p, path) != 0)
+				continue;
+			n++;
+			if (out_last_body != NULL) {
+				bson_iter_t b;
+				bson_reinit(out_last_body);
+				if (bson_iter_init_find(&b, &req, "body") && BSON_ITER_HOLDS_DOCUMENT(&b)) {
+					bson_t body;
+					bson_iter_document(&b, &len, &data);
+					bson_init_static(&body, data, len);
+					bson_copy_to_excluding_noinit(&body, out_last_body, "", NULL);
+				}
+			}
+		}
+	}
+	bson_destroy(&reply);
+	return n;
+}
+
+static bool
+wait_patches(fixture_t *f, int64_t id, int n, int timeout_ms)
+{
+	int64_t start = now_ms();
+
+	while (now_ms() - start < timeout_ms) {
+		if (patches(f, id, NULL) >= n)
+			return true;
+		sleep_ms(25);
+	}
+	return false;
+}
+
+static void
+assert_body(fixture_t *f, int64_t id, const char *expected_json)
+{
+	bson_t body = BSON_INITIALIZER;
+	bson_t *want = tsmongo_json(expected_json);
+
+	patches(f, id, &body);
+	/* Exactly these keys with these values, nothing more. */
+	if (!bson_equal(&body, want)) {
+		char *got = bson_as_relaxed_extended_json(&body, NULL);
+		char *w = bson_as_relaxed_extended_json(want, NULL);
+		fail_msg("detection %lld: body %s, expected %s", (long long)id, got, w);
+	}
+	bson_destroy(&body);
+}
+
+/* ---- tests ---- */
+
+static void
+test_example_import_then_daemon_pushes(void **state)
+{
+	fixture_t *f = *state;
+	tsextrahop_opts_t fxo = { .api_key = API_KEY, .detections_count = 20 };
+	tsrun_result_t r;
+	char err[512];
+	char *csv = fixture_path("extrahop_example.csv");
+	int64_t start;
+
+	if (tsextrahop_start(&f->fx, &fxo, err, sizeof(err)) != 0)
+		fail_msg("fake ExtraHop: %s", err);
+	f->fx_started = true;
+	/* The detections as ExtraHop's trigger wrote them (numbers in three BSON types). */
+	put(f, "detections", "{'_id': 1, 'title': 'Port scan', 'status': null, 'assignee': null, 'ticket_id': null, 'resolution': null, 'update_time': 1700000000000}");
+	put(f, "detections", "{'_id': {'$numberLong': '2'}, 'title': 'Brute force', 'update_time': 1700000000000}");
+	put(f, "detections", "{'_id': 3.0, 'title': 'Exfiltration', 'risk_score': 80}");
+	tsdaemon_init(&f->d, tsmongo_uri(mongo), f->db, f->fx.base_url, API_KEY);
+	if (tsdaemon_start(&f->d, err, sizeof(err)) != 0)
+		fail_msg("ticketsyncd: %s", err);
+	f->d_started = true;
+	start = now_ms();
+	while (tsdaemon_get(&f->d, "/readyz", NULL) != 200) {
+		if (now_ms() - start > 15000)
+			fail_msg("ticketsyncd never became ready");
+		sleep_ms(20);
+	}
+	/* No tickets yet: nothing to push. */
+	sleep_ms(500);
+	assert_int_equal(patches(f, -1, NULL), 0);
+
+	CTL(f, &r, "import-tickets", csv);
+	assert_int_equal(r.exit_code, 0);
+	assert_contains(r.out, "rows read 3 (csv), tickets upserted 3 (new 3, changed 0, unchanged 0), bad rows 0");
+	assert_string_equal(r.err, "");
+	tsrun_free(&r);
+
+	/* The daemon sees the new tickets through its change stream and pushes them. */
+	assert_true(wait_patches(f, 1, 1, 10000));
+	assert_true(wait_patches(f, 2, 1, 10000));
+	assert_true(wait_patches(f, 3, 1, 10000));
+	assert_body(f, 1, "{'ticket_id': 'TK-16982', 'status': 'new', 'assignee': 'sally'}");
+	assert_body(f, 2, "{'ticket_id': 'TK-2078', 'assignee': 'jim'}");
+	assert_body(f, 3, "{'ticket_id': 'TK-3452', 'assignee': 'alex'}");
+	sleep_ms(1000);
+	assert_int_equal(patches(f, -1, NULL), 3);
+
+	/* Stored as the daemon's ticket parser expects, marked as imported. */
+	assert_doc(find_one(f, "tickets", "{'_id': 'TK-16982'}"),
+	    "{'detection_ids': [1], 'status': 'new', 'assignee': 'sally', 'resolution': null, 'source': 'import'}");
+	assert_int_equal(tsmongo_get_type(find_one(f, "tickets", "{'_id': 'TK-2078'}"), "status"),
+	    BSON_TYPE_NULL);
+	assert_int_equal(tsmongo_get_type(find_one(f, "tickets", "{'_id': 'TK-2078'}"), "updated_at"),
+	    BSON_TYPE_DATE_TIME);
+
+	/* Importing the same file again changes nothing, so nothing is pushed again. */
+	CTL(f, &r, "import-tickets", csv);
+	assert_int_equal(r.exit_code, 0);
+	assert_contains(r.out, "tickets upserted 3 (new 0, changed 0, unchanged 3)");
+	tsrun_free(&r);
+	sleep_ms(1500);
+	assert_int_equal(patches(f, -1, NULL), 3);
+	bson_free(csv);
+	assert_int_equal(tsdaemon_stop(&f->d, 15000), 0);
+	f->d_started = false;
+}
+
+static void
+test_bad_rows_reported_good_imported(void **state)
+{
+	fixture_t *f = *state;
+	tsrun_result_t r;
+	char *csv = fixture_path("tickets_bad_rows.csv");
+	char *want;
+
+	CTL(f, &r, "import-tickets", csv);
+	assert_int_equal(r.exit_code, 1);
+	/* One line per bad row, FILE:LINE: reason, in line order. */
+#define EXPECT_ROW(line, text) \
+	want = bson_strdup_printf("%s:%d: %s", csv, line, text); \
+	assert_contains(r.err, want); \
+	bson_free(want)
+	EXPECT_ROW(3, "missing detection_id");
+	EXPECT_ROW(4, "detection_id \"abc\" is not an integer from 1 to 2^53");
+	EXPECT_ROW(5, "missing ticket_id");
+	EXPECT_ROW(6, "ticket_id \"XXXXXXXX");
+	assert_contains(r.err, "is 129 bytes long; at most 128 are allowed");
+	EXPECT_ROW(7, "updated_at \"yesterday\" is not an ISO-8601 time");
+	EXPECT_ROW(9, "the row has an unterminated quoted value");
+	assert_int_equal(tsrun_count_lines(r.err, csv), 6);
+	assert_contains(r.out, "rows read 10 (csv), tickets upserted 3 (new 3, changed 0, unchanged 0), bad rows 6");
+	tsrun_free(&r);
+
+	/* The good rows, the quoted one and the one after the stray quote included. */
+	assert_int_equal(count(f, "tickets", "{}"), 3);
+	assert_doc(find_one(f, "tickets", "{'_id': 'TK-10'}"),
+	    "{'detection_ids': [10, 19], 'status': 'In Progress', 'assignee': 'kim', 'resolution': null, 'updated_at': {'$date': '2026-11-01T08:00:00Z'}}");
+	assert_string_equal(tsmongo_get_str(find_one(f, "tickets", "{'_id': 'TK-16'}"), "assignee"),
+	    "O'Brien, Pat");
+	assert_doc(find_one(f, "tickets", "{'_id': 'TK-18'}"), "{'detection_ids': [18], 'assignee': 'carol'}");
+	bson_free(csv);
+}
+
+static void
+test_strict_writes_nothing(void **state)
+{
+	fixture_t *f = *state;
+	tsrun_result_t r;
+	char *csv = fixture_path("tickets_bad_rows.csv");
+
+	CTL(f, &r, "import-tickets", "--strict", csv);
+	assert_int_equal(r.exit_code, 1);
+	assert_int_equal(tsrun_count_lines(r.err, csv), 6);
+	assert_contains(r.err, "6 bad row(s); nothing written (--strict)");
+	assert_string_equal(r.out, "");
+	tsrun_free(&r);
+	assert_int_equal(count(f, "tickets", "{}"), 0);
+	assert_false(tsmongo_has_database(f->client, f->db) && count(f, "tickets", "{}") != 0);
+
+	/* --dry-run checks without writing, and says what it would do. */
+	CTL(f, &r, "import-tickets", "--dry-run", csv);
+	assert_int_equal(r.exit_code, 1);
+	assert_contains(r.out, "dry run: rows read 10 (csv), tickets to upsert 3, bad rows 6; nothing written");
+	tsrun_free(&r);
+	assert_int_equal(count(f, "tickets", "{}"), 0);
+	bson_free(csv);
+
+	/* A clean file under --strict is imported. */
+	csv = fixture_path("extrahop_example.csv");
+	CTL(f, &r, "import-tickets", "--strict", csv);
+	assert_int_equal(r.exit_code, 0);
+	tsrun_free(&r);
+	assert_int_equal(count(f, "tickets", "{}"), 3);
+	bson_free(csv);
+}
+
+static void
+test_unknown_column_stops_the_file(void **state)
+{
+	fixture_t *f = *state;
+	tsrun_result_t r;
+	char *csv = fixture_path("tickets_unknown_column.csv");
+	char *want = bson_strdup_printf("%s:1: unknown column \"assigne\"", csv);
+
+	/* A misspelt column would null every assignee: the whole file is refused. */
+	CTL(f, &r, "import-tickets", csv);
+	assert_int_equal(r.exit_code, 1);
+	assert_contains(r.err, want);
+	assert_contains(r.err, "nothing imported");
+	tsrun_free(&r);
+	assert_int_equal(count(f, "tickets", "{}"), 0);
+	bson_free(want);
+	bson_free(csv);
+}
+
+static void
+test_jsonl_file_and_stdin(void **state)
+{
+	fixture_t *f = *state;
+	tsrun_result_t r;
+	char *path = fixture_path("tickets_example.jsonl");
+	char *text = slurp(path);
+
+	/* By extension. */
+	CTL(f, &r, "import-tickets", path);
+	assert_int_equal(r.exit_code, 1);
+	{
+		char *want = bson_strdup_printf("%s:5: unknown field \"priority\"", path);
+		assert_contains(r.err, want);
+		bson_free(want);
+	}
+	assert_contains(r.out, "rows read 4 (jsonl), tickets upserted 3 (new 3, changed 0, unchanged 0), bad rows 1");
+	tsrun_free(&r);
+	assert_doc(find_one(f, "tickets", "{'_id': 'TK-3452'}"), "{'detection_ids': [3], 'assignee': 'alex', 'status': null}");
+
+	/* From stdin, detected by content; the lines are named <stdin>:N. */
+	tsmongo_drop_db(f->client, f->db);
+	ctl_in(f, &r, text, NULL, (const char *const[]){ "import-tickets", "-", NULL });
+	assert_int_equal(r.exit_code, 1);
+	assert_contains(r.err, "<stdin>:5: unknown field \"priority\"");
+	assert_contains(r.out, "(jsonl)");
+	tsrun_free(&r);
+	assert_int_equal(count(f, "tickets", "{}"), 3);
+
+	/* CSV on stdin, and --format overriding the guess. */
+	tsmongo_drop_db(f->client, f->db);
+	ctl_in(f, &r, "detection_id,ticket_id,assignee\n7,TK-7,zoe\n", NULL,
+	    (const char *const[]){ "import-tickets", "--format", "csv", "-", NULL });
+	assert_int_equal(r.exit_code, 0);
+	tsrun_free(&r);
+	/* Columns left out of the file are null on a new ticket. */
+	assert_doc(find_one(f, "tickets", "{'_id': 'TK-7'}"),
+	    "{'detection_ids': [7], 'assignee': 'zoe', 'status': null, 'resolution': null}");
+	ctl_in(f, &r, "{\"detection_id\": 1, \"ticket_id\": \"TK-1\"}\n", NULL,
+	    (const char *const[]){ "import-tickets", "--format", "csv", "-", NULL });
+	assert_int_equal(r.exit_code, 1);
+	assert_contains(r.err, "<stdin>:1: the header has malformed quoting");
+	tsrun_free(&r);
+	free(text);
+	bson_free(path);
+}
+
+static void
+test_reimport_merges_and_keeps_absent_columns(void **state)
+{
+	fixture_t *f = *state;
+	tsrun_result_t r;
+
+	/* A ticket written by someone else, with a status and an int32 id. */
+	put(f, "tickets", "{'_id': 'TK-1', 'detection_ids': [1], 'status': 'In Progress', 'assignee': 'ann', 'resolution': null, 'updated_at': {'$date': '2026-10-01T00:00:00Z'}, 'source': 'jira-webhook'}");
+	/* A file without a status column adds detections and changes the assignee; the
+	 * stored status stays, and detection 1 (now int64) is not added twice. */
+	ctl_in(f, &r, "detection_id,ticket_id,assignee,updated_at\n1,TK-1,bob,2026-11-02T00:00:00Z\n5,TK-1,bob,2026-11-02T00:00:00Z\n", NULL,
+	    (const char *const[]){ "import-tickets", "-", NULL });
+	assert_int_equal(r.exit_code, 0);
+	assert_contains(r.out, "rows read 2 (csv), tickets upserted 1 (new 0, changed 1, unchanged 0), bad rows 0");
+	tsrun_free(&r);
+	assert_doc(find_one(f, "tickets", "{'_id': 'TK-1'}"),
+	    "{'detection_ids': [1, 5], 'status': 'In Progress', 'assignee': 'bob', 'resolution': null, 'source': 'import', 'updated_at': {'$date': '2026-11-02T00:00:00Z'}}");
+
+	/* Rows disagreeing about one ticket: the later wins, with a warning (not an error). */
+	ctl_in(f, &r, "detection_id,ticket_id,status\n8,TK-8,new\n9,TK-8,Done\n", NULL,
+	    (const char *const[]){ "import-tickets", "-", NULL });
+	assert_int_equal(r.exit_code, 0);
+	assert_contains(r.err, "<stdin>:3: warning: ticket TK-8: status \"Done\" replaces \"new\" from line 2");
+	tsrun_free(&r);
+	assert_doc(find_one(f, "tickets", "{'_id': 'TK-8'}"), "{'detection_ids': [8, 9], 'status': 'Done'}");
+}
+
+static void
+test_validator_refusal_names_the_line(void **state)
+{
+	fixture_t *f = *state;
+	tsrun_result_t r;
+	bson_error_t err;
+
+	/* A tickets validator (this test's own) that requires an assignee string. */
+	if (!tsmongo_cmd(f->client, f->db, "{'create': 'tickets', 'validator': {'$jsonSchema': {'required': ['assignee'], 'properties': {'assignee': {'bsonType': 'string'}}}}, 'validationAction': 'error'}", NULL, &err))
+		fail_msg("create: %s", err.message);
+	ctl_in(f, &r, "detection_id,ticket_id,assignee\n1,TK-1,ann\n2,TK-2,\n3,TK-3,cy\n", NULL,
+	    (const char *const[]){ "import-tickets", "-", NULL });
+	assert_int_equal(r.exit_code, 1);
+	assert_contains(r.err, "<stdin>:3: ticket TK-2 refused by MongoDB (code 121)");
+	assert_contains(r.out, "tickets upserted 2 (new 2, changed 0, unchanged 0), bad rows 1");
+	tsrun_free(&r);
+	assert_int_equal(count(f, "tickets", "{}"), 2);
+}
+
+static void
+test_errors_before_reading(void **state)
+{
+	fixture_t *f = *state;
+	tsrun_result_t r;
+
+	/* A configuration error is exit 2, and stdin is not consumed for nothing. */
+	ctl_in(f, &r, "detection_id,ticket_id\n1,TK-1\n", "TICKETSYNC_MONGODB_POOL_MAX=zero",
+	    (const char *const[]){ "import-tickets", "-", NULL });
+	assert_int_equal(r.exit_code, 2);
+	assert_contains(r.err, "configuration error: TICKETSYNC_MONGODB_POOL_MAX");
+	tsrun_free(&r);
+	CTL(f, &r, "import-tickets", "/nonexistent/tickets.csv");
+	assert_int_equal(r.exit_code, 1);
+	assert_contains(r.err, "cannot read /nonexistent/tickets.csv: No such file or directory");
+	tsrun_free(&r);
+	CTL(f, &r, "import-tickets");
+	assert_int_equal(r.exit_code, 2);
+	assert_contains(r.err, "which file?");
+	tsrun_free(&r);
+	CTL(f, &r, "import-tickets", "--format", "xml", "x.csv");
+	assert_int_equal(r.exit_code, 2);
+	tsrun_free(&r);
+	assert_int_equal(count(f, "tickets", "{}"), 0);
+}
+
+static int
+group_setup(void **state)
+{
+	char err[512];
+
+	(void)state;
+	mongo = tsmongo_start(err, sizeof(err));
+	if (mongo == NULL) {
+		fprintf(stderr, "cannot start MongoDB: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	tsmongo_stop(mongo);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_example_import_then_daemon_pushes, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_rows_reported_good_imported, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_strict_writes_nothing, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_column_stops_the_file, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_jsonl_file_and_stdin, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_reimport_merges_and_keeps_absent_columns, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_validator_refusal_names_the_line, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_errors_before_reading, fixture_setup, fixture_teardown),
+	};
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+	mongoc_cleanup();
+	curl_global_cleanup();
+	return rc;
+}
