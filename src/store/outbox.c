@@ -556,7 +556,7 @@ outbox_append_pushed(bson_t *set, const outbox_result_t *r, int64_t now_ms)
 }
 
 /* {_id, claim_id, state: in_flight} plus, when version_cmp is "$eq"/"$ne", the
- * version condition. */
+ * version condition ("$eq" as a plain equality: the cheapest filter a server matches). */
 static void
 outbox_append_claim_filter(bson_t *filter, const outbox_result_t *r, const char *version_cmp)
 {
@@ -565,7 +565,9 @@ outbox_append_claim_filter(bson_t *filter, const outbox_result_t *r, const char 
 	BSON_APPEND_INT64(filter, "_id", r->id);
 	BSON_APPEND_UTF8(filter, "claim_id", r->claim_id);
 	BSON_APPEND_UTF8(filter, "state", outbox_state_in_flight);
-	if (version_cmp != NULL) {
+	if (version_cmp != NULL && strcmp(version_cmp, "$eq") == 0) {
+		BSON_APPEND_INT64(filter, "version", r->version);
+	} else if (version_cmp != NULL) {
 		BSON_APPEND_DOCUMENT_BEGIN(filter, "version", &cond);
 		BSON_APPEND_INT64(&cond, version_cmp, r->version);
 		bson_append_document_end(filter, &cond);
@@ -638,15 +640,68 @@ outbox_add_update(mongoc_bulk_operation_t *bulk, const bson_t *filter, const bso
 	return mongoc_bulk_operation_update_one_with_opts(bulk, filter, update, NULL, err);
 }
 
+/*
+ * One unordered bulk write: the final update of every result (overtaken == false), or
+ * the overtaken update of every result that can have one. *matched grows by the
+ * documents that matched.
+ */
+static bool
+outbox_complete_pass(mongoc_collection_t *coll, const outbox_result_t *results, size_t n,
+    int64_t now_ms, bool overtaken, size_t *matched, bson_error_t *err)
+{
+	mongoc_bulk_operation_t *bulk = NULL;
+	bson_t bulk_opts = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER;
+	bson_iter_t it;
+	size_t added_n = 0;
+	bool ok = false;
+
+	BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
+	bulk = mongoc_collection_create_bulk_operation_with_opts(coll, &bulk_opts);
+	for (size_t i = 0; i < n; i++) {
+		const outbox_result_t *r = &results[i];
+		bson_t f = BSON_INITIALIZER, u = BSON_INITIALIZER;
+		bool added;
+
+		if (overtaken && r->outcome == OUTBOX_RELEASED)
+			continue; /* a release applies whatever the version */
+		if (overtaken) {
+			outbox_append_claim_filter(&f, r, "$ne");
+			outbox_build_overtaken(&u, r, now_ms);
+		} else {
+			outbox_append_claim_filter(&f, r,
+			    r->outcome == OUTBOX_RELEASED ? NULL : "$eq");
+			outbox_build_final(&u, r, now_ms);
+		}
+		added = outbox_add_update(bulk, &f, &u, err);
+		bson_destroy(&f);
+		bson_destroy(&u);
+		if (!added)
+			goto cleanup;
+		added_n++;
+	}
+	if (added_n == 0) {
+		ok = true;
+		goto cleanup;
+	}
+	if (!mongoc_bulk_operation_execute(bulk, &reply, err))
+		goto cleanup;
+	if (bson_iter_init_find(&it, &reply, "nMatched"))
+		*matched += (size_t)bson_iter_as_int64(&it);
+	ok = true;
+cleanup:
+	mongoc_bulk_operation_destroy(bulk);
+	bson_destroy(&bulk_opts);
+	bson_destroy(&reply);
+	return ok;
+}
+
 bool
 outbox_complete(mongoc_client_t *client, const char *db, const outbox_result_t *results,
     size_t n, int64_t now_ms, size_t *applied_out, bson_error_t *err)
 {
 	mongoc_collection_t *coll = NULL;
-	mongoc_bulk_operation_t *bulk = NULL;
-	bson_t bulk_opts = BSON_INITIALIZER;
-	bson_t reply = BSON_INITIALIZER;
-	bson_iter_t it;
+	size_t matched = 0;
 	bool ok = false;
 
 	if (applied_out != NULL)
@@ -666,46 +721,23 @@ outbox_complete(mongoc_client_t *client, const char *db, const outbox_result_t *
 		}
 	}
 	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
-	BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
-	bulk = mongoc_collection_create_bulk_operation_with_opts(coll, &bulk_opts);
-	for (size_t i = 0; i < n; i++) {
-		const outbox_result_t *r = &results[i];
-		bson_t f1 = BSON_INITIALIZER, u1 = BSON_INITIALIZER;
-		bson_t f2 = BSON_INITIALIZER, u2 = BSON_INITIALIZER;
-		bool added;
-
-		/* Both updates require our claim and state in_flight, and each leaves the
-		 * document out of in_flight, so at most one of the pair applies, whatever
-		 * order the server runs them in. */
-		if (r->outcome == OUTBOX_RELEASED) {
-			outbox_append_claim_filter(&f1, r, NULL);
-			outbox_build_final(&u1, r, now_ms);
-			added = outbox_add_update(bulk, &f1, &u1, err);
-		} else {
-			outbox_append_claim_filter(&f1, r, "$eq");
-			outbox_build_final(&u1, r, now_ms);
-			outbox_append_claim_filter(&f2, r, "$ne");
-			outbox_build_overtaken(&u2, r, now_ms);
-			added = outbox_add_update(bulk, &f1, &u1, err) &&
-			    outbox_add_update(bulk, &f2, &u2, err);
-		}
-		bson_destroy(&f1);
-		bson_destroy(&u1);
-		bson_destroy(&f2);
-		bson_destroy(&u2);
-		if (!added)
-			goto cleanup;
-	}
-	if (!mongoc_bulk_operation_execute(bulk, &reply, err))
+	/* Both updates of a result require our claim and state in_flight, and each leaves
+	 * the document out of in_flight, so at most one of the pair applies. The final
+	 * updates go first, as plain equality filters; only when some did not match
+	 * (desired changed while in flight, or the claim was lost) do the overtaken ones
+	 * follow, so the common case is one round trip of cheap filters. A version only
+	 * grows, so a result that missed the first pass for its version still matches the
+	 * second. */
+	if (!outbox_complete_pass(coll, results, n, now_ms, false, &matched, err))
 		goto cleanup;
-	if (applied_out != NULL && bson_iter_init_find(&it, &reply, "nMatched"))
-		*applied_out = (size_t)bson_iter_as_int64(&it);
+	if (matched < n &&
+	    !outbox_complete_pass(coll, results, n, now_ms, true, &matched, err))
+		goto cleanup;
+	if (applied_out != NULL)
+		*applied_out = matched;
 	ok = true;
 cleanup:
-	mongoc_bulk_operation_destroy(bulk);
 	mongoc_collection_destroy(coll);
-	bson_destroy(&bulk_opts);
-	bson_destroy(&reply);
 	return ok;
 }
 
