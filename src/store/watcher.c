@@ -41,6 +41,7 @@ typedef struct watcher_item {
 	int64_t *ids;
 	size_t nids;
 	char *ticket_id;       /* ticket whose event this was (NULL for detections) */
+	bool winner_lookup;    /* refresh the detections ticket_id was the winner of */
 	bson_t *token;         /* resume token once this item is applied; may be NULL */
 	char reason[160];      /* RESCAN: why */
 	bool closes_stream;    /* invalidate: the cursor is closed after it */
@@ -231,10 +232,16 @@ watcher_item_from_event(const bson_t *ev, const bson_t *token, char *reject,
 			    "detection id %s", idtext, why);
 		}
 	} else if (strcmp(coll, STORE_COLL_TICKETS) == 0) {
+		/* The ticket's id lets refresh find the detections it was the winning ticket
+		 * of, which an update, replace or delete may have taken from it. A newly
+		 * inserted ticket took nothing from anyone: the detections it can affect are
+		 * exactly the ones it lists, so no lookup (a scan of the state collection per
+		 * batch where ticket_id is not indexed). */
 		if (bson_iter_init(&it, ev) &&
 		    bson_iter_find_descendant(&it, "documentKey._id", &child) &&
 		    BSON_ITER_HOLDS_UTF8(&child))
 			item->ticket_id = bson_strdup(bson_iter_utf8(&child, NULL));
+		item->winner_lookup = strcmp(op, "insert") != 0;
 		/* The ticket's current detection ids (updateLookup); the ones it lost are
 		 * found by refresh through the state's winning ticket id. */
 		if (bson_iter_init(&it, ev) && bson_iter_find_descendant(&it, "fullDocument", &child) &&
@@ -481,7 +488,7 @@ watcher_batch_add(watcher_batch_t *b, watcher_item_t *item)
 		memcpy(b->ids + b->nids, item->ids, item->nids * sizeof(int64_t));
 		b->nids += item->nids;
 	}
-	if (item->ticket_id != NULL) {
+	if (item->ticket_id != NULL && item->winner_lookup) {
 		if (b->ntickets == b->captickets) {
 			size_t cap = b->captickets ? b->captickets * 2 : 16;
 			char **n = realloc(b->tickets, cap * sizeof(char *));
