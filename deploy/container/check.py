@@ -144,16 +144,21 @@ def library_packages(binaries):
                 fail(f"{b}: {name} not found by ldd")
                 continue
             needed.setdefault(path, set()).add(os.path.basename(b))
+    # One dpkg call for every candidate name (Debian 12 is usr-merged: dpkg knows a
+    # file under only one of /lib/... and /usr/lib/...).
+    candidates = {}
+    for path in needed:
+        real = os.path.realpath(path)
+        candidates[path] = [path, real, "/usr" + path, "/usr" + real]
+    flat = sorted({c for cs in candidates.values() for c in cs})
+    r = subprocess.run(["dpkg", "-S"] + flat, capture_output=True, text=True)
+    owner_of = {}
+    for line in r.stdout.splitlines():
+        pkgs, _, file = line.partition(": ")
+        owner_of[file] = pkgs.split(",")[0].split(":")[0].strip()
     out = {}
     for path, users in needed.items():
-        real = os.path.realpath(path)
-        owner = None
-        # Debian 12 is usr-merged: dpkg knows a file under one of its two names.
-        for candidate in (path, real, "/usr" + path, "/usr" + real):
-            r = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
-            if r.returncode == 0:
-                owner = r.stdout.split(":")[0]
-                break
+        owner = next((owner_of[c] for c in candidates[path] if c in owner_of), None)
         if owner is None:
             fail(f"no Debian package owns {path} (loaded by {', '.join(sorted(users))})")
             continue
