@@ -236,6 +236,22 @@ test('ticket over HTTP when enabled: ExtraHop\'s documented request, first event
   assert.strictEqual(later.mongo.length, 1);
 });
 
+test('plain ES5 outside ExtraHop\'s verbatim example (any trigger engine runs it)', () => {
+  const src = fs.readFileSync(standin.TRIGGER_PATH, 'utf8');
+  const start = src.indexOf('function tsOpenTicket()');
+  const end = src.indexOf('\nfunction tsMain()');
+  assert.ok(start > 0 && end > start);
+  // Comments and string literals may say anything; code may not use ES2015+ syntax.
+  const code = (src.slice(0, start) + src.slice(end))
+    .replace(/\/\/[^\n]*/g, '')
+    .replace(/'(?:[^'\\\n]|\\.)*'/g, "''");
+  for (const [what, re] of [['arrow function', /=>/], ['let', /\blet\b/], ['const', /\bconst\b/],
+    ['template literal', /`/], ['class', /\bclass\b/], ['spread/rest', /\.\.\./],
+    ['for..of', /\bof\b/], ['globalThis', /globalThis/]]) {
+    assert.ok(!re.test(code), `the trigger uses ${what}`);
+  }
+});
+
 test('settings are edited, not guessed: an unknown setting is refused', () => {
   assert.throws(() => triggerSource({ NO_SUCH_SETTING: 1 }), /found 0 definitions/);
 });
