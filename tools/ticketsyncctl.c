@@ -488,9 +488,10 @@ cleanup:
 
 typedef struct backfill_progress {
 	bool tty;
-	uint64_t total;
+	uint64_t total, shown;
 	int64_t start_ms, last_ms;
 	unsigned last_decile;
+	bool any;
 } backfill_progress_t;
 
 static void
@@ -510,6 +511,9 @@ backfill_show(backfill_progress_t *bp, uint64_t done, bool final)
 		unsigned decile = bp->total ? (unsigned)(done * 10 / bp->total) : 0;
 		if (!final && decile <= bp->last_decile && now - bp->last_ms < 10000)
 			return;
+		/* The last step's line already says where it ended. */
+		if (final && bp->any && done == bp->shown)
+			return;
 		bp->last_decile = decile;
 		report_progress_text(line, sizeof(line), done, bp->total, now - bp->start_ms, false,
 		    "detections");
@@ -517,6 +521,8 @@ backfill_show(backfill_progress_t *bp, uint64_t done, bool final)
 	}
 	fflush(stderr);
 	bp->last_ms = now;
+	bp->shown = done;
+	bp->any = true;
 }
 
 static bool

@@ -201,6 +201,8 @@ tsrun(const char *const *argv, const tsrun_opts_t *opts, tsrun_result_t *res)
 		;
 	res->seconds = tsrun_now() - start;
 	res->maxrss_kb = ru.ru_maxrss;
+	res->cpu_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	if (WIFEXITED(status)) {
 		res->exit_code = WEXITSTATUS(status);
 	} else {

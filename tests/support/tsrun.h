@@ -29,6 +29,7 @@ typedef struct tsrun_result {
 	size_t err_len;
 	double seconds;    /* wall time from spawn to exit */
 	long maxrss_kb;    /* peak resident set of the child */
+	double cpu_seconds; /* user + system CPU time of the child */
 } tsrun_result_t;
 
 /*
