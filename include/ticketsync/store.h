@@ -26,6 +26,7 @@
 #define STORE_COLL_STATE "ticketsync_state"
 #define STORE_COLL_AUDIT "ticketsync_audit"
 #define STORE_COLL_CHECKPOINTS "ticketsync_checkpoints"
+#define STORE_COLL_LEASES "ticketsync_leases"
 
 /* Error domain/codes set by the store modules (server errors keep the driver's). */
 #define STORE_ERROR_DOMAIN 0x7453 /* "tS" */
