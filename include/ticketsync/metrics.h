@@ -33,6 +33,7 @@ enum metrics_gauge {
 	METRICS_IN_FLIGHT,
 	METRICS_CHECKPOINT_SAVED_MS, /* epoch ms of the last checkpoint; age derived */
 	METRICS_PUSH_BLOCKED,        /* 1 while pushes are stopped by an auth error */
+	METRICS_LEADER,              /* 1 while this instance holds the lease */
 	METRICS_GAUGE_COUNT
 };
 

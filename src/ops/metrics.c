@@ -34,6 +34,7 @@ static const struct {
 	[METRICS_IN_FLIGHT] = { "ticketsync_in_flight", "PATCH requests in flight" },
 	[METRICS_CHECKPOINT_SAVED_MS] = { NULL, NULL }, /* rendered as an age */
 	[METRICS_PUSH_BLOCKED] = { "ticketsync_push_blocked", "1 while pushes are stopped by an auth error" },
+	[METRICS_LEADER] = { "ticketsync_leader", "1 while this instance holds the lease (active)" },
 };
 
 /* Upper bounds in ms of the push latency histogram buckets. */
