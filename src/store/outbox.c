@@ -102,33 +102,84 @@ outbox_find_one(mongoc_collection_t *coll, int64_t id, bson_t *out, bool *found,
 
 /* ---- set_desired ---- */
 
-static bool
-outbox_insert_new(mongoc_collection_t *coll, int64_t id, const fields_t *desired,
-    const fields_t *baseline, const char *ticket_id, int64_t now_ms, bool *raced,
-    bson_error_t *err)
-{
-	bson_t doc = BSON_INITIALIZER;
-	bson_t reply;
-	bool ok;
+enum outbox_write { OUTBOX_WRITE_NONE, OUTBOX_WRITE_INSERT, OUTBOX_WRITE_UPDATE };
 
-	*raced = false;
-	BSON_APPEND_INT64(&doc, "_id", id);
-	fields_append_document(&doc, "desired", desired);
-	fields_append_document(&doc, "baseline", baseline);
-	BSON_APPEND_INT64(&doc, "version", 1);
-	BSON_APPEND_INT64(&doc, "pushed_version", 0);
-	BSON_APPEND_UTF8(&doc, "state", outbox_state_pending);
-	BSON_APPEND_INT32(&doc, "attempts", 0);
-	BSON_APPEND_DATE_TIME(&doc, "next_attempt_at", now_ms);
-	BSON_APPEND_DATE_TIME(&doc, "pending_since", now_ms);
-	outbox_append_nullable(&doc, "ticket_id", ticket_id);
-	BSON_APPEND_DATE_TIME(&doc, "updated_at", now_ms);
-	ok = mongoc_collection_insert_one(coll, &doc, NULL, &reply, err);
-	if (!ok && err->code == OUTBOX_DUPLICATE_KEY)
-		*raced = true;
-	bson_destroy(&reply);
-	bson_destroy(&doc);
-	return ok;
+/* What recording desired means for a detection, decided from its current state
+ * document (cur NULL: there is none). */
+typedef struct outbox_plan {
+	enum outbox_write write;
+	int64_t version;              /* read (UPDATE: the CAS condition) */
+	const char *state;            /* read (UPDATE: the CAS condition) */
+	const char *new_state;        /* UPDATE */
+	bool set_pending_since;       /* UPDATE */
+	outbox_set_result_t res;      /* the result once the write (if any) applied */
+} outbox_plan_t;
+
+static bool
+outbox_decide(const bson_t *cur, const fields_t *desired, const fields_t *baseline,
+    outbox_plan_t *plan, bson_error_t *err)
+{
+	fields_t stored, pushed, base;
+	bool has_pushed, present;
+
+	memset(plan, 0, sizeof(*plan));
+	if (cur == NULL) {
+		if (fields_equal(desired, baseline)) {
+			/* ExtraHop already shows it: nothing to remember. */
+			plan->res.change = OUTBOX_UNCHANGED;
+			return true;
+		}
+		plan->write = OUTBOX_WRITE_INSERT;
+		plan->res.change = OUTBOX_INSERTED;
+		plan->res.version = 1;
+		bson_strncpy(plan->res.state, outbox_state_pending, sizeof(plan->res.state));
+		return true;
+	}
+	if (!store_fields_get(cur, "desired", &stored, &present, err) ||
+	    !store_fields_get(cur, "baseline", &base, &present, err) ||
+	    !store_fields_get(cur, "pushed", &pushed, &has_pushed, err))
+		return false;
+	plan->version = outbox_doc_int64(cur, "version", 0);
+	plan->state = outbox_doc_string(cur, "state", outbox_state_pending);
+	if (fields_equal(desired, &stored)) {
+		/* Replays and duplicate events end here without a write. */
+		plan->res.change = OUTBOX_UNCHANGED;
+		plan->res.version = plan->version;
+		bson_strncpy(plan->res.state, plan->state, sizeof(plan->res.state));
+		return true;
+	}
+	if (strcmp(plan->state, outbox_state_in_flight) == 0)
+		plan->new_state = outbox_state_in_flight; /* one PATCH per detection in flight */
+	else if (fields_equal(desired, has_pushed ? &pushed : &base))
+		plan->new_state = outbox_state_synced;
+	else
+		plan->new_state = outbox_state_pending;
+	/* pending_since marks the oldest change not yet acknowledged, for the age figure. */
+	plan->set_pending_since = strcmp(plan->new_state, outbox_state_synced) != 0 &&
+	    !outbox_doc_has(cur, "pending_since");
+	plan->write = OUTBOX_WRITE_UPDATE;
+	plan->res.change = strcmp(plan->state, outbox_state_parked) == 0 ? OUTBOX_UNPARKED
+	                                                                  : OUTBOX_UPDATED;
+	plan->res.version = plan->version + 1;
+	bson_strncpy(plan->res.state, plan->new_state, sizeof(plan->res.state));
+	return true;
+}
+
+static void
+outbox_build_insert(bson_t *doc, int64_t id, const fields_t *desired,
+    const fields_t *baseline, const char *ticket_id, int64_t now_ms)
+{
+	BSON_APPEND_INT64(doc, "_id", id);
+	fields_append_document(doc, "desired", desired);
+	fields_append_document(doc, "baseline", baseline);
+	BSON_APPEND_INT64(doc, "version", 1);
+	BSON_APPEND_INT64(doc, "pushed_version", 0);
+	BSON_APPEND_UTF8(doc, "state", outbox_state_pending);
+	BSON_APPEND_INT32(doc, "attempts", 0);
+	BSON_APPEND_DATE_TIME(doc, "next_attempt_at", now_ms);
+	BSON_APPEND_DATE_TIME(doc, "pending_since", now_ms);
+	outbox_append_nullable(doc, "ticket_id", ticket_id);
+	BSON_APPEND_DATE_TIME(doc, "updated_at", now_ms);
 }
 
 /* The update that records a changed desired, guarded by the version and state read:
@@ -136,50 +187,33 @@ outbox_insert_new(mongoc_collection_t *coll, int64_t id, const fields_t *desired
  * (which change the state, not the version) must send us round again, or we could
  * turn an in-flight detection back to pending (two PATCHes out) or leave a completed
  * one in_flight with no claim (stuck). */
-static bool
-outbox_update_desired(mongoc_collection_t *coll, int64_t id, int64_t version,
-    const char *state, const bson_t *cur, const fields_t *desired, const char *ticket_id,
-    int64_t now_ms, const char *new_state, bool *matched, bson_error_t *err)
+static void
+outbox_build_update(bson_t *filter, bson_t *update, int64_t id, const outbox_plan_t *plan,
+    const fields_t *desired, const char *ticket_id, int64_t now_ms)
 {
-	bson_t filter = BSON_INITIALIZER;
-	bson_t update = BSON_INITIALIZER;
-	bson_t reply = BSON_INITIALIZER;
+	bool synced = strcmp(plan->new_state, outbox_state_synced) == 0;
 	bson_t set, unset;
-	bson_iter_t it;
-	bool synced = strcmp(new_state, outbox_state_synced) == 0;
-	bool ok = false;
 
-	*matched = false;
-	BSON_APPEND_INT64(&filter, "_id", id);
-	BSON_APPEND_INT64(&filter, "version", version);
-	BSON_APPEND_UTF8(&filter, "state", state);
-	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_INT64(filter, "_id", id);
+	BSON_APPEND_INT64(filter, "version", plan->version);
+	BSON_APPEND_UTF8(filter, "state", plan->state);
+	BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
 	fields_append_document(&set, "desired", desired);
-	BSON_APPEND_INT64(&set, "version", version + 1);
-	BSON_APPEND_UTF8(&set, "state", new_state);
+	BSON_APPEND_INT64(&set, "version", plan->version + 1);
+	BSON_APPEND_UTF8(&set, "state", plan->new_state);
 	BSON_APPEND_INT32(&set, "attempts", 0);
 	BSON_APPEND_DATE_TIME(&set, "next_attempt_at", now_ms);
 	outbox_append_nullable(&set, "ticket_id", ticket_id);
 	BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
-	/* pending_since marks the oldest change not yet acknowledged, for the age figure. */
-	if (!synced && !outbox_doc_has(cur, "pending_since"))
+	if (plan->set_pending_since)
 		BSON_APPEND_DATE_TIME(&set, "pending_since", now_ms);
-	bson_append_document_end(&update, &set);
-	BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
+	bson_append_document_end(update, &set);
+	BSON_APPEND_DOCUMENT_BEGIN(update, "$unset", &unset);
 	BSON_APPEND_UTF8(&unset, "parked_reason", "");
 	BSON_APPEND_UTF8(&unset, "parked_at", "");
 	if (synced)
 		BSON_APPEND_UTF8(&unset, "pending_since", "");
-	bson_append_document_end(&update, &unset);
-	if (!mongoc_collection_update_one(coll, &filter, &update, NULL, &reply, err))
-		goto cleanup;
-	*matched = bson_iter_init_find(&it, &reply, "matchedCount") && bson_iter_as_int64(&it) > 0;
-	ok = true;
-cleanup:
-	bson_destroy(&filter);
-	bson_destroy(&update);
-	bson_destroy(&reply);
-	return ok;
+	bson_append_document_end(update, &unset);
 }
 
 bool
@@ -195,63 +229,49 @@ outbox_set_desired(mongoc_client_t *client, const char *db, int64_t id,
 	memset(&res, 0, sizeof(res));
 	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
 	for (int attempt = 0; attempt < OUTBOX_CAS_TRIES; attempt++) {
-		fields_t stored, pushed, base;
-		bool found, has_pushed, present, matched, raced;
-		const char *state, *new_state;
-		int64_t version;
+		outbox_plan_t plan;
+		bson_t doc = BSON_INITIALIZER, filter = BSON_INITIALIZER;
+		bson_t update = BSON_INITIALIZER, reply = BSON_INITIALIZER;
+		bson_iter_t it;
+		bool found, wrote, matched = false;
 
 		bson_destroy(&cur);
 		if (!outbox_find_one(coll, id, &cur, &found, err))
 			goto cleanup;
-		if (!found) {
-			if (fields_equal(desired, baseline)) {
-				/* ExtraHop already shows it: nothing to remember. */
-				res.change = OUTBOX_UNCHANGED;
-				ok = true;
-				goto cleanup;
-			}
-			if (outbox_insert_new(coll, id, desired, baseline, ticket_id, now_ms, &raced,
-			        err)) {
-				res.change = OUTBOX_INSERTED;
-				res.version = 1;
-				bson_strncpy(res.state, outbox_state_pending, sizeof(res.state));
-				ok = true;
-				goto cleanup;
-			}
-			if (raced)
-				continue; /* another writer created it: decide against theirs */
+		if (!outbox_decide(found ? &cur : NULL, desired, baseline, &plan, err))
 			goto cleanup;
+		switch (plan.write) {
+		case OUTBOX_WRITE_NONE:
+			wrote = matched = true;
+			break;
+		case OUTBOX_WRITE_INSERT:
+			outbox_build_insert(&doc, id, desired, baseline, ticket_id, now_ms);
+			bson_destroy(&reply);
+			wrote = mongoc_collection_insert_one(coll, &doc, NULL, &reply, err);
+			matched = wrote;
+			if (!wrote && err->code == OUTBOX_DUPLICATE_KEY)
+				wrote = true; /* another writer created it: decide against theirs */
+			break;
+		case OUTBOX_WRITE_UPDATE:
+			outbox_build_update(&filter, &update, id, &plan, desired, ticket_id, now_ms);
+			bson_destroy(&reply);
+			wrote = mongoc_collection_update_one(coll, &filter, &update, NULL, &reply, err);
+			/* Not matched: version or state moved under us: re-read and decide again. */
+			matched = wrote && bson_iter_init_find(&it, &reply, "matchedCount") &&
+			    bson_iter_as_int64(&it) > 0;
+			break;
 		}
-		if (!store_fields_get(&cur, "desired", &stored, &present, err) ||
-		    !store_fields_get(&cur, "baseline", &base, &present, err) ||
-		    !store_fields_get(&cur, "pushed", &pushed, &has_pushed, err))
+		bson_destroy(&doc);
+		bson_destroy(&filter);
+		bson_destroy(&update);
+		bson_destroy(&reply);
+		if (!wrote)
 			goto cleanup;
-		version = outbox_doc_int64(&cur, "version", 0);
-		state = outbox_doc_string(&cur, "state", outbox_state_pending);
-		if (fields_equal(desired, &stored)) {
-			/* Replays and duplicate events end here without a write. */
-			res.change = OUTBOX_UNCHANGED;
-			res.version = version;
-			bson_strncpy(res.state, state, sizeof(res.state));
+		if (matched) {
+			res = plan.res;
 			ok = true;
 			goto cleanup;
 		}
-		if (strcmp(state, outbox_state_in_flight) == 0)
-			new_state = outbox_state_in_flight; /* one PATCH per detection in flight */
-		else if (fields_equal(desired, has_pushed ? &pushed : &base))
-			new_state = outbox_state_synced;
-		else
-			new_state = outbox_state_pending;
-		if (!outbox_update_desired(coll, id, version, state, &cur, desired, ticket_id, now_ms,
-		        new_state, &matched, err))
-			goto cleanup;
-		if (!matched)
-			continue; /* version moved under us: re-read and decide again */
-		res.change = strcmp(state, outbox_state_parked) == 0 ? OUTBOX_UNPARKED : OUTBOX_UPDATED;
-		res.version = version + 1;
-		bson_strncpy(res.state, new_state, sizeof(res.state));
-		ok = true;
-		goto cleanup;
 	}
 	bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CONFLICT,
 	    "outbox: detection %lld changed concurrently %d times in a row; gave up",
@@ -261,6 +281,222 @@ cleanup:
 		*result_out = res;
 	mongoc_collection_destroy(coll);
 	bson_destroy(&cur);
+	return ok;
+}
+
+/* For the batch: position of each id, sorted by id so state documents find theirs. */
+typedef struct outbox_slot {
+	int64_t id;
+	size_t i;
+} outbox_slot_t;
+
+static int
+outbox_cmp_slot(const void *a, const void *b)
+{
+	int64_t x = ((const outbox_slot_t *)a)->id, y = ((const outbox_slot_t *)b)->id;
+
+	return (x > y) - (x < y);
+}
+
+/* The current state documents of ids (copies into cur[i]; NULL when absent). */
+static bool
+outbox_load_many(mongoc_collection_t *coll, size_t n, const int64_t *ids,
+    const outbox_slot_t *slots, bson_t **cur, bson_error_t *err)
+{
+	for (size_t off = 0; off < n; off += OUTBOX_IDS_PER_COMMAND) {
+		size_t take = n - off < OUTBOX_IDS_PER_COMMAND ? n - off : OUTBOX_IDS_PER_COMMAND;
+		bson_t filter = BSON_INITIALIZER, cond, list;
+		mongoc_cursor_t *cursor;
+		const bson_t *doc;
+		bool ok;
+
+		BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &cond);
+		BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &list);
+		for (size_t i = 0; i < take; i++) {
+			char k[16];
+			const char *key;
+
+			bson_uint32_to_string((uint32_t)i, &key, k, sizeof(k));
+			BSON_APPEND_INT64(&list, key, ids[off + i]);
+		}
+		bson_append_array_end(&cond, &list);
+		bson_append_document_end(&filter, &cond);
+		cursor = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+		while (mongoc_cursor_next(cursor, &doc)) {
+			bson_iter_t it;
+			outbox_slot_t key, *hit;
+
+			if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &key.id))
+				continue;
+			hit = bsearch(&key, slots, n, sizeof(*slots), outbox_cmp_slot);
+			if (hit != NULL && cur[hit->i] == NULL)
+				cur[hit->i] = bson_copy(doc);
+		}
+		ok = !mongoc_cursor_error(cursor, err);
+		mongoc_cursor_destroy(cursor);
+		bson_destroy(&filter);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Detections whose insert met a duplicate key (another writer created the document
+ * first): marked in redo. Any other write error fails the batch.
+ */
+static bool
+outbox_insert_conflicts(const bson_t *reply, const size_t *op_item, size_t n_ops,
+    bool *redo, bson_error_t *err)
+{
+	bson_iter_t it, arr;
+
+	if (!bson_iter_init_find(&it, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+	    !bson_iter_recurse(&it, &arr))
+		return false; /* not a write error: keep err as the driver set it */
+	while (bson_iter_next(&arr)) {
+		bson_iter_t e;
+		int64_t index = -1, code = 0;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&arr) || !bson_iter_recurse(&arr, &e))
+			return false;
+		while (bson_iter_next(&e)) {
+			if (strcmp(bson_iter_key(&e), "index") == 0)
+				index = bson_iter_as_int64(&e);
+			else if (strcmp(bson_iter_key(&e), "code") == 0)
+				code = bson_iter_as_int64(&e);
+		}
+		if (code != OUTBOX_DUPLICATE_KEY || index < 0 || (size_t)index >= n_ops)
+			return false;
+		redo[op_item[index]] = true;
+	}
+	memset(err, 0, sizeof(*err));
+	return true;
+}
+
+/*
+ * outbox_set_desired for n distinct detections in a few round trips: one find for
+ * their state documents, one insert for the new ones, one update for the changed ones.
+ * The decisions and the compare-and-set guards are outbox_set_desired's own; a
+ * detection that lost a race (an insert met an existing document, or a guarded update
+ * did not match) goes through outbox_set_desired again, which re-reads and decides
+ * afresh. results[i] belongs to ids[i]. In that rare race, results of updates this
+ * call did make may read "unchanged" (the re-read finds them already recorded).
+ *
+ * Called by refresh for each chunk; declared in refresh.c until outbox.h carries it.
+ */
+bool
+outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
+    const int64_t *ids, const fields_t *desired, const fields_t *baselines,
+    const char *const *ticket_ids, int64_t now_ms, outbox_set_result_t *results,
+    bson_error_t *err)
+{
+	mongoc_collection_t *coll = NULL;
+	mongoc_bulk_operation_t *ins = NULL, *upd = NULL;
+	outbox_slot_t *slots = calloc(n ? n : 1, sizeof(*slots));
+	bson_t **cur = calloc(n ? n : 1, sizeof(*cur));
+	outbox_plan_t *plans = calloc(n ? n : 1, sizeof(*plans));
+	size_t *ins_item = calloc(n ? n : 1, sizeof(*ins_item));
+	bool *redo = calloc(n ? n : 1, sizeof(*redo));
+	bson_t opts = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER;
+	size_t n_ins = 0, n_upd = 0;
+	bool ok = false;
+
+	if (slots == NULL || cur == NULL || plans == NULL || ins_item == NULL || redo == NULL) {
+		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG, "outbox: out of memory");
+		goto cleanup;
+	}
+	memset(results, 0, n * sizeof(*results));
+	if (n == 0) {
+		ok = true;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < n; i++)
+		slots[i] = (outbox_slot_t){ ids[i], i };
+	qsort(slots, n, sizeof(*slots), outbox_cmp_slot);
+	for (size_t i = 1; i < n; i++) {
+		if (slots[i].id == slots[i - 1].id) {
+			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+			    "outbox: detection %lld given twice in one batch", (long long)slots[i].id);
+			goto cleanup;
+		}
+	}
+	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
+	if (!outbox_load_many(coll, n, ids, slots, cur, err))
+		goto cleanup;
+
+	BSON_APPEND_BOOL(&opts, "ordered", false);
+	ins = mongoc_collection_create_bulk_operation_with_opts(coll, &opts);
+	upd = mongoc_collection_create_bulk_operation_with_opts(coll, &opts);
+	for (size_t i = 0; i < n; i++) {
+		bson_t doc = BSON_INITIALIZER, filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
+		bool added = true;
+
+		if (!outbox_decide(cur[i], &desired[i], &baselines[i], &plans[i], err))
+			goto cleanup;
+		if (plans[i].write == OUTBOX_WRITE_INSERT) {
+			outbox_build_insert(&doc, ids[i], &desired[i], &baselines[i], ticket_ids[i],
+			    now_ms);
+			added = mongoc_bulk_operation_insert_with_opts(ins, &doc, NULL, err);
+			ins_item[n_ins++] = i;
+		} else if (plans[i].write == OUTBOX_WRITE_UPDATE) {
+			outbox_build_update(&filter, &update, ids[i], &plans[i], &desired[i],
+			    ticket_ids[i], now_ms);
+			added = mongoc_bulk_operation_update_one_with_opts(upd, &filter, &update, NULL,
+			    err);
+			n_upd++;
+		}
+		bson_destroy(&doc);
+		bson_destroy(&filter);
+		bson_destroy(&update);
+		if (!added)
+			goto cleanup;
+	}
+	if (n_ins > 0 && !mongoc_bulk_operation_execute(ins, &reply, err) &&
+	    !outbox_insert_conflicts(&reply, ins_item, n_ins, redo, err))
+		goto cleanup;
+	bson_reinit(&reply);
+	if (n_upd > 0) {
+		bson_iter_t it;
+		int64_t matched = 0;
+
+		if (!mongoc_bulk_operation_execute(upd, &reply, err))
+			goto cleanup;
+		if (bson_iter_init_find(&it, &reply, "nMatched"))
+			matched = bson_iter_as_int64(&it);
+		/* Some guard did not match and the reply does not say which: every update
+		 * goes round again (a re-read of one this call made finds it recorded). */
+		if (matched < (int64_t)n_upd)
+			for (size_t i = 0; i < n; i++)
+				if (plans[i].write == OUTBOX_WRITE_UPDATE)
+					redo[i] = true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!redo[i]) {
+			results[i] = plans[i].res;
+			continue;
+		}
+		if (!outbox_set_desired(client, db, ids[i], &desired[i], &baselines[i],
+		        ticket_ids[i], now_ms, &results[i], err))
+			goto cleanup;
+	}
+	ok = true;
+cleanup:
+	if (cur != NULL)
+		for (size_t i = 0; i < n; i++)
+			if (cur[i] != NULL)
+				bson_destroy(cur[i]);
+	mongoc_bulk_operation_destroy(ins);
+	mongoc_bulk_operation_destroy(upd);
+	mongoc_collection_destroy(coll);
+	bson_destroy(&opts);
+	bson_destroy(&reply);
+	free(slots);
+	free(cur);
+	free(plans);
+	free(ins_item);
+	free(redo);
 	return ok;
 }
 

@@ -43,7 +43,21 @@ typedef struct refresh_chunk {
 	audit_record_t *audits;
 	char **audit_strs; /* message and ticket id of each audit record */
 	size_t naudits, capaudits;
+	/* Desired fields to record, written together at the end of the chunk (parallel
+	 * arrays, the shape outbox_set_desired_many takes). */
+	int64_t *w_ids;
+	fields_t *w_desired, *w_baseline;
+	const char **w_tickets;     /* winning ticket ids (point into tickets) */
+	size_t *w_candidates;       /* tickets listing the detection */
+	outbox_set_result_t *w_results;
+	size_t nwrites, capwrites;
 } refresh_chunk_t;
+
+/* Declared here until include/ticketsync/outbox.h carries it; see outbox.c. */
+bool outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
+    const int64_t *ids, const fields_t *desired, const fields_t *baselines,
+    const char *const *ticket_ids, int64_t now_ms, outbox_set_result_t *results,
+    bson_error_t *err);
 
 static int
 refresh_cmp_i64(const void *a, const void *b)
@@ -94,7 +108,7 @@ refresh_chunk_clear(refresh_chunk_t *c)
 		ticket_cleanup(&c->tickets[i]);
 	for (size_t i = 0; i < 2 * c->naudits; i++)
 		bson_free(c->audit_strs[i]);
-	c->ndets = c->ntickets = c->nstates = c->naudits = 0;
+	c->ndets = c->ntickets = c->nstates = c->naudits = c->nwrites = 0;
 }
 
 static void
@@ -106,6 +120,42 @@ refresh_chunk_free(refresh_chunk_t *c)
 	free(c->states);
 	free(c->audits);
 	free(c->audit_strs);
+	free(c->w_ids);
+	free(c->w_desired);
+	free(c->w_baseline);
+	free(c->w_tickets);
+	free(c->w_candidates);
+	free(c->w_results);
+}
+
+static bool
+refresh_realloc(void **arr, size_t cap, size_t size)
+{
+	void *n = realloc(*arr, cap * size);
+
+	if (n == NULL)
+		return false;
+	*arr = n;
+	return true;
+}
+
+/* Room for one more pending write in every parallel array. */
+static bool
+refresh_grow_writes(refresh_chunk_t *c)
+{
+	size_t cap = c->capwrites ? c->capwrites * 2 : 64;
+
+	if (c->nwrites < c->capwrites)
+		return true;
+	if (!refresh_realloc((void **)&c->w_ids, cap, sizeof(*c->w_ids)) ||
+	    !refresh_realloc((void **)&c->w_desired, cap, sizeof(*c->w_desired)) ||
+	    !refresh_realloc((void **)&c->w_baseline, cap, sizeof(*c->w_baseline)) ||
+	    !refresh_realloc((void **)&c->w_tickets, cap, sizeof(*c->w_tickets)) ||
+	    !refresh_realloc((void **)&c->w_candidates, cap, sizeof(*c->w_candidates)) ||
+	    !refresh_realloc((void **)&c->w_results, cap, sizeof(*c->w_results)))
+		return false;
+	c->capwrites = cap;
+	return true;
 }
 
 /* Queue an audit record for the chunk; msg and ticket_id are copied. */
@@ -273,18 +323,19 @@ refresh_find_state(const refresh_chunk_t *c, int64_t id)
 	return s ? &s->st : NULL;
 }
 
-/* Reconcile one detection of the chunk and record the outcome. */
+/* Reconcile one detection of the chunk; a changed desired is queued for the chunk's
+ * write (refresh_write). */
 static bool
-refresh_one(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chunk_t *c,
-    const refresh_det_t *d, int64_t now, refresh_stats_t *stats, bson_error_t *err)
+refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d,
+    refresh_stats_t *stats, bson_error_t *err)
 {
 	const store_pushed_t *st = refresh_find_state(c, d->id);
 	detection_t det;
 	reconcile_input_t in;
 	reconcile_result_t res;
-	outbox_set_result_t set;
 	bson_error_t perr;
 	char msg[512];
+	size_t w;
 
 	stats->scanned++;
 	metrics_inc(METRICS_RECONCILES, 1);
@@ -338,19 +389,47 @@ refresh_one(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chunk_t *
 			stats->in_sync++;
 		return true;
 	}
-	if (!outbox_set_desired(client, ctx->database, d->id, &res.desired, &det.fields,
-	        res.winner->id, now, &set, err))
+	if (!refresh_grow_writes(c)) {
+		bson_set_error(err, 1, 1, "refresh: out of memory");
 		return false;
-	if (strcmp(set.state, "synced") == 0 || set.change == OUTBOX_UNCHANGED) {
-		stats->in_sync++;
-	} else {
-		stats->queued++;
-		metrics_inc(METRICS_QUEUED, 1);
 	}
-	if (res.candidates > 1) {
-		snprintf(msg, sizeof(msg), "%zu tickets list this detection; %s, the most recently "
-		    "updated, wins", res.candidates, res.winner->id);
-		refresh_audit(c, ctx, AUDIT_MULTIPLE_TICKETS, true, d->id, res.winner->id, msg);
+	w = c->nwrites++;
+	c->w_ids[w] = d->id;
+	c->w_desired[w] = res.desired;
+	c->w_baseline[w] = det.fields;
+	c->w_tickets[w] = res.winner->id;
+	c->w_candidates[w] = res.candidates;
+	return true;
+}
+
+/* Record the chunk's changed desired fields in one batch, then count and audit what
+ * was recorded. */
+static bool
+refresh_write(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chunk_t *c,
+    int64_t now, refresh_stats_t *stats, bson_error_t *err)
+{
+	char msg[512];
+
+	if (c->nwrites == 0)
+		return true;
+	if (!outbox_set_desired_many(client, ctx->database, c->nwrites, c->w_ids, c->w_desired,
+	        c->w_baseline, c->w_tickets, now, c->w_results, err))
+		return false;
+	for (size_t i = 0; i < c->nwrites; i++) {
+		const outbox_set_result_t *set = &c->w_results[i];
+
+		if (strcmp(set->state, "synced") == 0 || set->change == OUTBOX_UNCHANGED) {
+			stats->in_sync++;
+		} else {
+			stats->queued++;
+			metrics_inc(METRICS_QUEUED, 1);
+		}
+		if (c->w_candidates[i] > 1) {
+			snprintf(msg, sizeof(msg), "%zu tickets list this detection; %s, the most "
+			    "recently updated, wins", c->w_candidates[i], c->w_tickets[i]);
+			refresh_audit(c, ctx, AUDIT_MULTIPLE_TICKETS, true, c->w_ids[i],
+			    c->w_tickets[i], msg);
+		}
 	}
 	return true;
 }
@@ -398,11 +477,12 @@ refresh_chunk_run(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chu
 		/* Duplicate ids (a detection stored as both 5 and 5.0) count once. */
 		if (i > 0 && c->dets[i].id == c->dets[i - 1].id)
 			continue;
-		if (!refresh_one(client, ctx, c, &c->dets[i], now, stats, err)) {
+		if (!refresh_one(ctx, c, &c->dets[i], stats, err)) {
 			ok = false;
 			goto cleanup;
 		}
 	}
+	ok = refresh_write(client, ctx, c, now, stats, err);
 cleanup:
 	/* Audit what was decided even when a later write failed: it happened. */
 	if (c->naudits > 0 && !ctx->dry_run) {
