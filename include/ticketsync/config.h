@@ -81,6 +81,10 @@ typedef struct config {
 		int64_t shutdown_timeout_ms;
 	} service;
 	struct {
+		int64_t period_ms; /* how long a taken or renewed lease lasts */
+		int64_t renew_ms;  /* renewal (active) and takeover poll (standby) interval */
+	} lease;
+	struct {
 		bool defaults;      /* whether the shipped defaults apply under the entries */
 		statusmap_t *map;   /* owned by the config */
 		size_t user_entries;

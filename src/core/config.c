@@ -63,13 +63,15 @@ static const config_key_t config_keys[] = {
 	{ "service", "instance_id", CONFIG_KIND_STRING, NULL, 0, 0, CONFIG_OFF(service.instance_id) },
 	{ "service", "shutdown_timeout_ms", CONFIG_KIND_INT, "10000", 0, 3600000,
 	    CONFIG_OFF(service.shutdown_timeout_ms) },
+	{ "lease", "period_ms", CONFIG_KIND_INT, "15000", 500, 3600000, CONFIG_OFF(lease.period_ms) },
+	{ "lease", "renew_ms", CONFIG_KIND_INT, "5000", 100, 3600000, CONFIG_OFF(lease.renew_ms) },
 	{ "statusmap", "defaults", CONFIG_KIND_BOOL, "true", 0, 0, CONFIG_OFF(statusmap.defaults) },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
 static const char *const config_sections[] = {
-	"mongodb", "extrahop", "push", "watch", "http", "log", "service", "statusmap",
+	"mongodb", "extrahop", "push", "watch", "http", "log", "service", "lease", "statusmap",
 };
 #define CONFIG_NSECTIONS (sizeof(config_sections) / sizeof(config_sections[0]))
 
@@ -586,7 +588,7 @@ config_ini_handler(void *user, const char *section, const char *name, const char
 	if (sec == NULL)
 		return config_fail(ctx, o.line,
 		           "[%s]: unknown section (%s line %d); sections are mongodb, extrahop, push, "
-		           "watch, http, log, service and statusmap",
+		           "watch, http, log, service, lease and statusmap",
 		           section, ctx->source, o.line) == 0;
 	ki = config_find_key(sec, name);
 	if (ki < 0 && strcmp(sec, "statusmap") == 0)
@@ -981,7 +983,9 @@ config_build(config_t **out, const char *text, const char *source, const char *p
 	    config_check_order(&ctx, "watch", "retry_base_ms", "watch", "retry_max_ms", false,
 	        "the first retry cannot wait longer than the longest") != 0 ||
 	    config_check_order(&ctx, "extrahop", "request_timeout_ms", "push", "claim_timeout_ms", true,
-	        "a claim must outlive the request it protects") != 0)
+	        "a claim must outlive the request it protects") != 0 ||
+	    config_check_order(&ctx, "lease", "renew_ms", "lease", "period_ms", true,
+	        "the lease must be renewed before it expires") != 0)
 		goto cleanup;
 	if (config_build_statusmap(&ctx) != 0)
 		goto cleanup;
