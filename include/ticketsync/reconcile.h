@@ -18,7 +18,8 @@
 enum reconcile_outcome {
 	RECONCILE_NO_TICKET = 0, /* no ticket lists the detection: nothing to push */
 	RECONCILE_UNMAPPED,      /* the winner cannot be expressed in ExtraHop's fields (its
-	                            status has no mapping, or its id/assignee break the bounds
+	                            status has no mapping, nor its status category, or its
+	                            id/assignee break the bounds
 	                            ticket_parse enforces): audit, no push */
 	RECONCILE_IN_SYNC,       /* desired == baseline: nothing to push */
 	RECONCILE_PUSH,          /* push result.desired, fields in result.mask */
@@ -39,6 +40,10 @@ typedef struct reconcile_result {
 	/* UNMAPPED: the winner's raw values for the audit (point into the winner). */
 	const char *raw_status;
 	const char *raw_resolution;
+	const char *raw_status_category;
+	/* IN_SYNC and PUSH: the status was mapped through its category entry
+	 * (statusmap_lookup_ticket), not its own name. */
+	bool by_category;
 	/* IN_SYNC and PUSH: what ExtraHop should show. */
 	fields_t desired;
 	/* What desired was compared with: last_pushed, else the detection's fields. */

@@ -13,6 +13,12 @@
  * key "<status>|" (empty resolution). closed/from_ticket takes the ticket's
  * resolution through the resolution rules (statusmap_resolution_rule), null when it
  * does not resolve.
+ *
+ * Status categories: a key "category:<key>" (e.g. "category:done") is the entry for
+ * tickets whose status name has no entry but whose ticket system files it under a
+ * category (Jira's statusCategory.key: new, indeterminate, done). The shipped defaults
+ * map new -> new, indeterminate -> in_progress, done -> closed/from_ticket; [statusmap]
+ * may override them like any entry, or add "category:done|Won't Do" style keys.
  */
 #ifndef TICKETSYNC_STATUSMAP_H
 #define TICKETSYNC_STATUSMAP_H
@@ -25,6 +31,8 @@
 
 /* Longest accepted ticket status / resolution (bytes); the ticket parser uses it too. */
 #define STATUSMAP_NAME_MAX 128
+/* Key prefix of status category entries. */
+#define STATUSMAP_CATEGORY_PREFIX "category:"
 
 typedef struct statusmap statusmap_t;
 
@@ -52,6 +60,16 @@ int statusmap_add(statusmap_t *map, const char *key, const char *value, bson_err
 enum statusmap_result statusmap_lookup(const statusmap_t *map, const char *status,
                                        const char *resolution, enum fields_status *st,
                                        enum fields_resolution *res);
+
+/*
+ * statusmap_lookup, then, when the status is unmapped and category is not NULL (nor
+ * blank), the "category:<category>" entries with the same resolution. by_category (may
+ * be NULL) says whether the category decided. The result reconcile uses.
+ */
+enum statusmap_result statusmap_lookup_ticket(const statusmap_t *map, const char *status,
+                                              const char *category, const char *resolution,
+                                              enum fields_status *st, enum fields_resolution *res,
+                                              bool *by_category);
 
 /* The resolution rules closed/from_ticket uses: ExtraHop's own names plus the common
  * Jira resolutions and ServiceNow close codes, matched like keys. -1 if none. */

@@ -6,6 +6,9 @@
  *   detection_ids  array of detection ids (integral numbers or decimal-digit strings,
  *                  1..2^53), at most TICKET_DETECTION_IDS_MAX; duplicates removed
  *   status         string or null (the ticket system's own name), <= STATUSMAP_NAME_MAX
+ *   status_category optional string or null: the ticket system's coarse status class
+ *                  (Jira's statusCategory.key: new, indeterminate, done), which the
+ *                  status map falls back to when the status name has no entry
  *   assignee       string or null, <= FIELDS_ASSIGNEE_MAX
  *   resolution     string or null, <= STATUSMAP_NAME_MAX
  *   updated_at     BSON date or integer ms (int32/int64/integral double); absent/null = 0
@@ -27,6 +30,7 @@ typedef struct ticket {
 	int64_t *detection_ids; /* sorted ascending, no duplicates */
 	size_t n_detection_ids;
 	char *status;     /* NULL = null */
+	char *status_category; /* NULL = absent or null */
 	char *assignee;   /* NULL = null */
 	char *resolution; /* NULL = null */
 	int64_t updated_at; /* epoch ms, 0 = unknown */

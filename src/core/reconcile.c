@@ -67,10 +67,13 @@ reconcile_run(const reconcile_input_t *in, reconcile_result_t *out)
 	out->winner = w;
 	out->raw_status = w->status;
 	out->raw_resolution = w->resolution;
+	out->raw_status_category = w->status_category;
 
 	out->outcome = RECONCILE_UNMAPPED;
-	if (statusmap_lookup(in->map, w->status, w->resolution, &out->desired.status,
-	        &out->desired.resolution) != STATUSMAP_MAPPED)
+	/* A status name the map lacks falls back to its category (Jira's statusCategory),
+	 * so a new workflow status still moves the detection. */
+	if (statusmap_lookup_ticket(in->map, w->status, w->status_category, w->resolution,
+	        &out->desired.status, &out->desired.resolution, &out->by_category) != STATUSMAP_MAPPED)
 		return;
 	/* Cannot fail for tickets from ticket_parse (it enforces these bounds). */
 	if (w->id == NULL || fields_set_ticket_id(&out->desired, w->id) != 0 ||

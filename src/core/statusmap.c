@@ -49,6 +49,10 @@ static const struct {
 	{ "6", "closed/action_taken" },
 	{ "7", "closed/action_taken" },
 	{ "8", "closed/no_action_taken" },
+	/* Jira status categories: the fallback for workflow statuses not named above. */
+	{ STATUSMAP_CATEGORY_PREFIX "new", "new" },
+	{ STATUSMAP_CATEGORY_PREFIX "indeterminate", "in_progress" },
+	{ STATUSMAP_CATEGORY_PREFIX "done", "closed/from_ticket" },
 };
 
 /* Resolutions that turn a "Done" / "Resolved" into closed without action taken. */
@@ -402,6 +406,37 @@ statusmap_lookup(const statusmap_t *map, const char *status, const char *resolut
 		*res = e->res;
 	else if (statusmap_resolution_rule(resolution, res) != 0)
 		*res = FIELDS_RESOLUTION_NULL;
+	return STATUSMAP_MAPPED;
+}
+
+enum statusmap_result
+statusmap_lookup_ticket(const statusmap_t *map, const char *status, const char *category,
+                        const char *resolution, enum fields_status *st,
+                        enum fields_resolution *res, bool *by_category)
+{
+	char key[STATUSMAP_NAME_MAX + 2];
+	const char *c = category;
+	size_t clen;
+	int n;
+
+	if (by_category != NULL)
+		*by_category = false;
+	if (statusmap_lookup(map, status, resolution, st, res) == STATUSMAP_MAPPED)
+		return STATUSMAP_MAPPED;
+	if (category == NULL)
+		return STATUSMAP_UNMAPPED;
+	clen = strlen(c);
+	statusmap_trim(&c, &clen);
+	if (clen == 0)
+		return STATUSMAP_UNMAPPED;
+	/* Too long for any key: no entry can match it. */
+	n = snprintf(key, sizeof(key), STATUSMAP_CATEGORY_PREFIX "%.*s", (int)clen, c);
+	if (n < 0 || (size_t)n > STATUSMAP_NAME_MAX)
+		return STATUSMAP_UNMAPPED;
+	if (statusmap_lookup(map, key, resolution, st, res) != STATUSMAP_MAPPED)
+		return STATUSMAP_UNMAPPED;
+	if (by_category != NULL)
+		*by_category = true;
 	return STATUSMAP_MAPPED;
 }
 

@@ -194,6 +194,10 @@ ticket_parse(const bson_t *doc, ticket_t *out, bson_error_t *err)
 		} else if (strcmp(key, "status") == 0) {
 			free(out->status);
 			r = ticket_string(&it, out->id, key, STATUSMAP_NAME_MAX, &out->status, err);
+		} else if (strcmp(key, "status_category") == 0) {
+			free(out->status_category);
+			r = ticket_string(&it, out->id, key, STATUSMAP_NAME_MAX, &out->status_category,
+			    err);
 		} else if (strcmp(key, "assignee") == 0) {
 			free(out->assignee);
 			r = ticket_string(&it, out->id, key, FIELDS_ASSIGNEE_MAX, &out->assignee, err);
@@ -236,6 +240,7 @@ ticket_cleanup(ticket_t *t)
 	free(t->id);
 	free(t->detection_ids);
 	free(t->status);
+	free(t->status_category);
 	free(t->assignee);
 	free(t->resolution);
 	free(t->source);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "ticketsync/reconcile.h"
@@ -219,6 +220,53 @@ test_unmapped(void **state)
 	bson_destroy(&doc);
 }
 
+/* A Jira ticket in a workflow status the map does not know is decided by its stored
+ * status category (written by the webhook intake); without one it stays unmapped. */
+static void
+test_status_category_fallback(void **state)
+{
+	bson_t *tdoc = BCON_NEW("_id", BCON_UTF8("OPS-12"), "detection_ids", "[", BCON_INT64(12), "]",
+	    "status", BCON_UTF8("Released to Prod"), "status_category", BCON_UTF8("done"), "assignee",
+	    BCON_UTF8("sally"), "resolution", BCON_UTF8("Won't Fix"), "updated_at", BCON_DATE_TIME(50));
+	ticket_t t;
+	detection_t d;
+	bson_t doc;
+	bson_error_t err;
+	reconcile_result_t r;
+
+	(void)state;
+	if (ticket_parse(tdoc, &t, &err) != 0)
+		fail_msg("ticket_parse: %s", err.message);
+	make_detection(&d, &doc, 12, NULL, NULL, NULL);
+	reconcile_run(&(reconcile_input_t){ &d, &t, 1, map, NULL }, &r);
+	assert_int_equal(r.outcome, RECONCILE_PUSH);
+	assert_true(r.by_category);
+	assert_string_equal(r.raw_status_category, "done");
+	expect_fields(&r.desired, "OPS-12", FIELDS_STATUS_CLOSED, "sally",
+	    FIELDS_RESOLUTION_NO_ACTION_TAKEN);
+
+	/* in a known status the name decides, not the category */
+	free(t.status);
+	t.status = strdup("In Progress");
+	reconcile_run(&(reconcile_input_t){ &d, &t, 1, map, NULL }, &r);
+	assert_int_equal(r.outcome, RECONCILE_PUSH);
+	assert_false(r.by_category);
+	expect_fields(&r.desired, "OPS-12", FIELDS_STATUS_IN_PROGRESS, "sally", FIELDS_RESOLUTION_NULL);
+
+	/* no category: the unknown status is unmapped, as before */
+	free(t.status);
+	t.status = strdup("Released to Prod");
+	free(t.status_category);
+	t.status_category = NULL;
+	reconcile_run(&(reconcile_input_t){ &d, &t, 1, map, NULL }, &r);
+	assert_int_equal(r.outcome, RECONCILE_UNMAPPED);
+	assert_false(r.by_category);
+	assert_null(r.raw_status_category);
+	ticket_cleanup(&t);
+	bson_destroy(&doc);
+	bson_destroy(tdoc);
+}
+
 static void
 test_newest_ticket_wins(void **state)
 {
@@ -393,6 +441,7 @@ main(void)
 		cmocka_unit_test(test_no_ticket),
 		cmocka_unit_test(test_in_sync_with_detection),
 		cmocka_unit_test(test_unmapped),
+		cmocka_unit_test(test_status_category_fallback),
 		cmocka_unit_test(test_newest_ticket_wins),
 		cmocka_unit_test(test_tie_break_greatest_id),
 		cmocka_unit_test(test_baseline_last_pushed_vs_detection),

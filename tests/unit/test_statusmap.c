@@ -315,6 +315,85 @@ test_without_defaults(void **state)
 	statusmap_destroy(NULL);
 }
 
+/* statusmap_lookup_ticket: the status name first, then its category. */
+static void
+expect_ticket(const statusmap_t *m, const char *status, const char *cat, const char *res,
+              enum fields_status st, enum fields_resolution r, bool want_by_category)
+{
+	enum fields_status got_st = (enum fields_status)99;
+	enum fields_resolution got_r = (enum fields_resolution)99;
+	bool by = !want_by_category;
+
+	if (statusmap_lookup_ticket(m, status, cat, res, &got_st, &got_r, &by) != STATUSMAP_MAPPED)
+		fail_msg("(%s, category %s, %s): unmapped", status ? status : "null", cat ? cat : "null",
+		    res ? res : "null");
+	if (got_st != st || got_r != r || by != want_by_category)
+		fail_msg("(%s, category %s, %s): got %d/%d by_category %d, want %d/%d %d",
+		    status ? status : "null", cat ? cat : "null", res ? res : "null", got_st, got_r, by,
+		    st, r, want_by_category);
+}
+
+static void
+expect_ticket_unmapped(const statusmap_t *m, const char *status, const char *cat, const char *res)
+{
+	enum fields_status st = FIELDS_STATUS_NEW;
+	enum fields_resolution r = FIELDS_RESOLUTION_ACTION_TAKEN;
+	bool by = true;
+
+	assert_int_equal(statusmap_lookup_ticket(m, status, cat, res, &st, &r, &by), STATUSMAP_UNMAPPED);
+	assert_int_equal(st, N);
+	assert_int_equal(r, RN);
+	assert_false(by);
+}
+
+static void
+test_jira_status_category(void **state)
+{
+	statusmap_t *m = statusmap_new(true);
+	bson_error_t err;
+	char long_cat[STATUSMAP_NAME_MAX + 1];
+
+	(void)state;
+	/* a known name wins over its category */
+	expect_ticket(m, "Done", "done", "Won't Do", CL, NAT, false);
+	expect_ticket(m, "In Review", "done", NULL, IP, RN, false);
+	expect_ticket(m, NULL, "done", NULL, N, RN, false);
+	/* custom workflow statuses fall back to their category */
+	expect_ticket(m, "Waiting for QA", "indeterminate", NULL, IP, RN, true);
+	expect_ticket(m, "Ready", "new", NULL, NEW, RN, true);
+	expect_ticket(m, "Ready", " NEW ", NULL, NEW, RN, true);
+	/* done: closed, resolution through the resolution rules */
+	expect_ticket(m, "Released", "done", "Fixed", CL, AT, true);
+	expect_ticket(m, "Released", "done", "Won't Fix", CL, NAT, true);
+	expect_ticket(m, "Released", "done", "Shipped", CL, RN, true);
+	expect_ticket(m, "Released", "done", NULL, CL, RN, true);
+	/* no category, an unknown or blank one, or one too long for a key: unmapped */
+	expect_ticket_unmapped(m, "Released", NULL, NULL);
+	expect_ticket_unmapped(m, "Released", "undefined", NULL);
+	expect_ticket_unmapped(m, "Released", "  ", NULL);
+	memset(long_cat, 'd', sizeof(long_cat) - 1);
+	long_cat[sizeof(long_cat) - 1] = '\0';
+	expect_ticket_unmapped(m, "Released", long_cat, NULL);
+	/* the plain lookup never consults categories */
+	expect_unmapped(m, "Released", NULL);
+	/* category entries are overridable and may carry a resolution */
+	assert_int_equal(statusmap_add(m, "Category:Done", "closed/action_taken", &err), 0);
+	assert_int_equal(statusmap_add(m, "category:done|Won't Do", "closed/no_action_taken", &err), 0);
+	assert_int_equal(statusmap_add(m, "category:indeterminate", "acknowledged", &err), 0);
+	expect_ticket(m, "Released", "done", "Shipped", CL, AT, true);
+	expect_ticket(m, "Released", "done", "Won't Do", CL, NAT, true);
+	expect_ticket(m, "Waiting for QA", "indeterminate", NULL, ACK, RN, true);
+	expect_add_error(m, "CATEGORY:DONE", "new", "given twice");
+	statusmap_destroy(m);
+
+	/* without the defaults there is no category fallback unless configured */
+	m = statusmap_new(false);
+	expect_ticket_unmapped(m, "Released", "done", NULL);
+	assert_int_equal(statusmap_add(m, "category:done", "closed/from_ticket", &err), 0);
+	expect_ticket(m, "Released", "done", "Duplicate", CL, NAT, true);
+	statusmap_destroy(m);
+}
+
 static void
 test_resolution_rules(void **state)
 {
@@ -349,6 +428,7 @@ main(void)
 		cmocka_unit_test(test_override_defaults),
 		cmocka_unit_test(test_without_defaults),
 		cmocka_unit_test(test_resolution_rules),
+		cmocka_unit_test(test_jira_status_category),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

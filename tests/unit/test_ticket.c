@@ -44,6 +44,30 @@ test_full_ticket(void **state)
 	bson_destroy(doc);
 }
 
+/* Jira's status category (written by the webhook intake) is kept for the status map's
+ * fallback; null and absent both mean none. */
+static void
+test_status_category(void **state)
+{
+	bson_t *doc = BCON_NEW("_id", BCON_UTF8("OPS-7"), "status", BCON_UTF8("Waiting for QA"),
+	    "status_category", BCON_UTF8("indeterminate"));
+	bson_t *null_cat = BCON_NEW("_id", BCON_UTF8("OPS-8"), "status_category", BCON_NULL);
+	ticket_t t;
+	bson_error_t err;
+
+	(void)state;
+	assert_int_equal(ticket_parse(doc, &t, &err), 0);
+	assert_string_equal(t.status, "Waiting for QA");
+	assert_string_equal(t.status_category, "indeterminate");
+	ticket_cleanup(&t);
+	assert_null(t.status_category);
+	assert_int_equal(ticket_parse(null_cat, &t, &err), 0);
+	assert_null(t.status_category);
+	ticket_cleanup(&t);
+	bson_destroy(doc);
+	bson_destroy(null_cat);
+}
+
 static void
 test_minimal_ticket(void **state)
 {
@@ -56,6 +80,7 @@ test_minimal_ticket(void **state)
 	assert_int_equal(t->n_detection_ids, 0);
 	assert_false(ticket_has_detection(t, 1));
 	assert_null(t->status);
+	assert_null(t->status_category);
 	assert_null(t->assignee);
 	assert_null(t->source);
 	assert_int_equal(t->updated_at, 0);
@@ -246,17 +271,21 @@ expect_bad_string(const char *field, const char *value, uint32_t len, const char
 static void
 test_bad_fields(void **state)
 {
-	static const char *const fields[] = { "status", "assignee", "resolution", "source" };
+	static const char *const fields[] = { "status", "assignee", "resolution", "source",
+		"status_category" };
 	char big[FIELDS_ASSIGNEE_MAX + 2];
 
 	(void)state;
 	memset(big, 'a', sizeof(big));
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 5; i++) {
 		expect_bad_string(fields[i], "x\xff", 2, "not valid UTF-8");
 		expect_bad_string(fields[i], "x\0y", 3, "not valid UTF-8");
 	}
 	expect_bad_string("status", big, STATUSMAP_NAME_MAX + 1, "longer than 128 bytes");
 	expect_bad_string("resolution", big, STATUSMAP_NAME_MAX + 1, "longer than 128 bytes");
+	expect_bad_string("status_category", big, STATUSMAP_NAME_MAX + 1, "longer than 128 bytes");
+	expect_error(BCON_NEW("_id", BCON_UTF8("TK-9"), "status_category", "{", "key", BCON_UTF8("done"),
+	    "}"), "ticket TK-9: status_category must be a string or null, got object", NULL);
 	expect_bad_string("assignee", big, FIELDS_ASSIGNEE_MAX + 1, "longer than 256 bytes");
 	expect_error(BCON_NEW("_id", BCON_UTF8("TK-9"), "status", BCON_INT32(2)),
 	    "ticket TK-9: status must be a string or null, got int32", NULL);
@@ -286,6 +315,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_ticket),
 		cmocka_unit_test(test_minimal_ticket),
+		cmocka_unit_test(test_status_category),
 		cmocka_unit_test(test_updated_at_types),
 		cmocka_unit_test(test_detection_id_types),
 		cmocka_unit_test(test_bad_ids),
