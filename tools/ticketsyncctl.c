@@ -138,6 +138,16 @@ ctl_fail(const ctl_cmd_t *cmd, const char *fmt, ...)
 
 /* ---- shared set-up ---- */
 
+static void
+ctl_close(ctl_t *c)
+{
+	if (c->client != NULL)
+		store_push(c->store, c->client);
+	store_destroy(c->store);
+	config_destroy(c->cfg);
+	memset(c, 0, sizeof(*c));
+}
+
 /* The configuration (and, for commands that push, ExtraHop's part of it), then a
  * client. Returns EXIT_OK or the exit status to return. */
 static int
@@ -149,6 +159,7 @@ ctl_open(ctl_t *c, const ctl_cmd_t *cmd, const char *path, bool need_extrahop)
 	if (config_load(&c->cfg, path, environ, &err) != 0 ||
 	    (need_extrahop && config_require_extrahop(c->cfg, &err) != 0)) {
 		fprintf(stderr, "ticketsyncctl %s: configuration error: %s\n", cmd->name, err.message);
+		ctl_close(c);
 		return EXIT_USAGE;
 	}
 	log_set_level(c->cfg->log.level);
@@ -159,6 +170,7 @@ ctl_open(ctl_t *c, const ctl_cmd_t *cmd, const char *path, bool need_extrahop)
 	if (c->store == NULL) {
 		fprintf(stderr, "ticketsyncctl %s: configuration error: mongodb: %s\n", cmd->name,
 		    err.message);
+		ctl_close(c);
 		return EXIT_USAGE;
 	}
 	c->client = store_pop(c->store);
@@ -175,15 +187,6 @@ ctl_open(ctl_t *c, const ctl_cmd_t *cmd, const char *path, bool need_extrahop)
 	return EXIT_OK;
 }
 
-static void
-ctl_close(ctl_t *c)
-{
-	if (c->client != NULL)
-		store_push(c->store, c->client);
-	store_destroy(c->store);
-	config_destroy(c->cfg);
-	memset(c, 0, sizeof(*c));
-}
 
 /* getopt_long quietly (shortopts start with ':'): bad options are reported by
  * bad_option in the command's name, not getopt's. */
