@@ -6,7 +6,7 @@
  * checks that.
  *
  * The only I/O: reading the INI file and the secret files it names (api_key_file,
- * oauth_client_secret_file). Nothing is logged here: warnings are returned in
+ * oauth_client_secret_file, [webhooks] *_secret_file). Nothing is logged here: warnings are returned in
  * cfg->warnings for the caller to log, and never contain secrets.
  *
  * Every error is one message naming the key and where its value came from:
@@ -84,6 +84,20 @@ typedef struct config {
 		int64_t period_ms; /* how long a taken or renewed lease lasts */
 		int64_t renew_ms;  /* renewal (active) and takeover poll (standby) interval */
 	} lease;
+	struct {
+		/* Shared secrets per source (from the key or its file); NULL = the source's
+		 * endpoint is disabled. */
+		char *jira_secret;
+		char *jira_secret_file;
+		char *servicenow_secret;
+		char *servicenow_secret_file;
+		char *generic_secret;
+		char *generic_secret_file;
+		char *jira_detection_field;       /* "summary", "labels" or an issue field name */
+		char *jira_label_prefix;          /* for "labels" */
+		char *servicenow_detection_field; /* an incident field name */
+		int64_t max_body_bytes;
+	} webhooks;
 	struct {
 		bool defaults;      /* whether the shipped defaults apply under the entries */
 		statusmap_t *map;   /* owned by the config */

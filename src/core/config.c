@@ -65,13 +65,33 @@ static const config_key_t config_keys[] = {
 	    CONFIG_OFF(service.shutdown_timeout_ms) },
 	{ "lease", "period_ms", CONFIG_KIND_INT, "15000", 500, 3600000, CONFIG_OFF(lease.period_ms) },
 	{ "lease", "renew_ms", CONFIG_KIND_INT, "5000", 100, 3600000, CONFIG_OFF(lease.renew_ms) },
+	{ "webhooks", "jira_secret", CONFIG_KIND_SECRET, NULL, 0, 0, CONFIG_OFF(webhooks.jira_secret) },
+	{ "webhooks", "jira_secret_file", CONFIG_KIND_SECRET_FILE, NULL, 0, 0,
+	    CONFIG_OFF(webhooks.jira_secret_file) },
+	{ "webhooks", "servicenow_secret", CONFIG_KIND_SECRET, NULL, 0, 0,
+	    CONFIG_OFF(webhooks.servicenow_secret) },
+	{ "webhooks", "servicenow_secret_file", CONFIG_KIND_SECRET_FILE, NULL, 0, 0,
+	    CONFIG_OFF(webhooks.servicenow_secret_file) },
+	{ "webhooks", "generic_secret", CONFIG_KIND_SECRET, NULL, 0, 0,
+	    CONFIG_OFF(webhooks.generic_secret) },
+	{ "webhooks", "generic_secret_file", CONFIG_KIND_SECRET_FILE, NULL, 0, 0,
+	    CONFIG_OFF(webhooks.generic_secret_file) },
+	{ "webhooks", "jira_detection_field", CONFIG_KIND_STRING, "summary", 0, 0,
+	    CONFIG_OFF(webhooks.jira_detection_field) },
+	{ "webhooks", "jira_label_prefix", CONFIG_KIND_STRING, "extrahop-detection-", 0, 0,
+	    CONFIG_OFF(webhooks.jira_label_prefix) },
+	{ "webhooks", "servicenow_detection_field", CONFIG_KIND_STRING, "correlation_id", 0, 0,
+	    CONFIG_OFF(webhooks.servicenow_detection_field) },
+	{ "webhooks", "max_body_bytes", CONFIG_KIND_INT, "1048576", 1024, 67108864,
+	    CONFIG_OFF(webhooks.max_body_bytes) },
 	{ "statusmap", "defaults", CONFIG_KIND_BOOL, "true", 0, 0, CONFIG_OFF(statusmap.defaults) },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
 static const char *const config_sections[] = {
-	"mongodb", "extrahop", "push", "watch", "http", "log", "service", "lease", "statusmap",
+	"mongodb", "extrahop", "push", "watch", "http", "log", "service", "lease", "webhooks",
+	"statusmap",
 };
 #define CONFIG_NSECTIONS (sizeof(config_sections) / sizeof(config_sections[0]))
 
@@ -100,6 +120,7 @@ struct config_ctx {
 	/* the line reader feeding inih */
 	const char *p, *end;
 	int lineno;
+	char line[256]; /* the line inih is handling, as read (leading blanks dropped) */
 };
 
 size_t
@@ -569,6 +590,35 @@ config_add_entry(struct config_ctx *ctx, const char *key, const char *value, int
 	return 0;
 }
 
+/*
+ * A [statusmap] entry. inih splits a line at its first '=' or ':', but status keys may
+ * hold a ':' ("category:done", "Blocked: vendor"): when a ':' comes before the line's
+ * first '=', the key is everything before that '=' and the value what inih found after
+ * it ("key: value" lines without '=' keep inih's split).
+ */
+static int
+config_statusmap_entry(struct config_ctx *ctx, const char *name, const char *value, int line)
+{
+	const char *eq = strchr(ctx->line, '='), *colon = strchr(ctx->line, ':'), *v;
+	char key[sizeof(ctx->line)];
+	size_t klen;
+
+	if (eq == NULL || colon == NULL || colon > eq)
+		return config_add_entry(ctx, name, value, line);
+	klen = (size_t)(eq - ctx->line);
+	while (klen > 0 && (ctx->line[klen - 1] == ' ' || ctx->line[klen - 1] == '\t'))
+		klen--;
+	memcpy(key, ctx->line, klen);
+	key[klen] = '\0';
+	v = strchr(value, '=');
+	if (v == NULL) /* cannot happen: the '=' follows inih's separator */
+		return config_add_entry(ctx, name, value, line);
+	v++;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	return config_add_entry(ctx, key, v, line);
+}
+
 /* inih handler: one "key = value" line of the file. */
 static int
 config_ini_handler(void *user, const char *section, const char *name, const char *value)
@@ -588,11 +638,11 @@ config_ini_handler(void *user, const char *section, const char *name, const char
 	if (sec == NULL)
 		return config_fail(ctx, o.line,
 		           "[%s]: unknown section (%s line %d); sections are mongodb, extrahop, push, "
-		           "watch, http, log, service, lease and statusmap",
+		           "watch, http, log, service, lease, webhooks and statusmap",
 		           section, ctx->source, o.line) == 0;
 	ki = config_find_key(sec, name);
 	if (ki < 0 && strcmp(sec, "statusmap") == 0)
-		return config_add_entry(ctx, name, value, o.line) == 0;
+		return config_statusmap_entry(ctx, name, value, o.line) == 0;
 	if (ki < 0) {
 		config_section_keys(sec, keys, sizeof(keys));
 		return config_fail(ctx, o.line, "[%s] %s: unknown key (%s line %d); [%s] has %s", sec, name,
@@ -631,6 +681,7 @@ config_ini_reader(char *str, int num, void *stream)
 		return NULL;
 	}
 	memcpy(str, start, len);
+	snprintf(ctx->line, sizeof(ctx->line), "%.*s", (int)len, start);
 	str[len] = '\n';
 	str[len + 1] = '\0';
 	return str;
@@ -882,6 +933,86 @@ config_check_auth(struct config_ctx *ctx)
 	return 0;
 }
 
+/* Webhook secrets shorter than this are guessable enough to deserve a warning. */
+#define CONFIG_WEBHOOK_SECRET_MIN 16
+
+/* A field name of a ticket system's payload: letters, digits and '_', 1..64 bytes. */
+static bool
+config_valid_field_name(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		        c == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* [webhooks]: each source's secret given at most once (inline or from its file, which
+ * is read here), and detection id fields that can name something. */
+static int
+config_check_webhooks(struct config_ctx *ctx)
+{
+	static const char *const sources[] = { "jira", "servicenow", "generic" };
+	config_t *cfg = ctx->cfg;
+	char **secrets[] = { &cfg->webhooks.jira_secret, &cfg->webhooks.servicenow_secret,
+		&cfg->webhooks.generic_secret };
+	size_t ki;
+
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+		char name[64], a[256], b[256];
+		size_t ks, kf;
+		const char *file;
+
+		snprintf(name, sizeof(name), "%s_secret", sources[i]);
+		ks = config_index("webhooks", name);
+		snprintf(name, sizeof(name), "%s_secret_file", sources[i]);
+		kf = config_index("webhooks", name);
+		file = *(char **)config_field(cfg, &config_keys[kf]);
+		if (*secrets[i] != NULL && file != NULL) {
+			config_describe(ctx, ks, a, sizeof(a));
+			config_describe(ctx, kf, b, sizeof(b));
+			return config_fail(ctx, 0, "[webhooks] both %s and %s are set: give the %s secret once",
+			    a, b, sources[i]);
+		}
+		if (file != NULL && config_read_secret(ctx, kf, secrets[i]) != 0)
+			return -1;
+		if (*secrets[i] != NULL && strlen(*secrets[i]) < CONFIG_WEBHOOK_SECRET_MIN) {
+			config_describe(ctx, file != NULL ? kf : ks, a, sizeof(a));
+			config_warn(ctx, "[webhooks] %s: the secret is shorter than %d bytes; use a long "
+			                 "random one (e.g. openssl rand -hex 32)", a, CONFIG_WEBHOOK_SECRET_MIN);
+		}
+	}
+	ki = config_index("webhooks", "jira_detection_field");
+	if (!config_valid_field_name(cfg->webhooks.jira_detection_field))
+		return config_key_fail(ctx, ki, &ctx->origin[ki],
+		    "expected summary, labels or an issue field name such as customfield_12345 "
+		    "(letters, digits, '_'), got \"%.64s\"",
+		    cfg->webhooks.jira_detection_field ? cfg->webhooks.jira_detection_field : "");
+	ki = config_index("webhooks", "jira_label_prefix");
+	if (strcmp(cfg->webhooks.jira_detection_field, "labels") == 0 &&
+	    (cfg->webhooks.jira_label_prefix == NULL ||
+	        strpbrk(cfg->webhooks.jira_label_prefix, " \t") != NULL))
+		return config_key_fail(ctx, ki, &ctx->origin[ki],
+		    "jira_detection_field = labels needs a label prefix without blanks (Jira labels "
+		    "cannot hold them), got \"%.64s\"",
+		    cfg->webhooks.jira_label_prefix ? cfg->webhooks.jira_label_prefix : "");
+	ki = config_index("webhooks", "servicenow_detection_field");
+	if (!config_valid_field_name(cfg->webhooks.servicenow_detection_field))
+		return config_key_fail(ctx, ki, &ctx->origin[ki],
+		    "expected an incident field name such as correlation_id or u_extrahop_detection_id "
+		    "(letters, digits, '_'), got \"%.64s\"",
+		    cfg->webhooks.servicenow_detection_field ? cfg->webhooks.servicenow_detection_field
+		                                             : "");
+	return 0;
+}
+
 /* Pairs of keys where the first must not exceed (or, strict, must stay below) the second. */
 static int
 config_check_order(struct config_ctx *ctx, const char *sa, const char *ka, const char *sb,
@@ -926,6 +1057,9 @@ config_check_file_mode(struct config_ctx *ctx, int file_mode)
 		{ "extrahop", "api_key" },
 		{ "extrahop", "oauth_client_secret" },
 		{ "mongodb", "uri" },
+		{ "webhooks", "jira_secret" },
+		{ "webhooks", "servicenow_secret" },
+		{ "webhooks", "generic_secret" },
 	};
 
 	if (file_mode < 0 || !(file_mode & (S_IRGRP | S_IROTH)))
@@ -976,7 +1110,7 @@ config_build(config_t **out, const char *text, const char *source, const char *p
 		goto cleanup;
 	if (config_apply_env(&ctx, envp) != 0)
 		goto cleanup;
-	if (config_check_auth(&ctx) != 0)
+	if (config_check_auth(&ctx) != 0 || config_check_webhooks(&ctx) != 0)
 		goto cleanup;
 	if (config_check_order(&ctx, "push", "retry_base_ms", "push", "retry_max_ms", false,
 	        "the first retry cannot wait longer than the longest") != 0 ||

@@ -610,6 +610,132 @@ test_statusmap_entries(void **state)
 	parse_err("[statusmap]\nDone = closed\n done = new\n", NULL, "given twice", "line 3");
 }
 
+/* [webhooks]: defaults (every source disabled), secrets inline, from files and the
+ * environment, each given once; detection id fields checked. */
+static void
+test_webhooks_section(void **state)
+{
+	char ini[512];
+	const char *p;
+	config_t *cfg;
+
+	(void)state;
+	cfg = parse_ok("", NULL);
+	assert_null(cfg->webhooks.jira_secret);
+	assert_null(cfg->webhooks.servicenow_secret);
+	assert_null(cfg->webhooks.generic_secret);
+	assert_string_equal(cfg->webhooks.jira_detection_field, "summary");
+	assert_string_equal(cfg->webhooks.jira_label_prefix, "extrahop-detection-");
+	assert_string_equal(cfg->webhooks.servicenow_detection_field, "correlation_id");
+	assert_int_equal(cfg->webhooks.max_body_bytes, 1048576);
+	config_destroy(cfg);
+
+	/* a secret file, an inline secret and the environment, one per source */
+	p = write_file("jira.secret", "jira-0123456789abcdef\n", 0600);
+	snprintf(ini, sizeof(ini),
+	    "[webhooks]\njira_secret_file = %s\nservicenow_secret = snow-0123456789abcdef\n"
+	    "jira_detection_field = customfield_10042\nmax_body_bytes = 65536\n", p);
+	{
+		char *env[] = { "TICKETSYNC_WEBHOOKS_GENERIC_SECRET=generic-0123456789abcdef",
+			"TICKETSYNC_WEBHOOKS_SERVICENOW_DETECTION_FIELD=u_extrahop_detection_id", NULL };
+
+		cfg = parse_ok(ini, env);
+	}
+	assert_string_equal(cfg->webhooks.jira_secret, "jira-0123456789abcdef");
+	assert_string_equal(cfg->webhooks.servicenow_secret, "snow-0123456789abcdef");
+	assert_string_equal(cfg->webhooks.generic_secret, "generic-0123456789abcdef");
+	assert_string_equal(cfg->webhooks.jira_detection_field, "customfield_10042");
+	assert_string_equal(cfg->webhooks.servicenow_detection_field, "u_extrahop_detection_id");
+	assert_int_equal(cfg->webhooks.max_body_bytes, 65536);
+	assert_int_equal(cfg->nwarnings, 0);
+	config_destroy(cfg);
+
+	/* a short secret loads with a warning that does not quote it */
+	cfg = parse_ok("[webhooks]\ngeneric_secret = hunter2\n", NULL);
+	assert_int_equal(cfg->nwarnings, 1);
+	assert_non_null(strstr(cfg->warnings[0], "generic_secret"));
+	assert_non_null(strstr(cfg->warnings[0], "shorter than 16 bytes"));
+	assert_null(strstr(cfg->warnings[0], "hunter2"));
+	config_destroy(cfg);
+
+	/* an inline secret in a file others can read is warned about, like the API key */
+	p = write_file("wh.ini", "[webhooks]\njira_secret = jira-0123456789abcdef\n", 0644);
+	{
+		bson_error_t err;
+
+		assert_int_equal(config_load(&cfg, p, NULL, &err), 0);
+		assert_int_equal(cfg->nwarnings, 1);
+		assert_non_null(strstr(cfg->warnings[0], "[webhooks] jira_secret"));
+		assert_null(strstr(cfg->warnings[0], "0123456789"));
+		config_destroy(cfg);
+	}
+
+	/* errors */
+	p = write_file("jira.secret", "jira-0123456789abcdef\n", 0600);
+	snprintf(ini, sizeof(ini), "[webhooks]\njira_secret = x\njira_secret_file = %s\n", p);
+	parse_err(ini, NULL, "[webhooks] both jira_secret (<string> line 2) and jira_secret_file",
+	    "give the jira secret once");
+	snprintf(ini, sizeof(ini), "[webhooks]\ngeneric_secret_file = %s/nope\n", tmpdir);
+	parse_err(ini, NULL, "[webhooks] generic_secret_file: cannot read", NULL);
+	parse_err("[webhooks]\nservicenow_secret = a\x01b\n", NULL, "[webhooks] servicenow_secret",
+	    "value not shown");
+	parse_err("[webhooks]\njira_detection_field = fields.summary\n", NULL,
+	    "[webhooks] jira_detection_field: expected summary, labels or an issue field name",
+	    "\"fields.summary\" (<string> line 2)");
+	parse_err("[webhooks]\njira_detection_field =\n", NULL, "[webhooks] jira_detection_field", NULL);
+	parse_err("[webhooks]\njira_detection_field = labels\njira_label_prefix = \n", NULL,
+	    "[webhooks] jira_label_prefix", "needs a label prefix");
+	{
+		char *env[] = { "TICKETSYNC_WEBHOOKS_SERVICENOW_DETECTION_FIELD=u-det id", NULL };
+
+		parse_err("", env, "TICKETSYNC_WEBHOOKS_SERVICENOW_DETECTION_FIELD: expected an incident field",
+		    "\"u-det id\"");
+	}
+	parse_err("[webhooks]\nmax_body_bytes = 100\n", NULL,
+	    "[webhooks] max_body_bytes: expected an integer from 1024 to 67108864", NULL);
+	parse_err("[webhooks]\njira_token = x\n", NULL, "[webhooks] jira_token: unknown key",
+	    "jira_secret_file");
+}
+
+/* [statusmap] keys may hold ':' (status categories, Jira names such as "Blocked: vendor"),
+ * though inih splits lines at ':' too. */
+static void
+test_statusmap_colon_keys(void **state)
+{
+	const char *ini = "[statusmap]\n"
+	                  "category:done = closed/action_taken\n"
+	                  "Blocked: vendor = acknowledged ; waiting on a third party\n"
+	                  "Parked: closed/no_action_taken\n";
+	config_t *cfg = parse_ok(ini, NULL);
+	enum fields_status st;
+	enum fields_resolution res;
+	const char *k, *v;
+	size_t found = 0;
+
+	(void)state;
+	assert_int_equal(cfg->statusmap.user_entries, 3);
+	assert_int_equal(statusmap_lookup_ticket(cfg->statusmap.map, "Released", "done", "Shipped", &st,
+	    &res, NULL), STATUSMAP_MAPPED);
+	assert_int_equal(st, FIELDS_STATUS_CLOSED);
+	assert_int_equal(res, FIELDS_RESOLUTION_ACTION_TAKEN);
+	assert_int_equal(statusmap_lookup(cfg->statusmap.map, "blocked: vendor", NULL, &st, &res),
+	    STATUSMAP_MAPPED);
+	assert_int_equal(st, FIELDS_STATUS_ACKNOWLEDGED);
+	/* "key: value" without '=' still works */
+	assert_int_equal(statusmap_lookup(cfg->statusmap.map, "Parked", NULL, &st, &res), STATUSMAP_MAPPED);
+	assert_int_equal(res, FIELDS_RESOLUTION_NO_ACTION_TAKEN);
+	for (size_t i = 0; statusmap_entry(cfg->statusmap.map, i, &k, &v); i++) {
+		if (strcmp(k, "category:done") == 0 && strcmp(v, "closed/action_taken") == 0)
+			found++;
+		if (strcmp(k, "Blocked: vendor") == 0 && strcmp(v, "acknowledged") == 0)
+			found++;
+	}
+	assert_int_equal(found, 2);
+	config_destroy(cfg);
+	parse_err("[statusmap]\ncategory:done = clsed\n", NULL,
+	    "[statusmap] \"category:done\" = \"clsed\"", "line 2");
+}
+
 static void
 test_load_file(void **state)
 {
@@ -729,6 +855,8 @@ main(void)
 		cmocka_unit_test(test_secret_files),
 		cmocka_unit_test(test_cross_field_checks),
 		cmocka_unit_test(test_statusmap_entries),
+		cmocka_unit_test(test_webhooks_section),
+		cmocka_unit_test(test_statusmap_colon_keys),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_docs_agree_with_table),
 	};
