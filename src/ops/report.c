@@ -215,7 +215,7 @@ report_table_print(const report_table_t *t, FILE *out)
 			const char *s = r == 0 ? t->headers[c] : t->cells[(r - 1) * t->ncols + c];
 			if (c > 0)
 				fputs("  ", out);
-			report_cell_print(out, s, w[c], t->right[c] && r > 0, c + 1 == t->ncols);
+			report_cell_print(out, s, w[c], t->right[c], c + 1 == t->ncols);
 		}
 		fputc('\n', out);
 	}
