@@ -21,6 +21,7 @@
 #include "ticketsync/dbworker.h"
 #include "ticketsync/extrahop.h"
 #include "ticketsync/httpd.h"
+#include "ticketsync/leader.h"
 #include "ticketsync/log.h"
 #include "ticketsync/metrics.h"
 #include "ticketsync/outbox.h"
@@ -39,9 +40,13 @@ typedef struct daemon_ctx {
 	dbworker_t *db;
 	extrahop_t *eh;
 	pusher_t *pusher;
-	watcher_t *watcher;
+	leader_t *leader;
+	watcher_t *watcher;      /* this term's change stream, while active */
+	watcher_t *retiring;     /* the previous term's, stopping without blocking the loop */
+	refresh_ctx_t rctx;
+	watcher_opts_t wopts;
 	httpd_t *httpd;
-	struct event *sigterm, *sigint, *gauges;
+	struct event *sigterm, *sigint, *gauges, *watch_poll;
 	bool gauges_busy;
 	bool stopping;
 	char instance[256];
@@ -87,6 +92,15 @@ daemon_ready(void *arg, char *reason, size_t len)
 		snprintf(reason, len, "shutting down");
 		return false;
 	}
+	if (!leader_active(d->leader)) {
+		/* A healthy standby is ready: its job is to take over. */
+		leader_describe(d->leader, reason, len);
+		return true;
+	}
+	if (d->watcher == NULL) {
+		snprintf(reason, len, "active; change stream starting");
+		return false;
+	}
 	phase = watcher_phase(d->watcher);
 	if (phase != WATCHER_STREAMING) {
 		snprintf(reason, len, "change stream %s", watcher_phase_name(phase));
@@ -97,8 +111,62 @@ daemon_ready(void *arg, char *reason, size_t len)
 		snprintf(reason, len, "pushes stopped: %s", ps.blocked_reason);
 		return false;
 	}
-	snprintf(reason, len, "ready: streaming, pushing as %s", d->instance);
+	snprintf(reason, len, "ready: active, streaming, pushing as %s (lease fencing token %lld)",
+	    d->instance, (long long)leader_fencing(d->leader));
 	return true;
+}
+
+static bool
+daemon_gate(const void *arg)
+{
+	return leader_active(((const daemon_ctx_t *)arg)->leader);
+}
+
+/* Bring the change stream in line with the lease: one watcher per active term, the
+ * previous one joined only once it has finished (never blocking the loop). */
+static void
+daemon_sync_watcher(daemon_ctx_t *d)
+{
+	bson_error_t err;
+
+	if (d->retiring != NULL && watcher_finished(d->retiring)) {
+		watcher_stop(d->retiring);
+		d->retiring = NULL;
+	}
+	if (d->stopping || d->watcher != NULL || d->retiring != NULL || !leader_active(d->leader))
+		return;
+	d->watcher = watcher_start(d->store, &d->rctx, &d->wopts, &err);
+	if (d->watcher == NULL)
+		log_errorx("%s (retrying)", err.message);
+}
+
+static void
+on_watch_poll(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	daemon_sync_watcher(arg);
+}
+
+static void
+on_leader(void *arg, bool active, int64_t fencing)
+{
+	daemon_ctx_t *d = arg;
+
+	(void)fencing;
+	if (d->stopping)
+		return;
+	if (active) {
+		daemon_sync_watcher(d);
+		pusher_resume(d->pusher);
+		return;
+	}
+	pusher_suspend(d->pusher);
+	if (d->watcher != NULL) {
+		watcher_request_stop(d->watcher);
+		d->retiring = d->watcher;
+		d->watcher = NULL;
+	}
 }
 
 static void
@@ -142,15 +210,24 @@ on_gauges(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+on_released(void *arg)
+{
+	event_base_loopbreak(((daemon_ctx_t *)arg)->base);
+}
+
+static void
 on_drained(void *arg)
 {
 	daemon_ctx_t *d = arg;
 
 	log_info("shutdown: pushes drained and recorded; stopping the change stream");
-	/* Applies what was read, saves the checkpoint, joins; bounded by max_await. */
+	/* Applies what was read, saves the checkpoint, joins; bounded by max_await. At
+	 * shutdown the loop may wait for it. */
 	watcher_stop(d->watcher);
-	d->watcher = NULL;
-	event_base_loopbreak(d->base);
+	watcher_stop(d->retiring);
+	d->watcher = d->retiring = NULL;
+	/* Hand the lease over at once instead of letting a standby wait for expiry. */
+	leader_stop(d->leader, true, on_released, d);
 }
 
 static void
@@ -168,6 +245,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	log_info("%s received: finishing in-flight pushes (up to %lld ms), then checkpointing",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)d->cfg->service.shutdown_timeout_ms);
 	event_del(d->gauges);
+	event_del(d->watch_poll);
 	pusher_drain(d->pusher, (int)d->cfg->service.shutdown_timeout_ms, on_drained, d);
 }
 
@@ -278,25 +356,19 @@ run(const config_t *cfg, bool print_ready)
 			log_errorx("%s", err.message);
 			goto cleanup;
 		}
+		pusher_set_gate(d.pusher, daemon_gate, &d);
 	}
-	{
-		refresh_ctx_t rctx = {
-			.database = cfg->mongodb.database,
-			.map = cfg->statusmap.map,
-			.instance = d.instance,
-		};
-		watcher_opts_t wo = {
-			.max_await_ms = (int)cfg->watch.max_await_ms,
-			.retry_base_ms = (int)cfg->watch.retry_base_ms,
-			.retry_max_ms = (int)cfg->watch.retry_max_ms,
-			.rescan_batch = (size_t)cfg->watch.rescan_batch,
-		};
-		d.watcher = watcher_start(d.store, &rctx, &wo, &err);
-		if (d.watcher == NULL) {
-			log_errorx("%s", err.message);
-			goto cleanup;
-		}
-	}
+	d.rctx = (refresh_ctx_t){
+		.database = cfg->mongodb.database,
+		.map = cfg->statusmap.map,
+		.instance = d.instance,
+	};
+	d.wopts = (watcher_opts_t){
+		.max_await_ms = (int)cfg->watch.max_await_ms,
+		.retry_base_ms = (int)cfg->watch.retry_base_ms,
+		.retry_max_ms = (int)cfg->watch.retry_max_ms,
+		.rescan_batch = (size_t)cfg->watch.rescan_batch,
+	};
 	if (cfg->http.enabled) {
 		d.httpd = httpd_start(d.base, cfg->http.listen, daemon_ready, &d, &err);
 		if (d.httpd == NULL) {
@@ -308,10 +380,28 @@ run(const config_t *cfg, bool print_ready)
 	d.sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
 	d.sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
 	d.gauges = event_new(d.base, -1, EV_PERSIST, on_gauges, &d);
+	d.watch_poll = event_new(d.base, -1, EV_PERSIST, on_watch_poll, &d);
 	event_add(d.sigterm, NULL);
 	event_add(d.sigint, NULL);
 	event_add(d.gauges, &gauge_tv);
-	pusher_start(d.pusher);
+	{
+		struct timeval poll_tv = { 0, 200000 };
+		event_add(d.watch_poll, &poll_tv);
+	}
+	{
+		leader_opts_t lo = {
+			.database = cfg->mongodb.database,
+			.instance = d.instance,
+			.period_ms = cfg->lease.period_ms,
+			.renew_ms = cfg->lease.renew_ms,
+		};
+		/* Watching and pushing start when this instance holds the lease. */
+		d.leader = leader_start(d.base, d.db, &lo, on_leader, &d, &err);
+		if (d.leader == NULL) {
+			log_errorx("%s", err.message);
+			goto cleanup;
+		}
+	}
 	log_info("started: instance %s, database %s, ExtraHop %s, push every %lld ms, "
 	    "concurrency %lld%s%s", d.instance, cfg->mongodb.database, cfg->extrahop.url,
 	    (long long)cfg->push.interval_ms, (long long)cfg->push.concurrency,
@@ -326,16 +416,21 @@ run(const config_t *cfg, bool print_ready)
 	log_info("stopped");
 cleanup:
 	watcher_stop(d.watcher);
+	watcher_stop(d.retiring);
+	if (d.watch_poll)
+		event_free(d.watch_poll);
 	if (d.sigterm)
 		event_free(d.sigterm);
 	if (d.sigint)
 		event_free(d.sigint);
 	if (d.gauges)
 		event_free(d.gauges);
+	/* Jobs still queued finish and hand back while their owners are alive. */
+	dbworker_stop(d.db);
 	httpd_stop(d.httpd);
 	pusher_free(d.pusher);
+	leader_free(d.leader);
 	extrahop_destroy(d.eh);
-	dbworker_stop(d.db);
 	store_destroy(d.store);
 	event_base_free(d.base);
 	return rc;

@@ -57,6 +57,14 @@ int detection_id_from_iter(const bson_iter_t *it, int64_t *out, char *why, size_
 /* An epoch-ms time: the same rules with 0 allowed (0..2^53). Shared with tickets. */
 int detection_time_from_iter(const bson_iter_t *it, int64_t *out, char *why, size_t whylen);
 
+/*
+ * The audit message for a `detections` document whose _id is not a detection id
+ * ("detection document with _id \"seven\" ignored: the detection id must be ...").
+ * Such documents can never be loaded by id, so the watcher (on their change event)
+ * and a full rescan report them with this one text.
+ */
+void detection_bad_id_message(const bson_iter_t *id, char *buf, size_t len);
+
 /* Short name of a BSON type for error messages ("string", "double", "array", ...). */
 const char *detection_type_name(bson_type_t t);
 

@@ -55,6 +55,17 @@ void pusher_kick(pusher_t *p);
  * record every result; then call done(arg) on the loop.
  */
 void pusher_drain(pusher_t *p, int deadline_ms, void (*done)(void *), void *arg);
+/*
+ * Push only while gate(arg) says so (this instance holds the lease). Checked before
+ * every claim and every request, and on the DB thread right before claiming; must be
+ * thread-safe. NULL: always open.
+ */
+void pusher_set_gate(pusher_t *p, bool (*gate)(const void *arg), const void *arg);
+/* Stop pushing at once (the lease is lost): no more claims, claimed-but-unsent
+ * detections are given back, in-flight requests are cancelled (released, not failed). */
+void pusher_suspend(pusher_t *p);
+/* Push again after pusher_suspend (or for the first time after pusher_new). */
+void pusher_resume(pusher_t *p);
 /* Nothing queued, in flight, claimed or being recorded. */
 bool pusher_idle(const pusher_t *p);
 void pusher_get_stats(const pusher_t *p, pusher_stats_t *out);

@@ -42,6 +42,11 @@ enum watcher_phase {
 struct store;
 watcher_t *watcher_start(struct store *store, const refresh_ctx_t *ctx,
     const watcher_opts_t *opts, bson_error_t *err);
+/* Ask both threads to stop without waiting (the loop must not block); they apply
+ * what was read and save the checkpoint. watcher_finished says when they are done;
+ * watcher_stop then joins at once. */
+void watcher_request_stop(watcher_t *w);
+bool watcher_finished(const watcher_t *w);
 /* Stop reading, apply what was read, save the checkpoint, join both threads. */
 void watcher_stop(watcher_t *w);
 enum watcher_phase watcher_phase(const watcher_t *w);

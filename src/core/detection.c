@@ -302,3 +302,31 @@ cleanup:
 	}
 	return rc;
 }
+
+void
+detection_bad_id_message(const bson_iter_t *id, char *buf, size_t len)
+{
+	char text[128], why[128];
+	int64_t v;
+
+	switch (bson_iter_type(id)) {
+	case BSON_TYPE_UTF8:
+		snprintf(text, sizeof(text), "\"%.80s\"", bson_iter_utf8(id, NULL));
+		break;
+	case BSON_TYPE_DOUBLE:
+		snprintf(text, sizeof(text), "%.17g", bson_iter_double(id));
+		break;
+	case BSON_TYPE_INT32:
+		snprintf(text, sizeof(text), "%d", bson_iter_int32(id));
+		break;
+	case BSON_TYPE_INT64:
+		snprintf(text, sizeof(text), "%lld", (long long)bson_iter_int64(id));
+		break;
+	default:
+		snprintf(text, sizeof(text), "of type %s", detection_type_name(bson_iter_type(id)));
+	}
+	if (detection_id_from_iter(id, &v, why, sizeof(why)) == 0)
+		snprintf(why, sizeof(why), "is valid");
+	snprintf(buf, len, "detection document with _id %s ignored: the detection id %s", text,
+	    why);
+}

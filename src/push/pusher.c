@@ -49,7 +49,9 @@ struct pusher {
 	bool claiming, want_claim;
 	bool blocked, probing;
 	int64_t probe_at_ms;
-	bool started, draining;
+	bool started, draining, suspended;
+	bool (*gate)(const void *);
+	const void *gate_arg;
 	void (*drained_cb)(void *);
 	void *drained_arg;
 	pusher_stats_t stats;
@@ -76,6 +78,12 @@ typedef struct pusher_record_job {
 
 static void pusher_pump(pusher_t *p);
 static void pusher_flush(pusher_t *p);
+
+static bool
+pusher_gate_open(const pusher_t *p)
+{
+	return p->gate == NULL || p->gate(p->gate_arg);
+}
 
 static int64_t
 pusher_mono_ms(void)
@@ -308,8 +316,8 @@ pusher_on_patch_done(const extrahop_result_t *res, void *arg)
 		break;
 	case EXTRAHOP_RETRY:
 		if (res->curl_code == CURLE_ABORTED_BY_CALLBACK) {
-			/* Cancelled at shutdown: not this detection's failure. */
-			pusher_release(p, r, "cancelled at shutdown");
+			/* Cancelled (shutdown, lease lost): not this detection's failure. */
+			pusher_release(p, r, "request cancelled (shutdown, or no longer the active instance)");
 			pusher_pump(p);
 			pusher_check_drained(p);
 			return;
@@ -375,6 +383,12 @@ pusher_claim_run(dbjob_t *base, mongoc_client_t *client)
 	pusher_claim_job_t *job = (pusher_claim_job_t *)base;
 	const pusher_opts_t *o = &job->p->opts;
 
+	/* Last check before taking work: the lease may have run out since the loop asked. */
+	if (!pusher_gate_open(job->p)) {
+		job->ok = true;
+		job->n = 0;
+		return;
+	}
 	job->ok = outbox_claim(client, o->database, store_now_ms(), job->limit, o->owner,
 	    o->claim_timeout_ms, job->items, &job->n, &job->err);
 }
@@ -457,6 +471,14 @@ static void
 pusher_pump(pusher_t *p)
 {
 	int64_t now = pusher_mono_ms();
+
+	if (p->suspended)
+		return;
+	if (!pusher_gate_open(p)) {
+		/* The lease ran out before the loop heard of it: stop right here. */
+		pusher_suspend(p);
+		return;
+	}
 
 	if (p->blocked && !p->probing && !p->draining) {
 		/* Blocked: leave everything pending except one probe now and then. */
@@ -546,6 +568,39 @@ pusher_start(pusher_t *p)
 	p->started = true;
 	p->want_claim = true;
 	pusher_arm(p->tick, p->opts.interval_ms);
+	pusher_pump(p);
+}
+
+void
+pusher_set_gate(pusher_t *p, bool (*gate)(const void *arg), const void *arg)
+{
+	p->gate = gate;
+	p->gate_arg = arg;
+}
+
+void
+pusher_suspend(pusher_t *p)
+{
+	if (p->suspended)
+		return;
+	p->suspended = true;
+	p->want_claim = false;
+	pusher_release_queued(p, "not the active instance any more");
+	/* Completes every request synchronously as cancelled: released. */
+	if (p->in_flight > 0)
+		extrahop_cancel_all(p->eh);
+	pusher_flush(p);
+}
+
+void
+pusher_resume(pusher_t *p)
+{
+	p->suspended = false;
+	if (!p->started) {
+		pusher_start(p);
+		return;
+	}
+	p->want_claim = true;
 	pusher_pump(p);
 }
 

@@ -624,6 +624,50 @@ refresh_on_scanned(const bson_t *doc, void *arg)
 	return true;
 }
 
+/* The scan visits numeric ids only; a full one also reports the documents it can never
+ * reach (an _id that is not a detection id), at most REFRESH_FOREIGN_MAX of them. */
+#define REFRESH_FOREIGN_MAX 1000
+
+static bool
+refresh_report_foreign_ids(mongoc_client_t *client, const refresh_ctx_t *ctx,
+    refresh_stats_t *stats, bson_error_t *err)
+{
+	mongoc_collection_t *coll =
+	    mongoc_client_get_collection(client, ctx->database, STORE_COLL_DETECTIONS);
+	bson_t *filter = BCON_NEW("_id", "{", "$not", "{", "$type", BCON_UTF8("number"), "}", "}");
+	bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "limit",
+	    BCON_INT64(REFRESH_FOREIGN_MAX));
+	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+	refresh_chunk_t c = { 0 };
+	const bson_t *doc;
+	bool ok = true;
+
+	while (mongoc_cursor_next(cursor, &doc)) {
+		bson_iter_t it;
+		char msg[400];
+
+		if (!bson_iter_init_find(&it, doc, "_id"))
+			continue;
+		detection_bad_id_message(&it, msg, sizeof(msg));
+		stats->rejected++;
+		metrics_inc(METRICS_REJECTED_INPUT, 1);
+		refresh_audit(&c, ctx, AUDIT_REJECTED_INPUT, false, 0, NULL, msg);
+	}
+	if (mongoc_cursor_error(cursor, err))
+		ok = false;
+	if (c.naudits > 0 && !ctx->dry_run) {
+		bson_error_t aerr;
+		if (!audit_append_many(client, ctx->database, c.audits, c.naudits, &aerr))
+			log_warnx("refresh: audit write failed: %s", aerr.message);
+	}
+	refresh_chunk_free(&c);
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(filter);
+	bson_destroy(opts);
+	mongoc_collection_destroy(coll);
+	return ok;
+}
+
 bool
 refresh_all(mongoc_client_t *client, const refresh_ctx_t *ctx, int64_t since_ms,
     size_t chunk, refresh_progress_fn progress, void *progress_arg, refresh_stats_t *stats,
@@ -657,5 +701,7 @@ refresh_all(mongoc_client_t *client, const refresh_ctx_t *ctx, int64_t since_ms,
 		from = next;
 	}
 	refresh_chunk_free(&c);
+	if (ok && since_ms == 0)
+		ok = refresh_report_foreign_ids(client, ctx, stats, err);
 	return ok;
 }

@@ -56,6 +56,7 @@ struct watcher {
 	bool reader_started, applier_started;
 	atomic_bool stop;
 	atomic_bool reader_done;
+	atomic_bool applier_done;
 	atomic_int phase;
 };
 
@@ -157,28 +158,6 @@ watcher_reject(mongoc_client_t *client, const watcher_t *w, const watcher_item_t
 		log_warnx("watcher: cannot write audit record: %s", err.message);
 }
 
-/* Describe a document _id for an audit message. */
-static void
-watcher_describe_id(const bson_iter_t *id, char *buf, size_t len)
-{
-	switch (bson_iter_type(id)) {
-	case BSON_TYPE_UTF8:
-		snprintf(buf, len, "\"%.80s\"", bson_iter_utf8(id, NULL));
-		break;
-	case BSON_TYPE_DOUBLE:
-		snprintf(buf, len, "%.17g", bson_iter_double(id));
-		break;
-	case BSON_TYPE_INT32:
-		snprintf(buf, len, "%d", bson_iter_int32(id));
-		break;
-	case BSON_TYPE_INT64:
-		snprintf(buf, len, "%lld", (long long)bson_iter_int64(id));
-		break;
-	default:
-		snprintf(buf, len, "of type %s", detection_type_name(bson_iter_type(id)));
-	}
-}
-
 /*
  * Turn one change event into a queue item; NULL when it names nothing to do. Input
  * that refresh could never reach (a detection whose _id is not a detection id, a
@@ -214,7 +193,7 @@ watcher_item_from_event(const bson_t *ev, const bson_t *token, char *reject,
 	reject[0] = '\0';
 	if (strcmp(coll, STORE_COLL_DETECTIONS) == 0) {
 		int64_t id;
-		char why[128], idtext[128];
+		char why[128];
 		if (!bson_iter_init(&it, ev) ||
 		    !bson_iter_find_descendant(&it, "documentKey._id", &child))
 			return item;
@@ -227,9 +206,7 @@ watcher_item_from_event(const bson_t *ev, const bson_t *token, char *reject,
 		} else if (strcmp(op, "delete") != 0) {
 			/* refresh loads detections by numeric id and would never see this one:
 			 * report it here, where its key is known. */
-			watcher_describe_id(&child, idtext, sizeof(idtext));
-			snprintf(reject, rejectlen, "detection document with _id %s ignored: the "
-			    "detection id %s", idtext, why);
+			detection_bad_id_message(&child, reject, rejectlen);
 		}
 	} else if (strcmp(coll, STORE_COLL_TICKETS) == 0) {
 		/* The ticket's id lets refresh find the detections it was the winning ticket
@@ -722,6 +699,7 @@ watcher_applier_main(void *arg)
 	if (a.unsaved != NULL)
 		bson_destroy(a.unsaved);
 	store_push(w->store, a.client);
+	atomic_store(&w->applier_done, true);
 	return NULL;
 }
 
@@ -765,6 +743,21 @@ watcher_start(store_t *store, const refresh_ctx_t *ctx,
 fail:
 	watcher_stop(w);
 	return NULL;
+}
+
+void
+watcher_request_stop(watcher_t *w)
+{
+	if (w != NULL)
+		atomic_store(&w->stop, true);
+}
+
+bool
+watcher_finished(const watcher_t *w)
+{
+	watcher_t *m = (watcher_t *)w;
+
+	return atomic_load(&m->reader_done) && atomic_load(&m->applier_done);
 }
 
 void

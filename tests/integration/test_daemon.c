@@ -158,13 +158,16 @@ test_first_start_rescans_existing(void **state)
 
 	fixture_begin(f, NULL, API_KEY);
 
-	/* Data first, daemon second: no checkpoint, so a full scan finds it. */
+	/* Data first, daemon second: no checkpoint, so a full scan finds it, and reports
+	 * what it can never load. */
 	seed_example(f);
+	put(f, "detections", "{'_id': 'seven', 'title': 'string id'}");
 	fixture_start_daemon(f);
 	assert_true(wait_patches(f, 1, 1, 10000) >= 0);
 	assert_true(wait_patches(f, 2, 1, 10000) >= 0);
 	assert_true(wait_patches(f, 3, 1, 10000) >= 0);
 	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'rescan'}", 1, 5000));
+	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'rejected_input', 'message': {'$regex': 'seven'}}", 1, 5000));
 	fixture_free(f);
 }
 

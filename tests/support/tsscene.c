@@ -63,14 +63,21 @@ tsscene_start_daemon(tsscene_t *s)
 	if (tsdaemon_start(&s->d, s->error, sizeof(s->error)) != 0)
 		return -1;
 	s->d_started = true;
-	while (tsdaemon_get(&s->d, "/readyz", NULL) != 200) {
+	/* Alone on its database it takes the lease; ready means active and streaming. */
+	for (;;) {
+		char *body = NULL;
+		long st = tsdaemon_get(&s->d, "/readyz", &body);
+		bool active = st == 200 && body != NULL && strstr(body, "ready: active") != NULL;
+
+		free(body);
+		if (active)
+			return 0;
 		if (ts_now_ms() - start > 20000) {
-			snprintf(s->error, sizeof(s->error), "ticketsyncd never became ready");
+			snprintf(s->error, sizeof(s->error), "ticketsyncd never became active and ready");
 			return -1;
 		}
 		ts_sleep_ms(20);
 	}
-	return 0;
 }
 
 int

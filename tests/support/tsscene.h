@@ -36,7 +36,8 @@ tsscene_t *tsscene_new(tsmongo_t *mongo, const char *tag);
 /* Start the fake (fxo NULL: API key TSSCENE_API_KEY, detections 1..20) and prepare the
  * daemon's environment (api_key NULL: auth left to the caller). 0 or -1 (s->error). */
 int tsscene_begin(tsscene_t *s, const tsextrahop_opts_t *fxo, const char *api_key);
-/* Start ticketsyncd and wait until /readyz answers 200 (its stream is open). */
+/* Start ticketsyncd and wait until /readyz says it is active (holds the lease) and
+ * its change stream is open. */
 int tsscene_start_daemon(tsscene_t *s);
 /* SIGTERM and wait: the wait status, or -1. */
 int tsscene_stop_daemon(tsscene_t *s);
