@@ -26,6 +26,7 @@
 #include "ticketsync/metrics.h"
 #include "ticketsync/outbox.h"
 #include "ticketsync/pusher.h"
+#include "ticketsync/pushrun.h"
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
 #include "ticketsync/watcher.h"
@@ -277,24 +278,14 @@ ensure_schema(daemon_ctx_t *d)
 }
 
 static extrahop_t *
-make_extrahop(const config_t *cfg, struct event_base *base, bson_error_t *err)
+make_extrahop(const config_t *cfg, const char *instance, struct event_base *base,
+    bson_error_t *err)
 {
-	extrahop_opts_t o = {
-		.base_url = cfg->extrahop.url,
-		.auth = cfg->extrahop.auth == CONFIG_AUTH_OAUTH ? EXTRAHOP_AUTH_OAUTH2
-		                                               : EXTRAHOP_AUTH_APIKEY,
-		.api_key = cfg->extrahop.api_key,
-		.client_id = cfg->extrahop.oauth_client_id,
-		.client_secret = cfg->extrahop.oauth_client_secret,
-		.token_url = cfg->extrahop.oauth_token_url,
-		.ca_file = cfg->extrahop.ca_file,
-		.ca_path = cfg->extrahop.ca_path,
-		.connect_timeout_ms = (long)cfg->extrahop.connect_timeout_ms,
-		.request_timeout_ms = (long)cfg->extrahop.request_timeout_ms,
-		.max_total_connections = (long)cfg->push.concurrency,
-		.max_host_connections = (long)cfg->push.concurrency,
-	};
+	extrahop_opts_t o;
 
+	/* The same mapping ticketsyncctl backfill --push uses. */
+	pushrun_extrahop_opts(cfg, &o);
+	o.instance = instance;
 	return extrahop_new(base, &o, err);
 }
 
@@ -327,7 +318,7 @@ run(const config_t *cfg, bool print_ready)
 		goto cleanup;
 	}
 	ensure_schema(&d);
-	d.eh = make_extrahop(cfg, d.base, &err);
+	d.eh = make_extrahop(cfg, d.instance, d.base, &err);
 	if (d.eh == NULL) {
 		log_errorx("extrahop: %s", err.message);
 		rc = EXIT_CONFIG;
@@ -339,18 +330,9 @@ run(const config_t *cfg, bool print_ready)
 		goto cleanup;
 	}
 	{
-		pusher_opts_t po = {
-			.database = cfg->mongodb.database,
-			.owner = d.instance,
-			.interval_ms = (int)cfg->push.interval_ms,
-			.batch_size = (size_t)cfg->push.batch_size,
-			.concurrency = (size_t)cfg->push.concurrency,
-			.rate_limit = (double)cfg->push.rate_limit,
-			.claim_timeout_ms = cfg->push.claim_timeout_ms,
-			.retry_base_ms = cfg->push.retry_base_ms,
-			.retry_max_ms = cfg->push.retry_max_ms,
-			.auth_probe_ms = cfg->push.retry_max_ms < 30000 ? cfg->push.retry_max_ms : 30000,
-		};
+		pusher_opts_t po;
+
+		pushrun_pusher_opts(cfg, d.instance, &po);
 		d.pusher = pusher_new(d.base, d.db, d.eh, &po, &err);
 		if (d.pusher == NULL) {
 			log_errorx("%s", err.message);

@@ -51,6 +51,7 @@ typedef struct extrahop_opts {
 	const char *token_url;     /* EXTRAHOP_AUTH_OAUTH2, e.g. https://t.api.cloud.extrahop.com/oauth2/token */
 	const char *ca_file;       /* CURLOPT_CAINFO when set */
 	const char *ca_path;       /* CURLOPT_CAPATH when set */
+	const char *instance;      /* in the User-Agent: "ticketsync/<version> (<instance>)" */
 	long connect_timeout_ms;   /* default 10000 */
 	long request_timeout_ms;   /* whole transfer; default 30000 */
 	long max_total_connections; /* default 16 */

@@ -67,6 +67,7 @@ struct extrahop {
 	char *apikey_header;
 	char *client_id, *client_secret, *token_url;
 	char *ca_file, *ca_path;
+	char *user_agent; /* ticketsync/<version> (<instance>) */
 	long connect_timeout_ms, request_timeout_ms;
 	int64_t (*now_ms)(void *);
 	void *clock_arg;
@@ -537,7 +538,7 @@ extrahop_easy_common(extrahop_t *eh, CURL *easy, const char *url, char *errbuf,
 		curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, eh->connect_timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, eh->request_timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, EXTRAHOP_USER_AGENT);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, eh->user_agent);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (eh->ca_file != NULL)
@@ -909,6 +910,11 @@ extrahop_new(struct event_base *base, const extrahop_opts_t *opts, bson_error_t 
 	eh->base_url = bson_strdup(opts->base_url);
 	eh->ca_file = extrahop_strdup_opt(opts->ca_file);
 	eh->ca_path = extrahop_strdup_opt(opts->ca_path);
+	/* The instance in the User-Agent lets ExtraHop's logs (and tests) tell two
+	 * ticketsyncd instances apart. */
+	eh->user_agent = opts->instance != NULL && opts->instance[0] != '\0'
+	    ? bson_strdup_printf("%s (%s)", EXTRAHOP_USER_AGENT, opts->instance)
+	    : bson_strdup(EXTRAHOP_USER_AGENT);
 	eh->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000;
 	eh->request_timeout_ms = opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 30000;
 	eh->now_ms = opts->now_ms;
@@ -1043,5 +1049,6 @@ extrahop_destroy(extrahop_t *eh)
 	bson_free(eh->base_url);
 	bson_free(eh->ca_file);
 	bson_free(eh->ca_path);
+	bson_free(eh->user_agent);
 	bson_free(eh);
 }

@@ -23,7 +23,7 @@ struct fx_record_entry {
 	bool delayed;
 	/* One allocation holds every string, so recording costs one malloc. */
 	char *block;
-	const char *method, *path, *query, *authorization, *content_type, *body;
+	const char *method, *path, *query, *authorization, *content_type, *user_agent, *body;
 	size_t body_len;
 };
 
@@ -142,16 +142,16 @@ fx_record_begin(fx_record_t *rec, const fx_record_req_t *req)
 {
 	uint64_t seq = rec->next_seq++;
 	struct fx_record_entry *e;
-	size_t lens[5], total = 0, pos = 0;
-	const char *strs[5] = { req->method, req->path, req->query, req->authorization,
-		req->content_type };
+	size_t lens[6], total = 0, pos = 0;
+	const char *strs[6] = { req->method, req->path, req->query, req->authorization,
+		req->content_type, req->user_agent };
 
 	rec->total++;
 	rec->pending++;
 	rec->by_method[fx_record_method_index(req->method)]++;
 	if (rec->limit == 0 || (e = fx_record_slot(rec)) == NULL)
 		return seq;
-	for (size_t i = 0; i < 5; i++) {
+	for (size_t i = 0; i < 6; i++) {
 		lens[i] = strs[i] ? strlen(strs[i]) : 0;
 		total += lens[i] + 1;
 	}
@@ -173,6 +173,7 @@ fx_record_begin(fx_record_t *rec, const fx_record_req_t *req)
 	e->query = fx_record_put(e->block, &pos, strs[2], lens[2]);
 	e->authorization = fx_record_put(e->block, &pos, strs[3], lens[3]);
 	e->content_type = fx_record_put(e->block, &pos, strs[4], lens[4]);
+	e->user_agent = fx_record_put(e->block, &pos, strs[5], lens[5]);
 	e->body = fx_record_put(e->block, &pos, req->body ? req->body : "", req->body_len);
 	e->body_len = req->body_len;
 	return seq;
@@ -304,6 +305,7 @@ fx_record_requests(const fx_record_t *rec, uint64_t since, size_t max, bson_t *o
 		fx_record_append_str(&item, "query", e->query);
 		fx_record_append_str(&item, "authorization", e->authorization);
 		fx_record_append_str(&item, "content_type", e->content_type);
+		fx_record_append_str(&item, "user_agent", e->user_agent);
 		fx_record_append_body(&item, e);
 		BSON_APPEND_INT64(&item, "time_ms", e->time_ms);
 		if (e->status < 0)

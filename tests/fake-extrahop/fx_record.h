@@ -26,6 +26,7 @@ typedef struct fx_record_req {
 	const char *query;         /* NULL: none */
 	const char *authorization; /* NULL: header absent */
 	const char *content_type;  /* NULL: header absent */
+	const char *user_agent;    /* NULL: header absent (tells instances apart) */
 	const char *body;
 	size_t body_len;
 	int64_t time_ms;           /* arrival, epoch ms */

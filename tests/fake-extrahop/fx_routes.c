@@ -229,6 +229,7 @@ fx_routes_handle(struct evhttp_request *req, void *arg)
 	r.query = query;
 	r.authorization = evhttp_find_header(hdrs, "Authorization");
 	r.content_type = evhttp_find_header(hdrs, "Content-Type");
+	r.user_agent = evhttp_find_header(hdrs, "User-Agent");
 	r.body = body;
 	r.body_len = len;
 	r.time_ms = local.start_ms;
