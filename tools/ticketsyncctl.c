@@ -1030,8 +1030,8 @@ static const ctl_cmd_t ctl_cmds[] = {
 	  "  -n, --dry-run      print what would change, change nothing\n", cmd_init },
 	{ "import-tickets", "upsert tickets from a CSV or JSON Lines export",
 	  "Upsert tickets into the tickets collection from a CSV export with a header\n"
-	  "(detection_id,ticket_id,status,assignee,resolution and optionally updated_at;\n"
-	  "an empty value means null) or from JSON Lines. Rows of one ticket merge their\n"
+	  "(detection_id,ticket_id,status,assignee,resolution, optionally updated_at and\n"
+	  "status_category; an empty value means null) or from JSON Lines. Rows of one ticket merge their\n"
 	  "detection ids. Each bad row is reported as FILE:LINE: reason and the good rows\n"
 	  "are imported; the exit status is 1 if any row was bad. The daemon sees the\n"
 	  "changed tickets through its change stream.",

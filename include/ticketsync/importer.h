@@ -8,6 +8,8 @@
  *   detection_id  required  integer 1..2^53
  *   ticket_id     required  the ticket system's id, 1..FIELDS_TICKET_ID_MAX bytes
  *   status        optional  the ticket system's status name (mapped by [statusmap])
+ *   status_category optional the coarse status class (Jira's statusCategory.key: new,
+ *                           indeterminate, done), the status map's fallback
  *   assignee      optional
  *   resolution    optional
  *   updated_at    optional  ISO-8601 (UTC unless an offset is given) or epoch ms
@@ -46,6 +48,7 @@ enum {
 	IMPORTER_ASSIGNEE = 1u << 1,
 	IMPORTER_RESOLUTION = 1u << 2,
 	IMPORTER_UPDATED_AT = 1u << 3,
+	IMPORTER_STATUS_CATEGORY = 1u << 4,
 };
 
 typedef struct importer_ticket {
@@ -56,6 +59,7 @@ typedef struct importer_ticket {
 	char *status;            /* NULL = null (when given) */
 	char *assignee;
 	char *resolution;
+	char *status_category;
 	int64_t updated_at_ms;   /* when IMPORTER_UPDATED_AT is given */
 	size_t line;             /* first row naming this ticket */
 	size_t rows;             /* good rows merged into it */

@@ -22,11 +22,13 @@ enum imp_col {
 	COL_ASSIGNEE,
 	COL_RESOLUTION,
 	COL_UPDATED_AT,
+	COL_STATUS_CATEGORY,
 	COL_COUNT
 };
 
 static const char *const imp_col_names[COL_COUNT] = {
 	"detection_id", "ticket_id", "status", "assignee", "resolution", "updated_at",
+	"status_category",
 };
 
 /* One good row, before rows of the same ticket are merged. */
@@ -35,7 +37,7 @@ typedef struct imp_row {
 	int64_t *ids;
 	size_t nids;
 	unsigned given;
-	char *status, *assignee, *resolution;
+	char *status, *assignee, *resolution, *status_category;
 	int64_t updated_at;
 	size_t line;
 } imp_row_t;
@@ -132,6 +134,7 @@ imp_row_free(imp_row_t *r)
 	bson_free(r->status);
 	bson_free(r->assignee);
 	bson_free(r->resolution);
+	bson_free(r->status_category);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -281,6 +284,10 @@ imp_set_text(imp_t *im, imp_row_t *row, enum imp_col c, const char *v, size_t le
 	case COL_STATUS: row->status = val; row->given |= IMPORTER_STATUS; break;
 	case COL_ASSIGNEE: row->assignee = val; row->given |= IMPORTER_ASSIGNEE; break;
 	case COL_RESOLUTION: row->resolution = val; row->given |= IMPORTER_RESOLUTION; break;
+	case COL_STATUS_CATEGORY:
+		row->status_category = val;
+		row->given |= IMPORTER_STATUS_CATEGORY;
+		break;
 	default: bson_free(val); break;
 	}
 	return true;
@@ -333,7 +340,8 @@ imp_csv_header(imp_t *im)
 		imp_quote(f->data, f->len, q, sizeof(q));
 		if (found < 0) {
 			imp_error(im, line, "unknown column \"%s\" in the header (known: "
-			    "detection_id, ticket_id, status, assignee, resolution, updated_at); "
+			    "detection_id, ticket_id, status, assignee, resolution, updated_at, "
+			    "status_category); "
 			    "nothing imported", q);
 			im->out->file_error = true;
 			return;
@@ -602,7 +610,7 @@ imp_jsonl_line(imp_t *im, const char *s, size_t len, size_t line)
 			char q[64];
 			imp_quote(key, strlen(key), q, sizeof(q));
 			imp_error(im, line, "unknown field \"%s\" (known: detection_id, detection_ids, "
-			    "ticket_id, status, assignee, resolution, updated_at)", q);
+			    "ticket_id, status, assignee, resolution, updated_at, status_category)", q);
 			goto bad;
 		}
 		if (is_ids) {
@@ -803,7 +811,7 @@ imp_merge(imp_t *im)
 	while (i < im->nrows) {
 		size_t j = i, nids = 0, k = 0;
 		importer_ticket_t *t = &out->tickets[out->n_tickets];
-		size_t st_line = 0, as_line = 0, re_line = 0, up_line = 0;
+		size_t st_line = 0, as_line = 0, re_line = 0, up_line = 0, sc_line = 0;
 
 		while (j < im->nrows && strcmp(im->rows[j].ticket_id, im->rows[i].ticket_id) == 0)
 			nids += im->rows[j++].nids;
@@ -831,6 +839,9 @@ imp_merge(imp_t *im)
 			if (row->given & IMPORTER_RESOLUTION)
 				imp_merge_text(im, t, &t->resolution, &re_line, &row->resolution,
 				    row->line, "resolution");
+			if (row->given & IMPORTER_STATUS_CATEGORY)
+				imp_merge_text(im, t, &t->status_category, &sc_line, &row->status_category,
+				    row->line, "status_category");
 			if (row->given & IMPORTER_UPDATED_AT) {
 				if (up_line != 0 && t->updated_at_ms != row->updated_at)
 					imp_warn(im, row->line, "ticket %s: updated_at replaces the one from "
@@ -856,6 +867,7 @@ imp_merge(imp_t *im)
 			bson_free(t->status);
 			bson_free(t->assignee);
 			bson_free(t->resolution);
+			bson_free(t->status_category);
 			memset(t, 0, sizeof(*t));
 		} else {
 			out->n_tickets++;
@@ -972,6 +984,7 @@ importer_result_free(importer_result_t *r)
 		bson_free(t->status);
 		bson_free(t->assignee);
 		bson_free(t->resolution);
+		bson_free(t->status_category);
 	}
 	free(r->tickets);
 	for (size_t i = 0; i < r->n_errors; i++)

@@ -54,6 +54,9 @@ tickets_build_update(const importer_ticket_t *t, int64_t now_ms, const char *sou
 		else
 			any_missing = true;
 	}
+	/* Optional in the schema: written when the file has it, otherwise left as is. */
+	if (t->given & IMPORTER_STATUS_CATEGORY)
+		tickets_append_text(&set, "status_category", t->status_category);
 	BSON_APPEND_DATE_TIME(&set, "updated_at",
 	    (t->given & IMPORTER_UPDATED_AT) ? t->updated_at_ms : now_ms);
 	BSON_APPEND_UTF8(&set, "source", source ? source : TICKETS_SOURCE_IMPORT);
@@ -210,6 +213,9 @@ tickets_import_is_noop(const importer_ticket_t *t, const ticket_t *stored)
 	if ((t->given & IMPORTER_ASSIGNEE) && !tickets_str_eq(t->assignee, stored->assignee))
 		return false;
 	if ((t->given & IMPORTER_RESOLUTION) && !tickets_str_eq(t->resolution, stored->resolution))
+		return false;
+	if ((t->given & IMPORTER_STATUS_CATEGORY) &&
+	    !tickets_str_eq(t->status_category, stored->status_category))
 		return false;
 	if ((t->given & IMPORTER_UPDATED_AT) && t->updated_at_ms != stored->updated_at)
 		return false;

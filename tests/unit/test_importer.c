@@ -383,6 +383,32 @@ test_jsonl(void **state)
 }
 
 static void
+test_status_category(void **state)
+{
+	importer_result_t r;
+	const importer_ticket_t *t;
+
+	(void)state;
+	/* Jira's status category, the status map's fallback, in both formats. */
+	parse("detection_id,ticket_id,status,status_category\n"
+	      "1,TK-1,Blocked: vendor,indeterminate\n"
+	      "2,TK-2,Done,\n", IMPORTER_CSV, &r);
+	assert_int_equal(r.n_errors, 0);
+	t = find(&r, "TK-1");
+	assert_string_equal(t->status_category, "indeterminate");
+	assert_true(t->given & IMPORTER_STATUS_CATEGORY);
+	assert_null(find(&r, "TK-2")->status_category);
+	importer_result_free(&r);
+	parse("{\"detection_id\": 1, \"ticket_id\": \"TK-1\", \"status_category\": \"done\"}\n"
+	      "{\"detection_id\": 2, \"ticket_id\": \"TK-2\", \"status_category\": 3}\n",
+	    IMPORTER_JSONL, &r);
+	assert_string_equal(find(&r, "TK-1")->status_category, "done");
+	assert_int_equal(find(&r, "TK-1")->given, IMPORTER_STATUS_CATEGORY);
+	assert_contains(error_at(&r, 2), "status_category must be a string or null");
+	importer_result_free(&r);
+}
+
+static void
 test_detect_format(void **state)
 {
 	(void)state;
@@ -435,6 +461,7 @@ main(void)
 		cmocka_unit_test(test_header_errors),
 		cmocka_unit_test(test_updated_at),
 		cmocka_unit_test(test_jsonl),
+		cmocka_unit_test(test_status_category),
 		cmocka_unit_test(test_detect_format),
 		cmocka_unit_test(test_too_many_ids_per_ticket),
 	};

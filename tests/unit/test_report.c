@@ -201,6 +201,8 @@ test_ticket_update_document(void **state)
 	tickets_build_update(&t, 99, "jira-export", &upd);
 	json = bson_as_canonical_extended_json(&upd, NULL);
 	assert_null(strstr(json, "$setOnInsert"));
+	/* status_category is optional in the schema: absent unless the file has it. */
+	assert_null(strstr(json, "status_category"));
 	assert_non_null(strstr(json, "\"source\" : \"jira-export\""));
 	assert_non_null(strstr(json, "\"$numberLong\" : \"5\""));
 	bson_free(json);
@@ -233,6 +235,11 @@ test_ticket_noop(void **state)
 	t.assignee = "kim";
 	assert_false(tickets_import_is_noop(&t, &stored));
 	t.assignee = NULL;
+	t.given |= IMPORTER_STATUS_CATEGORY;
+	t.status_category = "done";
+	assert_false(tickets_import_is_noop(&t, &stored));
+	stored.status_category = "done";
+	assert_true(tickets_import_is_noop(&t, &stored));
 	/* A detection id not stored yet is a change. */
 	t.detection_ids = other;
 	t.n_detection_ids = 1;
