@@ -217,6 +217,7 @@ pushrun_until_idle(const config_t *cfg, struct store *store, const char *owner,
 		return false;
 	}
 	pushrun_extrahop_opts(cfg, &eo);
+	eo.instance = owner; /* ExtraHop's logs tell ticketsyncctl's requests apart */
 	pr.eh = extrahop_new(pr.base, &eo, err);
 	if (pr.eh == NULL)
 		goto cleanup;
