@@ -30,6 +30,7 @@
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
 #include "ticketsync/watcher.h"
+#include "ticketsync/webhooks.h"
 
 #define EXIT_CONFIG 2
 #define GAUGE_REFRESH_MS 5000
@@ -47,6 +48,7 @@ typedef struct daemon_ctx {
 	refresh_ctx_t rctx;
 	watcher_opts_t wopts;
 	httpd_t *httpd;
+	webhooks_t *webhooks;    /* ticket intake on the listener (any instance, not only the active) */
 	struct event *sigterm, *sigint, *gauges, *watch_poll;
 	bool gauges_busy;
 	bool stopping;
@@ -358,6 +360,11 @@ run(const config_t *cfg, bool print_ready)
 			rc = EXIT_CONFIG;
 			goto cleanup;
 		}
+		d.webhooks = webhooks_start(d.httpd, d.db, cfg, d.instance, &err);
+		if (d.webhooks == NULL) {
+			log_errorx("%s", err.message);
+			goto cleanup;
+		}
 	}
 	d.sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
 	d.sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
@@ -407,6 +414,8 @@ cleanup:
 		event_free(d.sigint);
 	if (d.gauges)
 		event_free(d.gauges);
+	/* Before the listener goes: waiting deliveries get no reply, their writes finish. */
+	webhooks_free(d.webhooks);
 	/* Jobs still queued finish and hand back while their owners are alive. */
 	dbworker_stop(d.db);
 	httpd_stop(d.httpd);

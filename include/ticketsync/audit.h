@@ -27,6 +27,11 @@
 #define AUDIT_RESCAN "rescan"
 #define AUDIT_AUTH_ERROR "auth_error"
 #define AUDIT_REPLAYED "replayed"
+/* Webhook deliveries (ticket_id, detail.source, detail.detection_ids; see intake.h). */
+#define AUDIT_WEBHOOK_ACCEPTED "webhook_accepted" /* stored: a new ticket or a newer state */
+#define AUDIT_WEBHOOK_STALE "webhook_stale"       /* as old as (or older than) what is stored */
+#define AUDIT_WEBHOOK_IGNORED "webhook_ignored"   /* carries nothing to store */
+#define AUDIT_WEBHOOK_REJECTED "webhook_rejected" /* an authenticated sender's unusable body */
 
 #define AUDIT_EVENT_MAX 64
 #define AUDIT_MESSAGE_MAX 2048 /* longer messages are cut on a UTF-8 boundary */

@@ -15,6 +15,8 @@ struct event_base;
 struct evhttp_request;
 typedef struct httpd httpd_t;
 
+#define HTTPD_MAX_BODY_DEFAULT (1 << 20)
+
 /* Fill reason (for the 503 body and the log) and return false when not ready. */
 typedef bool (*httpd_ready_fn)(void *arg, char *reason, size_t reasonlen);
 
@@ -24,6 +26,9 @@ httpd_t *httpd_start(struct event_base *base, const char *listen, httpd_ready_fn
 int httpd_port(const httpd_t *h);
 int httpd_add_route(httpd_t *h, const char *path,
     void (*cb)(struct evhttp_request *, void *), void *arg);
+/* Largest request body (default HTTPD_MAX_BODY_DEFAULT); a longer one gets 413 without
+ * being buffered whole. */
+void httpd_set_max_body(httpd_t *h, size_t bytes);
 void httpd_stop(httpd_t *h);
 
 /* Split "host:port" / "[v6]:port". 0 on success. Pure. */

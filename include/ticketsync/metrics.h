@@ -37,7 +37,28 @@ enum metrics_gauge {
 	METRICS_GAUGE_COUNT
 };
 
+/* Webhook deliveries, by source (the order of enum webhook_source) and outcome. */
+enum metrics_webhook_source {
+	METRICS_WEBHOOK_JIRA,
+	METRICS_WEBHOOK_SERVICENOW,
+	METRICS_WEBHOOK_GENERIC,
+	METRICS_WEBHOOK_SOURCE_COUNT
+};
+
+enum metrics_webhook_outcome {
+	METRICS_WEBHOOK_ACCEPTED,     /* stored (a new ticket or a newer state) */
+	METRICS_WEBHOOK_STALE,        /* as old as or older than the stored ticket */
+	METRICS_WEBHOOK_IGNORED,      /* nothing to store (other event, no ticket) */
+	METRICS_WEBHOOK_REJECTED,     /* malformed, invalid or too large (400/413/422) */
+	METRICS_WEBHOOK_UNAUTHORIZED, /* missing or wrong secret or signature (401) */
+	METRICS_WEBHOOK_DISABLED,     /* the source has no secret configured (404) */
+	METRICS_WEBHOOK_FAILED,       /* the database could not be written, or busy (503) */
+	METRICS_WEBHOOK_OUTCOME_COUNT
+};
+
 void metrics_inc(enum metrics_counter c, uint64_t n);
+void metrics_webhook_inc(enum metrics_webhook_source s, enum metrics_webhook_outcome o);
+uint64_t metrics_webhook_get(enum metrics_webhook_source s, enum metrics_webhook_outcome o);
 uint64_t metrics_get(enum metrics_counter c);
 void metrics_set(enum metrics_gauge g, int64_t v);
 int64_t metrics_gauge(enum metrics_gauge g);

@@ -1,6 +1,7 @@
 /* httpd: health, readiness and metrics over evhttp; see httpd.h. */
 #include "ticketsync/httpd.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -133,7 +134,13 @@ httpd_start(struct event_base *base, const char *listen, httpd_ready_fn ready,
 	h->ready = ready;
 	h->ready_arg = ready_arg;
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
-	evhttp_set_max_body_size(h->http, 1 << 20);
+	evhttp_set_max_body_size(h->http, HTTPD_MAX_BODY_DEFAULT);
+	/* A body over the limit is refused with 413 as soon as its Content-Length is read
+	 * (a chunked one once the limit is passed), and never buffered whole. Lingering
+	 * close reads and discards the rest before answering, so a sender that writes its
+	 * whole body before reading (no "Expect: 100-continue") gets the 413 instead of a
+	 * connection reset. */
+	evhttp_set_flags(h->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_timeout(h->http, 30);
 	evhttp_set_cb(h->http, "/healthz", httpd_on_healthz, h);
 	evhttp_set_cb(h->http, "/readyz", httpd_on_readyz, h);
@@ -160,6 +167,12 @@ int
 httpd_port(const httpd_t *h)
 {
 	return h->port;
+}
+
+void
+httpd_set_max_body(httpd_t *h, size_t bytes)
+{
+	evhttp_set_max_body_size(h->http, bytes > (size_t)SSIZE_MAX ? SSIZE_MAX : (ev_ssize_t)bytes);
 }
 
 int

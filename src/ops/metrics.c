@@ -41,7 +41,25 @@ static const struct {
 static const double metrics_bounds[] = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000 };
 #define METRICS_NBOUNDS (sizeof(metrics_bounds) / sizeof(metrics_bounds[0]))
 
+static const char *const metrics_webhook_sources[METRICS_WEBHOOK_SOURCE_COUNT] = {
+	[METRICS_WEBHOOK_JIRA] = "jira",
+	[METRICS_WEBHOOK_SERVICENOW] = "servicenow",
+	[METRICS_WEBHOOK_GENERIC] = "generic",
+};
+
+static const char *const metrics_webhook_outcomes[METRICS_WEBHOOK_OUTCOME_COUNT] = {
+	[METRICS_WEBHOOK_ACCEPTED] = "accepted",
+	[METRICS_WEBHOOK_STALE] = "stale",
+	[METRICS_WEBHOOK_IGNORED] = "ignored",
+	[METRICS_WEBHOOK_REJECTED] = "rejected",
+	[METRICS_WEBHOOK_UNAUTHORIZED] = "unauthorized",
+	[METRICS_WEBHOOK_DISABLED] = "disabled",
+	[METRICS_WEBHOOK_FAILED] = "failed",
+};
+
 static atomic_uint_fast64_t metrics_counters[METRICS_COUNTER_COUNT];
+static atomic_uint_fast64_t
+    metrics_webhooks[METRICS_WEBHOOK_SOURCE_COUNT][METRICS_WEBHOOK_OUTCOME_COUNT];
 static atomic_int_fast64_t metrics_gauges[METRICS_GAUGE_COUNT];
 static atomic_uint_fast64_t metrics_buckets[METRICS_NBOUNDS + 1];
 static atomic_uint_fast64_t metrics_sum_us;
@@ -50,6 +68,21 @@ void
 metrics_inc(enum metrics_counter c, uint64_t n)
 {
 	atomic_fetch_add(&metrics_counters[c], n);
+}
+
+void
+metrics_webhook_inc(enum metrics_webhook_source s, enum metrics_webhook_outcome o)
+{
+	if ((unsigned)s < METRICS_WEBHOOK_SOURCE_COUNT && (unsigned)o < METRICS_WEBHOOK_OUTCOME_COUNT)
+		atomic_fetch_add(&metrics_webhooks[s][o], 1);
+}
+
+uint64_t
+metrics_webhook_get(enum metrics_webhook_source s, enum metrics_webhook_outcome o)
+{
+	if ((unsigned)s >= METRICS_WEBHOOK_SOURCE_COUNT || (unsigned)o >= METRICS_WEBHOOK_OUTCOME_COUNT)
+		return 0;
+	return atomic_load(&metrics_webhooks[s][o]);
 }
 
 uint64_t
@@ -107,6 +140,15 @@ metrics_render(struct evbuffer *buf, int64_t now_ms)
 		    metrics_gauge_info[i].name, metrics_gauge_info[i].name,
 		    atomic_load(&metrics_gauges[i]));
 	}
+	evbuffer_add_printf(buf,
+	    "# HELP ticketsync_webhooks_total Webhook deliveries by source and outcome\n"
+	    "# TYPE ticketsync_webhooks_total counter\n");
+	for (int s = 0; s < METRICS_WEBHOOK_SOURCE_COUNT; s++)
+		for (int o = 0; o < METRICS_WEBHOOK_OUTCOME_COUNT; o++)
+			evbuffer_add_printf(buf,
+			    "ticketsync_webhooks_total{source=\"%s\",outcome=\"%s\"} %" PRIuFAST64 "\n",
+			    metrics_webhook_sources[s], metrics_webhook_outcomes[o],
+			    atomic_load(&metrics_webhooks[s][o]));
 	saved = atomic_load(&metrics_gauges[METRICS_CHECKPOINT_SAVED_MS]);
 	evbuffer_add_printf(buf,
 	    "# HELP ticketsync_checkpoint_age_seconds Seconds since the resume token was saved (-1: never)\n"
@@ -140,5 +182,8 @@ metrics_reset(void)
 		atomic_store(&metrics_gauges[i], 0);
 	for (size_t i = 0; i <= METRICS_NBOUNDS; i++)
 		atomic_store(&metrics_buckets[i], 0);
+	for (int s = 0; s < METRICS_WEBHOOK_SOURCE_COUNT; s++)
+		for (int o = 0; o < METRICS_WEBHOOK_OUTCOME_COUNT; o++)
+			atomic_store(&metrics_webhooks[s][o], 0);
 	atomic_store(&metrics_sum_us, 0);
 }
