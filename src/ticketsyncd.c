@@ -302,9 +302,11 @@ run(const config_t *cfg, bool print_ready)
 	if (cfg->service.instance_id != NULL && cfg->service.instance_id[0] != '\0') {
 		snprintf(d.instance, sizeof(d.instance), "%s", cfg->service.instance_id);
 	} else {
+		/* The host name: stable across restarts, so a restarted daemon takes its
+		 * own lease back at once. Two daemons on one host need instance_id set. */
 		char host[200] = "localhost";
 		gethostname(host, sizeof(host) - 1);
-		snprintf(d.instance, sizeof(d.instance), "%s:%ld", host, (long)getpid());
+		snprintf(d.instance, sizeof(d.instance), "%s", host);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
@@ -446,6 +448,7 @@ main(int argc, char **argv)
 	int ch, rc;
 
 	log_init("ticketsyncd", LOG_LEVEL_INFO);
+	log_route_mongoc();
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;

@@ -77,7 +77,7 @@ typedef struct config {
 		enum log_level level;
 	} log;
 	struct {
-		char *instance_id; /* NULL = unset: the caller uses hostname:pid */
+		char *instance_id; /* NULL = unset: the caller uses the host name */
 		int64_t shutdown_timeout_ms;
 	} service;
 	struct {

@@ -35,8 +35,10 @@ typedef struct lease_state {
 bool lease_server_now(mongoc_client_t *client, int64_t *now_ms, bson_error_t *err);
 
 /*
- * Renew the lease if holder holds it under my_fencing, else take it if it is free or
- * expired (the fencing counter then grows). out->held says whether holder has it
+ * Renew the lease if holder holds it under my_fencing, else take it if it is free,
+ * expired, or held under holder's own name (a restart of the same instance; the
+ * fencing counter then grows, fencing off the previous process). Instance names must
+ * therefore be unique among running daemons. out->held says whether holder has it
  * now, and out->fencing is the token its writes must carry. Not an error when
  * another instance holds it: held is false and out names that holder.
  */

@@ -109,12 +109,24 @@ lease_acquire(mongoc_client_t *client, const char *db, const char *name,
 		bson_reinit(&query);
 		bson_reinit(&update);
 	}
-	/* Take: only when free or expired on the server's clock. The first ever lease
-	 * is an upsert; against a live lease the upsert fails with a duplicate key. */
-	BSON_APPEND_UTF8(&query, "_id", name);
-	BSON_APPEND_DOCUMENT_BEGIN(&query, "expires_at", &child);
-	BSON_APPEND_DATE_TIME(&child, "$lte", now);
-	bson_append_document_end(&query, &child);
+	/* Take: when free or expired on the server's clock, or held under our own name
+	 * (this instance restarted: the fencing counter grows, so whatever the previous
+	 * process still does is fenced off). The first ever lease is an upsert; against a
+	 * live lease the upsert fails with a duplicate key. */
+	{
+		bson_t or, alt;
+		BSON_APPEND_UTF8(&query, "_id", name);
+		BSON_APPEND_ARRAY_BEGIN(&query, "$or", &or);
+		BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &alt);
+		BSON_APPEND_DOCUMENT_BEGIN(&alt, "expires_at", &child);
+		BSON_APPEND_DATE_TIME(&child, "$lte", now);
+		bson_append_document_end(&alt, &child);
+		bson_append_document_end(&or, &alt);
+		BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &alt);
+		BSON_APPEND_UTF8(&alt, "holder", holder);
+		bson_append_document_end(&or, &alt);
+		bson_append_array_end(&query, &or);
+	}
 	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &child);
 	BSON_APPEND_UTF8(&child, "holder", holder);
 	BSON_APPEND_DATE_TIME(&child, "expires_at", now + period_ms);

@@ -82,6 +82,10 @@ test_take_renew_expire_fence(void **state)
 	assert_true(lease_acquire(c, db, LEASE_DAEMON, "A", 0, 600, &a, &err));
 	assert_true(a.held);
 	assert_int_equal(a.fencing, 3);
+	/* A restarted A (same name, no token) takes its own lease back at once. */
+	assert_true(lease_acquire(c, db, LEASE_DAEMON, "A", 0, 600, &a, &err));
+	assert_true(a.held);
+	assert_int_equal(a.fencing, 4);
 	/* A release under a stale token changes nothing. */
 	assert_true(lease_release(c, db, LEASE_DAEMON, "B", 2, &err));
 	assert_true(lease_read(c, db, LEASE_DAEMON, &b, &err));
