@@ -985,22 +985,6 @@ cleanup:
 	return rc;
 }
 
-/* libmongoc logs through our log (stderr, at our level): its default handler writes
- * to stdout, which is reserved for a command's output (JSON for scripts). */
-static void
-ctl_mongoc_log(mongoc_log_level_t level, const char *domain, const char *message, void *arg)
-{
-	(void)arg;
-	switch (level) {
-	case MONGOC_LOG_LEVEL_ERROR:
-	case MONGOC_LOG_LEVEL_CRITICAL: log_errorx("mongoc %s: %s", domain, message); break;
-	case MONGOC_LOG_LEVEL_WARNING: log_warnx("mongoc %s: %s", domain, message); break;
-	case MONGOC_LOG_LEVEL_MESSAGE:
-	case MONGOC_LOG_LEVEL_INFO: log_info("mongoc %s: %s", domain, message); break;
-	default: log_debug("mongoc %s: %s", domain, message); break;
-	}
-}
-
 /* ---- help ---- */
 
 static int
@@ -1099,7 +1083,7 @@ main(int argc, char **argv)
 	int ch, rc, nargs;
 
 	log_init("ticketsyncctl", LOG_LEVEL_INFO);
-	mongoc_log_set_handler(ctl_mongoc_log, NULL);
+	log_route_mongoc();
 	/* "+": stop at the command; its own options are parsed by the command. */
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:c:h", longopts, NULL)) != -1) {

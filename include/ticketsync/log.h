@@ -26,6 +26,10 @@ void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Like log_warnx, with ": strerror(errno)" appended. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Send libmongoc's own log lines through this log (its default handler writes to
+ * stdout, which belongs to a program's output). Call once, early in main. */
+void log_route_mongoc(void);
+
 void log_vlog(enum log_level level, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 

@@ -8,6 +8,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <mongoc/mongoc.h>
+
 static const char *log_progname = "ticketsync";
 static atomic_int log_threshold = LOG_LEVEL_INFO;
 
@@ -98,4 +100,24 @@ log_warn(const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	log_warnx("%s: %s", buf, strerror(saved));
+}
+
+static void
+log_mongoc(mongoc_log_level_t level, const char *domain, const char *message, void *arg)
+{
+	(void)arg;
+	switch (level) {
+	case MONGOC_LOG_LEVEL_ERROR:
+	case MONGOC_LOG_LEVEL_CRITICAL: log_errorx("mongoc %s: %s", domain, message); break;
+	case MONGOC_LOG_LEVEL_WARNING: log_warnx("mongoc %s: %s", domain, message); break;
+	case MONGOC_LOG_LEVEL_MESSAGE:
+	case MONGOC_LOG_LEVEL_INFO: log_info("mongoc %s: %s", domain, message); break;
+	default: log_debug("mongoc %s: %s", domain, message); break;
+	}
+}
+
+void
+log_route_mongoc(void)
+{
+	mongoc_log_set_handler(log_mongoc, NULL);
 }

@@ -143,7 +143,7 @@ tsproc_wait(tsproc_t *p, int timeout_ms)
 		pid_t r = waitpid(p->pid, &status, WNOHANG);
 		if (r == p->pid) {
 			p->pid = -1;
-			if (p->stdout_fd >= 0)
+			if (p->stdout_fd > 0)
 				close(p->stdout_fd);
 			p->stdout_fd = -1;
 			return status;
@@ -178,7 +178,8 @@ tsproc_kill(tsproc_t *p)
 		waitpid(p->pid, NULL, 0);
 	}
 	p->pid = -1;
-	if (p->stdout_fd >= 0)
+	/* fd 0 is stdin, never our pipe: a zeroed tsproc_t must not close it. */
+	if (p->stdout_fd > 0)
 		close(p->stdout_fd);
 	p->stdout_fd = -1;
 }
