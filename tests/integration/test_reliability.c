@@ -24,222 +24,15 @@
 
 #include <curl/curl.h>
 
-#include "tsscene.h"
+#include "tsworkload.h"
 
 static tsmongo_t *mongo;
 static bool soak;
-
-/* The ticket life cycle the scenarios walk through, and what ExtraHop should show. */
-static const struct {
-	const char *status, *resolution;
-	const char *eh_status, *eh_resolution;
-} cycle[] = {
-	{ "To Do", NULL, "new", NULL },
-	{ "In Progress", NULL, "in_progress", NULL },
-	{ "Triage", NULL, "acknowledged", NULL },
-	{ "Done", "Fixed", "closed", "action_taken" },
-	{ "Done", "Won't Do", "closed", "no_action_taken" },
-};
-#define NCYCLE (sizeof(cycle) / sizeof(cycle[0]))
-
-/* Change k (1-based) of detection d: assignee "u<k>" grows with k, so the order of
- * values is visible in every PATCH body. */
-static void
-ticket_json(int64_t d, int k, char *buf, size_t len)
-{
-	int c = k % (int)NCYCLE;
-
-	/* Real JSON (double quotes): "Won't Do" has an apostrophe. */
-	snprintf(buf, len,
-	    "{\"_id\": \"TK-%lld\", \"detection_ids\": [%lld], \"status\": \"%s\", "
-	    "\"assignee\": \"u%d\", \"resolution\": %s%s%s, "
-	    "\"updated_at\": {\"$date\": {\"$numberLong\": \"%lld\"}}}",
-	    (long long)d, (long long)d, cycle[c].status, k, cycle[c].resolution ? "\"" : "",
-	    cycle[c].resolution ? cycle[c].resolution : "null", cycle[c].resolution ? "\"" : "",
-	    (long long)(1764000000000LL + k));
-}
 
 static void
 tsfail(tsscene_t *s)
 {
 	fail_msg("%s", s->error);
-}
-
-static void
-put_detections(tsscene_t *s, int n)
-{
-	mongoc_collection_t *coll = mongoc_client_get_collection(s->client, s->db, "detections");
-	mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, NULL);
-	bson_error_t err;
-	bson_t reply;
-
-	for (int i = 1; i <= n; i++) {
-		bson_t *doc = BCON_NEW("_id", BCON_INT64(i), "title", BCON_UTF8("reliability"),
-		    "status", BCON_NULL, "assignee", BCON_NULL, "ticket_id", BCON_NULL,
-		    "resolution", BCON_NULL);
-		mongoc_bulk_operation_insert(bulk, doc);
-		bson_destroy(doc);
-	}
-	if (!mongoc_bulk_operation_execute(bulk, &reply, &err))
-		fail_msg("insert detections: %s", err.message);
-	bson_destroy(&reply);
-	mongoc_bulk_operation_destroy(bulk);
-	mongoc_collection_destroy(coll);
-}
-
-/* Writer thread: total changes over ndet detections, round robin, own client. */
-typedef struct writer {
-	tsscene_t *s;
-	int ndet, total, pace_us;
-	int *last_k; /* per detection, the last change written */
-	volatile int written;
-	char error[256];
-} writer_t;
-
-static void *
-writer_main(void *arg)
-{
-	writer_t *w = arg;
-	mongoc_client_t *client = tsmongo_client(w->s->mongo);
-	mongoc_collection_t *coll = mongoc_client_get_collection(client, w->s->db, "tickets");
-	char json[512];
-
-	for (int i = 0; i < w->total; i++) {
-		int64_t d = (i % w->ndet) + 1;
-		int k = ++w->last_k[d];
-		bson_t *doc, filter = BSON_INITIALIZER;
-		bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
-		bson_error_t err;
-		bson_iter_t it;
-
-		ticket_json(d, k, json, sizeof(json));
-		doc = bson_new_from_json((const uint8_t *)json, -1, &err);
-		if (doc == NULL) {
-			snprintf(w->error, sizeof(w->error), "bad JSON %.120s: %.100s", json, err.message);
-			break;
-		}
-		bson_iter_init_find(&it, doc, "_id");
-		bson_append_iter(&filter, "_id", 3, &it);
-		/* A write the test server refuses (fault injection) is written again. */
-		while (!mongoc_collection_replace_one(coll, &filter, doc, opts, NULL, &err))
-			usleep(20000);
-		bson_destroy(doc);
-		bson_destroy(&filter);
-		bson_destroy(opts);
-		w->written = i + 1;
-		if (w->pace_us > 0)
-			usleep((useconds_t)w->pace_us);
-	}
-	mongoc_collection_destroy(coll);
-	mongoc_client_destroy(client);
-	return NULL;
-}
-
-/* Wait until every detection's state is synced (or until timeout). */
-static bool
-wait_converged(tsscene_t *s, int ndet, int timeout_ms)
-{
-	int64_t start = ts_now_ms();
-	int stable = 0;
-
-	while (ts_now_ms() - start < timeout_ms) {
-		if (tsscene_count(s, "ticketsync_state", "{'state': 'synced'}") == ndet) {
-			if (++stable == 3)
-				return true;
-		} else {
-			stable = 0;
-		}
-		ts_sleep_ms(100);
-	}
-	return false;
-}
-
-/* The fake's final state of every detection equals its last ticket's mapped state. */
-static int
-check_final_state(tsscene_t *s, int ndet, const int *last_k)
-{
-	int lost = 0;
-
-	for (int64_t d = 1; d <= ndet; d++) {
-		bson_t det;
-		char want_assignee[32], tid[32];
-		int c = last_k[d] % (int)NCYCLE;
-		const char *st, *res, *as, *ti;
-
-		snprintf(want_assignee, sizeof(want_assignee), "u%d", last_k[d]);
-		snprintf(tid, sizeof(tid), "TK-%lld", (long long)d);
-		if (tsextrahop_get_detection(&s->fx, d, &det) != 0) {
-			lost++;
-			bson_destroy(&det);
-			continue;
-		}
-		st = tsextrahop_str(&det, "status");
-		res = tsextrahop_str(&det, "resolution");
-		as = tsextrahop_str(&det, "assignee");
-		ti = tsextrahop_str(&det, "ticket_id");
-		if (st == NULL || strcmp(st, cycle[c].eh_status) != 0 ||
-		    (cycle[c].eh_resolution == NULL) != (res == NULL) ||
-		    (res != NULL && strcmp(res, cycle[c].eh_resolution) != 0) ||
-		    as == NULL || strcmp(as, want_assignee) != 0 || ti == NULL ||
-		    strcmp(ti, tid) != 0) {
-			if (lost < 5)
-				fprintf(stderr, "detection %lld: ExtraHop shows %s/%s/%s/%s, expected "
-				    "%s/%s/%s/%s\n", (long long)d, ti ? ti : "null", st ? st : "null",
-				    as ? as : "null", res ? res : "null", tid, cycle[c].eh_status,
-				    want_assignee, cycle[c].eh_resolution ? cycle[c].eh_resolution : "null");
-			lost++;
-		}
-		bson_destroy(&det);
-	}
-	return lost;
-}
-
-/* In the order the fake received them, no PATCH carried an older assignee ("u<k>")
- * than one already acknowledged for that detection. Returns violations. */
-static int
-check_order(tsscene_t *s, int ndet, int *patches_out)
-{
-	bson_t all;
-	bson_iter_t it, arr;
-	int *acked = calloc((size_t)ndet + 1, sizeof(int));
-	int violations = 0, n = 0;
-
-	assert_true(tsscene_patches(s, -1, NULL, &all) >= 0);
-	assert_int_equal(tsextrahop_int(&all, "dropped", 0), 0); /* the whole history is here */
-	if (bson_iter_init_find(&it, &all, "requests") && bson_iter_recurse(&it, &arr)) {
-		while (bson_iter_next(&arr)) {
-			const uint8_t *data;
-			uint32_t len;
-			bson_t req;
-			const char *path, *method, *as;
-			long long d;
-			int k;
-
-			bson_iter_document(&arr, &len, &data);
-			bson_init_static(&req, data, len);
-			method = tsextrahop_str(&req, "method");
-			path = tsextrahop_str(&req, "path");
-			as = tsextrahop_str(&req, "body.assignee");
-			if (method == NULL || strcmp(method, "PATCH") != 0 || path == NULL ||
-			    sscanf(path, "/api/v1/detections/%lld", &d) != 1 || d < 1 || d > ndet ||
-			    as == NULL || sscanf(as, "u%d", &k) != 1)
-				continue;
-			n++;
-			if (k < acked[d]) {
-				if (violations < 5)
-					fprintf(stderr, "detection %lld: PATCH with u%d after u%d was "
-					    "acknowledged\n", d, k, acked[d]);
-				violations++;
-			}
-			if (tsextrahop_int(&req, "status", 0) == 204 && k > acked[d])
-				acked[d] = k;
-		}
-	}
-	bson_destroy(&all);
-	free(acked);
-	if (patches_out != NULL)
-		*patches_out = n;
-	return violations;
 }
 
 static tsscene_t *
@@ -263,21 +56,23 @@ scene(const char *tag, int latency_ms)
 }
 
 static void
-final_run_and_check(tsscene_t *s, int ndet, const int *last_k, const char *what,
-    int64_t extra_figure, const char *extra_name)
+final_run_and_check(tsworkload_t *w, const char *what, int64_t extra_figure,
+    const char *extra_name)
 {
+	tsscene_t *s = w->s;
 	int lost, violations, npatch, st;
 
 	if (!s->d_started && tsscene_start_daemon(s) != 0)
 		tsfail(s);
-	assert_true(wait_converged(s, ndet, soak ? 600000 : 120000));
+	assert_true(tsworkload_wait_converged(w, soak ? 600000 : 120000));
 	st = tsscene_stop_daemon(s);
 	assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	lost = check_final_state(s, ndet, last_k);
-	violations = check_order(s, ndet, &npatch);
-	printf("reliability: %s: %s=%lld detections=%d patches=%d lost=%d order_violations=%d "
-	    "parked=%lld\n", what, extra_name, (long long)extra_figure, ndet, npatch, lost,
-	    violations, (long long)tsscene_count(s, "ticketsync_state", "{'state': 'parked'}"));
+	lost = tsworkload_lost(w);
+	violations = tsworkload_stale(w, &npatch, NULL, NULL, NULL, NULL);
+	printf("reliability: %s: %s=%lld changes=%d detections=%d patches=%d lost=%d "
+	    "order_violations=%d parked=%lld\n", what, extra_name, (long long)extra_figure,
+	    w->written, w->ndet, npatch, lost, violations,
+	    (long long)tsscene_count(s, "ticketsync_state", "{'state': 'parked'}"));
 	assert_int_equal(lost, 0);
 	assert_int_equal(violations, 0);
 	assert_int_equal(tsscene_count(s, "ticketsync_state", "{'state': 'parked'}"), 0);
@@ -289,19 +84,18 @@ test_kill9_while_streaming(void **state)
 {
 	int ndet = soak ? 1000 : 250, total = soak ? 20000 : 5000, kills = soak ? 200 : 20;
 	tsscene_t *s = scene("kill9", 1);
-	writer_t w = { .s = s, .ndet = ndet, .total = total };
+	tsworkload_t w;
 	pthread_t th;
 	int done_kills = 0;
 
 	(void)state;
 	*state = s;
-	w.last_k = calloc((size_t)ndet + 1, sizeof(int));
-	w.pace_us = soak ? 500 : 1000;
-	put_detections(s, ndet);
+	tsworkload_init(&w, s, ndet, total, soak ? 500 : 1000);
+	assert_true(tsworkload_put_detections(&w));
 	if (tsscene_start_daemon(s) != 0)
 		tsfail(s);
 	srandom((unsigned)getpid());
-	pthread_create(&th, NULL, writer_main, &w);
+	pthread_create(&th, NULL, tsworkload_write, &w);
 	while (done_kills < kills) {
 		/* Let it run a random while (startup included), then pull the plug. */
 		ts_sleep_ms(100 + (int)(random() % 400));
@@ -313,8 +107,8 @@ test_kill9_while_streaming(void **state)
 	}
 	pthread_join(th, NULL);
 	assert_string_equal(w.error, "");
-	final_run_and_check(s, ndet, w.last_k, "kill -9 while streaming", done_kills, "kills");
-	free(w.last_k);
+	final_run_and_check(&w, "kill -9 while streaming", done_kills, "kills");
+	tsworkload_free(&w);
 }
 
 /* getMore/aggregate failures, dropped connections, failed state/audit/checkpoint
@@ -324,7 +118,7 @@ test_mongodb_faults(void **state)
 {
 	int ndet = 100, total = soak ? 5000 : 1000;
 	tsscene_t *s = scene("mongofault", 0);
-	writer_t w = { .s = s, .ndet = ndet, .total = total, .pace_us = 2000 };
+	tsworkload_t w;
 	bson_error_t err;
 	pthread_t th;
 	int faults = 0;
@@ -346,11 +140,11 @@ test_mongodb_faults(void **state)
 	*state = s;
 	if (!tsmongo_is_test_server(mongo))
 		skip(); /* fail points need the test server (or enableTestCommands) */
-	w.last_k = calloc((size_t)ndet + 1, sizeof(int));
-	put_detections(s, ndet);
+	tsworkload_init(&w, s, ndet, total, 2000);
+	assert_true(tsworkload_put_detections(&w));
 	if (tsscene_start_daemon(s) != 0)
 		tsfail(s);
-	pthread_create(&th, NULL, writer_main, &w);
+	pthread_create(&th, NULL, tsworkload_write, &w);
 	for (size_t i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {
 		ts_sleep_ms(300);
 		assert_true(tsmongo_fail_command(mongo, plan[i].cmd, plan[i].code, 3, plan[i].close, &err));
@@ -365,7 +159,7 @@ test_mongodb_faults(void **state)
 	pthread_join(th, NULL);
 
 	/* History lost: stop, let the change history roll past the checkpoint, restart. */
-	assert_true(wait_converged(s, ndet, 60000));
+	assert_true(tsworkload_wait_converged(&w, 60000));
 	{
 		int st = tsscene_stop_daemon(s);
 		assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -373,15 +167,15 @@ test_mongodb_faults(void **state)
 	assert_true(tsmongo_set_history(mongo, 20, &err));
 	w.total = 200;
 	w.pace_us = 0;
-	writer_main(&w);
+	tsworkload_write(&w);
 	faults++;
 	if (tsscene_start_daemon(s) != 0)
 		tsfail(s);
 	assert_true(tsscene_wait_count(s, "ticketsync_audit", "{'event': 'history_lost'}", 1, 20000));
 	assert_true(tsscene_wait_count(s, "ticketsync_audit", "{'event': 'rescan'}", 2, 20000));
 	assert_true(tsmongo_set_history(mongo, 100000, &err));
-	final_run_and_check(s, ndet, w.last_k, "MongoDB faults", faults, "faults");
-	free(w.last_k);
+	final_run_and_check(&w, "MongoDB faults", faults, "faults");
+	tsworkload_free(&w);
 }
 
 /* 30 % 503s, 429 bursts with Retry-After, connection resets, latency spikes beyond
@@ -392,13 +186,13 @@ test_extrahop_faults(void **state)
 	int ndet = 200, total = soak ? 10000 : 1500;
 	int outage_ms = soak ? 300000 : 5000;
 	tsscene_t *s = scene("ehfault", 0);
-	writer_t w = { .s = s, .ndet = ndet, .total = total, .pace_us = soak ? 1000 : 2000 };
+	tsworkload_t w;
 	pthread_t th;
 	bson_t stats;
 
 	*state = s;
-	w.last_k = calloc((size_t)ndet + 1, sizeof(int));
-	put_detections(s, ndet);
+	tsworkload_init(&w, s, ndet, total, soak ? 1000 : 2000);
+	assert_true(tsworkload_put_detections(&w));
 	assert_true(tsextrahop_set_fault(&s->fx, "{\"kind\": \"status\", \"status\": 503, \"fraction\": 0.3, \"method\": \"PATCH\"}") >= 0);
 	assert_true(tsextrahop_set_fault(&s->fx, "{\"kind\": \"status\", \"status\": 429, \"retry_after\": 1, \"count\": 40, \"method\": \"PATCH\"}") >= 0);
 	assert_true(tsextrahop_set_fault(&s->fx, "{\"kind\": \"close\", \"fraction\": 0.05, \"method\": \"PATCH\"}") >= 0);
@@ -406,7 +200,7 @@ test_extrahop_faults(void **state)
 	assert_true(tsextrahop_set_fault(&s->fx, "{\"kind\": \"latency\", \"latency_ms\": 10000, \"count\": 5, \"method\": \"PATCH\"}") >= 0);
 	if (tsscene_start_daemon(s) != 0)
 		tsfail(s);
-	pthread_create(&th, NULL, writer_main, &w);
+	pthread_create(&th, NULL, tsworkload_write, &w);
 	ts_sleep_ms(2000);
 	/* Full outage: every PATCH fails for a while, changes keep coming. */
 	int64_t outage = tsextrahop_set_fault(&s->fx, "{\"kind\": \"status\", \"status\": 503, \"method\": \"PATCH\"}");
@@ -426,8 +220,8 @@ test_extrahop_faults(void **state)
 	int64_t injected = tsextrahop_int(&stats, "faults.status", 0) + tsextrahop_int(&stats, "faults.close", 0);
 	bson_destroy(&stats);
 	assert_true(injected > 0);
-	final_run_and_check(s, ndet, w.last_k, "ExtraHop faults", injected, "faults");
-	free(w.last_k);
+	final_run_and_check(&w, "ExtraHop faults", injected, "faults");
+	tsworkload_free(&w);
 }
 
 /* SIGTERM with many PATCHes in flight on a slow API: exits 0 within the deadline,
@@ -437,20 +231,20 @@ test_shutdown_under_load(void **state)
 {
 	int ndet = 300;
 	tsscene_t *s = scene("shutdown", 0);
-	writer_t w = { .s = s, .ndet = ndet, .total = ndet };
+	tsworkload_t w;
 	int64_t t0, took;
 	int st;
 
 	*state = s;
-	w.last_k = calloc((size_t)ndet + 1, sizeof(int));
-	put_detections(s, ndet);
+	tsworkload_init(&w, s, ndet, ndet, 0);
+	assert_true(tsworkload_put_detections(&w));
 	assert_int_equal(tsextrahop_settings(&s->fx, "{\"latency_ms\": 1500}"), 0);
 	tsdaemon_setenv(&s->d, "TICKETSYNC_SERVICE_SHUTDOWN_TIMEOUT_MS", "1000");
 	tsdaemon_setenv(&s->d, "TICKETSYNC_EXTRAHOP_REQUEST_TIMEOUT_MS", "5000");
 	tsdaemon_setenv(&s->d, "TICKETSYNC_PUSH_CLAIM_TIMEOUT_MS", "10000");
 	if (tsscene_start_daemon(s) != 0)
 		tsfail(s);
-	writer_main(&w);
+	tsworkload_write(&w);
 	assert_true(tsscene_wait_count(s, "ticketsync_state", "{'state': 'in_flight'}", 16, 20000));
 	t0 = ts_now_ms();
 	st = tsscene_stop_daemon(s);
@@ -462,8 +256,8 @@ test_shutdown_under_load(void **state)
 	/* Nothing was left claimed: abandoned requests were released, not lost. */
 	assert_int_equal(tsscene_count(s, "ticketsync_state", "{'state': 'in_flight'}"), 0);
 	assert_int_equal(tsextrahop_settings(&s->fx, "{\"latency_ms\": 0}"), 0);
-	final_run_and_check(s, ndet, w.last_k, "shutdown under load", took, "shutdown_ms");
-	free(w.last_k);
+	final_run_and_check(&w, "shutdown under load", took, "shutdown_ms");
+	tsworkload_free(&w);
 }
 
 static int

@@ -1,0 +1,249 @@
+/*
+ * Two ticketsyncd instances on one database, one active (issue: failover through a
+ * lease). kill -9 the active one: the standby takes over within two lease periods and
+ * finishes the work, nothing lost, never both pushing. SIGSTOP the active one longer
+ * than the lease: after SIGCONT it steps down and sends nothing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <curl/curl.h>
+
+#include "tsworkload.h"
+
+#define PERIOD_MS 2000
+
+static tsmongo_t *mongo;
+
+typedef struct pair {
+	tsscene_t *s;     /* instance "alpha" is the scene's daemon */
+	tsdaemon_t b;     /* instance "bravo" */
+	bool b_started;
+} pair_t;
+
+/* Wait until d's /readyz body contains needle. ms waited or -1. */
+static int64_t
+wait_ready_text(const tsdaemon_t *d, const char *needle, int timeout_ms)
+{
+	int64_t start = ts_now_ms();
+
+	while (ts_now_ms() - start < timeout_ms) {
+		char *body = NULL;
+		bool hit;
+
+		tsdaemon_get(d, "/readyz", &body);
+		hit = body != NULL && strstr(body, needle) != NULL;
+		free(body);
+		if (hit)
+			return ts_now_ms() - start;
+		ts_sleep_ms(20);
+	}
+	return -1;
+}
+
+static pair_t *
+pair_start(void)
+{
+	tsextrahop_opts_t fxo = {
+		.api_key = TSSCENE_API_KEY, .auto_create = true, .record_limit = 1000000,
+	};
+	pair_t *p = calloc(1, sizeof(*p));
+	char err[512], period[16];
+
+	p->s = tsscene_new(mongo, "failover");
+	if (tsscene_begin(p->s, &fxo, TSSCENE_API_KEY) != 0)
+		fail_msg("%s", p->s->error);
+	snprintf(period, sizeof(period), "%d", PERIOD_MS);
+	tsdaemon_setenv(&p->s->d, "TICKETSYNC_LEASE_PERIOD_MS", period);
+	tsdaemon_setenv(&p->s->d, "TICKETSYNC_PUSH_CLAIM_TIMEOUT_MS", "3000");
+	tsdaemon_setenv(&p->s->d, "TICKETSYNC_EXTRAHOP_REQUEST_TIMEOUT_MS", "2000");
+	/* bravo: the same settings under its own name. */
+	tsdaemon_init(&p->b, tsmongo_uri(mongo), p->s->db, p->s->fx.base_url, TSSCENE_API_KEY);
+	for (int i = 0; i < p->s->d.nenv; i++) {
+		char *eq = strchr(p->s->d.env[i], '=');
+		char name[128];
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - p->s->d.env[i]), p->s->d.env[i]);
+		tsdaemon_setenv(&p->b, name, eq + 1);
+	}
+	tsdaemon_setenv(&p->s->d, "TICKETSYNC_SERVICE_INSTANCE_ID", "alpha");
+	tsdaemon_setenv(&p->b, "TICKETSYNC_SERVICE_INSTANCE_ID", "bravo");
+	if (tsscene_start_daemon(p->s) != 0)
+		fail_msg("%s", p->s->error);
+	if (tsdaemon_start(&p->b, err, sizeof(err)) != 0)
+		fail_msg("bravo: %s", err);
+	p->b_started = true;
+	/* bravo waits, and says for whom. */
+	assert_true(wait_ready_text(&p->b, "standby: the lease is held by alpha", 10000) >= 0);
+	return p;
+}
+
+static int
+pair_teardown(void **state)
+{
+	pair_t *p = *state;
+
+	if (p == NULL)
+		return 0;
+	if (p->b_started)
+		tsdaemon_stop(&p->b, 20000);
+	tsdaemon_free(&p->b);
+	tsscene_free(p->s);
+	tsmongo_tmp_free();
+	free(p);
+	return 0;
+}
+
+static void
+finish(pair_t *p, tsworkload_t *w, const char *what, int64_t takeover_ms)
+{
+	int st, npatch, lost, stale;
+
+	assert_true(tsworkload_wait_converged(w, 120000));
+	st = tsdaemon_stop(&p->b, 20000);
+	p->b_started = false;
+	assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	lost = tsworkload_lost(w);
+	stale = tsworkload_stale(w, &npatch, NULL, NULL, NULL, NULL);
+	printf("failover: %s: takeover_ms=%lld changes=%d patches=%d lost=%d stale=%d\n", what,
+	    (long long)takeover_ms, w->written, npatch, lost, stale);
+	assert_int_equal(lost, 0);
+	assert_int_equal(stale, 0);
+}
+
+static void
+test_kill9_active_standby_takes_over(void **state)
+{
+	pair_t *p = pair_start();
+	tsworkload_t w;
+	pthread_t th;
+	int64_t killed_at, took, a_first, a_last, b_first, b_last;
+	int na, nb, npatch;
+	bson_t tk;
+
+	*state = p;
+	tsworkload_init(&w, p->s, 100, 1500, 2000);
+	assert_true(tsworkload_put_detections(&w));
+	pthread_create(&th, NULL, tsworkload_write, &w);
+	ts_sleep_ms(1000);
+	/* The wall clock of the kill, in the fake's terms (it records epoch ms). */
+	{
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		killed_at = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	}
+	tsdaemon_kill(&p->s->d);
+	p->s->d_started = false;
+	took = wait_ready_text(&p->b, "ready: active", 4 * PERIOD_MS);
+	assert_true(took >= 0);
+	/* Within two lease periods. */
+	assert_true(took <= 2 * PERIOD_MS);
+	pthread_join(th, NULL);
+	finish(p, &w, "kill -9 of the active instance", took);
+	/* Never both: alpha's PATCHes all before its death, bravo's all after. */
+	tsworkload_stale(&w, &npatch, "(alpha)", &na, &a_first, &a_last);
+	tsworkload_stale(&w, &npatch, "(bravo)", &nb, &b_first, &b_last);
+	printf("failover: alpha sent %d PATCHes until %lld, bravo %d from %lld (killed at %lld)\n",
+	    na, (long long)a_last, nb, (long long)b_first, (long long)killed_at);
+	assert_true(na > 0 && nb > 0);
+	assert_true(a_last <= killed_at);
+	assert_true(b_first >= killed_at);
+	assert_true(tsscene_wait_count(p->s, "ticketsync_leases", "{'holder': 'bravo'}", 1, 1000));
+	tsmongo_tmp_free();
+	(void)tk;
+	tsworkload_free(&w);
+}
+
+static void
+test_sigstop_active_steps_down(void **state)
+{
+	pair_t *p = pair_start();
+	tsworkload_t w;
+	pthread_t th;
+	int64_t resumed_at, a_last, b_first, na, took;
+	int n_a, n_b, npatch;
+
+	*state = p;
+	tsworkload_init(&w, p->s, 100, 2000, 2000);
+	assert_true(tsworkload_put_detections(&w));
+	pthread_create(&th, NULL, tsworkload_write, &w);
+	ts_sleep_ms(1000);
+	/* Frozen for longer than the lease: bravo must take over meanwhile. */
+	assert_int_equal(tsproc_signal(&p->s->d.proc, SIGSTOP), 0);
+	took = wait_ready_text(&p->b, "ready: active", 4 * PERIOD_MS);
+	assert_true(took >= 0 && took <= 2 * PERIOD_MS);
+	ts_sleep_ms(PERIOD_MS);
+	{
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		resumed_at = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	}
+	assert_int_equal(tsproc_signal(&p->s->d.proc, SIGCONT), 0);
+	/* alpha notices it lost the lease and says so. */
+	assert_true(wait_ready_text(&p->s->d, "standby: the lease is held by bravo", 10000) >= 0);
+	ts_sleep_ms(1000);
+	pthread_join(th, NULL);
+	tsworkload_stale(&w, &npatch, "(alpha)", &n_a, NULL, &a_last);
+	tsworkload_stale(&w, &npatch, "(bravo)", &n_b, &b_first, NULL);
+	na = n_a;
+	printf("failover: after SIGCONT alpha's last PATCH at %lld (resumed at %lld), bravo from "
+	    "%lld; alpha sent %lld in all\n", (long long)a_last, (long long)resumed_at,
+	    (long long)b_first, (long long)na);
+	/* Nothing from alpha once it woke up. */
+	assert_true(a_last < resumed_at);
+	assert_true(tsdaemon_log_contains(&p->s->d, "no longer active"));
+	/* Stop alpha cleanly (it is a standby now), then bravo finishes the work. */
+	{
+		int st = tsscene_stop_daemon(p->s);
+		assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	finish(p, &w, "SIGSTOP of the active instance", took);
+	tsworkload_free(&w);
+}
+
+static int
+group_setup(void **state)
+{
+	char err[512];
+
+	(void)state;
+	mongo = tsmongo_start(err, sizeof(err));
+	if (mongo == NULL) {
+		fprintf(stderr, "cannot start MongoDB: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	tsmongo_stop(mongo);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_kill9_active_standby_takes_over, pair_teardown),
+		cmocka_unit_test_teardown(test_sigstop_active_steps_down, pair_teardown),
+	};
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+	mongoc_cleanup();
+	curl_global_cleanup();
+	return rc;
+}
