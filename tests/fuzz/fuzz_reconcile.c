@@ -21,6 +21,7 @@ static const char *const statuses[] = {
 };
 static const char *const resolutions[] = { "Fixed", "Won't Do", "Duplicate", "", "action_taken", "x" };
 static const char *const people[] = { "sally", "jim", "", "Zoë" };
+static const char *const categories[] = { "new", "indeterminate", "done", "Done ", "", "other" };
 
 #define PICK(r, table) (table[fuzz_u8(r) % (sizeof(table) / sizeof(table[0]))])
 
@@ -79,6 +80,7 @@ random_ticket(fuzz_reader_t *r, ticket_t *t)
 	t->n_detection_ids = u;
 	t->status = pick_string(r, statuses, sizeof(statuses) / sizeof(statuses[0]), 160);
 	t->resolution = pick_string(r, resolutions, sizeof(resolutions) / sizeof(resolutions[0]), 160);
+	t->status_category = pick_string(r, categories, sizeof(categories) / sizeof(categories[0]), 160);
 	t->assignee = pick_string(r, people, sizeof(people) / sizeof(people[0]), 300);
 	t->updated_at = fuzz_u8(r) % 4; /* few values: ties are the interesting case */
 }
@@ -97,6 +99,7 @@ check(const reconcile_input_t *in, const reconcile_result_t *res)
 	size_t listing = 0;
 	enum fields_status st;
 	enum fields_resolution rs;
+	bool by_category = false;
 	fields_t want;
 
 	for (size_t i = 0; i < in->n_tickets; i++)
@@ -115,8 +118,8 @@ check(const reconcile_input_t *in, const reconcile_result_t *res)
 		if (t != res->winner && ticket_has_detection(t, in->detection->id))
 			FUZZ_CHECK(!newer(t, res->winner), "%s beats the winner %s", t->id, res->winner->id);
 	}
-	if (statusmap_lookup(in->map, res->winner->status, res->winner->resolution, &st, &rs) !=
-	    STATUSMAP_MAPPED) {
+	if (statusmap_lookup_ticket(in->map, res->winner->status, res->winner->status_category,
+	        res->winner->resolution, &st, &rs, &by_category) != STATUSMAP_MAPPED) {
 		FUZZ_CHECK(res->outcome == RECONCILE_UNMAPPED, "unmapped status, outcome %s",
 		    reconcile_outcome_name(res->outcome));
 		return;
@@ -131,6 +134,8 @@ check(const reconcile_input_t *in, const reconcile_result_t *res)
 		return;
 	}
 	FUZZ_CHECK(fields_equal(&want, &res->desired), "desired is not the mapped winner");
+	FUZZ_CHECK(res->by_category == by_category, "by_category %d, the map says %d",
+	    (int)res->by_category, (int)by_category);
 	FUZZ_CHECK(fields_equal(&res->baseline, in->last_pushed ? in->last_pushed : &in->detection->fields),
 	    "wrong baseline");
 	FUZZ_CHECK(res->baseline_is_last_pushed == (in->last_pushed != NULL), "baseline flag");

@@ -6,10 +6,12 @@
  *   +key=value     statusmap_add(key, value)          (split at the first '=')
  *   ?status\tres   statusmap_lookup(status, res)      (no tab: res NULL)
  *   !res           statusmap_lookup(NULL, res)
+ *   ~status\tcategory[\tres]   statusmap_lookup_ticket (status falls back to category)
  *   #res           statusmap_resolution_rule(res)
  * Checks: a refused entry leaves the map unchanged and says why; lookups obey the
  * header's rules (a resolution only with closed, nothing on unmapped, case and
- * surrounding blanks ignored); and every accepted entry answers for its key exactly
+ * surrounding blanks ignored; the category only decides what the status leaves
+ * unmapped); and every accepted entry answers for its key exactly
  * as it does alone in an empty map (user entries replace defaults, never each other).
  */
 #include <ctype.h>
@@ -78,6 +80,30 @@ lookup(const statusmap_t *map, const char *status, const char *resolution)
 	    vs, vr ? vr : "(null)");
 	free(vs);
 	free(vr);
+}
+
+/* The category is a fallback: it never changes what the status alone decides. */
+static void
+lookup_ticket(const statusmap_t *map, const char *status, const char *category,
+    const char *resolution)
+{
+	enum fields_status st, st2;
+	enum fields_resolution res, res2;
+	enum statusmap_result r, r2;
+	bool by_category = true, ignored;
+
+	r = statusmap_lookup_ticket(map, status, category, resolution, &st, &res, &by_category);
+	check_result(r, st, res);
+	r2 = statusmap_lookup(map, status, resolution, &st2, &res2);
+	if (r2 == STATUSMAP_MAPPED)
+		FUZZ_CHECK(r == r2 && st == st2 && res == res2 && !by_category,
+		    "the category overrode the mapped status \"%s\"", status);
+	else
+		FUZZ_CHECK(r == STATUSMAP_UNMAPPED || by_category,
+		    "unmapped status \"%s\" mapped, but not by its category", status);
+	r2 = statusmap_lookup_ticket(map, status, NULL, resolution, &st2, &res2, &ignored);
+	FUZZ_CHECK(r2 == statusmap_lookup(map, status, resolution, &st, &res),
+	    "no category, yet not plain lookup");
 }
 
 /* An accepted entry answers for its key as it does alone. */
@@ -160,6 +186,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case '!':
 			lookup(map, NULL, line + 1);
+			break;
+		case '~':
+			tab = strchr(line + 1, '\t');
+			if (tab == NULL)
+				break;
+			*tab = '\0';
+			eq = strchr(tab + 1, '\t');
+			if (eq != NULL)
+				*eq = '\0';
+			lookup_ticket(map, line + 1, tab + 1, eq ? eq + 1 : NULL);
 			break;
 		case '#':
 			res = FIELDS_RESOLUTION_NULL;

@@ -31,6 +31,7 @@ check_ticket(const ticket_t *t)
 	check_string("status", t->status, STATUSMAP_NAME_MAX);
 	check_string("assignee", t->assignee, FIELDS_ASSIGNEE_MAX);
 	check_string("resolution", t->resolution, STATUSMAP_NAME_MAX);
+	check_string("status_category", t->status_category, STATUSMAP_NAME_MAX);
 	check_string("source", t->source, TICKET_SOURCE_MAX);
 	FUZZ_CHECK(t->updated_at >= 0, "updated_at %lld", (long long)t->updated_at);
 	FUZZ_CHECK(t->n_detection_ids <= TICKET_DETECTION_IDS_MAX, "%zu detection ids",
@@ -74,7 +75,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    err.message);
 		/* "out then holds nothing to free" */
 		FUZZ_CHECK(t.id == NULL && t.detection_ids == NULL && t.status == NULL &&
-		               t.assignee == NULL && t.resolution == NULL && t.source == NULL,
+		               t.assignee == NULL && t.resolution == NULL && t.source == NULL &&
+		               t.status_category == NULL,
 		    "refused ticket still holds memory");
 	}
 	bson_destroy(&doc);
