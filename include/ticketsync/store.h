@@ -61,6 +61,10 @@ bool store_db_name_valid(const char *db, bson_error_t *err);
  * carry a remote server's reply: each invalid byte becomes '?', and text longer than
  * dstlen - 1 bytes (dstlen >= 4) is cut on a character boundary ending in "...". */
 void store_text_sanitize(const char *src, char *dst, size_t dstlen);
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one. Checks
+ * what bson_utf8_validate checks: no overlongs, surrogates or code points past
+ * U+10FFFF. Pure. */
+size_t store_utf8_seq(const unsigned char *s, size_t left);
 
 /* Wall-clock milliseconds since the epoch, the unit of BSON dates. */
 int64_t store_now_ms(void);

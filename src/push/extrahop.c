@@ -10,6 +10,7 @@
 #include "ticketsync/extrahop.h"
 
 #include "ticketsync/backoff.h"
+#include "ticketsync/store.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -164,19 +165,31 @@ extrahop_patch_body(const fields_t *f, unsigned mask, size_t *len)
 static void
 extrahop_copy_text(char *out, size_t outlen, const char *s, size_t n)
 {
-	size_t cut;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, used = 0;
 
 	if (outlen == 0)
 		return;
-	cut = n < outlen - 1 ? n : outlen - 1;
-	if (cut < n)
-		while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
-			cut--;
-	for (size_t i = 0; i < cut; i++) {
-		unsigned char c = (unsigned char)s[i];
-		out[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+	/* What a remote server sends is not trusted to be UTF-8 (libbson's JSON reader
+	 * even lets the overlong C0 80 through): invalid bytes become '?', control
+	 * characters spaces, and a cut never splits a character, since the text goes
+	 * into logs and audit records. */
+	while (i < n) {
+		size_t seq = store_utf8_seq(u + i, n - i);
+		size_t take = seq ? seq : 1;
+
+		if (used + take > outlen - 1)
+			break;
+		if (seq == 0)
+			out[used] = '?';
+		else if (seq == 1 && (u[i] < 0x20 || u[i] == 0x7f))
+			out[used] = ' ';
+		else
+			memcpy(out + used, u + i, seq);
+		used += take;
+		i += take;
 	}
-	out[cut] = '\0';
+	out[used] = '\0';
 }
 
 /* libbson would also take a top-level array; replies must be objects. */

@@ -96,10 +96,7 @@ store_db(const store_t *store)
 	return store->db;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one. Checks
- * what bson_utf8_validate checks: no overlongs, surrogates or code points past
- * U+10FFFF. */
-static size_t
+size_t
 store_utf8_seq(const unsigned char *s, size_t left)
 {
 	size_t len;
