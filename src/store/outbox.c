@@ -524,6 +524,40 @@ outbox_append_due(bson_t *filter, int64_t now_ms)
 	bson_append_array_end(filter, &or);
 }
 
+/*
+ * The claim's guard for one candidate, initialised here: {_id, version, state} plus
+ * the field that made it due, equal to the value read (next_attempt_at for pending;
+ * claim_id and claimed_until for an expired in_flight claim). The value read met the
+ * due condition, so an equal one still does, and any change in between (a retry
+ * rescheduled, the claim taken by someone else) fails the guard: the same outcome as
+ * re-testing the due condition, with a plain equality filter any server matches
+ * cheaply.
+ */
+static bool
+outbox_claim_guard(bson_t *guard, const bson_t *doc, int64_t id, int64_t version)
+{
+	const char *state = outbox_doc_string(doc, "state", "");
+	static const char *const pending_keys[] = { "next_attempt_at", NULL };
+	static const char *const in_flight_keys[] = { "claim_id", "claimed_until", NULL };
+	const char *const *keys = strcmp(state, outbox_state_pending) == 0 ? pending_keys
+	                                                                   : in_flight_keys;
+	bson_iter_t it;
+
+	bson_init(guard);
+	BSON_APPEND_INT64(guard, "_id", id);
+	BSON_APPEND_INT64(guard, "version", version);
+	BSON_APPEND_UTF8(guard, "state", state);
+	for (size_t k = 0; keys[k] != NULL; k++) {
+		if (!bson_iter_init_find(&it, doc, keys[k])) {
+			/* Cannot have been due without it: leave the document alone. */
+			bson_destroy(guard);
+			return false;
+		}
+		bson_append_iter(guard, keys[k], -1, &it);
+	}
+	return true;
+}
+
 static void
 outbox_append_sort_due(bson_t *opts)
 {
@@ -628,6 +662,7 @@ outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t lim
 	bson_t proj;
 	const bson_t *doc;
 	int64_t *ids = NULL, *versions = NULL;
+	bson_t *guards = NULL;
 	size_t n_cand = 0, n = 0;
 	bson_oid_t oid;
 	char claim_id[25];
@@ -660,9 +695,14 @@ outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t lim
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
 	BSON_APPEND_INT32(&proj, "_id", 1);
 	BSON_APPEND_INT32(&proj, "version", 1);
+	BSON_APPEND_INT32(&proj, "state", 1);
+	BSON_APPEND_INT32(&proj, "next_attempt_at", 1);
+	BSON_APPEND_INT32(&proj, "claim_id", 1);
+	BSON_APPEND_INT32(&proj, "claimed_until", 1);
 	bson_append_document_end(&opts, &proj);
 	ids = bson_malloc(limit * sizeof(*ids));
 	versions = bson_malloc(limit * sizeof(*versions));
+	guards = bson_malloc(limit * sizeof(*guards));
 	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
 	while (n_cand < limit && mongoc_cursor_next(cursor, &doc)) {
 		bson_iter_t it;
@@ -670,7 +710,8 @@ outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t lim
 		if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &ids[n_cand]))
 			continue; /* not ours to push: the validator keeps such documents out */
 		versions[n_cand] = outbox_doc_int64(doc, "version", 0);
-		n_cand++;
+		if (outbox_claim_guard(&guards[n_cand], doc, ids[n_cand], versions[n_cand]))
+			n_cand++;
 	}
 	if (mongoc_cursor_error(cursor, err))
 		goto cleanup;
@@ -682,21 +723,17 @@ outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t lim
 	}
 
 	/* 2. Tag them in one round trip. Each update re-checks that the document is still
-	 *    due and at the version read, so of two concurrent claimers only one can win a
-	 *    document (single-document updates are atomic). */
+	 *    as read (so still due, at the version read), so of two concurrent claimers
+	 *    only one can win a document (single-document updates are atomic). */
 	bson_oid_init(&oid, NULL);
 	bson_oid_to_string(&oid, claim_id);
 	BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
 	bulk = mongoc_collection_create_bulk_operation_with_opts(coll, &bulk_opts);
 	for (size_t i = 0; i < n_cand; i++) {
-		bson_t sel = BSON_INITIALIZER;
 		bson_t upd = BSON_INITIALIZER;
 		bson_t set;
 		bool added;
 
-		BSON_APPEND_INT64(&sel, "_id", ids[i]);
-		BSON_APPEND_INT64(&sel, "version", versions[i]);
-		outbox_append_due(&sel, now_ms);
 		BSON_APPEND_DOCUMENT_BEGIN(&upd, "$set", &set);
 		BSON_APPEND_UTF8(&set, "state", outbox_state_in_flight);
 		BSON_APPEND_UTF8(&set, "claim_id", claim_id);
@@ -705,8 +742,8 @@ outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t lim
 		BSON_APPEND_INT64(&set, "claim_version", versions[i]);
 		BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
 		bson_append_document_end(&upd, &set);
-		added = mongoc_bulk_operation_update_one_with_opts(bulk, &sel, &upd, NULL, err);
-		bson_destroy(&sel);
+		added = mongoc_bulk_operation_update_one_with_opts(bulk, &guards[i], &upd, NULL,
+		    err);
 		bson_destroy(&upd);
 		if (!added)
 			goto cleanup;
@@ -741,6 +778,9 @@ cleanup:
 	mongoc_collection_destroy(coll);
 	bson_free(ids);
 	bson_free(versions);
+	for (size_t i = 0; i < n_cand; i++)
+		bson_destroy(&guards[i]);
+	bson_free(guards);
 	bson_destroy(&filter);
 	bson_destroy(&opts);
 	bson_destroy(&bulk_opts);
