@@ -67,6 +67,7 @@ typedef struct bench_opts {
 	long baseline_limit;    /* rows the baseline really sends; 0: all */
 	bool smoke;
 	bool skip_baseline, skip_ceiling;
+	bool timeline;          /* print PATCH arrivals over time (diagnosis) */
 	const char *python;
 	const char *markdown;   /* also write the table here */
 	char workdir[128];
@@ -779,6 +780,9 @@ bench_baseline(bench_t *b, bench_size_result_t *r)
 
 typedef struct bench_check {
 	long n;
+	double t0_ms;           /* wall clock when the first ticket was written */
+	long *timeline;         /* PATCH arrivals per 100 ms since t0 (--timeline) */
+	long nbuckets;
 	uint32_t *count;        /* PATCHes per id */
 	long wrong, foreign, not_accepted;
 	char first_wrong[256];
@@ -799,6 +803,10 @@ bench_check_patch(const bench_patch_t *p, void *arg)
 		return;
 	}
 	c->count[p->id]++;
+	if (c->timeline != NULL) {
+		long k = (long)((p->time_ms - c->t0_ms) / 100);
+		c->timeline[k < 0 ? 0 : k < c->nbuckets ? k : c->nbuckets - 1]++;
+	}
 	snprintf(tid, sizeof(tid), "TK-%" PRId64, p->id);
 	snprintf(who, sizeof(who), "analyst-%" PRId64, p->id % BENCH_ASSIGNEES);
 	/* Exactly what the ticket implies: its id, "In Progress" mapped, its assignee;
@@ -847,6 +855,7 @@ bench_ticketsync(bench_t *b, bench_size_result_t *r)
 	n0 = bench_cpu_s(b->mongo->proc.pid);
 	f0 = bench_cpu_s(b->fx.proc.pid);
 	bench_note("N=%ld ticketsync: inserting %ld tickets", r->n, r->n);
+	chk.t0_ms = bench_wall_ms();
 	t0 = bench_mono_s();
 	if (!bench_insert(b, db, STORE_COLL_TICKETS, 1, r->n, "In Progress", "TK")) {
 		r->ok = false;
@@ -873,6 +882,10 @@ bench_ticketsync(bench_t *b, bench_size_result_t *r)
 	bench_sleep_ms(b->o.interval_ms + 500);
 	r->ts_rss_mb = bench_mem_mb(d.proc.pid, "VmHWM");
 	chk.n = r->n;
+	if (b->o.timeline) {
+		chk.nbuckets = 600;
+		chk.timeline = calloc((size_t)chk.nbuckets, sizeof(long));
+	}
 	chk.count = calloc((size_t)r->n + 1, sizeof(uint32_t));
 	if (chk.count == NULL || !bench_each_patch(b, since, bench_check_patch, &chk)) {
 		bench_fail(b, "N=%ld: cannot read the fake's recorded requests", r->n);
@@ -893,7 +906,20 @@ bench_ticketsync(bench_t *b, bench_size_result_t *r)
 	} else {
 		bench_note("N=%ld ticketsync: every detection got exactly its PATCH", r->n);
 	}
+	if (chk.timeline != NULL) {
+		long last = 0;
+
+		for (long k = 0; k < chk.nbuckets; k++)
+			if (chk.timeline[k] > 0)
+				last = k;
+		fprintf(stderr, "bench: N=%ld PATCH arrivals per 100 ms after the first ticket "
+		    "write:", r->n);
+		for (long k = 0; k <= last; k++)
+			fprintf(stderr, "%s%ld", k % 10 == 0 ? "\n  " : " ", chk.timeline[k]);
+		fputc('\n', stderr);
+	}
 done:
+	free(chk.timeline);
 	free(chk.count);
 	bench_daemon_stop(b, &d);
 }
@@ -1215,6 +1241,7 @@ bench_usage(FILE *f)
 	    "  --no-baseline, --no-ceiling\n"
 	    "  --python PATH         interpreter for baseline.py (default /usr/bin/python3)\n"
 	    "  --markdown FILE       also write the table to FILE\n"
+	    "  --timeline            print PATCH arrivals per 100 ms of each ticketsync run\n"
 	    "  --smoke               tiny run for CI: N=200, 2 s of steady changes, 1000\n"
 	    "                        pending; checks every PATCH, reports no targets\n"
 	    "Exit status: 0 when every expected PATCH arrived exactly once with the right\n"
@@ -1255,6 +1282,7 @@ bench_parse(int argc, char **argv, bench_opts_t *o)
 		{ "python", required_argument, NULL, 'P' },
 		{ "markdown", required_argument, NULL, 'm' },
 		{ "smoke", no_argument, NULL, 'k' },
+		{ "timeline", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1300,6 +1328,7 @@ bench_parse(int argc, char **argv, bench_opts_t *o)
 		case 'P': o->python = optarg; break;
 		case 'm': o->markdown = optarg; break;
 		case 'k': o->smoke = true; break;
+		case 't': o->timeline = true; break;
 		case 'h': bench_usage(stdout); exit(0);
 		default: bench_usage(stderr); return 2;
 		}
