@@ -537,6 +537,22 @@ test_wrong_secret_writes_nothing(void **state)
 	free(generic);
 }
 
+/* Whether the daemon runs with a memory tool that keeps freed memory resident. */
+static bool
+sanitized(void)
+{
+	const char *w = getenv("TICKETSYNC_TEST_WRAPPER");
+
+#if defined(__SANITIZE_ADDRESS__)
+	return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	return true;
+#endif
+#endif
+	return w != NULL && *w != '\0';
+}
+
 static int64_t
 daemon_hwm_kb(fixture_t *f)
 {
@@ -587,11 +603,12 @@ test_body_limits(void **state)
 	assert_int_equal(request(f, "POST", "/webhooks/jira", NULL, big, big_len, false, &r), 413);
 	reply_free(&r);
 	hwm_after = daemon_hwm_kb(f);
-	if (hwm_before > 0 && hwm_after > 0) {
-		fprintf(stderr, "# daemon peak RSS %lld kB before, %lld kB after three 10 MB bodies\n",
-		    (long long)hwm_before, (long long)hwm_after);
-		assert_true(hwm_after - hwm_before < 8 * 1024);
-	}
+	fprintf(stderr, "# daemon peak RSS %lld kB before, %lld kB after three 10 MB bodies\n",
+	    (long long)hwm_before, (long long)hwm_after);
+	/* Buffered whole, one body alone would add 10 MB. ASan's quarantine and valgrind keep
+	 * freed memory (the discarded reads) resident, so there only the 413 is checked. */
+	if (hwm_before > 0 && hwm_after > 0 && !sanitized())
+		assert_true(hwm_after - hwm_before < 4 * 1024);
 
 	/* a real payload padded to exactly the limit: 200; one byte more: 413 */
 	{
