@@ -32,7 +32,7 @@ struct webhooks_route {
 	webhooks_t *w;
 	enum webhook_source src;
 	bool enabled;
-	unsigned char secret[512]; /* NUL-terminated copy (wiped on free) */
+	char *secret; /* NULL when disabled; wiped on free */
 	size_t secret_len;
 	unsigned char digest[WEBHOOKS_DIGEST_LEN]; /* SHA-256 of the secret */
 	char path[32];
@@ -644,8 +644,12 @@ webhooks_strdup(const char *s, bool *oom)
 static void
 webhooks_destroy(webhooks_t *w)
 {
-	for (size_t i = 0; i < WEBHOOK_SOURCE_COUNT; i++)
-		OPENSSL_cleanse(w->routes[i].secret, sizeof(w->routes[i].secret));
+	for (size_t i = 0; i < WEBHOOK_SOURCE_COUNT; i++) {
+		if (w->routes[i].secret != NULL) {
+			OPENSSL_cleanse(w->routes[i].secret, w->routes[i].secret_len);
+			free(w->routes[i].secret);
+		}
+	}
 	free(w->database);
 	free(w->instance);
 	free(w->jira_field);
@@ -694,12 +698,11 @@ webhooks_start(httpd_t *httpd, dbworker_t *db, const config_t *cfg, const char *
 		snprintf(r->path, sizeof(r->path), "/webhooks/%s", webhook_source_name(r->src));
 		if (secrets[i] != NULL && secrets[i][0] != '\0') {
 			r->secret_len = strlen(secrets[i]);
-			if (r->secret_len >= sizeof(r->secret)) {
-				bson_set_error(err, 1, 2, "webhooks: the %s secret is longer than %zu bytes",
-				    webhook_source_name(r->src), sizeof(r->secret) - 1);
+			r->secret = strdup(secrets[i]);
+			if (r->secret == NULL) {
+				bson_set_error(err, 1, 2, "webhooks: out of memory");
 				goto fail;
 			}
-			memcpy(r->secret, secrets[i], r->secret_len + 1);
 			if (!webhooks_sha256(r->secret, r->secret_len, r->digest)) {
 				bson_set_error(err, 1, 3, "webhooks: SHA-256 is unavailable");
 				goto fail;

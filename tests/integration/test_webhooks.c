@@ -851,6 +851,43 @@ test_payload_without_ids(void **state)
 	stop_daemon(f);
 }
 
+/* MongoDB refusing the write: 503 with Retry-After and nothing stored; the sender's
+ * redelivery then goes through. The fail point hits only the daemon's connections. */
+static void
+test_database_unavailable(void **state)
+{
+	fixture_t *f = *state;
+	char *server = fixture_body("jira_server_issue_updated.json");
+	bson_t *on = tsmongo_json("{'configureFailPoint': 'failCommand', 'mode': 'alwaysOn', 'data': "
+	    "{'failCommands': ['update'], 'errorCode': 2, 'appName': 'ticketsync'}}");
+	bson_error_t err;
+	reply_t r;
+
+	begin(f, JIRA_SECRET, NULL, NULL);
+	start_daemon(f);
+	put_detections(f, 4, 4);
+	if (!tsmongo_admin_command(mongo, on, NULL, &err)) {
+		/* a real server without test commands */
+		fprintf(stderr, "# skipped: failCommand unavailable: %s\n", err.message);
+		stop_daemon(f);
+		free(server);
+		return;
+	}
+	assert_int_equal(post(f, "/webhooks/jira", bearer_jira, server, &r), 503);
+	assert_true(tsmongo_fail_off(mongo, &err));
+	assert_string_equal(r.retry_after, "5");
+	assert_non_null(strstr(tsmongo_get_str(&r.json, "error"), "the ticket could not be stored"));
+	reply_free(&r);
+	assert_int_equal(tsscene_count(f, "tickets", "{}"), 0);
+	assert_int_equal(metric(f, "jira", "failed"), 1);
+	assert_true(tsdaemon_log_contains(&f->d, "not stored (asked to redeliver)"));
+	post_expect(f, "/webhooks/jira", bearer_jira, server, 200, "{'result': 'accepted', 'outcome': "
+	    "'inserted'}");
+	assert_true(tsscene_wait_patches(f, 4, 1, 10000) >= 0);
+	stop_daemon(f);
+	free(server);
+}
+
 /* intake_write alone: every outcome, ids set not merged, numeric and absent stored
  * times, and the validator's refusal. */
 static void
@@ -984,6 +1021,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_and_ignored, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_disabled_sources, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_payload_without_ids, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_database_unavailable, fixture_setup, fixture_teardown),
 	};
 	int rc;
 
