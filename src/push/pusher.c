@@ -20,6 +20,9 @@
 /* Results are recorded in batches of at most this many, or after this long. */
 #define PUSHER_RECORD_BATCH 256
 #define PUSHER_RECORD_DELAY_MS 20
+/* After a claim that found work but not a full batch, the next claim comes this soon
+ * (or at the interval, if shorter) instead of at the next tick. */
+#define PUSHER_FOLLOW_UP_MS 50
 /* A DB write that fails is retried this many times before the claim is left to
  * expire (then another claim re-sends the same values: harmless). */
 #define PUSHER_RECORD_TRIES 5
@@ -41,6 +44,7 @@ struct pusher {
 	pusher_opts_t opts;
 	char *database, *owner;
 	struct event *tick, *send_wait, *record_wait, *deadline;
+	struct event *follow_up;        /* the next claim soon after one that found work */
 	ratelimit_t rl;
 	pusher_req_t *q_head, *q_tail;  /* claimed, not yet sent */
 	size_t queued, in_flight;
@@ -407,6 +411,13 @@ pusher_claim_done(dbjob_t *base)
 		p->want_claim = false; /* next tick tries again */
 	} else {
 		p->want_claim = job->n == job->limit && !p->probing;
+		/* Changes come in bursts: a claim that found some work but not a full batch
+		 * is likely followed by more soon, so look again after a short pause rather
+		 * than a whole interval. An empty claim waits for the tick. */
+		if (!p->want_claim && !p->probing && job->n > 0 &&
+		    !evtimer_pending(p->follow_up, NULL))
+			pusher_arm(p->follow_up, p->opts.interval_ms < PUSHER_FOLLOW_UP_MS
+			        ? p->opts.interval_ms : PUSHER_FOLLOW_UP_MS);
 		/* A probe that found nothing to send: probe again at the next interval. */
 		if (p->probing && job->n == 0)
 			p->probing = false;
@@ -554,7 +565,9 @@ pusher_new(struct event_base *base, struct dbworker *db, struct extrahop *eh,
 	p->tick = event_new(base, -1, EV_PERSIST, pusher_on_tick, p);
 	p->send_wait = evtimer_new(base, pusher_on_send_wait, p);
 	p->record_wait = evtimer_new(base, pusher_on_record_wait, p);
-	if (p->tick == NULL || p->send_wait == NULL || p->record_wait == NULL) {
+	p->follow_up = evtimer_new(base, pusher_on_tick, p);
+	if (p->tick == NULL || p->send_wait == NULL || p->record_wait == NULL ||
+	    p->follow_up == NULL) {
 		bson_set_error(err, 1, 1, "pusher: cannot create timers");
 		pusher_free(p);
 		return NULL;
@@ -632,6 +645,7 @@ pusher_drain(pusher_t *p, int deadline_ms, void (*done)(void *), void *arg)
 	p->drained_cb = done;
 	p->drained_arg = arg;
 	event_del(p->tick);
+	event_del(p->follow_up);
 	event_del(p->send_wait);
 	pusher_release_queued(p, "shutting down");
 	pusher_flush(p);
@@ -670,6 +684,8 @@ pusher_free(pusher_t *p)
 		event_free(p->send_wait);
 	if (p->record_wait != NULL)
 		event_free(p->record_wait);
+	if (p->follow_up != NULL)
+		event_free(p->follow_up);
 	if (p->deadline != NULL)
 		event_free(p->deadline);
 	while (p->q_head != NULL) {
