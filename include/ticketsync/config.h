@@ -60,6 +60,8 @@ typedef struct config {
 		int64_t retry_base_ms;
 		int64_t retry_max_ms;
 		int64_t claim_timeout_ms;
+		int64_t recheck_ms; /* after an ambiguous attempt, re-send the whole value this
+		                     * long later (0 = never) */
 	} push;
 	struct {
 		int64_t max_await_ms;

@@ -34,6 +34,11 @@ enum outbox_change {
 	OUTBOX_INSERTED,      /* first difference for this detection */
 	OUTBOX_UPDATED,       /* desired changed */
 	OUTBOX_UNPARKED,      /* desired changed on a parked detection: it goes out again */
+	OUTBOX_CONFLICT,      /* (set_desired_many) another writer changed the document
+	                         since it was read: nothing written. The caller recomputes
+	                         desired from fresh documents and tries again, since a
+	                         value decided from an older snapshot must not overwrite a
+	                         newer one (a paused instance, a concurrent backfill). */
 };
 
 typedef struct outbox_set_result {
@@ -63,6 +68,9 @@ typedef struct outbox_item {
 	unsigned mask;           /* fields to send: diff(desired, pushed or baseline) | ticket_id */
 	int32_t attempts;        /* failed attempts so far for this version */
 	char ticket_id[FIELDS_TICKET_ID_MAX + 1]; /* winning ticket, "" if none */
+	/* An earlier attempt may still be applied late by ExtraHop: once this push is
+	 * acknowledged, push the whole value again at this time (0: no). */
+	int64_t recheck_at_ms;
 } outbox_item_t;
 
 /*
@@ -93,6 +101,14 @@ typedef struct outbox_result {
 	int64_t next_attempt_ms;  /* RETRY, RELEASED */
 	int http_status;          /* 0 when no HTTP response */
 	const char *message;      /* may be NULL; for PARKED the parked reason */
+	/*
+	 * RETRY: > 0 when the attempt is ambiguous (timed out, connection lost, 502/504:
+	 * ExtraHop may still apply it later): recorded as the detection's recheck time.
+	 * PUSHED: the claimed item's recheck_at_ms; > 0 sends the detection back to
+	 * pending, due then, with every field in its next PATCH, so a late-applied older
+	 * attempt is overwritten by the current value.
+	 */
+	int64_t recheck_at_ms;
 } outbox_result_t;
 
 /*

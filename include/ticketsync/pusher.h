@@ -33,6 +33,7 @@ typedef struct pusher_opts {
 	int64_t retry_base_ms;
 	int64_t retry_max_ms;
 	int64_t auth_probe_ms;    /* while blocked by 401/403: one probe this often */
+	int64_t recheck_ms;       /* after an ambiguous attempt: full re-push this much later */
 } pusher_opts_t;
 
 typedef struct pusher_stats {
@@ -43,6 +44,10 @@ typedef struct pusher_stats {
 	int64_t last_push_ms;     /* wall clock of the last acknowledged PATCH; 0 = never */
 	uint64_t pushed, retried, parked, released;
 } pusher_stats_t;
+
+/* An attempt ExtraHop may still apply later although we saw it fail: no reply
+ * (timeout, reset, empty reply after sending) or a gateway's 502/504. Pure. */
+bool pusher_ambiguous(long http_status, int curl_code);
 
 pusher_t *pusher_new(struct event_base *base, struct dbworker *db, struct extrahop *eh,
     const pusher_opts_t *opts, bson_error_t *err);

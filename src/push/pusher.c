@@ -34,6 +34,7 @@ typedef struct pusher_req {
 	enum outbox_outcome outcome;
 	int http_status;
 	int64_t next_attempt_ms;
+	int64_t recheck_at_ms;      /* see outbox_result_t */
 	char message[EXTRAHOP_MESSAGE_MAX];
 } pusher_req_t;
 
@@ -82,6 +83,29 @@ typedef struct pusher_record_job {
 
 static void pusher_pump(pusher_t *p);
 static void pusher_flush(pusher_t *p);
+
+bool
+pusher_ambiguous(long http_status, int curl_code)
+{
+	if (http_status == 502 || http_status == 504)
+		return true;
+	if (http_status > 0)
+		return false;
+	switch (curl_code) {
+	/* Never reached the server: nothing can be applied later. */
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_ABORTED_BY_CALLBACK:
+	case CURLE_OK:
+		return false;
+	default:
+		return true;
+	}
+}
 
 static bool
 pusher_gate_open(const pusher_t *p)
@@ -146,6 +170,7 @@ pusher_record_run(dbjob_t *base, mongoc_client_t *client)
 			.next_attempt_ms = r->next_attempt_ms,
 			.http_status = r->http_status,
 			.message = r->message[0] ? r->message : NULL,
+			.recheck_at_ms = r->recheck_at_ms,
 		};
 		recs[i] = (audit_record_t){ 0 };
 		/* A refused credential is the operator's problem, not the detection's: it
@@ -309,6 +334,8 @@ pusher_on_patch_done(const extrahop_result_t *res, void *arg)
 	switch (res->outcome) {
 	case EXTRAHOP_OK:
 		r->outcome = OUTBOX_PUSHED;
+		/* A recheck is due after this push if an earlier attempt was ambiguous. */
+		r->recheck_at_ms = r->item.recheck_at_ms;
 		p->stats.last_push_ms = store_now_ms();
 		metrics_inc(METRICS_PUSH_OK, 1);
 		if (p->blocked) {
@@ -327,6 +354,8 @@ pusher_on_patch_done(const extrahop_result_t *res, void *arg)
 			return;
 		}
 		r->outcome = OUTBOX_RETRY;
+		if (p->opts.recheck_ms > 0 && pusher_ambiguous(res->http_status, (int)res->curl_code))
+			r->recheck_at_ms = store_now_ms() + p->opts.recheck_ms;
 		r->next_attempt_ms = store_now_ms() +
 		    backoff_delay_ms(&policy, (uint32_t)r->item.attempts + 1, res->retry_after_ms,
 		        (uint32_t)random());

@@ -81,6 +81,7 @@ pushrun_pusher_opts(const config_t *cfg, const char *owner, pusher_opts_t *out)
 		.retry_base_ms = cfg->push.retry_base_ms,
 		.retry_max_ms = cfg->push.retry_max_ms,
 		.auth_probe_ms = cfg->push.retry_max_ms < 30000 ? cfg->push.retry_max_ms : 30000,
+		.recheck_ms = cfg->push.recheck_ms,
 	};
 }
 

@@ -64,6 +64,16 @@ outbox_doc_int64(const bson_t *doc, const char *key, int64_t dflt)
 	return dflt;
 }
 
+static int64_t
+outbox_doc_date(const bson_t *doc, const char *key, int64_t dflt)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&it))
+		return bson_iter_date_time(&it);
+	return dflt;
+}
+
 static bool
 outbox_doc_has(const bson_t *doc, const char *key)
 {
@@ -379,9 +389,10 @@ outbox_insert_conflicts(const bson_t *reply, const size_t *op_item, size_t n_ops
  * their state documents, one insert for the new ones, one update for the changed ones.
  * The decisions and the compare-and-set guards are outbox_set_desired's own; a
  * detection that lost a race (an insert met an existing document, or a guarded update
- * did not match) goes through outbox_set_desired again, which re-reads and decides
- * afresh. results[i] belongs to ids[i]. In that rare race, results of updates this
- * call did make may read "unchanged" (the re-read finds them already recorded).
+ * did not match) gets OUTBOX_CONFLICT: the caller recomputes it from fresh documents.
+ * results[i] belongs to ids[i]. When the reply cannot tell which guarded update did
+ * not match, every update of the call reads OUTBOX_CONFLICT (the recomputation then
+ * finds the ones that were made already recorded).
  *
  * Called by refresh for each chunk; declared in refresh.c until outbox.h carries it.
  */
@@ -477,9 +488,10 @@ outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
 			results[i] = plans[i].res;
 			continue;
 		}
-		if (!outbox_set_desired(client, db, ids[i], &desired[i], &baselines[i],
-		        ticket_ids[i], now_ms, &results[i], err))
-			goto cleanup;
+		/* Not retried here with the same desired: it was decided from documents
+		 * read before the other writer's change, and may be the older value. */
+		memset(&results[i], 0, sizeof(results[i]));
+		results[i].change = OUTBOX_CONFLICT;
 	}
 	ok = true;
 cleanup:
@@ -595,8 +607,13 @@ outbox_item_from_doc(const bson_t *doc, const char *claim_id, outbox_item_t *ite
 	if (!store_fields_get(doc, "baseline", &base, &has_base, why) ||
 	    !store_fields_get(doc, "pushed", &pushed, &has_pushed, why))
 		return false;
-	/* ExtraHop requires ticket_id in every PATCH, so it always goes out. */
-	if (has_pushed)
+	item->recheck_at_ms = outbox_doc_date(doc, "recheck_at", 0);
+	/* ExtraHop requires ticket_id in every PATCH, so it always goes out; a recheck
+	 * re-sends every field. */
+	if (bson_iter_init_find(&it, doc, "force_full") && BSON_ITER_HOLDS_BOOL(&it) &&
+	    bson_iter_bool(&it))
+		item->mask = FIELDS_ALL;
+	else if (has_pushed)
 		item->mask = fields_diff(&item->desired, &pushed) | FIELDS_TICKET_ID;
 	else if (has_base)
 		item->mask = fields_diff(&item->desired, &base) | FIELDS_TICKET_ID;
@@ -808,8 +825,10 @@ outbox_append_last(bson_t *set, const outbox_result_t *r, int64_t now_ms)
 	bson_append_document_end(set, &last);
 }
 
+/* synced: nothing is pending any more; pushed: this result was acknowledged, so a
+ * recheck time is now queued or spent; recheck_done: that push was the recheck. */
 static void
-outbox_append_unset_claim(bson_t *update, bool synced)
+outbox_append_unset_claim(bson_t *update, bool synced, bool pushed, bool recheck_done)
 {
 	bson_t unset;
 
@@ -820,6 +839,10 @@ outbox_append_unset_claim(bson_t *update, bool synced)
 	BSON_APPEND_UTF8(&unset, "claim_version", "");
 	if (synced)
 		BSON_APPEND_UTF8(&unset, "pending_since", "");
+	if (pushed)
+		BSON_APPEND_UTF8(&unset, "recheck_at", "");
+	if (recheck_done)
+		BSON_APPEND_UTF8(&unset, "force_full", "");
 	bson_append_document_end(update, &unset);
 }
 
@@ -863,13 +886,23 @@ outbox_build_final(bson_t *update, const outbox_result_t *r, int64_t now_ms)
 	outbox_append_last(&set, r, now_ms);
 	switch (r->outcome) {
 	case OUTBOX_PUSHED:
-		BSON_APPEND_UTF8(&set, "state", outbox_state_synced);
+		if (r->recheck_at_ms > 0) {
+			/* An older attempt may land after this one: say it all once more later. */
+			BSON_APPEND_UTF8(&set, "state", outbox_state_pending);
+			BSON_APPEND_DATE_TIME(&set, "next_attempt_at",
+			    r->recheck_at_ms > now_ms ? r->recheck_at_ms : now_ms);
+			BSON_APPEND_BOOL(&set, "force_full", true);
+		} else {
+			BSON_APPEND_UTF8(&set, "state", outbox_state_synced);
+		}
 		BSON_APPEND_INT32(&set, "attempts", 0);
 		outbox_append_pushed(&set, r, now_ms);
 		break;
 	case OUTBOX_RETRY:
 		BSON_APPEND_UTF8(&set, "state", outbox_state_pending);
 		BSON_APPEND_DATE_TIME(&set, "next_attempt_at", next);
+		if (r->recheck_at_ms > 0)
+			BSON_APPEND_DATE_TIME(&set, "recheck_at", r->recheck_at_ms);
 		break;
 	case OUTBOX_PARKED:
 		store_text_sanitize(r->message ? r->message : "parked", reason, sizeof(reason));
@@ -888,7 +921,8 @@ outbox_build_final(bson_t *update, const outbox_result_t *r, int64_t now_ms)
 		BSON_APPEND_INT32(&inc, "attempts", 1);
 		bson_append_document_end(update, &inc);
 	}
-	outbox_append_unset_claim(update, r->outcome == OUTBOX_PUSHED);
+	outbox_append_unset_claim(update, r->outcome == OUTBOX_PUSHED && r->recheck_at_ms <= 0,
+	    r->outcome == OUTBOX_PUSHED, r->outcome == OUTBOX_PUSHED && r->recheck_at_ms <= 0);
 }
 
 /* The update for a result overtaken by a newer desired: due now, so the newer value
@@ -905,8 +939,11 @@ outbox_build_overtaken(bson_t *update, const outbox_result_t *r, int64_t now_ms)
 	outbox_append_last(&set, r, now_ms);
 	if (r->outcome == OUTBOX_PUSHED)
 		outbox_append_pushed(&set, r, now_ms);
+	if (r->outcome == OUTBOX_RETRY && r->recheck_at_ms > 0)
+		BSON_APPEND_DATE_TIME(&set, "recheck_at", r->recheck_at_ms);
 	bson_append_document_end(update, &set);
-	outbox_append_unset_claim(update, false);
+	/* The newer value goes out next with the recheck still pending. */
+	outbox_append_unset_claim(update, false, false, false);
 }
 
 static bool

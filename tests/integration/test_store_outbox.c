@@ -355,6 +355,54 @@ test_push_cycle_and_mask(void **state)
 	assert_int_equal(claim(f, T0 + 60, 4, "worker-1", 30000, items), 0);
 }
 
+/* An ambiguous attempt (ExtraHop may apply it late): after the next acknowledged push
+ * the detection comes back once, at the recheck time, with every field. */
+static void
+test_recheck_after_ambiguous_attempt(void **state)
+{
+	fixture_t *f = *state;
+	fields_t base = F("JIRA-9", FIELDS_STATUS_NEW, NULL, FIELDS_RESOLUTION_NULL);
+	fields_t a = F("JIRA-9", FIELDS_STATUS_IN_PROGRESS, "eve", FIELDS_RESOLUTION_NULL);
+	outbox_item_t items[2];
+	outbox_result_t r;
+	bson_error_t err;
+	bson_t doc;
+
+	set(f, 9, &a, &base, T0, OUTBOX_INSERTED, 1, "pending");
+	assert_int_equal(claim(f, T0, 2, "w", 30000, items), 1);
+	/* Timed out: retried at T0+100, recheck at T0+5000. */
+	r = (outbox_result_t){ .id = 9, .version = items[0].version, .claim_id = items[0].claim_id,
+		.outcome = OUTBOX_RETRY, .next_attempt_ms = T0 + 100, .recheck_at_ms = T0 + 5000 };
+	assert_true(outbox_complete(f->client, f->db, &r, 1, T0 + 10, NULL, &err));
+	get_doc(f, 9, &doc);
+	assert_int_equal(doc_int(&doc, "recheck_at"), T0 + 5000);
+	bson_destroy(&doc);
+	/* The retry carries the recheck time and succeeds. */
+	assert_int_equal(claim(f, T0 + 100, 2, "w", 30000, items), 1);
+	assert_int_equal(items[0].recheck_at_ms, T0 + 5000);
+	r = (outbox_result_t){ .id = 9, .version = items[0].version, .claim_id = items[0].claim_id,
+		.outcome = OUTBOX_PUSHED, .sent = &items[0].desired, .http_status = 204,
+		.recheck_at_ms = items[0].recheck_at_ms };
+	assert_true(outbox_complete(f->client, f->db, &r, 1, T0 + 110, NULL, &err));
+	get_doc(f, 9, &doc);
+	assert_string_equal(doc_str(&doc, "state"), "pending");
+	assert_int_equal(doc_int(&doc, "next_attempt_at"), T0 + 5000);
+	assert_false(doc_has(&doc, "recheck_at"));
+	assert_true(doc_fields_equal(&doc, "pushed", &a));
+	bson_destroy(&doc);
+	/* Not before its time; then once, with every field. */
+	assert_int_equal(claim(f, T0 + 4999, 2, "w", 30000, items), 0);
+	assert_int_equal(claim(f, T0 + 5000, 2, "w", 30000, items), 1);
+	assert_int_equal(items[0].mask, FIELDS_ALL);
+	assert_int_equal(items[0].recheck_at_ms, 0);
+	assert_int_equal(complete1(f, &items[0], OUTBOX_PUSHED, T0 + 5010, 0, 204, NULL), 1);
+	get_doc(f, 9, &doc);
+	assert_string_equal(doc_str(&doc, "state"), "synced");
+	assert_false(doc_has(&doc, "force_full"));
+	bson_destroy(&doc);
+	assert_int_equal(claim(f, T0 + 99999, 2, "w", 30000, items), 0);
+}
+
 static void
 test_in_flight_stays_in_flight(void **state)
 {
@@ -1159,6 +1207,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_insert_unchanged_update, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_cycle_and_mask, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recheck_after_ambiguous_attempt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_flight_stays_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_order_and_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_rejects_bad_arguments, setup, teardown),

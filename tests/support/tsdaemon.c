@@ -31,6 +31,8 @@ tsdaemon_init(tsdaemon_t *d, const char *mongodb_uri, const char *database,
 	tsdaemon_setenv(d, "TICKETSYNC_PUSH_RETRY_MAX_MS", "2000");
 	tsdaemon_setenv(d, "TICKETSYNC_WATCH_MAX_AWAIT_MS", "300");
 	tsdaemon_setenv(d, "TICKETSYNC_SERVICE_SHUTDOWN_TIMEOUT_MS", "5000");
+	/* Ambiguous attempts (timeouts, resets) are re-pushed in full soon after. */
+	tsdaemon_setenv(d, "TICKETSYNC_PUSH_RECHECK_MS", "3000");
 	/* A killed daemon's lease expires quickly, so its restart takes over soon. */
 	tsdaemon_setenv(d, "TICKETSYNC_LEASE_PERIOD_MS", "2000");
 	tsdaemon_setenv(d, "TICKETSYNC_LEASE_RENEW_MS", "400");
