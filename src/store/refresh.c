@@ -404,11 +404,18 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 
 /* Record the chunk's changed desired fields in one batch, then count and audit what
  * was recorded. */
+/* How many times a detection that keeps losing races is decided again before the
+ * batch fails (and is retried whole by its caller). */
+#define REFRESH_CONFLICT_ROUNDS 8
+static _Thread_local int refresh_conflict_depth;
+
 static bool
 refresh_write(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chunk_t *c,
     int64_t now, refresh_stats_t *stats, bson_error_t *err)
 {
 	char msg[512];
+	size_t nconflicts = 0;
+	bool ok = true;
 
 	if (c->nwrites == 0)
 		return true;
@@ -418,6 +425,12 @@ refresh_write(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chunk_t
 	for (size_t i = 0; i < c->nwrites; i++) {
 		const outbox_set_result_t *set = &c->w_results[i];
 
+		if (set->change == OUTBOX_CONFLICT) {
+			/* Decided from documents another writer has changed since: decide again
+			 * from fresh ones (below), never write this possibly older value. */
+			c->w_ids[nconflicts++] = c->w_ids[i];
+			continue;
+		}
 		if (strcmp(set->state, "synced") == 0 || set->change == OUTBOX_UNCHANGED) {
 			stats->in_sync++;
 		} else {
@@ -431,7 +444,19 @@ refresh_write(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chunk_t
 			    c->w_tickets[i], msg);
 		}
 	}
-	return true;
+	if (nconflicts > 0) {
+		/* w_ids[0..nconflicts) now holds the detections to decide again. */
+		if (refresh_conflict_depth >= REFRESH_CONFLICT_ROUNDS) {
+			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CONFLICT,
+			    "refresh: detection %lld keeps changing under concurrent writers",
+			    (long long)c->w_ids[0]);
+			return false;
+		}
+		refresh_conflict_depth++;
+		ok = refresh_ids(client, ctx, c->w_ids, nconflicts, NULL, 0, stats, err);
+		refresh_conflict_depth--;
+	}
+	return ok;
 }
 
 /* c->dets holds the chunk's detections; load the rest and reconcile each. */
