@@ -22,6 +22,7 @@
 #include "ticketsync/handoff.h"
 #include "ticketsync/log.h"
 #include "ticketsync/metrics.h"
+#include "ticketsync/outbox.h"
 #include "ticketsync/store.h"
 #include "ticketsync/ticket.h"
 
@@ -29,6 +30,8 @@
 /* The reader waits while this many items are queued, so memory stays bounded when
  * MongoDB produces events faster than they can be applied. */
 #define WATCHER_QUEUE_MAX 20000
+/* Change events per getMore reply. */
+#define WATCHER_BATCH_SIZE 1000
 
 enum watcher_item_kind {
 	WATCHER_ITEM_EVENT,  /* ids to refresh */
@@ -280,6 +283,10 @@ watcher_open(watcher_t *w, mongoc_client_t *client, const bson_t *token)
 	    BCON_UTF8("invalidate"), "]", "}", "}", "]", "}", "}");
 	BSON_APPEND_UTF8(&opts, "fullDocument", "updateLookup");
 	BSON_APPEND_INT64(&opts, "maxAwaitTimeMS", w->opts.max_await_ms);
+	/* Without it the server fills each reply up to 16 MB after a burst, and the driver
+	 * holds that reply twice (read buffer and cursor copy): tens of MB for nothing,
+	 * since the applier takes a thousand ids at a time anyway. */
+	BSON_APPEND_INT32(&opts, "batchSize", WATCHER_BATCH_SIZE);
 	if (token != NULL)
 		BSON_APPEND_DOCUMENT(&opts, "startAfter", token);
 	stream = mongoc_database_watch(db, &pipeline, &opts);
@@ -643,6 +650,8 @@ watcher_applier_main(void *arg)
 
 	a.client = store_pop(w->store);
 	a.last_save_ms = watcher_now_ms();
+	/* Everything this term's applier records carries its lease token. */
+	outbox_set_writer_fencing(w->ctx.fencing);
 	while (!failed) {
 		watcher_item_t *item = held;
 
