@@ -138,6 +138,8 @@ daemon_sync_watcher(daemon_ctx_t *d)
 	}
 	if (d->stopping || d->watcher != NULL || d->retiring != NULL || !leader_active(d->leader))
 		return;
+	/* This term's writes carry this term's lease token. */
+	d->rctx.fencing = leader_fencing(d->leader);
 	d->watcher = watcher_start(d->store, &d->rctx, &d->wopts, &err);
 	if (d->watcher == NULL)
 		log_errorx("%s (retrying)", err.message);
@@ -156,10 +158,10 @@ on_leader(void *arg, bool active, int64_t fencing)
 {
 	daemon_ctx_t *d = arg;
 
-	(void)fencing;
 	if (d->stopping)
 		return;
 	if (active) {
+		pusher_set_fencing(d->pusher, fencing);
 		daemon_sync_watcher(d);
 		pusher_resume(d->pusher);
 		return;

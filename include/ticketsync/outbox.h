@@ -29,6 +29,16 @@
 #define OUTBOX_OWNER_MAX 128
 #define OUTBOX_MESSAGE_MAX 1024 /* longer messages/reasons are cut (on a UTF-8 boundary) */
 
+/*
+ * The fencing token (from the lease) that this thread's outbox writes carry, 0 for
+ * none (ticketsyncctl). With a token, setting desired fields and claiming only apply
+ * to documents no later lease holder has written (their fencing is not above ours),
+ * and record ours: an instance that was paused past its lease cannot overwrite its
+ * successor's work when it wakes. Completions need no token: they are bound to their
+ * claim. Per thread, so each DB thread states whose writes it makes.
+ */
+void outbox_set_writer_fencing(int64_t fencing);
+
 enum outbox_change {
 	OUTBOX_UNCHANGED = 0, /* nothing written: desired already recorded, or in sync */
 	OUTBOX_INSERTED,      /* first difference for this detection */

@@ -66,6 +66,8 @@ void pusher_drain(pusher_t *p, int deadline_ms, void (*done)(void *), void *arg)
  * thread-safe. NULL: always open.
  */
 void pusher_set_gate(pusher_t *p, bool (*gate)(const void *arg), const void *arg);
+/* The lease's fencing token claims carry (0: none, e.g. ticketsyncctl). */
+void pusher_set_fencing(pusher_t *p, int64_t fencing);
 /* Stop pushing at once (the lease is lost): no more claims, claimed-but-unsent
  * detections are given back, in-flight requests are cancelled (released, not failed). */
 void pusher_suspend(pusher_t *p);

@@ -23,6 +23,7 @@ typedef struct refresh_ctx {
 	const struct statusmap *map;
 	const char *instance;   /* written into audit records */
 	bool dry_run;           /* reconcile and count, write nothing */
+	int64_t fencing;        /* the lease's token the writes carry (0: none) */
 } refresh_ctx_t;
 
 typedef struct refresh_stats {

@@ -23,6 +23,9 @@
 /* After a claim that found work but not a full batch, the next claim comes this soon
  * (or at the interval, if shorter) instead of at the next tick. */
 #define PUSHER_FOLLOW_UP_MS 50
+/* How often the loop looks at the count of pushes this process's watcher queued: new
+ * work is claimed within this long instead of at the next tick. No database access. */
+#define PUSHER_WATCH_MS 20
 /* A DB write that fails is retried this many times before the claim is left to
  * expire (then another claim re-sends the same values: harmless). */
 #define PUSHER_RECORD_TRIES 5
@@ -46,6 +49,8 @@ struct pusher {
 	char *database, *owner;
 	struct event *tick, *send_wait, *record_wait, *deadline;
 	struct event *follow_up;        /* the next claim soon after one that found work */
+	struct event *watch;            /* notices work queued by this process's watcher */
+	uint64_t queued_mark;           /* METRICS_QUEUED when the last claim was asked for */
 	ratelimit_t rl;
 	pusher_req_t *q_head, *q_tail;  /* claimed, not yet sent */
 	size_t queued, in_flight;
@@ -57,6 +62,7 @@ struct pusher {
 	bool started, draining, suspended;
 	bool (*gate)(const void *);
 	const void *gate_arg;
+	int64_t fencing;
 	void (*drained_cb)(void *);
 	void *drained_arg;
 	pusher_stats_t stats;
@@ -65,6 +71,7 @@ struct pusher {
 typedef struct pusher_claim_job {
 	dbjob_t base;
 	pusher_t *p;
+	int64_t fencing;
 	size_t limit;
 	outbox_item_t *items;
 	size_t n;
@@ -422,6 +429,7 @@ pusher_claim_run(dbjob_t *base, mongoc_client_t *client)
 		job->n = 0;
 		return;
 	}
+	outbox_set_writer_fencing(job->fencing);
 	job->ok = outbox_claim(client, o->database, store_now_ms(), job->limit, o->owner,
 	    o->claim_timeout_ms, job->items, &job->n, &job->err);
 }
@@ -490,8 +498,11 @@ pusher_claim(pusher_t *p, size_t limit)
 	job->base.run = pusher_claim_run;
 	job->base.done = pusher_claim_done;
 	job->p = p;
+	job->fencing = p->fencing;
 	job->limit = limit;
 	p->claiming = true;
+	/* Whatever was queued before this point, this claim can see. */
+	p->queued_mark = metrics_get(METRICS_QUEUED);
 	if (!dbworker_submit(p->db, &job->base)) {
 		p->claiming = false;
 		free(job->items);
@@ -563,6 +574,25 @@ pusher_on_tick(evutil_socket_t fd, short what, void *arg)
 	pusher_pump(p);
 }
 
+/*
+ * The watcher (another thread) counts every push it queues (METRICS_QUEUED, an atomic).
+ * When that count moved past what the last claim could see, claim now rather than at
+ * the next tick: a change reaches ExtraHop in tens of milliseconds, and an idle outbox
+ * costs no query. Work queued by another process still waits for the tick.
+ */
+static void
+pusher_on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	pusher_t *p = arg;
+
+	(void)fd;
+	(void)what;
+	if (p->claiming || metrics_get(METRICS_QUEUED) == p->queued_mark)
+		return;
+	p->want_claim = true;
+	pusher_pump(p);
+}
+
 pusher_t *
 pusher_new(struct event_base *base, struct dbworker *db, struct extrahop *eh,
     const pusher_opts_t *opts, bson_error_t *err)
@@ -595,8 +625,9 @@ pusher_new(struct event_base *base, struct dbworker *db, struct extrahop *eh,
 	p->send_wait = evtimer_new(base, pusher_on_send_wait, p);
 	p->record_wait = evtimer_new(base, pusher_on_record_wait, p);
 	p->follow_up = evtimer_new(base, pusher_on_tick, p);
+	p->watch = event_new(base, -1, EV_PERSIST, pusher_on_watch, p);
 	if (p->tick == NULL || p->send_wait == NULL || p->record_wait == NULL ||
-	    p->follow_up == NULL) {
+	    p->follow_up == NULL || p->watch == NULL) {
 		bson_set_error(err, 1, 1, "pusher: cannot create timers");
 		pusher_free(p);
 		return NULL;
@@ -610,7 +641,15 @@ pusher_start(pusher_t *p)
 	p->started = true;
 	p->want_claim = true;
 	pusher_arm(p->tick, p->opts.interval_ms);
+	if (p->opts.interval_ms > PUSHER_WATCH_MS)
+		pusher_arm(p->watch, PUSHER_WATCH_MS);
 	pusher_pump(p);
+}
+
+void
+pusher_set_fencing(pusher_t *p, int64_t fencing)
+{
+	p->fencing = fencing;
 }
 
 void
@@ -675,6 +714,7 @@ pusher_drain(pusher_t *p, int deadline_ms, void (*done)(void *), void *arg)
 	p->drained_arg = arg;
 	event_del(p->tick);
 	event_del(p->follow_up);
+	event_del(p->watch);
 	event_del(p->send_wait);
 	pusher_release_queued(p, "shutting down");
 	pusher_flush(p);
@@ -715,6 +755,8 @@ pusher_free(pusher_t *p)
 		event_free(p->record_wait);
 	if (p->follow_up != NULL)
 		event_free(p->follow_up);
+	if (p->watch != NULL)
+		event_free(p->watch);
 	if (p->deadline != NULL)
 		event_free(p->deadline);
 	while (p->q_head != NULL) {

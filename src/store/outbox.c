@@ -175,6 +175,38 @@ outbox_decide(const bson_t *cur, const fields_t *desired, const fields_t *baseli
 	return true;
 }
 
+/* The lease's fencing token this thread's writes carry; see outbox_set_writer_fencing. */
+static _Thread_local int64_t outbox_writer_fencing;
+
+void
+outbox_set_writer_fencing(int64_t fencing)
+{
+	outbox_writer_fencing = fencing;
+}
+
+/* A guarded write only applies where no later lease holder has written: fencing
+ * absent or not above ours ($not $gt also matches a missing field). */
+static void
+outbox_append_fencing_guard(bson_t *filter)
+{
+	bson_t cond, not;
+
+	if (outbox_writer_fencing <= 0)
+		return;
+	BSON_APPEND_DOCUMENT_BEGIN(filter, "fencing", &cond);
+	BSON_APPEND_DOCUMENT_BEGIN(&cond, "$not", &not);
+	BSON_APPEND_INT64(&not, "$gt", outbox_writer_fencing);
+	bson_append_document_end(&cond, &not);
+	bson_append_document_end(filter, &cond);
+}
+
+static void
+outbox_append_fencing(bson_t *set)
+{
+	if (outbox_writer_fencing > 0)
+		BSON_APPEND_INT64(set, "fencing", outbox_writer_fencing);
+}
+
 static void
 outbox_build_insert(bson_t *doc, int64_t id, const fields_t *desired,
     const fields_t *baseline, const char *ticket_id, int64_t now_ms)
@@ -190,6 +222,7 @@ outbox_build_insert(bson_t *doc, int64_t id, const fields_t *desired,
 	BSON_APPEND_DATE_TIME(doc, "pending_since", now_ms);
 	outbox_append_nullable(doc, "ticket_id", ticket_id);
 	BSON_APPEND_DATE_TIME(doc, "updated_at", now_ms);
+	outbox_append_fencing(doc);
 }
 
 /* The update that records a changed desired, guarded by the version and state read:
@@ -207,7 +240,9 @@ outbox_build_update(bson_t *filter, bson_t *update, int64_t id, const outbox_pla
 	BSON_APPEND_INT64(filter, "_id", id);
 	BSON_APPEND_INT64(filter, "version", plan->version);
 	BSON_APPEND_UTF8(filter, "state", plan->state);
+	outbox_append_fencing_guard(filter);
 	BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
+	outbox_append_fencing(&set);
 	fields_append_document(&set, "desired", desired);
 	BSON_APPEND_INT64(&set, "version", plan->version + 1);
 	BSON_APPEND_UTF8(&set, "state", plan->new_state);
@@ -559,6 +594,7 @@ outbox_claim_guard(bson_t *guard, const bson_t *doc, int64_t id, int64_t version
 	BSON_APPEND_INT64(guard, "_id", id);
 	BSON_APPEND_INT64(guard, "version", version);
 	BSON_APPEND_UTF8(guard, "state", state);
+	outbox_append_fencing_guard(guard);
 	for (size_t k = 0; keys[k] != NULL; k++) {
 		if (!bson_iter_init_find(&it, doc, keys[k])) {
 			/* Cannot have been due without it: leave the document alone. */
@@ -758,6 +794,7 @@ outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t lim
 		BSON_APPEND_DATE_TIME(&set, "claimed_until", now_ms + claim_timeout_ms);
 		BSON_APPEND_INT64(&set, "claim_version", versions[i]);
 		BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
+		outbox_append_fencing(&set);
 		bson_append_document_end(&upd, &set);
 		added = mongoc_bulk_operation_update_one_with_opts(bulk, &guards[i], &upd, NULL,
 		    err);

@@ -22,6 +22,7 @@
 #include "ticketsync/handoff.h"
 #include "ticketsync/log.h"
 #include "ticketsync/metrics.h"
+#include "ticketsync/outbox.h"
 #include "ticketsync/store.h"
 #include "ticketsync/ticket.h"
 
@@ -649,6 +650,8 @@ watcher_applier_main(void *arg)
 
 	a.client = store_pop(w->store);
 	a.last_save_ms = watcher_now_ms();
+	/* Everything this term's applier records carries its lease token. */
+	outbox_set_writer_fencing(w->ctx.fencing);
 	while (!failed) {
 		watcher_item_t *item = held;
 

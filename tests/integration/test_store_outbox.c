@@ -403,6 +403,41 @@ test_recheck_after_ambiguous_attempt(void **state)
 	assert_int_equal(claim(f, T0 + 99999, 2, "w", 30000, items), 0);
 }
 
+/* A paused instance whose lease was taken over (smaller fencing token) can neither
+ * change desired fields nor claim where its successor has written. */
+static void
+test_fencing_keeps_the_old_holder_out(void **state)
+{
+	fixture_t *f = *state;
+	fields_t base = F("JIRA-5", FIELDS_STATUS_NEW, NULL, FIELDS_RESOLUTION_NULL);
+	fields_t a = F("JIRA-5", FIELDS_STATUS_IN_PROGRESS, "new", FIELDS_RESOLUTION_NULL);
+	fields_t old = F("JIRA-5", FIELDS_STATUS_NEW, "old", FIELDS_RESOLUTION_NULL);
+	outbox_item_t items[2];
+	outbox_set_result_t res;
+	bson_error_t err;
+	bson_t doc;
+
+	/* The successor (token 5) records a value. */
+	outbox_set_writer_fencing(5);
+	set(f, 5, &a, &base, T0, OUTBOX_INSERTED, 1, "pending");
+	get_doc(f, 5, &doc);
+	assert_int_equal(doc_int(&doc, "fencing"), 5);
+	bson_destroy(&doc);
+	/* The old holder (token 3) wakes up: its write does not apply... */
+	outbox_set_writer_fencing(3);
+	assert_false(outbox_set_desired(f->client, f->db, 5, &old, &base, "JIRA-5", T0 + 10, &res,
+	    &err));
+	get_doc(f, 5, &doc);
+	assert_true(doc_fields_equal(&doc, "desired", &a));
+	bson_destroy(&doc);
+	/* ...and it cannot claim the detection either. */
+	assert_int_equal(claim(f, T0 + 20, 2, "old", 30000, items), 0);
+	/* The successor still can; so can a later token. */
+	outbox_set_writer_fencing(5);
+	assert_int_equal(claim(f, T0 + 20, 2, "new", 30000, items), 1);
+	outbox_set_writer_fencing(0);
+}
+
 static void
 test_in_flight_stays_in_flight(void **state)
 {
@@ -1208,6 +1243,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_insert_unchanged_update, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_cycle_and_mask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recheck_after_ambiguous_attempt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fencing_keeps_the_old_holder_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_flight_stays_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_order_and_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_rejects_bad_arguments, setup, teardown),
