@@ -139,6 +139,42 @@ tsworkload_wait_converged(tsworkload_t *w, int timeout_ms)
 	return false;
 }
 
+/* When a detection ends wrong, say what the service recorded for it. */
+static void
+tsworkload_explain(tsworkload_t *w, int64_t d)
+{
+	char filter[96];
+	mongoc_collection_t *coll;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_t *f, *opts;
+
+	snprintf(filter, sizeof(filter), "{'_id': %lld}", (long long)d);
+	coll = mongoc_client_get_collection(w->s->client, w->s->db, "ticketsync_state");
+	doc = tsmongo_find_one(coll, filter);
+	if (doc != NULL) {
+		char *j = bson_as_relaxed_extended_json(doc, NULL);
+		fprintf(stderr, "  state of %lld: %s\n", (long long)d, j);
+		bson_free(j);
+	}
+	mongoc_collection_destroy(coll);
+	coll = mongoc_client_get_collection(w->s->client, w->s->db, "ticketsync_audit");
+	f = BCON_NEW("detection_id", BCON_INT64(d));
+	opts = BCON_NEW("sort", "{", "at", BCON_INT32(1), "}", "projection", "{", "event",
+	    BCON_INT32(1), "http_status", BCON_INT32(1), "message", BCON_INT32(1), "fields",
+	    BCON_INT32(1), "at", BCON_INT32(1), "}");
+	cur = mongoc_collection_find_with_opts(coll, f, opts, NULL);
+	while (mongoc_cursor_next(cur, &doc)) {
+		char *j = bson_as_relaxed_extended_json(doc, NULL);
+		fprintf(stderr, "  audit: %s\n", j);
+		bson_free(j);
+	}
+	mongoc_cursor_destroy(cur);
+	bson_destroy(f);
+	bson_destroy(opts);
+	mongoc_collection_destroy(coll);
+}
+
 int
 tsworkload_lost(tsworkload_t *w)
 {
@@ -171,6 +207,8 @@ tsworkload_lost(tsworkload_t *w)
 				    "%s/%s/%s/%s\n", (long long)d, ti ? ti : "null", st ? st : "null",
 				    as ? as : "null", res ? res : "null", tid, cycle[c].eh_status,
 				    want_assignee, cycle[c].eh_resolution ? cycle[c].eh_resolution : "null");
+			if (lost == 0)
+				tsworkload_explain(w, d);
 			lost++;
 		}
 		bson_destroy(&det);
