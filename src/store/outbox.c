@@ -122,6 +122,8 @@ typedef struct outbox_plan {
 	const char *state;            /* read (UPDATE: the CAS condition) */
 	const char *new_state;        /* UPDATE */
 	bool set_pending_since;       /* UPDATE */
+	bool has_fencing;             /* the document carries a lease token ... */
+	int64_t fencing;              /* ... this one (UPDATE: guarded as read) */
 	outbox_set_result_t res;      /* the result once the write (if any) applied */
 } outbox_plan_t;
 
@@ -151,6 +153,8 @@ outbox_decide(const bson_t *cur, const fields_t *desired, const fields_t *baseli
 		return false;
 	plan->version = outbox_doc_int64(cur, "version", 0);
 	plan->state = outbox_doc_string(cur, "state", outbox_state_pending);
+	plan->has_fencing = outbox_doc_has(cur, "fencing");
+	plan->fencing = outbox_doc_int64(cur, "fencing", 0);
 	if (fields_equal(desired, &stored)) {
 		/* Replays and duplicate events end here without a write. */
 		plan->res.change = OUTBOX_UNCHANGED;
@@ -200,6 +204,24 @@ outbox_append_fencing_guard(bson_t *filter)
 	bson_append_document_end(filter, &cond);
 }
 
+/*
+ * The same guard for a write decided from a document as read, whose token was has/f:
+ * when that token is not above ours, the guard is "still that token" (plain equality,
+ * which every server matches cheaply): a later holder's write in between changes it and
+ * fails the guard, as the range form would. Otherwise the range form (which then fails
+ * as before).
+ */
+static void
+outbox_append_fencing_guard_read(bson_t *filter, bool has, int64_t f)
+{
+	if (outbox_writer_fencing <= 0)
+		return;
+	if (has && f <= outbox_writer_fencing)
+		BSON_APPEND_INT64(filter, "fencing", f);
+	else
+		outbox_append_fencing_guard(filter);
+}
+
 static void
 outbox_append_fencing(bson_t *set)
 {
@@ -240,7 +262,7 @@ outbox_build_update(bson_t *filter, bson_t *update, int64_t id, const outbox_pla
 	BSON_APPEND_INT64(filter, "_id", id);
 	BSON_APPEND_INT64(filter, "version", plan->version);
 	BSON_APPEND_UTF8(filter, "state", plan->state);
-	outbox_append_fencing_guard(filter);
+	outbox_append_fencing_guard_read(filter, plan->has_fencing, plan->fencing);
 	BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
 	outbox_append_fencing(&set);
 	fields_append_document(&set, "desired", desired);
@@ -572,9 +594,10 @@ outbox_append_due(bson_t *filter, int64_t now_ms)
 }
 
 /*
- * The claim's guard for one candidate, initialised here: {_id, version, state} plus
- * the field that made it due, equal to the value read (next_attempt_at for pending;
- * claim_id and claimed_until for an expired in_flight claim). The value read met the
+ * The claim's guard for one candidate, initialised here: {_id, version, state, the
+ * lease token as read} plus the field that made it due, equal to the value read
+ * (next_attempt_at for pending; claim_id and claimed_until for an expired in_flight
+ * claim). The value read met the
  * due condition, so an equal one still does, and any change in between (a retry
  * rescheduled, the claim taken by someone else) fails the guard: the same outcome as
  * re-testing the due condition, with a plain equality filter any server matches
@@ -588,13 +611,18 @@ outbox_claim_guard(bson_t *guard, const bson_t *doc, int64_t id, int64_t version
 	static const char *const in_flight_keys[] = { "claim_id", "claimed_until", NULL };
 	const char *const *keys = strcmp(state, outbox_state_pending) == 0 ? pending_keys
 	                                                                   : in_flight_keys;
+	bool has_fencing = outbox_doc_has(doc, "fencing");
+	int64_t fencing = outbox_doc_int64(doc, "fencing", 0);
 	bson_iter_t it;
 
+	/* A later lease holder wrote it: not ours to claim (the guard would fail). */
+	if (outbox_writer_fencing > 0 && has_fencing && fencing > outbox_writer_fencing)
+		return false;
 	bson_init(guard);
 	BSON_APPEND_INT64(guard, "_id", id);
 	BSON_APPEND_INT64(guard, "version", version);
 	BSON_APPEND_UTF8(guard, "state", state);
-	outbox_append_fencing_guard(guard);
+	outbox_append_fencing_guard_read(guard, has_fencing, fencing);
 	for (size_t k = 0; keys[k] != NULL; k++) {
 		if (!bson_iter_init_find(&it, doc, keys[k])) {
 			/* Cannot have been due without it: leave the document alone. */
@@ -752,6 +780,7 @@ outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t lim
 	BSON_APPEND_INT32(&proj, "next_attempt_at", 1);
 	BSON_APPEND_INT32(&proj, "claim_id", 1);
 	BSON_APPEND_INT32(&proj, "claimed_until", 1);
+	BSON_APPEND_INT32(&proj, "fencing", 1);
 	bson_append_document_end(&opts, &proj);
 	ids = bson_malloc(limit * sizeof(*ids));
 	versions = bson_malloc(limit * sizeof(*versions));
