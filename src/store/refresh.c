@@ -470,8 +470,16 @@ refresh_chunk_run(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chu
 	bool ok = false;
 	int64_t now = store_now_ms();
 
-	if (c->ndets == 0)
+	if (c->ndets == 0) {
+		/* Nothing to reconcile, but the scan may have found ids to report. */
+		if (c->naudits > 0 && !ctx->dry_run) {
+			bson_error_t aerr;
+			if (!audit_append_many(client, ctx->database, c->audits, c->naudits, &aerr))
+				log_warnx("refresh: audit write failed: %s", aerr.message);
+		}
+		refresh_chunk_clear(c);
 		return true;
+	}
 	qsort(c->dets, c->ndets, sizeof(*c->dets), refresh_cmp_det);
 	ids = malloc(c->ndets * sizeof(int64_t));
 	if (ids == NULL) {
@@ -624,6 +632,8 @@ typedef struct refresh_scan {
 	refresh_chunk_t *c;
 	int64_t since_ms;
 	bool oom;
+	const refresh_ctx_t *ctx;
+	refresh_stats_t *stats;
 } refresh_scan_t;
 
 static bool
@@ -633,8 +643,18 @@ refresh_on_scanned(const bson_t *doc, void *arg)
 	bson_iter_t it;
 	int64_t id, t = 0;
 
-	if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &id))
+	if (!bson_iter_init_find(&it, doc, "_id"))
 		return true;
+	if (!store_iter_int64(&it, &id)) {
+		/* A number that is no detection id (8.5, 1e300) can never be loaded by id:
+		 * the full scan is the one place that sees it, so it says so. */
+		char msg[400];
+		detection_bad_id_message(&it, msg, sizeof(msg));
+		s->stats->rejected++;
+		metrics_inc(METRICS_REJECTED_INPUT, 1);
+		refresh_audit(s->c, s->ctx, AUDIT_REJECTED_INPUT, false, 0, NULL, msg);
+		return true;
+	}
 	if (s->since_ms > 0) {
 		/* Selection only: a malformed update_time is reported by the parser when
 		 * the detection is refreshed without --since. */
@@ -699,7 +719,7 @@ refresh_all(mongoc_client_t *client, const refresh_ctx_t *ctx, int64_t since_ms,
     bson_error_t *err)
 {
 	refresh_chunk_t c = { 0 };
-	refresh_scan_t s = { &c, since_ms, false };
+	refresh_scan_t s = { .c = &c, .since_ms = since_ms, .oom = false, .ctx = ctx, .stats = stats };
 	int64_t from = INT64_MIN;
 	bool done = false, ok = true;
 
