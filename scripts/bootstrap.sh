@@ -14,7 +14,7 @@ APT_PACKAGES=(
   build-essential cmake pkg-config ca-certificates openssl
   libmongoc-dev libbson-dev libcurl4-openssl-dev libssl-dev
   libevent-dev libinih-dev libcmocka-dev libcsv-dev
-  python3 python3-requests valgrind python3-yaml systemd
+  python3 python3-requests valgrind clang libclang-rt-14-dev python3-yaml systemd
 )
 
 as_root() {

@@ -3,7 +3,8 @@
 #  1. build/ with warnings as errors (the binaries the demo and benchmark use);
 #  2. the daemon's end-to-end tests with ticketsyncd under valgrind memcheck (build/):
 #     any leak or memory error makes the daemon exit 99, which the tests check;
-#  3. build-san/ with ASan+UBSan, and every test (unit and integration) through ctest.
+#  3. every libFuzzer target for a short fixed budget (scripts/fuzz.sh 10);
+#  4. build-san/ with ASan+UBSan, and every test (unit and integration) through ctest.
 # Integration tests start their own servers, or use TICKETSYNC_TEST_MONGODB_URI.
 set -euo pipefail
 
@@ -16,6 +17,9 @@ echo "== ticketsyncd under valgrind memcheck (end-to-end tests)"
 (cd "$ROOT/build" && TICKETSYNC_TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full \
 --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --num-callers=30" \
   ctest --output-on-failure -R '^integration\.test_daemon$')
+
+echo "== fuzzing: every parser for 10 s from the committed seeds"
+"$ROOT/scripts/fuzz.sh" 10
 
 echo "== the whole suite under ASan + UBSan"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
