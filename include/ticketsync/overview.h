@@ -17,6 +17,7 @@
 
 #include "ticketsync/audit.h"
 #include "ticketsync/fields.h"
+#include "ticketsync/lease.h"
 #include "ticketsync/outbox.h"
 
 typedef struct overview_parked {
@@ -50,6 +51,8 @@ typedef struct overview {
 	int64_t checkpoint_saved_ms;
 	bool has_stream_time;      /* the token told its cluster time */
 	int64_t stream_time_ms;    /* the stream position the checkpoint covers */
+
+	lease_state_t lease;       /* who is active (lease.found false: nobody yet) */
 
 	overview_event_t *events;  /* every event name in the audit trail, by name */
 	size_t n_events;

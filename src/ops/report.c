@@ -373,6 +373,21 @@ report_status_print(FILE *out, const overview_t *o)
 	} else {
 		fprintf(out, "  checkpoint    none (ticketsyncd has not saved a stream position yet)\n");
 	}
+	if (!o->lease.found) {
+		fprintf(out, "  active        none (no ticketsyncd has taken the lease yet)\n");
+	} else {
+		char h[LEASE_HOLDER_MAX * 2 + 8];
+		report_sanitize(o->lease.holder, 0, h, sizeof(h));
+		if (o->lease.expires_at_ms > o->lease.server_now_ms) {
+			timefmt_format_duration(o->lease.expires_at_ms - o->lease.server_now_ms, a,
+			    sizeof(a));
+			fprintf(out, "  active        %s (lease fencing token %lld, renewed within the "
+			    "next %s)\n", h, (long long)o->lease.fencing, a);
+		} else {
+			fprintf(out, "  active        none: the lease of %s has expired (fencing token "
+			    "%lld)\n", h, (long long)o->lease.fencing);
+		}
+	}
 	fprintf(out, "  audit events  ");
 	if (o->n_events == 0)
 		fprintf(out, "none");
@@ -479,6 +494,16 @@ report_status_json(const overview_t *o, bson_t *out)
 		bson_append_document_end(out, &sub);
 	} else {
 		BSON_APPEND_NULL(out, "checkpoint");
+	}
+	if (o->lease.found) {
+		BSON_APPEND_DOCUMENT_BEGIN(out, "lease", &sub);
+		BSON_APPEND_UTF8(&sub, "holder", o->lease.holder);
+		BSON_APPEND_INT64(&sub, "fencing", o->lease.fencing);
+		report_append_time(&sub, "expires_at", o->lease.expires_at_ms);
+		BSON_APPEND_BOOL(&sub, "active", o->lease.expires_at_ms > o->lease.server_now_ms);
+		bson_append_document_end(out, &sub);
+	} else {
+		BSON_APPEND_NULL(out, "lease");
 	}
 	BSON_APPEND_DOCUMENT_BEGIN(out, "events", &sub);
 	for (size_t i = 0; i < o->n_events; i++)

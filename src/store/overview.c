@@ -165,6 +165,8 @@ overview_collect(mongoc_client_t *client, const char *db, int64_t now_ms, size_t
 	if (found)
 		out->has_stream_time = overview_token_time_ms(&token, &out->stream_time_ms);
 	bson_destroy(&token);
+	if (!lease_read(client, db, LEASE_DAEMON, &out->lease, err))
+		return false;
 	return overview_events(client, db, out, err);
 }
 
