@@ -47,7 +47,8 @@ except ImportError:  # reported by the caller as a skip, not a failure
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-TEST_ONLY_PACKAGES = {"libcmocka-dev"}
+# Needed only to test (cmocka) or fuzz (libFuzzer runtime), never to build the image.
+TEST_ONLY_PACKAGES = {"libcmocka-dev", "libclang-rt-14-dev"}
 BASE_IMAGE_PACKAGES = {"libc6"}  # Essential in every Debian image
 # Sanitizer runtimes appear only in -DTICKETSYNC_SANITIZE=ON test builds; the image
 # builds without sanitizers.
