@@ -524,7 +524,9 @@ outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
 	if (n_ins > 0 && !mongoc_bulk_operation_execute(ins, &reply, err) &&
 	    !outbox_insert_conflicts(&reply, ins_item, n_ins, redo, err))
 		goto cleanup;
-	bson_reinit(&reply);
+	/* execute() initialises its reply afresh: release the insert's first. */
+	bson_destroy(&reply);
+	bson_init(&reply);
 	if (n_upd > 0) {
 		bson_iter_t it;
 		int64_t matched = 0;
