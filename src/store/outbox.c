@@ -1077,6 +1077,68 @@ cleanup:
 	return ok;
 }
 
+/*
+ * An ambiguous attempt must lead to a recheck even when its result comes too late to
+ * apply (its claim expired and was taken again meanwhile): the old value may still be
+ * applied by ExtraHop after whatever the new claim sends. So, whatever the claim: a
+ * synced detection goes back to pending at the recheck time with every field, and
+ * any other keeps the latest recheck time for its next acknowledged push.
+ */
+static bool
+outbox_keep_rechecks(mongoc_collection_t *coll, const outbox_result_t *results, size_t n,
+    int64_t now_ms, bson_error_t *err)
+{
+	mongoc_bulk_operation_t *bulk = NULL;
+	bson_t bulk_opts = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER;
+	size_t added = 0;
+	bool ok = false;
+
+	BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
+	bulk = mongoc_collection_create_bulk_operation_with_opts(coll, &bulk_opts);
+	for (size_t i = 0; i < n; i++) {
+		const outbox_result_t *r = &results[i];
+		bson_t f1 = BSON_INITIALIZER, u1 = BSON_INITIALIZER, f2 = BSON_INITIALIZER,
+		       u2 = BSON_INITIALIZER, set, cond;
+		bool a;
+
+		if (r->outcome != OUTBOX_RETRY || r->recheck_at_ms <= 0)
+			continue;
+		BSON_APPEND_INT64(&f1, "_id", r->id);
+		BSON_APPEND_UTF8(&f1, "state", outbox_state_synced);
+		BSON_APPEND_DOCUMENT_BEGIN(&u1, "$set", &set);
+		BSON_APPEND_UTF8(&set, "state", outbox_state_pending);
+		BSON_APPEND_DATE_TIME(&set, "next_attempt_at",
+		    r->recheck_at_ms > now_ms ? r->recheck_at_ms : now_ms);
+		BSON_APPEND_BOOL(&set, "force_full", true);
+		BSON_APPEND_DATE_TIME(&set, "pending_since", now_ms);
+		BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
+		bson_append_document_end(&u1, &set);
+		BSON_APPEND_INT64(&f2, "_id", r->id);
+		BSON_APPEND_DOCUMENT_BEGIN(&f2, "state", &cond);
+		BSON_APPEND_UTF8(&cond, "$ne", outbox_state_synced);
+		bson_append_document_end(&f2, &cond);
+		BSON_APPEND_DOCUMENT_BEGIN(&u2, "$max", &set);
+		BSON_APPEND_DATE_TIME(&set, "recheck_at", r->recheck_at_ms);
+		bson_append_document_end(&u2, &set);
+		a = mongoc_bulk_operation_update_one_with_opts(bulk, &f1, &u1, NULL, err) &&
+		    mongoc_bulk_operation_update_one_with_opts(bulk, &f2, &u2, NULL, err);
+		bson_destroy(&f1);
+		bson_destroy(&u1);
+		bson_destroy(&f2);
+		bson_destroy(&u2);
+		if (!a)
+			goto cleanup;
+		added++;
+	}
+	ok = added == 0 || mongoc_bulk_operation_execute(bulk, &reply, err);
+cleanup:
+	mongoc_bulk_operation_destroy(bulk);
+	bson_destroy(&bulk_opts);
+	bson_destroy(&reply);
+	return ok;
+}
+
 bool
 outbox_complete(mongoc_client_t *client, const char *db, const outbox_result_t *results,
     size_t n, int64_t now_ms, size_t *applied_out, bson_error_t *err)
@@ -1113,6 +1175,8 @@ outbox_complete(mongoc_client_t *client, const char *db, const outbox_result_t *
 		goto cleanup;
 	if (matched < n &&
 	    !outbox_complete_pass(coll, results, n, now_ms, true, &matched, err))
+		goto cleanup;
+	if (!outbox_keep_rechecks(coll, results, n, now_ms, err))
 		goto cleanup;
 	if (applied_out != NULL)
 		*applied_out = matched;

@@ -401,6 +401,29 @@ test_recheck_after_ambiguous_attempt(void **state)
 	assert_false(doc_has(&doc, "force_full"));
 	bson_destroy(&doc);
 	assert_int_equal(claim(f, T0 + 99999, 2, "w", 30000, items), 0);
+
+	/* The ambiguous result arrives too late to apply (its claim expired and a newer
+	 * push already synced the detection): the recheck still happens. */
+	{
+		outbox_item_t late[2];
+		set(f, 9, &base, &a, T0 + 100000, OUTBOX_UPDATED, 2, "pending");
+		assert_int_equal(claim(f, T0 + 100000, 2, "w", 1000, late), 1);
+		/* expired; taken again and pushed by someone else */
+		assert_int_equal(claim(f, T0 + 102000, 2, "w2", 1000, items), 1);
+		assert_int_equal(complete1(f, &items[0], OUTBOX_PUSHED, T0 + 102010, 0, 204, NULL), 1);
+		assert_state(f, 9, "synced");
+		r = (outbox_result_t){ .id = 9, .version = late[0].version, .claim_id = late[0].claim_id,
+			.outcome = OUTBOX_RETRY, .next_attempt_ms = T0 + 103000,
+			.recheck_at_ms = T0 + 120000 };
+		assert_true(outbox_complete(f->client, f->db, &r, 1, T0 + 103000, NULL, &err));
+		get_doc(f, 9, &doc);
+		assert_string_equal(doc_str(&doc, "state"), "pending");
+		assert_int_equal(doc_int(&doc, "next_attempt_at"), T0 + 120000);
+		assert_true(doc_has(&doc, "force_full"));
+		bson_destroy(&doc);
+		assert_int_equal(claim(f, T0 + 120000, 2, "w", 1000, items), 1);
+		assert_int_equal(items[0].mask, FIELDS_ALL);
+	}
 }
 
 /* A paused instance whose lease was taken over (smaller fencing token) can neither
