@@ -361,8 +361,13 @@ pusher_on_patch_done(const extrahop_result_t *res, void *arg)
 			return;
 		}
 		r->outcome = OUTBOX_RETRY;
-		if (p->opts.recheck_ms > 0 && pusher_ambiguous(res->http_status, (int)res->curl_code))
+		if (p->opts.recheck_ms > 0 &&
+		    pusher_ambiguous(res->http_status, (int)res->curl_code)) {
 			r->recheck_at_ms = store_now_ms() + p->opts.recheck_ms;
+			log_info("pusher: detection %lld: ambiguous attempt (%s); its value is pushed "
+			    "again in full in %lld ms", (long long)r->item.id,
+			    r->message[0] ? r->message : "no reply", (long long)p->opts.recheck_ms);
+		}
 		r->next_attempt_ms = store_now_ms() +
 		    backoff_delay_ms(&policy, (uint32_t)r->item.attempts + 1, res->retry_after_ms,
 		        (uint32_t)random());

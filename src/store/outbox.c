@@ -954,11 +954,12 @@ outbox_build_final(bson_t *update, const outbox_result_t *r, int64_t now_ms)
 	outbox_append_last(&set, r, now_ms);
 	switch (r->outcome) {
 	case OUTBOX_PUSHED:
-		if (r->recheck_at_ms > 0) {
-			/* An older attempt may land after this one: say it all once more later. */
+		if (r->recheck_at_ms > now_ms) {
+			/* An older attempt may still land after this push: say it all once more
+			 * at the recheck time. The time stays recorded, so a push that goes out
+			 * earlier (a newer value) does not use the recheck up. */
 			BSON_APPEND_UTF8(&set, "state", outbox_state_pending);
-			BSON_APPEND_DATE_TIME(&set, "next_attempt_at",
-			    r->recheck_at_ms > now_ms ? r->recheck_at_ms : now_ms);
+			BSON_APPEND_DATE_TIME(&set, "next_attempt_at", r->recheck_at_ms);
 			BSON_APPEND_BOOL(&set, "force_full", true);
 		} else {
 			BSON_APPEND_UTF8(&set, "state", outbox_state_synced);
@@ -989,8 +990,11 @@ outbox_build_final(bson_t *update, const outbox_result_t *r, int64_t now_ms)
 		BSON_APPEND_INT32(&inc, "attempts", 1);
 		bson_append_document_end(update, &inc);
 	}
-	outbox_append_unset_claim(update, r->outcome == OUTBOX_PUSHED && r->recheck_at_ms <= 0,
-	    r->outcome == OUTBOX_PUSHED, r->outcome == OUTBOX_PUSHED && r->recheck_at_ms <= 0);
+	/* A push at or after the recheck time is the recheck: both marks go. */
+	outbox_append_unset_claim(update,
+	    r->outcome == OUTBOX_PUSHED && r->recheck_at_ms <= now_ms,
+	    r->outcome == OUTBOX_PUSHED && r->recheck_at_ms <= now_ms,
+	    r->outcome == OUTBOX_PUSHED && r->recheck_at_ms <= now_ms);
 }
 
 /* The update for a result overtaken by a newer desired: due now, so the newer value
