@@ -451,7 +451,7 @@ outbox_insert_conflicts(const bson_t *reply, const size_t *op_item, size_t n_ops
  * not match, every update of the call reads OUTBOX_CONFLICT (the recomputation then
  * finds the ones that were made already recorded).
  *
- * Called by refresh for each chunk; declared in refresh.c until outbox.h carries it.
+ * Called by refresh for each chunk.
  */
 bool
 outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,

@@ -53,12 +53,6 @@ typedef struct refresh_chunk {
 	size_t nwrites, capwrites;
 } refresh_chunk_t;
 
-/* Declared here until include/ticketsync/outbox.h carries it; see outbox.c. */
-bool outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
-    const int64_t *ids, const fields_t *desired, const fields_t *baselines,
-    const char *const *ticket_ids, int64_t now_ms, outbox_set_result_t *results,
-    bson_error_t *err);
-
 static int
 refresh_cmp_i64(const void *a, const void *b)
 {
