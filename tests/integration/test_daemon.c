@@ -267,6 +267,8 @@ test_retry_after_and_503(void **state)
 	/* Retry-After: 2 was honoured (the configured backoff alone is 100 ms). */
 	assert_true(t429 >= 0 && tnext >= 0);
 	assert_true(tnext - t429 >= 1900);
+	/* The audit record follows the state write in the same job: wait for it. */
+	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'pushed', 'detection_id': 1}", 1, 5000));
 	assert_int_equal(count(f, "ticketsync_audit", "{'event': 'retry', 'detection_id': 1}"), 3);
 	assert_int_equal(count(f, "ticketsync_audit", "{'event': 'retry', 'http_status': 429}"), 1);
 	assert_int_equal(count(f, "ticketsync_audit", "{'event': 'pushed', 'detection_id': 1}"), 1);
@@ -358,6 +360,7 @@ test_oauth2_token_expiry(void **state)
 	assert_int_equal(tsextrahop_stats(&f->fx, &stats), 0);
 	assert_int_equal(tsextrahop_int(&stats, "patch_accepted", 0), 2);
 	bson_destroy(&stats);
+	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'pushed'}", 2, 5000));
 	assert_int_equal(count(f, "ticketsync_audit", "{'event': 'pushed'}"), 2);
 	fixture_free(f);
 }
