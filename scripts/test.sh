@@ -9,6 +9,11 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# libmongoc maps its performance counters into /dev/shm when it loads, before any
+# program can route its logs; with many test processes at once that can fail and it
+# prints a warning on stderr, which tests that check stderr would count. The counters
+# serve no test.
+export MONGOC_DISABLE_SHM=1
 "$ROOT/scripts/bootstrap.sh" "$ROOT/build" -DTICKETSYNC_WERROR=ON
 "$ROOT/scripts/bootstrap.sh" "$ROOT/build-san" -DTICKETSYNC_WERROR=ON -DTICKETSYNC_SANITIZE=ON \
   -DCMAKE_BUILD_TYPE=Debug
