@@ -214,6 +214,24 @@ fx_url_host(const char *listen, char *out, size_t len)
 		snprintf(out, len, "%s", listen);
 }
 
+/*
+ * Precise timer: libevent otherwise reads CLOCK_MONOTONIC_COARSE (one 4 ms tick here),
+ * and a 2 ms latency became 2-6 ms (4.4 ms on average) per request.
+ */
+static struct event_base *
+fx_base_new(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+
+	if (cfg == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -236,7 +254,7 @@ main(int argc, char **argv)
 	/* A client that hangs up mid-reply must not kill the server. */
 	signal(SIGPIPE, SIG_IGN);
 
-	ctx.base = event_base_new();
+	ctx.base = fx_base_new();
 	ctx.store = fx_store_new();
 	ctx.rec = fx_record_new((size_t)o.record_limit);
 	ctx.faults = fx_faults_new(o.seed ? o.seed : (uint64_t)getpid() * 2654435761u);
