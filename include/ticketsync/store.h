@@ -73,6 +73,8 @@ int64_t store_now_ms(void);
  * writes JavaScript numbers as either) as int64. false for other types, fractions,
  * NaN or out-of-range doubles. */
 bool store_iter_int64(const bson_iter_t *it, int64_t *out);
+/* Append field: {$in: [ids[0], ..., ids[n-1]]} (int64s) to filter. */
+void store_append_in_int64(bson_t *filter, const char *field, const int64_t *ids, size_t n);
 
 /* Parse the fields sub-document doc.key (as written by fields_append_document).
  * Absent: *present false, out all null, true. Not a valid fields document: false,

@@ -372,22 +372,12 @@ outbox_load_many(mongoc_collection_t *coll, size_t n, const int64_t *ids,
 {
 	for (size_t off = 0; off < n; off += OUTBOX_IDS_PER_COMMAND) {
 		size_t take = n - off < OUTBOX_IDS_PER_COMMAND ? n - off : OUTBOX_IDS_PER_COMMAND;
-		bson_t filter = BSON_INITIALIZER, cond, list;
+		bson_t filter = BSON_INITIALIZER;
 		mongoc_cursor_t *cursor;
 		const bson_t *doc;
 		bool ok;
 
-		BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &cond);
-		BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &list);
-		for (size_t i = 0; i < take; i++) {
-			char k[16];
-			const char *key;
-
-			bson_uint32_to_string((uint32_t)i, &key, k, sizeof(k));
-			BSON_APPEND_INT64(&list, key, ids[off + i]);
-		}
-		bson_append_array_end(&cond, &list);
-		bson_append_document_end(&filter, &cond);
+		store_append_in_int64(&filter, "_id", ids + off, take);
 		cursor = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
 		while (mongoc_cursor_next(cursor, &doc)) {
 			bson_iter_t it;
@@ -837,9 +827,12 @@ outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t lim
 		goto cleanup;
 
 	/* 3. Read back what this claim won: desired and version from one snapshot of each
-	 *    document, so the version handed out is the one the fields belong to. */
+	 *    document, so the version handed out is the one the fields belong to. The
+	 *    candidates' ids bound the read to _id lookups (the claim_id index is partial,
+	 *    and not every server plans with it). */
 	bson_reinit(&filter);
 	bson_reinit(&opts);
+	store_append_in_int64(&filter, "_id", ids, n_cand);
 	BSON_APPEND_UTF8(&filter, "claim_id", claim_id);
 	BSON_APPEND_UTF8(&filter, "state", outbox_state_in_flight);
 	outbox_append_sort_due(&opts);
@@ -1210,7 +1203,7 @@ outbox_replay_parked(mongoc_client_t *client, const char *db, const int64_t *ids
 		bson_t filter = BSON_INITIALIZER;
 		bson_t update = BSON_INITIALIZER;
 		bson_t reply;
-		bson_t cond, list, set, unset;
+		bson_t set, unset;
 		bson_iter_t it;
 		size_t take = 0;
 		bool one;
@@ -1219,17 +1212,7 @@ outbox_replay_parked(mongoc_client_t *client, const char *db, const int64_t *ids
 		if (ids != NULL) {
 			take = n_ids - done < OUTBOX_IDS_PER_COMMAND ? n_ids - done
 			                                            : OUTBOX_IDS_PER_COMMAND;
-			BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &cond);
-			BSON_APPEND_ARRAY_BEGIN(&cond, "$in", &list);
-			for (size_t i = 0; i < take; i++) {
-				char k[16];
-				const char *key;
-
-				bson_uint32_to_string((uint32_t)i, &key, k, sizeof(k));
-				BSON_APPEND_INT64(&list, key, ids[done + i]);
-			}
-			bson_append_array_end(&cond, &list);
-			bson_append_document_end(&filter, &cond);
+			store_append_in_int64(&filter, "_id", ids + done, take);
 		}
 		BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
 		BSON_APPEND_UTF8(&set, "state", outbox_state_pending);

@@ -216,23 +216,6 @@ refresh_find(mongoc_client_t *client, const char *db, const char *coll_name,
 	return ok;
 }
 
-static void
-refresh_append_id_in(bson_t *filter, const char *field, const int64_t *ids, size_t n)
-{
-	bson_t cond, arr;
-	char key[16];
-	const char *k;
-
-	bson_append_document_begin(filter, field, -1, &cond);
-	bson_append_array_begin(&cond, "$in", -1, &arr);
-	for (size_t i = 0; i < n; i++) {
-		bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
-		bson_append_int64(&arr, k, -1, ids[i]);
-	}
-	bson_append_array_end(&cond, &arr);
-	bson_append_document_end(filter, &cond);
-}
-
 typedef struct refresh_visit {
 	refresh_chunk_t *c;
 	const refresh_ctx_t *ctx;
@@ -484,14 +467,14 @@ refresh_chunk_run(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chu
 		ids[i] = c->dets[i].id;
 
 	bson_init(&filter);
-	refresh_append_id_in(&filter, "detection_ids", ids, c->ndets);
+	store_append_in_int64(&filter, "detection_ids", ids, c->ndets);
 	ok = refresh_find(client, ctx->database, STORE_COLL_TICKETS, &filter, refresh_on_ticket,
 	    &v, err);
 	bson_destroy(&filter);
 	if (!ok)
 		goto cleanup;
 	bson_init(&filter);
-	refresh_append_id_in(&filter, "_id", ids, c->ndets);
+	store_append_in_int64(&filter, "_id", ids, c->ndets);
 	ok = refresh_find(client, ctx->database, STORE_COLL_STATE, &filter, refresh_on_state, &v,
 	    err);
 	bson_destroy(&filter);
@@ -606,7 +589,7 @@ refresh_ids(mongoc_client_t *client, const refresh_ctx_t *ctx, const int64_t *id
 		size_t n = uniq - off < REFRESH_CHUNK ? uniq - off : REFRESH_CHUNK;
 		bson_t filter = BSON_INITIALIZER;
 
-		refresh_append_id_in(&filter, "_id", ids + off, n);
+		store_append_in_int64(&filter, "_id", ids + off, n);
 		ok = refresh_find(client, ctx->database, STORE_COLL_DETECTIONS, &filter,
 		    refresh_on_detection, &v, err);
 		bson_destroy(&filter);

@@ -180,6 +180,23 @@ store_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void
+store_append_in_int64(bson_t *filter, const char *field, const int64_t *ids, size_t n)
+{
+	bson_t cond, list;
+	char key[16];
+	const char *k;
+
+	bson_append_document_begin(filter, field, -1, &cond);
+	bson_append_array_begin(&cond, "$in", -1, &list);
+	for (size_t i = 0; i < n; i++) {
+		bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+		bson_append_int64(&list, k, -1, ids[i]);
+	}
+	bson_append_array_end(&cond, &list);
+	bson_append_document_end(filter, &cond);
+}
+
 bool
 store_iter_int64(const bson_iter_t *it, int64_t *out)
 {
