@@ -17,74 +17,16 @@
 #include "ticketsync/checkpoint.h"
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
-#include "tsmongo.h"
+#include "tsstore.h"
 
 #define T0 1700000000000LL
 
-static tsmongo_t *mongo;
-static store_t *store;
-
-typedef struct fixture {
-	mongoc_client_t *client;
-	char db[64];
-} fixture_t;
-
-static int
-group_setup(void **state)
-{
-	bson_error_t err;
-	char msg[512];
-
-	(void)state;
-	mongo = tsmongo_start(msg, sizeof(msg));
-	if (mongo == NULL) {
-		fprintf(stderr, "cannot start MongoDB test server: %s\n", msg);
-		return -1;
-	}
-	store = store_new(tsmongo_uri(mongo), "unused", &err);
-	if (store == NULL) {
-		fprintf(stderr, "store_new: %s\n", err.message);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	store_destroy(store);
-	tsmongo_stop(mongo);
-	mongoc_cleanup();
-	return 0;
-}
+typedef tsstore_fixture_t fixture_t;
 
 static int
 setup(void **state)
 {
-	static int seq;
-	fixture_t *f = calloc(1, sizeof(*f));
-	bson_error_t err;
-
-	f->client = store_pop(store);
-	tsmongo_dbname(mongo, "audit", ++seq, f->db, sizeof(f->db));
-	if (!schema_ensure(f->client, f->db, schema_service_collections, false, NULL, &err)) {
-		fprintf(stderr, "schema_ensure: %s\n", err.message);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	fixture_t *f = *state;
-
-	tsmongo_drop_db(f->client, f->db);
-	store_push(store, f->client);
-	free(f);
-	return 0;
+	return tsstore_setup(state, "audit", TSSTORE_SCHEMA_SERVICE);
 }
 
 typedef struct seen {
@@ -410,12 +352,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_append_one_full_record, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_minimal_record_and_bad_events, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_batch_and_queries, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_message_made_valid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_checkpoint_save_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_one_full_record, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_minimal_record_and_bad_events, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_and_queries, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_message_made_valid, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_save_load, setup, tsstore_teardown),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, tsstore_group_setup, tsstore_group_teardown);
 }

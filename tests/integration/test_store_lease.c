@@ -11,45 +11,24 @@
 #include <unistd.h>
 
 #include "ticketsync/lease.h"
-#include "ticketsync/schema.h"
-#include "tsmongo.h"
+#include "tsstore.h"
 
-static tsmongo_t *mongo;
-static char db[96];
-static int seq;
+/* The test's database, for the racing threads too. */
+static const char *db;
 
 static int
 setup(void **state)
 {
-	mongoc_client_t *c;
-	schema_plan_t plan;
-	bson_error_t err;
-
-	(void)state;
-	tsmongo_dbname(mongo, "lease", seq++, db, sizeof(db));
-	c = tsmongo_client(mongo);
-	schema_plan_init(&plan);
-	assert_true(schema_ensure(c, db, schema_service_collections, false, &plan, &err));
-	schema_plan_destroy(&plan);
-	mongoc_client_destroy(c);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	mongoc_client_t *c = tsmongo_client(mongo);
-
-	(void)state;
-	tsmongo_drop_db(c, db);
-	mongoc_client_destroy(c);
+	if (tsstore_setup(state, "lease", TSSTORE_SCHEMA_SERVICE) != 0)
+		return -1;
+	db = ((tsstore_fixture_t *)*state)->db;
 	return 0;
 }
 
 static void
 test_take_renew_expire_fence(void **state)
 {
-	mongoc_client_t *c = tsmongo_client(mongo);
+	mongoc_client_t *c = tsmongo_client(tsgroup_mongo());
 	lease_state_t a, b;
 	bson_error_t err;
 
@@ -111,7 +90,7 @@ static void *
 race(void *arg)
 {
 	racer_t *r = arg;
-	mongoc_client_t *c = tsmongo_client(mongo);
+	mongoc_client_t *c = tsmongo_client(tsgroup_mongo());
 	bson_error_t err;
 
 	for (int i = 0; i < ROUNDS; i++) {
@@ -152,37 +131,13 @@ test_racing_takers_never_share_a_token(void **state)
 	assert_true(total > 1);
 }
 
-static int
-group_setup(void **state)
-{
-	char err[512];
-
-	(void)state;
-	mongo = tsmongo_start(err, sizeof(err));
-	if (mongo == NULL) {
-		fprintf(stderr, "cannot start MongoDB: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	tsmongo_stop(mongo);
-	return 0;
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_take_renew_expire_fence, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_racing_takers_never_share_a_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_take_renew_expire_fence, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_racing_takers_never_share_a_token, setup, tsstore_teardown),
 	};
-	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
 
-	mongoc_cleanup();
-	return rc;
+	return cmocka_run_group_tests(tests, tsstore_group_setup, tsstore_group_teardown);
 }

@@ -19,76 +19,18 @@
 #include "ticketsync/outbox.h"
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
-#include "tsmongo.h"
+#include "tsstore.h"
 
 #define T0 1700000000000LL /* a fixed "now" */
 
-static tsmongo_t *mongo;
-static store_t *store;
-
 /* Each test gets a fresh database with the service schema, so validators check every
  * document the outbox writes. */
-typedef struct fixture {
-	mongoc_client_t *client;
-	char db[64];
-} fixture_t;
-
-static int
-group_setup(void **state)
-{
-	bson_error_t err;
-	char msg[512];
-
-	(void)state;
-	mongo = tsmongo_start(msg, sizeof(msg));
-	if (mongo == NULL) {
-		fprintf(stderr, "cannot start MongoDB test server: %s\n", msg);
-		return -1;
-	}
-	store = store_new(tsmongo_uri(mongo), "unused", &err);
-	if (store == NULL) {
-		fprintf(stderr, "store_new: %s\n", err.message);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	store_destroy(store);
-	tsmongo_stop(mongo);
-	mongoc_cleanup();
-	return 0;
-}
+typedef tsstore_fixture_t fixture_t;
 
 static int
 setup(void **state)
 {
-	static int seq;
-	fixture_t *f = calloc(1, sizeof(*f));
-	bson_error_t err;
-
-	f->client = store_pop(store);
-	tsmongo_dbname(mongo, "outbox", ++seq, f->db, sizeof(f->db));
-	if (!schema_ensure(f->client, f->db, NULL, false, NULL, &err)) {
-		fprintf(stderr, "schema_ensure: %s\n", err.message);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	fixture_t *f = *state;
-
-	tsmongo_drop_db(f->client, f->db);
-	store_push(store, f->client);
-	free(f);
-	return 0;
+	return tsstore_setup(state, "outbox", TSSTORE_SCHEMA_ALL);
 }
 
 /* ---- helpers ---- */
@@ -867,7 +809,7 @@ static void
 test_round_trips_per_batch(void **state)
 {
 	fixture_t *f = *state;
-	mongoc_client_t *client = tsmongo_client(mongo);
+	mongoc_client_t *client = tsmongo_client(tsgroup_mongo());
 	mongoc_apm_callbacks_t *cbs = mongoc_apm_callbacks_new();
 	apm_count_t count = { 0 };
 	fields_t base = empty_fields();
@@ -927,7 +869,7 @@ test_round_trips_per_batch(void **state)
 	assert_int_equal(count.commands, 100);
 
 	printf("  figures (%s): set_desired %.0f/s, claim of 100 %.1f ms, complete of 100 "
-	       "%.1f ms\n", tsmongo_is_test_server(mongo) ? "test server" : "external server",
+	       "%.1f ms\n", tsmongo_is_test_server(tsgroup_mongo()) ? "test server" : "external server",
 	    100 * 1e6 / (double)t_set, t_claim / 1000.0, t_complete / 1000.0);
 	mongoc_client_destroy(client);
 	mongoc_apm_callbacks_destroy(cbs);
@@ -951,7 +893,7 @@ static void *
 racer_main(void *arg)
 {
 	racer_t *r = arg;
-	mongoc_client_t *client = store_pop(store);
+	mongoc_client_t *client = store_pop(tsstore_pool());
 	outbox_item_t items[7];
 	outbox_result_t results[7];
 	bson_error_t err;
@@ -980,7 +922,7 @@ racer_main(void *arg)
 			break;
 		}
 	}
-	store_push(store, client);
+	store_push(tsstore_pool(), client);
 	return NULL;
 }
 
@@ -1050,7 +992,7 @@ static void *
 setter_main(void *arg)
 {
 	setter_t *s = arg;
-	mongoc_client_t *client = store_pop(store);
+	mongoc_client_t *client = store_pop(tsstore_pool());
 	fields_t base;
 	bson_error_t err;
 
@@ -1073,7 +1015,7 @@ setter_main(void *arg)
 			}
 		}
 	}
-	store_push(store, client);
+	store_push(tsstore_pool(), client);
 	return NULL;
 }
 
@@ -1144,7 +1086,7 @@ soak_setter(void *arg)
 {
 	soak_worker_t *w = arg;
 	soak_t *s = w->soak;
-	mongoc_client_t *client = store_pop(store);
+	mongoc_client_t *client = store_pop(tsstore_pool());
 	fields_t base;
 	bson_error_t err;
 
@@ -1162,7 +1104,7 @@ soak_setter(void *arg)
 		if (!outbox_set_desired(client, s->db, id, &d, &base, t, T0, &r, &err))
 			soak_fail(s, "set_desired: %s", err.message);
 	}
-	store_push(store, client);
+	store_push(tsstore_pool(), client);
 	return NULL;
 }
 
@@ -1171,7 +1113,7 @@ soak_pusher(void *arg)
 {
 	soak_worker_t *w = arg;
 	soak_t *s = w->soak;
-	mongoc_client_t *client = store_pop(store);
+	mongoc_client_t *client = store_pop(tsstore_pool());
 	outbox_item_t items[5];
 	outbox_result_t results[5];
 	bson_error_t err;
@@ -1204,7 +1146,7 @@ soak_pusher(void *arg)
 		else if (n > 0 && applied != n)
 			soak_fail(s, "complete applied %zu of %zu", applied, n);
 	}
-	store_push(store, client);
+	store_push(tsstore_pool(), client);
 	return NULL;
 }
 
@@ -1270,24 +1212,24 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_insert_unchanged_update, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_push_cycle_and_mask, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_recheck_after_ambiguous_attempt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fencing_keeps_the_old_holder_out, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_in_flight_stays_in_flight, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_claim_order_and_limit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_claim_rejects_bad_arguments, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_abandoned_claim_retaken, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_retry_and_release, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_park_unpark_replay, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_counts_and_list, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_complete_batch_and_bad_input, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_message_sanitized, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_round_trips_per_batch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_claimers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_setters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_set_claim_complete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_insert_unchanged_update, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_push_cycle_and_mask, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_recheck_after_ambiguous_attempt, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_fencing_keeps_the_old_holder_out, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_in_flight_stays_in_flight, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_claim_order_and_limit, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_claim_rejects_bad_arguments, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_abandoned_claim_retaken, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_retry_and_release, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_park_unpark_replay, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_counts_and_list, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_complete_batch_and_bad_input, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_message_sanitized, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_round_trips_per_batch, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_claimers, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_setters, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_set_claim_complete, setup, tsstore_teardown),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, tsstore_group_setup, tsstore_group_teardown);
 }

@@ -15,74 +15,16 @@
 
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
-#include "tsmongo.h"
+#include "tsstore.h"
 
-static tsmongo_t *mongo;
-static store_t *store;
-
-typedef struct fixture {
-	mongoc_client_t *client;
-	char db[64];
-} fixture_t;
-
-static int
-group_setup(void **state)
-{
-	bson_error_t err;
-	char msg[512];
-
-	(void)state;
-	mongo = tsmongo_start(msg, sizeof(msg));
-	if (mongo == NULL) {
-		fprintf(stderr, "cannot start MongoDB test server: %s\n", msg);
-		return -1;
-	}
-	store = store_new(tsmongo_uri(mongo), "unused", &err);
-	if (store == NULL) {
-		fprintf(stderr, "store_new: %s\n", err.message);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	store_destroy(store);
-	tsmongo_stop(mongo);
-	mongoc_cleanup();
-	return 0;
-}
+typedef tsstore_fixture_t fixture_t;
 
 static int
 setup(void **state)
 {
-	static int seq;
-	fixture_t *f = calloc(1, sizeof(*f));
-	bson_error_t err;
-
-	f->client = store_pop(store);
-	tsmongo_dbname(mongo, "read", ++seq, f->db, sizeof(f->db));
 	/* Service collections only: detections and tickets stay validator-free here, so
 	 * the odd ids below are stored without the server logging warnings. */
-	if (!schema_ensure(f->client, f->db, schema_service_collections, false, NULL, &err)) {
-		fprintf(stderr, "schema_ensure: %s\n", err.message);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	fixture_t *f = *state;
-
-	tsmongo_drop_db(f->client, f->db);
-	store_push(store, f->client);
-	free(f);
-	return 0;
+	return tsstore_setup(state, "read", TSSTORE_SCHEMA_SERVICE);
 }
 
 static void
@@ -426,7 +368,7 @@ static void
 test_pool_threads_get_own_clients(void **state)
 {
 	fixture_t *f = *state;
-	mongoc_client_t *a = store_pop(store), *b = store_pop(store);
+	mongoc_client_t *a = store_pop(tsstore_pool()), *b = store_pop(tsstore_pool());
 	bson_t doc;
 	bool found;
 	bson_error_t err;
@@ -437,9 +379,9 @@ test_pool_threads_get_own_clients(void **state)
 	assert_ptr_not_equal(a, f->client);
 	assert_true(store_load_detection(a, f->db, 1, &doc, &found, &err));
 	bson_destroy(&doc);
-	store_push(store, a);
-	store_push(store, b);
-	store_push(store, NULL);
+	store_push(tsstore_pool(), a);
+	store_push(tsstore_pool(), b);
+	store_push(tsstore_pool(), NULL);
 }
 
 int
@@ -450,13 +392,13 @@ main(void)
 		cmocka_unit_test(test_store_new_errors),
 		cmocka_unit_test(test_iter_int64),
 		cmocka_unit_test(test_text_sanitize),
-		cmocka_unit_test_setup_teardown(test_load_detection_any_numeric_id, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tickets_for_detection, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scan_detections_paged, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scan_from_int64_min, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_pushed_absent_and_corrupt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pool_threads_get_own_clients, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_detection_any_numeric_id, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_tickets_for_detection, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_scan_detections_paged, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_scan_from_int64_min, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_load_pushed_absent_and_corrupt, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_pool_threads_get_own_clients, setup, tsstore_teardown),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, tsstore_group_setup, tsstore_group_teardown);
 }

@@ -15,69 +15,17 @@
 
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
-#include "tsmongo.h"
+#include "tsstore.h"
 
 #define DOCUMENT_VALIDATION_FAILURE 121
 
-static tsmongo_t *mongo;
-static store_t *store;
+typedef tsstore_fixture_t fixture_t;
 
-typedef struct fixture {
-	mongoc_client_t *client;
-	char db[64];
-} fixture_t;
-
-static int
-group_setup(void **state)
-{
-	bson_error_t err;
-	char msg[512];
-
-	(void)state;
-	mongo = tsmongo_start(msg, sizeof(msg));
-	if (mongo == NULL) {
-		fprintf(stderr, "cannot start MongoDB test server: %s\n", msg);
-		return -1;
-	}
-	store = store_new(tsmongo_uri(mongo), "unused", &err);
-	if (store == NULL) {
-		fprintf(stderr, "store_new: %s\n", err.message);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	store_destroy(store);
-	tsmongo_stop(mongo);
-	mongoc_cleanup();
-	return 0;
-}
-
+/* An empty database: the tests below ensure the schema themselves. */
 static int
 setup(void **state)
 {
-	static int seq;
-	fixture_t *f = calloc(1, sizeof(*f));
-
-	f->client = store_pop(store);
-	tsmongo_dbname(mongo, "schema", ++seq, f->db, sizeof(f->db));
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	fixture_t *f = *state;
-
-	tsmongo_drop_db(f->client, f->db);
-	store_push(store, f->client);
-	free(f);
-	return 0;
+	return tsstore_setup(state, "schema", TSSTORE_SCHEMA_NONE);
 }
 
 static void
@@ -426,18 +374,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ensure_twice, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dry_run_writes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ensure_twice, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_dry_run_writes_nothing, setup, tsstore_teardown),
 		cmocka_unit_test_setup_teardown(test_service_only_leaves_foreign_collections, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_ticket_validator, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_detections_warn_only, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_service_validators_reject, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_drifted_validator_repaired, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_conflicting_index_reported, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_collection_and_bad_db, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_check_deployment, setup, teardown),
+		    tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_ticket_validator, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_detections_warn_only, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_service_validators_reject, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_drifted_validator_repaired, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_conflicting_index_reported, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_collection_and_bad_db, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_check_deployment, setup, tsstore_teardown),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, tsstore_group_setup, tsstore_group_teardown);
 }
