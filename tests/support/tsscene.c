@@ -104,6 +104,52 @@ tsscene_free(tsscene_t *s)
 	free(s);
 }
 
+int
+tsscene_setup(void **state, const char *tag)
+{
+	*state = tsscene_new(tsgroup_mongo(), tag);
+	return *state != NULL ? 0 : -1;
+}
+
+int
+tsscene_teardown(void **state)
+{
+	tsscene_free(*state);
+	tsmongo_tmp_free();
+	return 0;
+}
+
+int
+tsscene_ctl(tsscene_t *s, tsrun_result_t *res, const tsrun_opts_t *opts, bool quiet,
+    const char *const *args)
+{
+	tsrun_opts_t o = opts ? *opts : (tsrun_opts_t){ 0 };
+	char uri[1200], db[160];
+	const char **env;
+	size_t n = 0;
+	int rc;
+
+	while (o.env != NULL && o.env[n] != NULL)
+		n++;
+	env = calloc(n + 3, sizeof(*env));
+	if (env == NULL)
+		abort(); /* test equipment: out of memory is fatal */
+	for (size_t i = 0; i < n; i++)
+		env[i] = o.env[i];
+	snprintf(uri, sizeof(uri), "TICKETSYNC_MONGODB_URI=%s", tsmongo_uri(s->mongo));
+	snprintf(db, sizeof(db), "TICKETSYNC_MONGODB_DATABASE=%s", s->db);
+	env[n] = uri;
+	env[n + 1] = db;
+	o.env = env;
+	rc = tsrun_ctlv(res, &o, args);
+	free(env);
+	/* Its output is part of the test log: what a user would have seen. */
+	if (rc == 0 && !quiet)
+		fprintf(stderr, "--- ticketsyncctl %s (exit %d)\n%s%s", args[0], res->exit_code,
+		    res->out, res->err);
+	return rc;
+}
+
 bool
 tsscene_put(tsscene_t *s, const char *coll_name, const char *json)
 {

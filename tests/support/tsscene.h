@@ -1,7 +1,8 @@
 /*
  * tsscene: one end-to-end test scene: a database of its own on the test's MongoDB, a
  * fake ExtraHop API and the real ticketsyncd configured to use them, plus the small
- * helpers every end-to-end test needs (write a document, count, wait for PATCHes).
+ * helpers every end-to-end test needs (write a document, count, wait for PATCHes,
+ * run ticketsyncctl against the scene's database).
  * Free of cmocka: functions return a status and the caller asserts.
  */
 #ifndef TICKETSYNC_TESTS_TSSCENE_H
@@ -14,7 +15,9 @@
 
 #include "tsdaemon.h"
 #include "tsextrahop.h"
+#include "tsgroup.h"
 #include "tsmongo.h"
+#include "tsrun.h"
 
 #define TSSCENE_API_KEY "test-key-123"
 
@@ -43,6 +46,20 @@ int tsscene_start_daemon(tsscene_t *s);
 int tsscene_stop_daemon(tsscene_t *s);
 /* Stop whatever runs, drop the database, free. NULL-safe. */
 void tsscene_free(tsscene_t *s);
+
+/* cmocka's per-test fixtures for a program on tsgroup's server: *state gets
+ * tsscene_new(tsgroup_mongo(), tag) (call from the test's own setup); the teardown
+ * frees it and tsmongo's scratch pool. 0, or -1. */
+int tsscene_setup(void **state, const char *tag);
+int tsscene_teardown(void **state);
+
+/* Run ticketsyncctl with args (NULL-terminated, without the program) against the
+ * scene's database, and copy what it printed to stderr unless quiet. opts as for
+ * tsrun (may be NULL); its env comes before the scene's TICKETSYNC_MONGODB_URI and
+ * _DATABASE, so it can override them (the first definition wins). 0 when it ran,
+ * -1 when it could not be started (res->err says why). */
+int tsscene_ctl(tsscene_t *s, tsrun_result_t *res, const tsrun_opts_t *opts, bool quiet,
+    const char *const *args);
 
 /* Insert or replace a document by _id (JSON with single quotes for double quotes). */
 bool tsscene_put(tsscene_t *s, const char *coll, const char *json);
