@@ -23,50 +23,20 @@
 #include <curl/curl.h>
 
 #include "ticketsync/store.h"
-#include "tsextrahop.h"
-#include "tsmongo.h"
-#include "tsrun.h"
+#include "tsscene.h"
 
 #define API_KEY "test-key-backfill"
 
-static tsmongo_t *mongo;
-static int db_seq;
+typedef tsscene_t fixture_t;
 
-typedef struct fixture {
-	char db[96];
-	char env_uri[1200], env_db[160], env_url[200], env_key[100];
-	mongoc_client_t *client;
-	tsextrahop_t fx;
-	bool fx_started;
-} fixture_t;
+/* The API key ticketsyncctl is given once the test started the fake (NULL before). */
+static const char *ctl_api_key;
 
 static int
 fixture_setup(void **state)
 {
-	fixture_t *f = calloc(1, sizeof(*f));
-
-	if (f == NULL)
-		return -1;
-	tsmongo_dbname(mongo, "ctlbackfill", db_seq++, f->db, sizeof(f->db));
-	snprintf(f->env_uri, sizeof(f->env_uri), "TICKETSYNC_MONGODB_URI=%s", tsmongo_uri(mongo));
-	snprintf(f->env_db, sizeof(f->env_db), "TICKETSYNC_MONGODB_DATABASE=%s", f->db);
-	f->client = tsmongo_client(mongo);
-	*state = f;
-	return 0;
-}
-
-static int
-fixture_teardown(void **state)
-{
-	fixture_t *f = *state;
-
-	if (f->fx_started)
-		tsextrahop_stop(&f->fx);
-	tsmongo_drop_db(f->client, f->db);
-	mongoc_client_destroy(f->client);
-	tsmongo_tmp_free();
-	free(f);
-	return 0;
+	ctl_api_key = NULL;
+	return tsscene_setup(state, "ctlbackfill");
 }
 
 /* Start the fake API (detections 1..20, API key) and point ticketsyncctl at it with
@@ -80,24 +50,26 @@ start_fake(fixture_t *f, const char *key)
 	if (tsextrahop_start(&f->fx, &o, err, sizeof(err)) != 0)
 		fail_msg("fake ExtraHop: %s", err);
 	f->fx_started = true;
-	snprintf(f->env_url, sizeof(f->env_url), "TICKETSYNC_EXTRAHOP_URL=%s", f->fx.base_url);
-	snprintf(f->env_key, sizeof(f->env_key), "TICKETSYNC_EXTRAHOP_API_KEY=%s",
-	    key ? key : API_KEY);
+	ctl_api_key = key ? key : API_KEY;
 }
 
 static void
 ctl_opts(fixture_t *f, tsrun_result_t *r, bool tty, bool quiet, const char *const *args)
 {
-	const char *env[] = { f->env_uri, f->env_db,
+	char env_url[200], env_key[100];
+	const char *env[] = {
 		/* Quick retries, so a test waits for nothing. */
 		"TICKETSYNC_PUSH_INTERVAL_MS=200", "TICKETSYNC_PUSH_RETRY_BASE_MS=1000",
-		f->env_url[0] ? f->env_url : NULL, f->env_key, NULL };
+		NULL, NULL, NULL };
 
-	if (tsrun_ctlv(r, &(tsrun_opts_t){ .env = env, .stderr_tty = tty }, args) != 0)
+	if (ctl_api_key != NULL) {
+		snprintf(env_url, sizeof(env_url), "TICKETSYNC_EXTRAHOP_URL=%s", f->fx.base_url);
+		snprintf(env_key, sizeof(env_key), "TICKETSYNC_EXTRAHOP_API_KEY=%s", ctl_api_key);
+		env[2] = env_url;
+		env[3] = env_key;
+	}
+	if (tsscene_ctl(f, r, &(tsrun_opts_t){ .env = env, .stderr_tty = tty }, quiet, args) != 0)
 		fail_msg("ticketsyncctl: %s", r->err);
-	if (!quiet)
-		fprintf(stderr, "--- ticketsyncctl %s (exit %d)\n%s%s", args[0], r->exit_code,
-		    r->out, r->err);
 }
 
 #define CTL(f, r, ...) ctl_opts((f), (r), false, false, (const char *const[]){ __VA_ARGS__, NULL })
@@ -109,15 +81,7 @@ assert_contains(const char *haystack, const char *needle)
 		fail_msg("output does not contain \"%s\":\n%s", needle, haystack);
 }
 
-static int64_t
-count(fixture_t *f, const char *coll_name, const char *json_filter)
-{
-	mongoc_collection_t *coll = mongoc_client_get_collection(f->client, f->db, coll_name);
-	int64_t n = tsmongo_count(coll, json_filter);
-
-	mongoc_collection_destroy(coll);
-	return n;
-}
+#define count tsscene_count
 
 static void
 put(fixture_t *f, const char *coll_name, const char *json)
@@ -158,64 +122,14 @@ stat_of(const char *out, const char *name)
 	return -1;
 }
 
-/* ---- PATCHes the fake received ---- */
-
-static int
-patches(fixture_t *f, int64_t id, bson_t *out_last_body)
-{
-	bson_t reply;
-	bson_iter_t it, arr;
-	int n = 0;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/api/v1/detections/%lld", (long long)id);
-	if (tsextrahop_requests(&f->fx, 0, &reply) != 0)
-		fail_msg("requests: %s", f->fx.error);
-	if (bson_iter_init_find(&it, &reply, "requests") && bson_iter_recurse(&it, &arr)) {
-		while (bson_iter_next(&arr)) {
-			bson_t req;
-			const uint8_t *data;
-			uint32_t len;
-			const char *method, *p;
-
-			bson_iter_document(&arr, &len, &data);
-			bson_init_static(&req, data, len);
-			method = tsextrahop_str(&req, "method");
-			p = tsextrahop_str(&req, "path");
-			if (method == NULL || strcmp(method, "PATCH") != 0 || p == NULL)
-				continue;
-			if (id >= 0 && strcmp(p, path) != 0)
-				continue;
-			n++;
-			if (out_last_body != NULL) {
-				bson_iter_t b;
-				bson_reinit(out_last_body);
-				if (bson_iter_init_find(&b, &req, "body") && BSON_ITER_HOLDS_DOCUMENT(&b)) {
-					bson_t body;
-					bson_iter_document(&b, &len, &data);
-					bson_init_static(&body, data, len);
-					bson_copy_to_excluding_noinit(&body, out_last_body, "", NULL);
-				}
-			}
-		}
-	}
-	bson_destroy(&reply);
-	return n;
-}
-
 static void
 assert_body(fixture_t *f, int64_t id, const char *expected_json)
 {
-	bson_t body = BSON_INITIALIZER;
-	bson_t *want = tsmongo_json(expected_json);
+	char why[1024];
 
-	assert_int_equal(patches(f, id, &body), 1);
-	if (!bson_equal(&body, want)) {
-		char *got = bson_as_relaxed_extended_json(&body, NULL);
-		char *w = bson_as_relaxed_extended_json(want, NULL);
-		fail_msg("detection %lld: body %s, expected %s", (long long)id, got, w);
-	}
-	bson_destroy(&body);
+	assert_int_equal(tsscene_patches(f, id, NULL, NULL), 1);
+	if (!tsscene_last_body_is(f, id, expected_json, why, sizeof(why)))
+		fail_msg("%s", why);
 }
 
 /* ---- tests ---- */
@@ -328,7 +242,7 @@ test_push_sends_exact_patches(void **state)
 	assert_int_equal(r.exit_code, 0);
 	assert_contains(r.out, "pushed 0,");
 	tsrun_free(&r);
-	assert_int_equal(patches(f, -1, NULL), 3);
+	assert_int_equal(tsscene_patches(f, -1, NULL, NULL), 3);
 }
 
 static void
@@ -504,13 +418,12 @@ test_scale(void **state)
 	fixture_t g = *f;
 
 	/* The baseline (a tenth the size) in a database of its own, same process. */
-	tsmongo_dbname(mongo, "ctlbackfill_base", db_seq++, g.db, sizeof(g.db));
-	snprintf(g.env_db, sizeof(g.env_db), "TICKETSYNC_MONGODB_DATABASE=%s", g.db);
+	tsmongo_dbname(f->mongo, "ctlbackfill_base", 0, g.db, sizeof(g.db));
 	scale_once(&g, n / 10, &small);
 	tsmongo_drop_db(g.client, g.db);
 	scale_once(f, n, &large);
 
-	printf("backfill scale (against %s):\n", tsmongo_is_test_server(mongo) ? "the MongoDB test server" : "TICKETSYNC_TEST_MONGODB_URI");
+	printf("backfill scale (against %s):\n", tsmongo_is_test_server(f->mongo) ? "the MongoDB test server" : "TICKETSYNC_TEST_MONGODB_URI");
 	for (const scale_run_t *s = &small; s != NULL; s = s == &small ? &large : NULL)
 		printf("  %7" PRId64 " detections (%" PRId64 " queued): insert %.2f s; backfill %.2f s "
 		    "(%.0f detections/s; ticketsyncctl's own CPU %.2f s), peak RSS %.1f MiB; second "
@@ -526,45 +439,22 @@ test_scale(void **state)
 #endif
 }
 
-static int
-group_setup(void **state)
-{
-	char err[512];
-
-	(void)state;
-	mongo = tsmongo_start(err, sizeof(err));
-	if (mongo == NULL) {
-		fprintf(stderr, "cannot start MongoDB: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	tsmongo_stop(mongo);
-	return 0;
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_dry_run_then_queue_then_nothing, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_since_and_detection_select, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_push_sends_exact_patches, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_push_stops_on_refused_credentials, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_push_leaves_retries_to_the_daemon, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_progress_bar_on_a_tty, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_scale, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_dry_run_then_queue_then_nothing, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_since_and_detection_select, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_push_sends_exact_patches, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_push_stops_on_refused_credentials, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_push_leaves_retries_to_the_daemon, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_progress_bar_on_a_tty, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_scale, fixture_setup, tsscene_teardown),
 	};
 	int rc;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-	mongoc_cleanup();
+	rc = cmocka_run_group_tests(tests, tsgroup_setup, tsgroup_teardown);
 	curl_global_cleanup();
 	return rc;
 }

@@ -15,79 +15,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include <curl/curl.h>
 
-#include "tsdaemon.h"
-#include "tsextrahop.h"
-#include "tsmongo.h"
-#include "tsrun.h"
+#include "tsscene.h"
 
 #define API_KEY "test-key-import"
 
-static tsmongo_t *mongo;
-static int db_seq;
-
-typedef struct fixture {
-	char db[96];
-	char env_uri[1200], env_db[160];
-	mongoc_client_t *client;
-	tsextrahop_t fx;
-	tsdaemon_t d;
-	bool fx_started, d_started;
-} fixture_t;
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
+typedef tsscene_t fixture_t;
 
 static int
 fixture_setup(void **state)
 {
-	fixture_t *f = calloc(1, sizeof(*f));
-
-	if (f == NULL)
-		return -1;
-	/* tsdaemon_free on a zeroed struct would close fd 0 (stdout_fd). */
-	f->d.proc.pid = -1;
-	f->d.proc.stdout_fd = -1;
-	tsmongo_dbname(mongo, "ctlimport", db_seq++, f->db, sizeof(f->db));
-	snprintf(f->env_uri, sizeof(f->env_uri), "TICKETSYNC_MONGODB_URI=%s", tsmongo_uri(mongo));
-	snprintf(f->env_db, sizeof(f->env_db), "TICKETSYNC_MONGODB_DATABASE=%s", f->db);
-	f->client = tsmongo_client(mongo);
-	*state = f;
-	return 0;
-}
-
-static int
-fixture_teardown(void **state)
-{
-	fixture_t *f = *state;
-
-	if (f->d_started)
-		tsdaemon_stop(&f->d, 15000);
-	tsdaemon_free(&f->d);
-	if (f->fx_started)
-		tsextrahop_stop(&f->fx);
-	tsmongo_drop_db(f->client, f->db);
-	mongoc_client_destroy(f->client);
-	tsmongo_tmp_free();
-	free(f);
-	return 0;
+	return tsscene_setup(state, "ctlimport");
 }
 
 /* Run ticketsyncctl against this fixture's database; stdin_text may be NULL; extra
@@ -96,15 +36,12 @@ static void
 ctl_in(fixture_t *f, tsrun_result_t *r, const char *stdin_text, const char *extra,
     const char *const *args)
 {
-	const char *env[] = { f->env_uri, f->env_db, extra, NULL };
+	const char *env[] = { extra, NULL };
 	tsrun_opts_t o = { .env = env, .stdin_data = stdin_text,
 		.stdin_len = stdin_text ? strlen(stdin_text) : 0 };
 
-	if (tsrun_ctlv(r, &o, args) != 0)
+	if (tsscene_ctl(f, r, &o, false, args) != 0)
 		fail_msg("ticketsyncctl: %s", r->err);
-	/* Its output is part of the test log: what a user would have seen. */
-	fprintf(stderr, "--- ticketsyncctl %s (exit %d)\n%s%s", args[0], r->exit_code, r->out,
-	    r->err);
 }
 
 #define CTL(f, r, ...) ctl_in((f), (r), NULL, NULL, (const char *const[]){ __VA_ARGS__, NULL })
@@ -134,15 +71,7 @@ slurp(const char *path)
 	return buf;
 }
 
-static int64_t
-count(fixture_t *f, const char *coll_name, const char *json_filter)
-{
-	mongoc_collection_t *coll = mongoc_client_get_collection(f->client, f->db, coll_name);
-	int64_t n = tsmongo_count(coll, json_filter);
-
-	mongoc_collection_destroy(coll);
-	return n;
-}
+#define count tsscene_count
 
 static const bson_t *
 find_one(fixture_t *f, const char *coll_name, const char *json_filter)
@@ -177,94 +106,18 @@ assert_contains(const char *haystack, const char *needle)
 static void
 put(fixture_t *f, const char *coll_name, const char *json)
 {
-	mongoc_collection_t *coll = mongoc_client_get_collection(f->client, f->db, coll_name);
-	bson_t *doc = tsmongo_json(json);
-	bson_t filter = BSON_INITIALIZER;
-	bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
-	bson_iter_t it;
-	bson_error_t err;
-
-	assert_true(bson_iter_init_find(&it, doc, "_id"));
-	bson_append_iter(&filter, "_id", 3, &it);
-	if (!mongoc_collection_replace_one(coll, &filter, doc, opts, NULL, &err))
-		fail_msg("put %s: %s", json, err.message);
-	bson_destroy(&filter);
-	bson_destroy(opts);
-	mongoc_collection_destroy(coll);
-}
-
-/* ---- fake ExtraHop: the PATCHes it received ---- */
-
-static int
-patches(fixture_t *f, int64_t id, bson_t *out_last_body)
-{
-	bson_t reply;
-	bson_iter_t it, arr;
-	int n = 0;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/api/v1/detections/%lld", (long long)id);
-	if (tsextrahop_requests(&f->fx, 0, &reply) != 0)
-		fail_msg("requests: %s", f->fx.error);
-	if (bson_iter_init_find(&it, &reply, "requests") && bson_iter_recurse(&it, &arr)) {
-		while (bson_iter_next(&arr)) {
-			bson_t req;
-			const uint8_t *data;
-			uint32_t len;
-			const char *method, *p;
-
-			bson_iter_document(&arr, &len, &data);
-			bson_init_static(&req, data, len);
-			method = tsextrahop_str(&req, "method");
-			p = tsextrahop_str(&req, "path");
-			if (method == NULL || strcmp(method, "PATCH") != 0 || p == NULL)
-				continue;
-			if (id >= 0 && strcmp(p, path) != 0)
-				continue;
-			n++;
-			if (out_last_body != NULL) {
-				bson_iter_t b;
-				bson_reinit(out_last_body);
-				if (bson_iter_init_find(&b, &req, "body") && BSON_ITER_HOLDS_DOCUMENT(&b)) {
-					bson_t body;
-					bson_iter_document(&b, &len, &data);
-					bson_init_static(&body, data, len);
-					bson_copy_to_excluding_noinit(&body, out_last_body, "", NULL);
-				}
-			}
-		}
-	}
-	bson_destroy(&reply);
-	return n;
-}
-
-static bool
-wait_patches(fixture_t *f, int64_t id, int n, int timeout_ms)
-{
-	int64_t start = now_ms();
-
-	while (now_ms() - start < timeout_ms) {
-		if (patches(f, id, NULL) >= n)
-			return true;
-		sleep_ms(25);
-	}
-	return false;
+	if (!tsscene_put(f, coll_name, json))
+		fail_msg("%s", f->error);
 }
 
 static void
 assert_body(fixture_t *f, int64_t id, const char *expected_json)
 {
-	bson_t body = BSON_INITIALIZER;
-	bson_t *want = tsmongo_json(expected_json);
+	char why[1024];
 
-	patches(f, id, &body);
 	/* Exactly these keys with these values, nothing more. */
-	if (!bson_equal(&body, want)) {
-		char *got = bson_as_relaxed_extended_json(&body, NULL);
-		char *w = bson_as_relaxed_extended_json(want, NULL);
-		fail_msg("detection %lld: body %s, expected %s", (long long)id, got, w);
-	}
-	bson_destroy(&body);
+	if (!tsscene_last_body_is(f, id, expected_json, why, sizeof(why)))
+		fail_msg("%s", why);
 }
 
 /* ---- tests ---- */
@@ -279,26 +132,24 @@ test_example_import_then_daemon_pushes(void **state)
 	char *csv = fixture_path("extrahop_example.csv");
 	int64_t start;
 
-	if (tsextrahop_start(&f->fx, &fxo, err, sizeof(err)) != 0)
-		fail_msg("fake ExtraHop: %s", err);
-	f->fx_started = true;
+	if (tsscene_begin(f, &fxo, API_KEY) != 0)
+		fail_msg("%s", f->error);
 	/* The detections as ExtraHop's trigger wrote them (numbers in three BSON types). */
 	put(f, "detections", "{'_id': 1, 'title': 'Port scan', 'status': null, 'assignee': null, 'ticket_id': null, 'resolution': null, 'update_time': 1700000000000}");
 	put(f, "detections", "{'_id': {'$numberLong': '2'}, 'title': 'Brute force', 'update_time': 1700000000000}");
 	put(f, "detections", "{'_id': 3.0, 'title': 'Exfiltration', 'risk_score': 80}");
-	tsdaemon_init(&f->d, tsmongo_uri(mongo), f->db, f->fx.base_url, API_KEY);
 	if (tsdaemon_start(&f->d, err, sizeof(err)) != 0)
 		fail_msg("ticketsyncd: %s", err);
 	f->d_started = true;
-	start = now_ms();
+	start = ts_now_ms();
 	while (tsdaemon_get(&f->d, "/readyz", NULL) != 200) {
-		if (now_ms() - start > 15000)
+		if (ts_now_ms() - start > 15000)
 			fail_msg("ticketsyncd never became ready");
-		sleep_ms(20);
+		ts_sleep_ms(20);
 	}
 	/* No tickets yet: nothing to push. */
-	sleep_ms(500);
-	assert_int_equal(patches(f, -1, NULL), 0);
+	ts_sleep_ms(500);
+	assert_int_equal(tsscene_patches(f, -1, NULL, NULL), 0);
 
 	CTL(f, &r, "import-tickets", csv);
 	assert_int_equal(r.exit_code, 0);
@@ -307,14 +158,14 @@ test_example_import_then_daemon_pushes(void **state)
 	tsrun_free(&r);
 
 	/* The daemon sees the new tickets through its change stream and pushes them. */
-	assert_true(wait_patches(f, 1, 1, 10000));
-	assert_true(wait_patches(f, 2, 1, 10000));
-	assert_true(wait_patches(f, 3, 1, 10000));
+	assert_true(tsscene_wait_patches(f, 1, 1, 10000) >= 0);
+	assert_true(tsscene_wait_patches(f, 2, 1, 10000) >= 0);
+	assert_true(tsscene_wait_patches(f, 3, 1, 10000) >= 0);
 	assert_body(f, 1, "{'ticket_id': 'TK-16982', 'status': 'new', 'assignee': 'sally'}");
 	assert_body(f, 2, "{'ticket_id': 'TK-2078', 'assignee': 'jim'}");
 	assert_body(f, 3, "{'ticket_id': 'TK-3452', 'assignee': 'alex'}");
-	sleep_ms(1000);
-	assert_int_equal(patches(f, -1, NULL), 3);
+	ts_sleep_ms(1000);
+	assert_int_equal(tsscene_patches(f, -1, NULL, NULL), 3);
 
 	/* Stored as the daemon's ticket parser expects, marked as imported. */
 	assert_doc(find_one(f, "tickets", "{'_id': 'TK-16982'}"),
@@ -329,8 +180,8 @@ test_example_import_then_daemon_pushes(void **state)
 	assert_int_equal(r.exit_code, 0);
 	assert_contains(r.out, "tickets upserted 3 (new 0, changed 0, unchanged 3)");
 	tsrun_free(&r);
-	sleep_ms(1500);
-	assert_int_equal(patches(f, -1, NULL), 3);
+	ts_sleep_ms(1500);
+	assert_int_equal(tsscene_patches(f, -1, NULL, NULL), 3);
 	bson_free(csv);
 	assert_int_equal(tsdaemon_stop(&f->d, 15000), 0);
 	f->d_started = false;
@@ -543,46 +394,23 @@ test_errors_before_reading(void **state)
 	assert_int_equal(count(f, "tickets", "{}"), 0);
 }
 
-static int
-group_setup(void **state)
-{
-	char err[512];
-
-	(void)state;
-	mongo = tsmongo_start(err, sizeof(err));
-	if (mongo == NULL) {
-		fprintf(stderr, "cannot start MongoDB: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	tsmongo_stop(mongo);
-	return 0;
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_example_import_then_daemon_pushes, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_bad_rows_reported_good_imported, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_strict_writes_nothing, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_column_stops_the_file, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_jsonl_file_and_stdin, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_reimport_merges_and_keeps_absent_columns, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_validator_refusal_names_the_line, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_errors_before_reading, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_example_import_then_daemon_pushes, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_rows_reported_good_imported, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_strict_writes_nothing, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_column_stops_the_file, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_jsonl_file_and_stdin, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_reimport_merges_and_keeps_absent_columns, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_validator_refusal_names_the_line, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_errors_before_reading, fixture_setup, tsscene_teardown),
 	};
 	int rc;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-	mongoc_cleanup();
+	rc = cmocka_run_group_tests(tests, tsgroup_setup, tsgroup_teardown);
 	curl_global_cleanup();
 	return rc;
 }

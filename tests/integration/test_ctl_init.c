@@ -17,59 +17,29 @@
 #include <string.h>
 
 #include "ticketsync/schema.h"
-#include "tsmongo.h"
-#include "tsrun.h"
+#include "tsscene.h"
 
-static tsmongo_t *mongo;
-static int db_seq;
-
-typedef struct fixture {
-	char db[96];
-	char env_uri[1200], env_db[160];
-	mongoc_client_t *client;
-} fixture_t;
+typedef tsscene_t fixture_t;
 
 static int
 fixture_setup(void **state)
 {
-	fixture_t *f = calloc(1, sizeof(*f));
-
-	if (f == NULL)
-		return -1;
-	tsmongo_dbname(mongo, "ctlinit", db_seq++, f->db, sizeof(f->db));
-	snprintf(f->env_uri, sizeof(f->env_uri), "TICKETSYNC_MONGODB_URI=%s", tsmongo_uri(mongo));
-	snprintf(f->env_db, sizeof(f->env_db), "TICKETSYNC_MONGODB_DATABASE=%s", f->db);
-	f->client = tsmongo_client(mongo);
-	*state = f;
-	return 0;
-}
-
-static int
-fixture_teardown(void **state)
-{
-	fixture_t *f = *state;
-
-	tsmongo_drop_db(f->client, f->db);
-	mongoc_client_destroy(f->client);
-	tsmongo_tmp_free();
-	free(f);
-	return 0;
+	return tsscene_setup(state, "ctlinit");
 }
 
 static void
 ctl(fixture_t *f, tsrun_result_t *r, const char *uri_override, const char *const *args)
 {
 	char uri_env[1200];
-	const char *env[] = { f->env_uri, f->env_db, NULL };
+	const char *env[] = { NULL, NULL };
 
+	/* Ahead of the scene's own URI, so this one counts. */
 	if (uri_override != NULL) {
 		snprintf(uri_env, sizeof(uri_env), "TICKETSYNC_MONGODB_URI=%s", uri_override);
 		env[0] = uri_env;
 	}
-	if (tsrun_ctlv(r, &(tsrun_opts_t){ .env = env }, args) != 0)
+	if (tsscene_ctl(f, r, &(tsrun_opts_t){ .env = env }, false, args) != 0)
 		fail_msg("ticketsyncctl: %s", r->err);
-	fprintf(stderr, "--- ticketsyncctl %s (exit %d)\n%s%s", args[0], r->exit_code, r->out,
-	    r->err);
 }
 
 #define CTL(f, r, ...) ctl((f), (r), NULL, (const char *const[]){ __VA_ARGS__, NULL })
@@ -263,41 +233,16 @@ test_unreachable_server_is_a_clear_failure(void **state)
 	tsrun_free(&r);
 }
 
-static int
-group_setup(void **state)
-{
-	char err[512];
-
-	(void)state;
-	mongo = tsmongo_start(err, sizeof(err));
-	if (mongo == NULL) {
-		fprintf(stderr, "cannot start MongoDB: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	tsmongo_stop(mongo);
-	return 0;
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_dry_run_writes_nothing, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_init_twice_changes_nothing_the_second_time, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_validators_hold_after_init, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_drift_is_repaired, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_unreachable_server_is_a_clear_failure, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_dry_run_writes_nothing, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_init_twice_changes_nothing_the_second_time, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_validators_hold_after_init, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_drift_is_repaired, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_unreachable_server_is_a_clear_failure, fixture_setup, tsscene_teardown),
 	};
-	int rc;
 
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-	mongoc_cleanup();
-	return rc;
+	return cmocka_run_group_tests(tests, tsgroup_setup, tsgroup_teardown);
 }

@@ -20,61 +20,36 @@
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
 #include "ticketsync/timefmt.h"
-#include "tsmongo.h"
-#include "tsrun.h"
+#include "tsscene.h"
 
-static tsmongo_t *mongo;
-static int db_seq;
+typedef tsscene_t fixture_t;
 
-typedef struct fixture {
-	char db[96];
-	char env_uri[1200], env_db[160];
-	mongoc_client_t *client;
-	int64_t t0; /* "now" when the state was arranged */
-} fixture_t;
+/* "now" when arrange() wrote the state of the running test. */
+static int64_t t0;
 
 static int
 fixture_setup(void **state)
 {
-	fixture_t *f = calloc(1, sizeof(*f));
+	fixture_t *f;
 	bson_error_t err;
 
-	if (f == NULL)
+	if (tsscene_setup(state, "ctlstatus") != 0)
 		return -1;
-	tsmongo_dbname(mongo, "ctlstatus", db_seq++, f->db, sizeof(f->db));
-	snprintf(f->env_uri, sizeof(f->env_uri), "TICKETSYNC_MONGODB_URI=%s", tsmongo_uri(mongo));
-	snprintf(f->env_db, sizeof(f->env_db), "TICKETSYNC_MONGODB_DATABASE=%s", f->db);
-	f->client = tsmongo_client(mongo);
+	f = *state;
 	/* The validators apply, as in production: every record below must pass them. */
 	if (!schema_ensure(f->client, f->db, NULL, false, NULL, &err)) {
 		fprintf(stderr, "schema_ensure: %s\n", err.message);
+		tsscene_teardown(state); /* cmocka runs no teardown after a failed setup */
 		return -1;
 	}
-	*state = f;
-	return 0;
-}
-
-static int
-fixture_teardown(void **state)
-{
-	fixture_t *f = *state;
-
-	tsmongo_drop_db(f->client, f->db);
-	mongoc_client_destroy(f->client);
-	tsmongo_tmp_free();
-	free(f);
 	return 0;
 }
 
 static void
 ctl(fixture_t *f, tsrun_result_t *r, const char *const *args)
 {
-	const char *env[] = { f->env_uri, f->env_db, NULL };
-
-	if (tsrun_ctlv(r, &(tsrun_opts_t){ .env = env }, args) != 0)
+	if (tsscene_ctl(f, r, NULL, false, args) != 0)
 		fail_msg("ticketsyncctl: %s", r->err);
-	fprintf(stderr, "--- ticketsyncctl %s (exit %d)\n%s%s", args[0], r->exit_code, r->out,
-	    r->err);
 }
 
 #define CTL(f, r, ...) ctl((f), (r), (const char *const[]){ __VA_ARGS__, NULL })
@@ -204,7 +179,7 @@ arrange(fixture_t *f)
 	char data[64];
 	bson_error_t err;
 
-	f->t0 = t;
+	t0 = t;
 	set_desired(f, 4, "TK-4", t - 5000);
 	set_desired(f, 5, "TK-5", t - 5000);
 	claim_and_complete(f, 2, t - 5000, OUTBOX_PUSHED, (const char *const[]){ NULL, NULL });
@@ -274,7 +249,7 @@ test_status_json_known_state(void **state)
 	assert_int_equal(tsmongo_get_int(doc, "last_push.http_status"), 204);
 	{
 		char want[TIMEFMT_ISO_MAX];
-		timefmt_format_iso8601(f->t0 - 30000, true, want, sizeof(want));
+		timefmt_format_iso8601(t0 - 30000, true, want, sizeof(want));
 		assert_string_equal(tsmongo_get_str(doc, "last_push.at"), want);
 	}
 	/* Checkpoint saved just now; its stream position 10 s (whole seconds) behind. */
@@ -423,7 +398,7 @@ test_audit_table_filters_and_alignment(void **state)
 
 	{
 		char since[TIMEFMT_ISO_MAX];
-		timefmt_format_iso8601(f->t0 - 35000, true, since, sizeof(since));
+		timefmt_format_iso8601(t0 - 35000, true, since, sizeof(since));
 		CTL(f, &r, "audit", "--since", since);
 		assert_int_equal(r.exit_code, 0);
 		assert_int_equal(table_rows(r.out), 3); /* pushed 5, parked 7, rejected */
@@ -474,7 +449,7 @@ test_audit_json_lines(void **state)
 	/* Newest first, times as ISO-8601, numbers plain, the fields sent kept. */
 	assert_int_equal(tsmongo_get_int(first, "detection_id"), 5);
 	assert_int_equal(tsmongo_get_int(second, "detection_id"), 4);
-	timefmt_format_iso8601(f->t0 - 30000, true, want, sizeof(want));
+	timefmt_format_iso8601(t0 - 30000, true, want, sizeof(want));
 	assert_string_equal(tsmongo_get_str(first, "at"), want);
 	assert_string_equal(tsmongo_get_str(first, "event"), "pushed");
 	assert_string_equal(tsmongo_get_str(first, "ticket_id"), "TK-5");
@@ -565,42 +540,17 @@ test_replay_parked(void **state)
 	tsrun_free(&r);
 }
 
-static int
-group_setup(void **state)
-{
-	char err[512];
-
-	(void)state;
-	mongo = tsmongo_start(err, sizeof(err));
-	if (mongo == NULL) {
-		fprintf(stderr, "cannot start MongoDB: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	tsmongo_stop(mongo);
-	return 0;
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_status_json_known_state, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_status_table_known_state, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_status_empty_database, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_audit_table_filters_and_alignment, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_audit_json_lines, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_replay_parked, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_status_json_known_state, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_status_table_known_state, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_status_empty_database, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_audit_table_filters_and_alignment, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_audit_json_lines, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_replay_parked, fixture_setup, tsscene_teardown),
 	};
-	int rc;
 
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-	mongoc_cleanup();
-	return rc;
+	return cmocka_run_group_tests(tests, tsgroup_setup, tsgroup_teardown);
 }
