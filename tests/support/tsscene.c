@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <curl/curl.h>
+
 static int tsscene_seq;
 
 int64_t
@@ -102,6 +104,24 @@ tsscene_free(tsscene_t *s)
 	tsmongo_drop_db(s->client, s->db);
 	mongoc_client_destroy(s->client);
 	free(s);
+}
+
+int
+tsscene_group_setup(void **state)
+{
+	/* Before tsgroup's server, as the programs did: cmocka runs the group teardown
+	 * even when this setup fails, and that teardown balances it. */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	return tsgroup_setup(state);
+}
+
+int
+tsscene_group_teardown(void **state)
+{
+	int rc = tsgroup_teardown(state);
+
+	curl_global_cleanup();
+	return rc;
 }
 
 int

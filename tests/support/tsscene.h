@@ -47,6 +47,12 @@ int tsscene_stop_daemon(tsscene_t *s);
 /* Stop whatever runs, drop the database, free. NULL-safe. */
 void tsscene_free(tsscene_t *s);
 
+/* cmocka's group fixtures for a program whose tests run scenes: tsgroup's, inside
+ * curl_global_init / curl_global_cleanup, so libcurl (tsdaemon_get, tsextrahop) is
+ * set up once, before any test thread, and released after mongoc_cleanup. */
+int tsscene_group_setup(void **state);
+int tsscene_group_teardown(void **state);
+
 /* cmocka's per-test fixtures for a program on tsgroup's server: *state gets
  * tsscene_new(tsgroup_mongo(), tag) (call from the test's own setup); the teardown
  * frees it and tsmongo's scratch pool. 0, or -1. */
