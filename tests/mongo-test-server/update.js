@@ -3,7 +3,7 @@
 // int64 stays int64, int32 overflow widens to int64, anything with a double is a double.
 
 const {
-  Int32, Long, Double, Decimal128, Timestamp, typeName, isNumeric, numberValue, isPlainObject,
+  BSON, Int32, Long, Double, Decimal128, Timestamp, typeName, isNumeric, numberValue, isPlainObject,
   compare, equals, render, promote, toRaw, serialize, fromJsKeeping,
 } = require('./bsonutil');
 const { CommandError } = require('./errors');
@@ -315,8 +315,54 @@ function applyOne(doc, o, isInsert) {
   }
 }
 
+// The document an update starts from: a copy of its objects and arrays. The values
+// in it (Int32, Long, Double, Decimal128, ObjectId, Timestamp, Binary, BSONRegExp,
+// Date, strings) are shared with the original: update operators replace values and
+// never change one in place. A document holding anything a serialize + deserialize
+// round trip would turn into something else (a JS number, undefined, DBRef, Code,
+// an unsigned Long, an invalid Date, a "__proto__" key, ...) is copied that way,
+// as before.
+const SHARED_TYPES = new Set(['Int32', 'Double', 'Decimal128', 'ObjectId', 'Timestamp', 'Binary', 'BSONRegExp', 'MinKey', 'MaxKey']);
+
+function copyValue(v) {
+  if (typeof v === 'string' || typeof v === 'boolean' || v === null) return v;
+  if (typeof v !== 'object') return undefined;
+  if (Array.isArray(v)) {
+    const out = new Array(v.length);
+    for (let i = 0; i < v.length; i++) {
+      if (!(i in v)) return undefined;
+      const x = copyValue(v[i]);
+      if (x === undefined) return undefined;
+      out[i] = x;
+    }
+    return out;
+  }
+  const t = v._bsontype;
+  if (t !== undefined) {
+    if (SHARED_TYPES.has(t) && v.constructor === BSON[t]) return v;
+    if (t === 'Binary' && v.constructor === BSON.UUID) return v; // what a subtype 4 decodes to
+    if (t === 'Long' && v.constructor === Long && v.unsigned === false) return v;
+    return undefined;
+  }
+  if (v instanceof Date) return v.constructor === Date && Number.isFinite(v.getTime()) ? v : undefined;
+  if (Object.getPrototypeOf(v) !== Object.prototype) return undefined;
+  return copyObject(v);
+}
+
+function copyObject(v) {
+  const out = {};
+  for (const k in v) {
+    if (k === '__proto__' || !Object.prototype.hasOwnProperty.call(v, k)) return undefined;
+    const x = copyValue(v[k]);
+    if (x === undefined) return undefined;
+    out[k] = x;
+  }
+  return out;
+}
+
 function deepCopy(raw) {
-  return toRaw(serialize(raw));
+  const out = isPlainObject(raw) && Object.getPrototypeOf(raw) === Object.prototype ? copyObject(raw) : undefined;
+  return out !== undefined ? out : toRaw(serialize(raw));
 }
 
 // Applies an update to a copy of oldRaw and returns the new raw document.
