@@ -307,11 +307,197 @@ function evaluateArray(s, v, fails, spec) {
   }
 }
 
+// A schema compiled once into a predicate: check(v) is true exactly when evaluate(s, v)
+// finds no failed rule. It mirrors evaluate() rule by rule (same tests, same order of
+// precedence) without building the failure details; a validator runs it first and
+// calls evaluate() only for a document that fails, to describe why.
+function compileCheck(s) {
+  const list = (x) => (Array.isArray(x) ? x : [x]);
+  const checks = [];
+  if ('bsonType' in s) {
+    const types = list(s.bsonType);
+    checks.push((v, t) => types.some((bt) => (bt === 'number' ? isNumeric(v) : t === bt)));
+  }
+  if ('type' in s) {
+    const types = list(s.type);
+    checks.push((v) => types.some((jt) => jsonTypeMatches(jt, v)));
+  }
+  if ('enum' in s) {
+    const values = s.enum;
+    checks.push((v, t) => values.some((e) => equals(e, v) && (typeName(e) === t || isNumeric(e) === isNumeric(v))));
+  }
+  const num = [];
+  if ('minimum' in s) {
+    const m = numberValue(s.minimum);
+    num.push(s.exclusiveMinimum === true ? (n) => n > m : (n) => n >= m);
+  }
+  if ('maximum' in s) {
+    const m = numberValue(s.maximum);
+    num.push(s.exclusiveMaximum === true ? (n) => n < m : (n) => n <= m);
+  }
+  if ('multipleOf' in s) {
+    const m = numberValue(s.multipleOf);
+    num.push((n) => !(m !== 0 && n % m !== 0));
+  }
+  if (num.length) {
+    checks.push((v) => {
+      if (!isNumeric(v)) return true;
+      const n = numberValue(v);
+      return num.every((c) => c(n));
+    });
+  }
+  const str = [];
+  if ('minLength' in s) {
+    const m = numberValue(s.minLength);
+    str.push((x) => [...x].length >= m);
+  }
+  if ('maxLength' in s) {
+    const m = numberValue(s.maxLength);
+    str.push((x) => [...x].length <= m);
+  }
+  if ('pattern' in s) {
+    const re = new RegExp(s.pattern, 'u'); // no g/y flag: test() keeps no state
+    str.push((x) => re.test(x));
+  }
+  if (str.length) checks.push((v) => typeof v !== 'string' || str.every((c) => c(v)));
+  const obj = compileObjectCheck(s);
+  if (obj) checks.push((v, t) => t !== 'object' || obj(v));
+  const arr = compileArrayCheck(s);
+  if (arr) checks.push((v) => !Array.isArray(v) || arr(v));
+  if ('allOf' in s) {
+    const subs = s.allOf.map(compileCheck);
+    checks.push((v) => subs.every((c) => c(v)));
+  }
+  if ('anyOf' in s) {
+    const subs = s.anyOf.map(compileCheck);
+    checks.push((v) => subs.some((c) => c(v)));
+  }
+  if ('oneOf' in s) {
+    const subs = s.oneOf.map(compileCheck);
+    checks.push((v) => {
+      let ok = 0;
+      for (const c of subs) if (c(v)) ok++;
+      return ok === 1;
+    });
+  }
+  if ('not' in s) {
+    const sub = compileCheck(s.not);
+    checks.push((v) => !sub(v));
+  }
+  return (v) => {
+    const t = typeName(v);
+    for (let i = 0; i < checks.length; i++) if (!checks[i](v, t)) return false;
+    return true;
+  };
+}
+
+function compileObjectCheck(s) {
+  const checks = [];
+  const has = (v, k) => Object.prototype.hasOwnProperty.call(v, k);
+  if ('required' in s) {
+    const req = s.required;
+    checks.push((v) => req.every((k) => has(v, k)));
+  }
+  if ('minProperties' in s) {
+    const m = numberValue(s.minProperties);
+    checks.push((v, keys) => !(keys.length < m));
+  }
+  if ('maxProperties' in s) {
+    const m = numberValue(s.maxProperties);
+    checks.push((v, keys) => !(keys.length > m));
+  }
+  if ('properties' in s) {
+    const props = Object.entries(s.properties).map(([name, sub]) => [name, compileCheck(sub)]);
+    checks.push((v) => {
+      for (const [name, c] of props) if (has(v, name) && !c(v[name])) return false;
+      return true;
+    });
+  }
+  const patterns = 'patternProperties' in s
+    ? Object.entries(s.patternProperties).map(([p, sub]) => [new RegExp(p, 'u'), compileCheck(sub)]) : [];
+  if (patterns.length) {
+    checks.push((v, keys) => {
+      for (const k of keys) for (const [re, c] of patterns) if (re.test(k) && !c(v[k])) return false;
+      return true;
+    });
+  }
+  if ('additionalProperties' in s) {
+    const declared = s.properties || {};
+    const extra = (k) => !Object.prototype.hasOwnProperty.call(declared, k) && !patterns.some(([re]) => re.test(k));
+    if (s.additionalProperties === false) {
+      checks.push((v, keys) => !keys.some(extra));
+    } else if (s.additionalProperties !== true) {
+      const c = compileCheck(s.additionalProperties);
+      checks.push((v, keys) => keys.every((k) => !extra(k) || c(v[k])));
+    }
+  }
+  if ('dependencies' in s) {
+    const deps = Object.entries(s.dependencies).map(([k, dep]) => [k, Array.isArray(dep) ? dep : compileCheck(dep)]);
+    checks.push((v) => {
+      for (const [k, dep] of deps) {
+        if (!has(v, k)) continue;
+        if (Array.isArray(dep) ? !dep.every((d) => has(v, d)) : !dep(v)) return false;
+      }
+      return true;
+    });
+  }
+  if (!checks.length) return null;
+  return (v) => {
+    const keys = Object.keys(v);
+    for (let i = 0; i < checks.length; i++) if (!checks[i](v, keys)) return false;
+    return true;
+  };
+}
+
+function compileArrayCheck(s) {
+  const checks = [];
+  if ('minItems' in s) {
+    const m = numberValue(s.minItems);
+    checks.push((v) => !(v.length < m));
+  }
+  if ('maxItems' in s) {
+    const m = numberValue(s.maxItems);
+    checks.push((v) => !(v.length > m));
+  }
+  if (s.uniqueItems === true) {
+    checks.push((v) => {
+      for (let i = 0; i < v.length; i++) for (let j = i + 1; j < v.length; j++) if (equals(v[i], v[j])) return false;
+      return true;
+    });
+  }
+  if ('items' in s) {
+    if (Array.isArray(s.items)) {
+      const subs = s.items.map(compileCheck);
+      checks.push((v) => {
+        for (let i = 0; i < Math.min(v.length, subs.length); i++) if (!subs[i](v[i])) return false;
+        return true;
+      });
+      if ('additionalItems' in s) {
+        const n = s.items.length;
+        if (s.additionalItems === false) checks.push((v) => !(v.length > n));
+        else if (s.additionalItems !== true) {
+          const c = compileCheck(s.additionalItems);
+          checks.push((v) => {
+            for (let i = n; i < v.length; i++) if (!c(v[i])) return false;
+            return true;
+          });
+        }
+      }
+    } else {
+      const c = compileCheck(s.items);
+      checks.push((v) => v.every((x) => c(x)));
+    }
+  }
+  if (!checks.length) return null;
+  return (v) => checks.every((c) => c(v));
+}
+
 // For mingo: $jsonSchema inside a query (or nested in a validator's $and), where
 // only the promoted view is at hand.
 function mingoJsonSchemaValidator(schema) {
   checkSchema(schema);
-  return (obj) => evaluate(schema, fromJs(obj)).length === 0;
+  const check = compileCheck(schema);
+  return (obj) => check(fromJs(obj));
 }
 
 // Compiles a collection validator. Returns validate(raw) -> null or errInfo.details.
@@ -329,9 +515,10 @@ function compileValidator(validator, makeQuery) {
     }
   }
   const query = Object.keys(rest).length ? makeQuery(promote(rest)) : null;
+  const check = schema ? compileCheck(schema) : null;
   return (raw, view) => {
     const clauses = [];
-    if (schema) {
+    if (schema && !check(raw)) {
       const f = evaluate(schema, raw);
       if (f.length) {
         const d = { operatorName: '$jsonSchema' };
@@ -349,4 +536,4 @@ function compileValidator(validator, makeQuery) {
   };
 }
 
-module.exports = { compileValidator, checkSchema, evaluate, mingoJsonSchemaValidator };
+module.exports = { compileValidator, checkSchema, evaluate, compileCheck, mingoJsonSchemaValidator };
