@@ -17,29 +17,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "tsscene.h"
 
 #define API_KEY TSSCENE_API_KEY
-
-static tsmongo_t *mongo;
 
 typedef tsscene_t fixture_t;
 
 static int
 fixture_setup(void **state)
 {
-	*state = tsscene_new(mongo, "daemon");
-	return *state != NULL ? 0 : -1;
-}
-
-static int
-fixture_teardown(void **state)
-{
-	tsscene_free(*state);
-	tsmongo_tmp_free();
-	return 0;
+	return tsscene_setup(state, "daemon");
 }
 
 static void
@@ -495,7 +482,7 @@ test_bad_config_exits_2(void **state)
 	int st;
 
 	(void)state;
-	tsdaemon_init(&d, tsmongo_uri(mongo), "x", "http://127.0.0.1:1", API_KEY);
+	tsdaemon_init(&d, tsmongo_uri(tsgroup_mongo()), "x", "http://127.0.0.1:1", API_KEY);
 	tsdaemon_setenv(&d, "TICKETSYNC_PUSH_INTERVAL_MS", "soon");
 	/* It must refuse to start: no READY line, exit status 2, the key named. */
 	assert_int_equal(tsdaemon_start(&d, err, sizeof(err)), -1);
@@ -505,51 +492,24 @@ test_bad_config_exits_2(void **state)
 	tsdaemon_free(&d);
 }
 
-static int
-group_setup(void **state)
-{
-	char err[512];
-
-	(void)state;
-	mongo = tsmongo_start(err, sizeof(err));
-	if (mongo == NULL) {
-		fprintf(stderr, "cannot start MongoDB: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	tsmongo_stop(mongo);
-	return 0;
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_seed_example_pushed_once, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_first_start_rescans_existing, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_change_unchanged_unmapped, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_input_rejected, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_retry_after_and_503, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_404_parked_then_unparked, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_401_stops_pushing, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_oauth2_token_expiry, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_restart_resumes_from_checkpoint, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_ticket_before_detection_and_multiple_tickets, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_ticket_delete_keeps_fields, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_https_verification, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_seed_example_pushed_once, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_first_start_rescans_existing, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_change_unchanged_unmapped, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_input_rejected, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_retry_after_and_503, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_404_parked_then_unparked, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_401_stops_pushing, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_oauth2_token_expiry, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_restart_resumes_from_checkpoint, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_ticket_before_detection_and_multiple_tickets, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_ticket_delete_keeps_fields, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_https_verification, fixture_setup, tsscene_teardown),
 		cmocka_unit_test(test_bad_config_exits_2),
 	};
-	int rc;
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-	mongoc_cleanup();
-	curl_global_cleanup();
-	return rc;
+	return cmocka_run_group_tests(tests, tsscene_group_setup, tsscene_group_teardown);
 }
