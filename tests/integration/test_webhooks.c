@@ -33,8 +33,6 @@
 #define SNOW_SECRET "snow-0b7e4c9d2f1a4e6b9c3d8a51"
 #define GENERIC_SECRET "generic-8d2c6e0f4b1a49d7a3e5c7f2"
 
-static tsmongo_t *mongo;
-
 typedef tsscene_t fixture_t;
 
 /* ---- scene ---- */
@@ -42,16 +40,7 @@ typedef tsscene_t fixture_t;
 static int
 fixture_setup(void **state)
 {
-	*state = tsscene_new(mongo, "webhooks");
-	return *state != NULL ? 0 : -1;
-}
-
-static int
-fixture_teardown(void **state)
-{
-	tsscene_free(*state);
-	tsmongo_tmp_free();
-	return 0;
+	return tsscene_setup(state, "webhooks");
 }
 
 /* The fake, the database with every validator (as `ticketsyncctl init` leaves it),
@@ -866,7 +855,7 @@ test_database_unavailable(void **state)
 	begin(f, JIRA_SECRET, NULL, NULL);
 	start_daemon(f);
 	put_detections(f, 4, 4);
-	if (!tsmongo_admin_command(mongo, on, NULL, &err)) {
+	if (!tsmongo_admin_command(tsgroup_mongo(), on, NULL, &err)) {
 		/* a real server without test commands */
 		fprintf(stderr, "# skipped: failCommand unavailable: %s\n", err.message);
 		stop_daemon(f);
@@ -874,7 +863,7 @@ test_database_unavailable(void **state)
 		return;
 	}
 	assert_int_equal(post(f, "/webhooks/jira", bearer_jira, server, &r), 503);
-	assert_true(tsmongo_fail_off(mongo, &err));
+	assert_true(tsmongo_fail_off(tsgroup_mongo(), &err));
 	assert_string_equal(r.retry_after, "5");
 	assert_non_null(strstr(tsmongo_get_str(&r.json, "error"), "the ticket could not be stored"));
 	reply_free(&r);
@@ -985,49 +974,22 @@ test_intake_outcomes(void **state)
 	}
 }
 
-static int
-group_setup(void **state)
-{
-	char err[512];
-
-	(void)state;
-	mongo = tsmongo_start(err, sizeof(err));
-	if (mongo == NULL) {
-		fprintf(stderr, "cannot start MongoDB: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	tsmongo_stop(mongo);
-	return 0;
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_intake_outcomes, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_jira_server_and_cloud, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_servicenow, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_generic_and_signatures, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_wrong_secret_writes_nothing, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_body_limits, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_out_of_order_and_redelivery, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_and_ignored, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_disabled_sources, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_payload_without_ids, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_database_unavailable, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_intake_outcomes, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_jira_server_and_cloud, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_servicenow, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_generic_and_signatures, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_secret_writes_nothing, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_body_limits, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_out_of_order_and_redelivery, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_and_ignored, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_disabled_sources, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_payload_without_ids, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_database_unavailable, fixture_setup, tsscene_teardown),
 	};
-	int rc;
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-	mongoc_cleanup();
-	curl_global_cleanup();
-	return rc;
+	return cmocka_run_group_tests(tests, tsscene_group_setup, tsscene_group_teardown);
 }
