@@ -27,8 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "tsdaemon.h"
 #include "tsextrahop.h"
 #include "tsmongo.h"
@@ -37,8 +35,6 @@
 #include "ticketsync/fields.h"
 
 #define MB (1024 * 1024)
-
-static tsmongo_t *mongo;
 
 typedef tsscene_t fixture_t;
 
@@ -50,23 +46,16 @@ fixture_setup(void **state)
 	/* auto_create: every detection id exists in ExtraHop, so a PATCH that is missing
 	 * can only mean the service decided not to send it. */
 	tsextrahop_opts_t fxo = { .api_key = TSSCENE_API_KEY, .auto_create = true };
-	fixture_t *f = tsscene_new(mongo, "bad");
+	fixture_t *f;
 
-	*state = f;
-	if (f == NULL)
+	if (tsscene_setup(state, "bad") != 0)
 		return -1;
+	f = *state;
 	if (tsscene_begin(f, &fxo, TSSCENE_API_KEY) != 0) {
 		fprintf(stderr, "fake ExtraHop: %s\n", f->error);
+		tsscene_teardown(state); /* cmocka runs no teardown after a failed setup */
 		return -1;
 	}
-	return 0;
-}
-
-static int
-fixture_teardown(void **state)
-{
-	tsscene_free(*state);
-	tsmongo_tmp_free();
 	return 0;
 }
 
@@ -952,46 +941,19 @@ test_config_errors_exit_2_naming_the_key(void **state)
 	rmdir(dir);
 }
 
-static int
-group_setup(void **state)
-{
-	char err[512];
-
-	(void)state;
-	mongo = tsmongo_start(err, sizeof(err));
-	if (mongo == NULL) {
-		fprintf(stderr, "cannot start MongoDB: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	tsmongo_stop(mongo);
-	return 0;
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_detections_wrong_types_and_missing_fields, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_tickets_wrong_types_and_missing_fields, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_huge_strings_and_documents, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_deep_nesting, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_invalid_utf8, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_bad_input_found_by_the_first_scan, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_unloadable_ids_found_by_the_first_scan, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_detections_wrong_types_and_missing_fields, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_tickets_wrong_types_and_missing_fields, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_huge_strings_and_documents, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_deep_nesting, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_utf8, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_input_found_by_the_first_scan, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_unloadable_ids_found_by_the_first_scan, fixture_setup, tsscene_teardown),
 		cmocka_unit_test(test_config_errors_exit_2_naming_the_key),
 	};
-	int rc;
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-	mongoc_cleanup();
-	curl_global_cleanup();
-	return rc;
+	return cmocka_run_group_tests(tests, tsscene_group_setup, tsscene_group_teardown);
 }
