@@ -17,13 +17,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include <curl/curl.h>
-
 #include "tsworkload.h"
 
 #define PERIOD_MS 2000
-
-static tsmongo_t *mongo;
 
 typedef struct pair {
 	tsscene_t *s;     /* instance "alpha" is the scene's daemon */
@@ -60,7 +56,7 @@ pair_start(void)
 	pair_t *p = calloc(1, sizeof(*p));
 	char err[512], period[16];
 
-	p->s = tsscene_new(mongo, "failover");
+	p->s = tsscene_new(tsgroup_mongo(), "failover");
 	if (tsscene_begin(p->s, &fxo, TSSCENE_API_KEY) != 0)
 		fail_msg("%s", p->s->error);
 	snprintf(period, sizeof(period), "%d", PERIOD_MS);
@@ -68,7 +64,7 @@ pair_start(void)
 	tsdaemon_setenv(&p->s->d, "TICKETSYNC_PUSH_CLAIM_TIMEOUT_MS", "3000");
 	tsdaemon_setenv(&p->s->d, "TICKETSYNC_EXTRAHOP_REQUEST_TIMEOUT_MS", "2000");
 	/* bravo: the same settings under its own name. */
-	tsdaemon_init(&p->b, tsmongo_uri(mongo), p->s->db, p->s->fx.base_url, TSSCENE_API_KEY);
+	tsdaemon_init(&p->b, tsmongo_uri(tsgroup_mongo()), p->s->db, p->s->fx.base_url, TSSCENE_API_KEY);
 	for (int i = 0; i < p->s->d.nenv; i++) {
 		char *eq = strchr(p->s->d.env[i], '=');
 		char name[128];
@@ -210,28 +206,6 @@ test_sigstop_active_steps_down(void **state)
 	tsworkload_free(&w);
 }
 
-static int
-group_setup(void **state)
-{
-	char err[512];
-
-	(void)state;
-	mongo = tsmongo_start(err, sizeof(err));
-	if (mongo == NULL) {
-		fprintf(stderr, "cannot start MongoDB: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	tsmongo_stop(mongo);
-	return 0;
-}
-
 int
 main(void)
 {
@@ -239,11 +213,6 @@ main(void)
 		cmocka_unit_test_teardown(test_kill9_active_standby_takes_over, pair_teardown),
 		cmocka_unit_test_teardown(test_sigstop_active_steps_down, pair_teardown),
 	};
-	int rc;
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-	mongoc_cleanup();
-	curl_global_cleanup();
-	return rc;
+	return cmocka_run_group_tests(tests, tsscene_group_setup, tsscene_group_teardown);
 }
