@@ -22,11 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "tsworkload.h"
 
-static tsmongo_t *mongo;
 static bool soak;
 
 static void
@@ -42,7 +39,7 @@ scene(const char *tag, int latency_ms)
 		.api_key = TSSCENE_API_KEY, .auto_create = true, .latency_ms = latency_ms,
 		.record_limit = 1000000,
 	};
-	tsscene_t *s = tsscene_new(mongo, tag);
+	tsscene_t *s = tsscene_new(tsgroup_mongo(), tag);
 
 	assert_non_null(s);
 	if (tsscene_begin(s, &fxo, TSSCENE_API_KEY) != 0)
@@ -117,6 +114,7 @@ static void
 test_mongodb_faults(void **state)
 {
 	int ndet = 100, total = soak ? 5000 : 1000;
+	tsmongo_t *mongo = tsgroup_mongo();
 	tsscene_t *s = scene("mongofault", 0);
 	tsworkload_t w;
 	bson_error_t err;
@@ -263,52 +261,17 @@ test_shutdown_under_load(void **state)
 	tsworkload_free(&w);
 }
 
-static int
-scene_teardown(void **state)
-{
-	tsscene_free(*state);
-	tsmongo_tmp_free();
-	return 0;
-}
-
-static int
-group_setup(void **state)
-{
-	char err[512];
-
-	(void)state;
-	mongo = tsmongo_start(err, sizeof(err));
-	if (mongo == NULL) {
-		fprintf(stderr, "cannot start MongoDB: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	tsmongo_stop(mongo);
-	return 0;
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_kill9_while_streaming, scene_teardown),
-		cmocka_unit_test_teardown(test_mongodb_faults, scene_teardown),
-		cmocka_unit_test_teardown(test_extrahop_faults, scene_teardown),
-		cmocka_unit_test_teardown(test_shutdown_under_load, scene_teardown),
+		cmocka_unit_test_teardown(test_kill9_while_streaming, tsscene_teardown),
+		cmocka_unit_test_teardown(test_mongodb_faults, tsscene_teardown),
+		cmocka_unit_test_teardown(test_extrahop_faults, tsscene_teardown),
+		cmocka_unit_test_teardown(test_shutdown_under_load, tsscene_teardown),
 	};
 	const char *e = getenv("TICKETSYNC_SOAK");
-	int rc;
 
 	soak = e != NULL && strcmp(e, "1") == 0;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-	mongoc_cleanup();
-	curl_global_cleanup();
-	return rc;
+	return cmocka_run_group_tests(tests, tsscene_group_setup, tsscene_group_teardown);
 }
