@@ -268,9 +268,18 @@ class ChangeStream {
       if (!ALLOWED_STAGES.has(name)) throw new CommandError(20, `${name} is not permitted in a $changeStream pipeline`);
     }
     this.matchOnly = stages.every((st) => Object.keys(st)[0] === '$match');
+    this.prefilter = false;
     if (this.matchOnly) {
       const f = stages.length === 0 ? {} : stages.length === 1 ? promote(stages[0].$match) : { $and: stages.map((st) => promote(st.$match)) };
       this.filter = compileFilter(f);
+      // A filter that reads only operationType and ns is decided on those two fields
+      // before the event is built (most events of a database-wide stream are dropped
+      // by such a filter). Not when rendering itself can fail (a required image).
+      this.prefilter = !this.filter.empty && this.fullDocument !== 'required' && this.before !== 'required'
+        && readsOnly(f, PREFILTER_FIELDS);
+      // Its verdict is then a pure function of (operationType, db, coll), kept per
+      // namespace, unless a regular expression could keep state between tests.
+      this.prefilterCache = this.prefilter && !hasRegex(f) ? new Map() : null;
     } else {
       this.pipelineView = promote(stages);
       aggregate(this.pipelineView, []); // reject a bad stage now, not on the first event
@@ -336,8 +345,29 @@ class ChangeStream {
     return { docs: out, pbrt };
   }
 
+  // The $match verdict for an event when the filter reads only operationType and ns.
+  prefiltered(ev) {
+    const cache = this.prefilterCache;
+    const key = cache && typeof ev.op === 'string' && typeof ev.db === 'string'
+      && (ev.op === 'dropDatabase' || typeof ev.coll === 'string')
+      ? `${ev.op}\0${ev.db}\0${ev.op === 'dropDatabase' ? '' : ev.coll}` : null;
+    if (key !== null) {
+      const hit = cache.get(key);
+      if (hit !== undefined) return hit;
+    }
+    // The same fields, built the same way, as in the full event's view in render().
+    const ns = ev.op === 'dropDatabase' ? { db: ev.db } : { db: ev.db, coll: ev.coll };
+    const pass = this.filter.test({ operationType: ev.op, ns });
+    if (key !== null) {
+      if (cache.size >= 10000) cache.clear();
+      cache.set(key, pass);
+    }
+    return pass;
+  }
+
   // The event document for this stream, or null if the user's pipeline drops it.
   render(ev) {
+    if (this.prefilter && !this.prefiltered(ev)) return null;
     const token = makeToken(ev.ts, ev.seq, 0);
     const head = { _id: token, operationType: ev.op, clusterTime: ev.ts, wallTime: ev.wall };
     const parts = [head];
@@ -376,7 +406,7 @@ class ChangeStream {
     if (beforeBytes !== undefined) parts.push(['fullDocumentBeforeChange', beforeBytes]);
     const bytes = buildDoc(parts);
     if (this.matchOnly) {
-      if (this.filter.empty) return bytes;
+      if (this.filter.empty || this.prefilter) return bytes;
       const view = promote(head);
       if (full !== undefined) {
         Object.defineProperty(view, 'fullDocument', {
@@ -399,9 +429,42 @@ class ChangeStream {
   }
 }
 
+// Does query filter f (promoted) read nothing but the given top-level fields and
+// dotted paths? Conservative: only $and/$or/$nor at the top and, on a field, a literal
+// or comparison, set, existence, type, regex and size operators ($not of those);
+// anything else ($expr, $where, $jsonSchema, $elemMatch, unknown operators) is "no".
+const PREFILTER_FIELDS = new Set(['operationType', 'ns', 'ns.db', 'ns.coll']);
+const FIELD_OPS = new Set(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$exists', '$type', '$regex', '$options', '$size']);
+
+function readsOnly(f, fields) {
+  if (!isPlainObject(f)) return false;
+  for (const [k, v] of Object.entries(f)) {
+    if (k === '$and' || k === '$or' || k === '$nor') {
+      if (!Array.isArray(v) || !v.every((sub) => readsOnly(sub, fields))) return false;
+    } else if (!fields.has(k) || !fieldCondition(v)) return false;
+  }
+  return true;
+}
+
+function hasRegex(v) {
+  if (v instanceof RegExp) return true;
+  if (Array.isArray(v)) return v.some(hasRegex);
+  if (isPlainObject(v)) return Object.keys(v).some((k) => k === '$regex' || k === '$options' || hasRegex(v[k]));
+  return false;
+}
+
+function fieldCondition(v) {
+  if (!isPlainObject(v)) return true; // a literal: equality
+  const ks = Object.keys(v);
+  if (!ks.some((k) => k.startsWith('$'))) return true; // an object literal
+  return ks.every((k) => FIELD_OPS.has(k) || (k === '$not' && (v.$not instanceof RegExp || (isPlainObject(v.$not)
+    && Object.keys(v.$not).length > 0 && Object.keys(v.$not).every((x) => FIELD_OPS.has(x))))));
+}
+
 // updateDescription for an update from old to new raw document (mongod's v2 deltas:
 // dotted paths for nested changes, appended array elements as path.N, truncations).
 function identical(a, b) {
+  if (a === b) return true; // a value an update left alone (compare(x, x) is always 0)
   const ta = typeName(a);
   if (ta !== typeName(b)) return false;
   if (ta === 'array') return a.length === b.length && a.every((x, i) => identical(x, b[i]));
