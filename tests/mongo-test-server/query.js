@@ -28,7 +28,7 @@ function compileFilter(filterView, extraOpts) {
   if (!isPlainObject(f)) throw new CommandError(14, "BSON field 'filter' is the wrong type, expected type 'object'");
   if (Object.keys(f).length === 0) return { test: () => true, view: f, empty: true };
   const simple = !extraOpts && simpleEquality(f);
-  if (simple) return { view: f, empty: false, test: simple, simple: true };
+  if (simple) return { view: f, empty: false, test: simple, testRaw: simple.testRaw };
   const inTest = !extraOpts && simpleIn(f);
   if (inTest) return { view: f, empty: false, test: inTest };
   const mk = (cond) => {
@@ -121,7 +121,7 @@ function simpleEquality(f) {
     if (typeof v === 'number' && Number.isNaN(v)) return null;
     conds.push([k.split('.'), v]);
   }
-  return (doc) => {
+  const test = (doc) => {
     for (const [parts, v] of conds) {
       let hit = false;
       for (const x of valuesAtPath(doc, parts)) {
@@ -134,6 +134,75 @@ function simpleEquality(f) {
     }
     return true;
   };
+  // The same test on the raw document, which spares decoding a view (a partial
+  // index's filter on every write). The constants are promoted values (never Long),
+  // so compare() treats a raw Int32/Long/Double/Decimal128 exactly as the number the
+  // view would hold. Returns undefined (ask test() on the view) where the two forms
+  // could differ: the path runs through a non-plain object, or a value found is of
+  // a type whose view differs in a way compare() could see (JS numbers, symbols, ...).
+  test.testRaw = (raw) => {
+    for (const [parts, v] of conds) {
+      const found = [];
+      if (!rawValuesAtPath(raw, parts, 0, found)) return undefined;
+      let hit = false;
+      for (const x of found) {
+        if (Array.isArray(x)) {
+          for (const el of x) if (!rawSafeLeaf(el)) return undefined;
+          if (x.some((el) => compare(el, v) === 0)) hit = true;
+        } else {
+          if (!rawSafeLeaf(x)) return undefined;
+          if (compare(x, v) === 0) hit = true;
+        }
+        if (hit) break;
+      }
+      if (!hit) return false;
+    }
+    return true;
+  };
+  return test;
+}
+
+function isPlainRaw(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype
+    && v._bsontype === undefined;
+}
+
+// valuesAtPath on a raw document, or false when it would descend into anything but
+// plain objects and arrays (a BSON value object, whose view may be a number).
+function rawValuesAtPath(doc, parts, i, out) {
+  if (i === parts.length) {
+    out.push(doc);
+    return true;
+  }
+  if (doc === null || typeof doc !== 'object') return true;
+  if (Array.isArray(doc)) {
+    const idx = /^\d+$/.test(parts[i]) ? Number(parts[i]) : -1;
+    if (idx >= 0 && idx < doc.length && !rawValuesAtPath(doc[idx], parts, i + 1, out)) return false;
+    for (const el of doc) {
+      if (el !== null && typeof el === 'object' && !Array.isArray(el)) {
+        if (!isPlainRaw(el)) return false;
+        if (!rawValuesAtPath(el, parts, i, out)) return false;
+      }
+    }
+    return true;
+  }
+  if (!isPlainRaw(doc)) return false;
+  if (!Object.prototype.hasOwnProperty.call(doc, parts[i])) return true;
+  return rawValuesAtPath(doc[parts[i]], parts, i + 1, out);
+}
+
+// Raw values that compare() sees exactly as their promoted view: the numeric types
+// (compared by numberValue, which is the view's number), and types the view keeps
+// as they are. Objects and arrays never equal a scalar constant in either form.
+const RAW_SAFE = new Set(['Int32', 'Double', 'Long', 'Decimal128', 'ObjectId', 'Binary', 'Timestamp', 'MinKey', 'MaxKey', 'BSONRegExp']);
+
+function rawSafeLeaf(x) {
+  if (x === null || x === undefined || typeof x === 'string' || typeof x === 'boolean') return true;
+  if (typeof x !== 'object') return false;
+  if (Array.isArray(x)) return true;
+  if (x._bsontype !== undefined) return RAW_SAFE.has(x._bsontype) && !(x._bsontype === 'Long' && x.unsigned);
+  if (x instanceof Date) return x.constructor === Date;
+  return Object.getPrototypeOf(x) === Object.prototype;
 }
 
 // Filters made of {field: {$in: [strings, numbers, booleans]}} on top-level fields (an

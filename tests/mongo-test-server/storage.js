@@ -76,7 +76,7 @@ class Index {
 
   // Each entry: { key: composite string, lead: leading-field string, values: [...] }.
   entries(rec) {
-    if (this.partial && !this.partial.test(rec.view)) return [];
+    if (this.partial && !this.inPartial(rec)) return [];
     const view = rec.raw; // keyString compares raw numeric types by value
     let multi = false;
     const perField = this.parts.map((p) => {
@@ -110,6 +110,16 @@ class Index {
       out.push({ key, lead: keyString(values[0]), values });
     }
     return out;
+  }
+
+  // Does the partial filter take rec? On the raw document when the filter can say
+  // so exactly (plain equalities), so a write need not decode the document's view.
+  inPartial(rec) {
+    if (this.partial.testRaw) {
+      const r = this.partial.testRaw(rec.raw);
+      if (r !== undefined) return r;
+    }
+    return this.partial.test(rec.view);
   }
 
   conflict(entries, self) {
@@ -562,11 +572,17 @@ class Collection {
     const plan = this.planIndexes(next, rec);
     const oldBytes = rec.bytes;
     const oldRaw = rec.raw;
-    for (const idx of this.indexes.values()) idx.remove(rec, idx.entries(rec));
+    const olds = plan.map(([idx]) => idx.entries(rec));
     rec.bytes = bytes;
     rec._raw = newRaw;
     rec._view = next._view;
-    for (const [idx, entries] of plan) idx.add(rec, entries);
+    // An index whose entries for the document did not change is left alone (its
+    // maps hold the same keys and its sorted list the same values at the same place).
+    plan.forEach(([idx, entries], i) => {
+      if (sameEntries(olds[i], entries)) return;
+      idx.remove(rec, olds[i]);
+      idx.add(rec, entries);
+    });
     this.db.store.onWrite({ op: opts.replacement ? 'replace' : 'update', coll: this, rec, oldRaw, oldBytes });
     return true;
   }
@@ -593,6 +609,30 @@ class Collection {
     if (!rec) return;
     for (const idx of this.indexes.values()) idx.remove(rec, idx.entries(rec));
     this.docs.delete(keyString(id));
+  }
+}
+
+function sameEntries(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x.key !== y.key || x.lead !== y.lead || x.values.length !== y.values.length) return false;
+    for (let j = 0; j < x.values.length; j++) if (!sameValue(x.values[j], y.values[j])) return false;
+  }
+  return true;
+}
+
+// Indistinguishable index values: the same value of the same BSON type.
+function sameValue(x, y) {
+  if (Object.is(x, y)) return true;
+  if (x === null || y === null || typeof x !== 'object' || typeof y !== 'object' || x.constructor !== y.constructor) return false;
+  if (x instanceof Date) return x.getTime() === y.getTime();
+  switch (x._bsontype) {
+    case 'Int32': case 'Double': return Object.is(x.value, y.value);
+    case 'Long': return x.unsigned === y.unsigned && x.high === y.high && x.low === y.low;
+    case 'ObjectId': return x.toHexString() === y.toHexString();
+    default: return false;
   }
 }
 
