@@ -122,6 +122,9 @@ function cmpPrim(a, b) {
 }
 
 function compare(a, b) {
+  // Shortcuts for the commonest index keys; the general case below gives the same.
+  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
+  if (a instanceof Date && b instanceof Date) return cmpPrim(a.getTime(), b.getTime());
   const ta = typeName(a), tb = typeName(b);
   const ra = TYPE_RANK[ta] || 5, rb = TYPE_RANK[tb] || 5;
   if (ra !== rb) return ra < rb ? -1 : 1;

@@ -30,7 +30,7 @@ function compileFilter(filterView, extraOpts) {
   const simple = !extraOpts && simpleEquality(f);
   if (simple) return { view: f, empty: false, test: simple, testRaw: simple.testRaw };
   const inTest = !extraOpts && simpleIn(f);
-  if (inTest) return { view: f, empty: false, test: inTest };
+  if (inTest) return { view: f, empty: false, test: inTest, testRaw: inTest.testRaw };
   const mk = (cond) => {
     try {
       return new mingo.Query(cond, extraOpts ? { ...MINGO_OPTS, ...extraOpts } : MINGO_OPTS);
@@ -235,7 +235,7 @@ function simpleIn(f) {
   }
   if (!ins) return null;
   const same = (x, want) => x === want || Object.is(x, want);
-  return (doc) => {
+  const test = (doc) => {
     for (const [k, set, want] of conds) {
       const a = MINGO_PROTO_PROPS.has(k) && !Object.prototype.hasOwnProperty.call(doc, k) ? undefined : doc[k];
       if (set === null) {
@@ -256,6 +256,53 @@ function simpleIn(f) {
     }
     return true;
   };
+  // The same test on the raw document: each top-level value (and array element) as
+  // its view holds it (viewScalar); undefined (ask the view) for a value that has no
+  // certain view here.
+  test.testRaw = (raw) => {
+    const view = {};
+    for (const [k] of conds) {
+      if (!Object.prototype.hasOwnProperty.call(raw, k)) continue;
+      const v = raw[k];
+      if (Array.isArray(v)) {
+        const arr = new Array(v.length);
+        for (let i = 0; i < v.length; i++) {
+          const x = viewScalar(v[i]);
+          if (x === UNSURE) return undefined;
+          arr[i] = x;
+        }
+        view[k] = arr;
+      } else {
+        const x = viewScalar(v);
+        if (x === UNSURE) return undefined;
+        view[k] = x;
+      }
+    }
+    return test(view);
+  };
+  return test;
+}
+
+// What a raw value's view is, as far as an equality or $in with primitive values can
+// tell: numbers become the view's JS number; strings, booleans and null are
+// themselves; objects, arrays and BSON values that stay objects in the view can only
+// be told apart from primitives, so a stand-in object does. UNSURE otherwise.
+const UNSURE = Symbol('unsure');
+const OBJECT_STANDIN = Object.freeze({});
+const VIEW_OBJECTS = new Set(['ObjectId', 'Binary', 'Timestamp', 'MinKey', 'MaxKey', 'BSONRegExp', 'DBRef', 'Code']);
+
+function viewScalar(x) {
+  if (x === null || typeof x === 'string' || typeof x === 'boolean') return x;
+  if (typeof x !== 'object') return UNSURE;
+  if (Array.isArray(x)) return OBJECT_STANDIN;
+  switch (x._bsontype) {
+    case undefined:
+      return x instanceof Date || Object.getPrototypeOf(x) === Object.prototype ? OBJECT_STANDIN : UNSURE;
+    case 'Int32': case 'Double': return x.value;
+    case 'Long': return x.unsigned ? UNSURE : x.toNumber();
+    case 'Decimal128': return parseFloat(x.toString());
+    default: return VIEW_OBJECTS.has(x._bsontype) ? OBJECT_STANDIN : UNSURE;
+  }
 }
 
 // Object.prototype's properties, which mingo's field lookup treats as missing unless

@@ -94,6 +94,12 @@ class Index {
     });
     if (multi) this.multikey = true;
     if (this.sparse && perField.every((vals) => vals.length === 0)) return [];
+    if (!multi) {
+      // One value (or none: null) per field: one entry, as the general case gives.
+      const values = perField.map((vals) => (vals.length ? vals[0] : null));
+      const keys = values.map(keyString);
+      return [{ key: keys.join('\u0001'), lead: keys[0], values }];
+    }
     const combos = [[]];
     for (const vals of perField) {
       const choices = vals.length ? vals : [null];
@@ -489,14 +495,21 @@ class Collection {
       return cands; // the _id Map lookup is the whole filter: nothing to decode
     }
     const out = [];
+    const test = filter.testRaw
+      ? (rec) => {
+        // a filter that can decide on the raw document spares decoding its view
+        const r = filter.testRaw(rec.raw);
+        return r !== undefined ? r : filter.test(rec.view);
+      }
+      : (rec) => filter.test(rec.view, filter.needsRaw ? rec.raw : undefined);
     if (cands) {
-      for (const rec of cands) if (filter.test(rec.view, filter.needsRaw ? rec.raw : undefined)) out.push(rec);
+      for (const rec of cands) if (test(rec)) out.push(rec);
       // index hits come back in natural order, as a scan would give them
       if (out.length > 1) out.sort((a, b) => a.seq - b.seq);
       return out;
     }
     if (filter.empty) return [...this.docs.values()];
-    for (const rec of this.docs.values()) if (filter.test(rec.view, filter.needsRaw ? rec.raw : undefined)) out.push(rec);
+    for (const rec of this.docs.values()) if (test(rec)) out.push(rec);
     return out;
   }
 
