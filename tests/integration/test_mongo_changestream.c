@@ -249,6 +249,70 @@ test_database_stream_match_and_order(void **state)
 	mongoc_database_destroy(db);
 }
 
+/* A $match reading only ns/operationType (which the test server decides before it
+ * builds an event) gives exactly the events of the same filter with a clause that
+ * needs the whole event, and a $match on fullDocument still sees the document. */
+static void
+test_database_stream_ns_filters_agree(void **state)
+{
+	mongoc_database_t *db = mongoc_client_get_database(client, dbname);
+	mongoc_collection_t *kept = coll("nsf_kept"), *dropped = coll("nsf_dropped");
+	mongoc_change_stream_t *by_ns, *by_all, *by_doc, *by_op;
+	const char *ns_filter = "{'$or': [{'ns.coll': {'$in': ['nsf_kept', 'nsf_other']}}, {'operationType': {'$in': ['dropDatabase', 'invalidate']}}]}";
+	bson_error_t error;
+	const bson_t *a, *b;
+	int n = 0;
+
+	(void)state;
+	insert(kept, "{'_id': 0}");
+	by_ns = mongoc_database_watch(db, tsmongo_jsonf("{'pipeline': [{'$match': %s}]}", ns_filter),
+	    tsmongo_json("{'maxAwaitTimeMS': 200, 'fullDocument': 'updateLookup'}"));
+	by_all = mongoc_database_watch(db, tsmongo_jsonf("{'pipeline': [{'$match': {'$and': [%s, {'clusterTime': {'$exists': true}}]}}]}", ns_filter),
+	    tsmongo_json("{'maxAwaitTimeMS': 200, 'fullDocument': 'updateLookup'}"));
+	by_doc = mongoc_database_watch(db, tsmongo_json("{'pipeline': [{'$match': {'ns.coll': 'nsf_kept', 'fullDocument.keep': true}}]}"),
+	    tsmongo_json("{'maxAwaitTimeMS': 200}"));
+	by_op = mongoc_database_watch(db, tsmongo_jsonf("{'pipeline': [{'$match': {'ns': {'db': '%s', 'coll': 'nsf_dropped'}, 'operationType': {'$ne': 'insert'}}}]}", dbname),
+	    tsmongo_json("{'maxAwaitTimeMS': 200}"));
+	insert(kept, "{'_id': 1, 'keep': true}");
+	insert(dropped, "{'_id': 1, 'keep': true}");
+	insert(kept, "{'_id': 2, 'keep': false}");
+	assert_true(mongoc_collection_update_one(dropped, tsmongo_json("{'_id': 1}"), tsmongo_json("{'$set': {'x': 1}}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_update_one(kept, tsmongo_json("{'_id': 2}"), tsmongo_json("{'$set': {'keep': true}}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_replace_one(kept, tsmongo_json("{'_id': 1}"), tsmongo_json("{'keep': false}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_delete_one(dropped, tsmongo_json("{'_id': 1}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_delete_one(kept, tsmongo_json("{'_id': 1}"), NULL, NULL, &error));
+	insert(kept, "{'_id': 'last', 'keep': true}");
+	/* by_ns and by_all: the five events on nsf_kept, identical */
+	while ((a = NEXT(by_ns)) != NULL) {
+		b = NEXT(by_all);
+		assert_non_null(b);
+		if (!bson_equal(a, b))
+			fail_msg("event %d: %s vs %s", n, bson_as_relaxed_extended_json(a, NULL), bson_as_relaxed_extended_json(b, NULL));
+		assert_string_equal(tsmongo_get_str(a, "ns.coll"), "nsf_kept");
+		n++;
+		if (strcmp(tsmongo_get_str(a, "operationType"), "insert") == 0 && tsmongo_get_type(a, "documentKey._id") == BSON_TYPE_UTF8)
+			break;
+	}
+	assert_int_equal(n, 6);
+	assert_null(next_event(by_ns, 300));
+	/* by_doc: the inserts of documents with keep: true (an update event carries no
+	 * fullDocument on this stream, the replacement has keep: false) */
+	assert_match(NEXT(by_doc), "{'operationType': 'insert', 'documentKey': {'_id': 1}}");
+	assert_match(NEXT(by_doc), "{'operationType': 'insert', 'documentKey': {'_id': 'last'}}");
+	assert_null(next_event(by_doc, 300));
+	/* by_op: nsf_dropped's update and delete */
+	assert_match(NEXT(by_op), "{'operationType': 'update', 'documentKey': {'_id': 1}, 'updateDescription': {'updatedFields': {'x': 1}}}");
+	assert_match(NEXT(by_op), "{'operationType': 'delete', 'documentKey': {'_id': 1}}");
+	assert_null(next_event(by_op, 300));
+	mongoc_change_stream_destroy(by_ns);
+	mongoc_change_stream_destroy(by_all);
+	mongoc_change_stream_destroy(by_doc);
+	mongoc_change_stream_destroy(by_op);
+	mongoc_collection_destroy(kept);
+	mongoc_collection_destroy(dropped);
+	mongoc_database_destroy(db);
+}
+
 static void
 test_postbatch_token_advances_when_quiet(void **state)
 {
@@ -817,6 +881,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_collection_stream_events, teardown),
 		cmocka_unit_test_teardown(test_database_stream_match_and_order, teardown),
+		cmocka_unit_test_teardown(test_database_stream_ns_filters_agree, teardown),
 		cmocka_unit_test_teardown(test_postbatch_token_advances_when_quiet, teardown),
 		cmocka_unit_test_teardown(test_resume_options, teardown),
 		cmocka_unit_test_teardown(test_driver_resumes_after_resumable_errors, teardown),

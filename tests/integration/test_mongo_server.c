@@ -723,6 +723,156 @@ test_ordered_index_reads_match_scans(void **state)
 	mongoc_collection_destroy(plain);
 }
 
+/* A partial unique index follows its filter on every update: a document leaves it
+ * when the filter stops matching, enters it when it starts to, and an update that
+ * keeps its indexed fields keeps it where it was. */
+static void
+test_partial_index_follows_updates(void **state)
+{
+	mongoc_collection_t *c = coll("partial_flip");
+	bson_error_t error;
+
+	(void)state;
+	assert_true(tsmongo_cmd(client, dbname, "{'createIndexes': 'partial_flip', 'indexes': [{'key': {'claim': 1}, 'name': 'claim_1',"
+	    " 'unique': true, 'partialFilterExpression': {'state': 'in_flight'}}]}", NULL, &error));
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 1, 'state': 'in_flight', 'claim': 'x', 'n': 0}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 2, 'state': 'pending', 'claim': 'x'}"), NULL, NULL, &error));
+	assert_false(mongoc_collection_update_one(c, tsmongo_json("{'_id': 2}"), tsmongo_json("{'$set': {'state': 'in_flight'}}"), NULL, NULL, &error));
+	assert_int_equal(error.code, 11000);
+	/* keeps the indexed fields: still in the index */
+	assert_true(mongoc_collection_update_one(c, tsmongo_json("{'_id': 1}"), tsmongo_json("{'$set': {'n': 1, 'claim': 'x'}}"), NULL, NULL, &error));
+	assert_false(mongoc_collection_update_one(c, tsmongo_json("{'_id': 2}"), tsmongo_json("{'$set': {'state': 'in_flight'}}"), NULL, NULL, &error));
+	assert_int_equal(error.code, 11000);
+	/* the filter stops matching _id 1: _id 2 may enter */
+	assert_true(mongoc_collection_update_one(c, tsmongo_json("{'_id': 1}"), tsmongo_json("{'$set': {'state': 'pending'}}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_update_one(c, tsmongo_json("{'_id': 2}"), tsmongo_json("{'$set': {'state': 'in_flight'}}"), NULL, NULL, &error));
+	assert_false(mongoc_collection_update_one(c, tsmongo_json("{'_id': 1}"), tsmongo_json("{'$set': {'state': 'in_flight'}}"), NULL, NULL, &error));
+	assert_int_equal(error.code, 11000);
+	/* a changed key inside the index frees the old one */
+	assert_true(mongoc_collection_update_one(c, tsmongo_json("{'_id': 2}"), tsmongo_json("{'$set': {'claim': 'y'}}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_update_one(c, tsmongo_json("{'_id': 1}"), tsmongo_json("{'$set': {'state': 'in_flight'}}"), NULL, NULL, &error));
+	assert_false(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 3, 'state': 'in_flight', 'claim': 'y'}"), NULL, NULL, &error));
+	assert_int_equal(error.code, 11000);
+	/* numbers of other types: 'state' equal by value decides as well */
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 3, 'state': 'in_flight', 'claim': 'z'}"), NULL, NULL, &error));
+	assert_true(tsmongo_cmd(client, dbname, "{'createIndexes': 'partial_flip', 'indexes': [{'key': {'code': 1}, 'name': 'code_1',"
+	    " 'unique': true, 'partialFilterExpression': {'level': 2}}]}", NULL, &error));
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 10, 'level': {'$numberLong': '2'}, 'code': 'c'}"), NULL, NULL, &error));
+	assert_false(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 11, 'level': 2.0, 'code': 'c'}"), NULL, NULL, &error));
+	assert_int_equal(error.code, 11000);
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 11, 'level': [1, 2], 'code': 'd'}"), NULL, NULL, &error));
+	assert_false(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 12, 'level': [2], 'code': 'd'}"), NULL, NULL, &error));
+	assert_int_equal(error.code, 11000);
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 12, 'level': '2', 'code': 'd'}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_update_one(c, tsmongo_json("{'_id': 10}"), tsmongo_json("{'$set': {'level': {'$numberDecimal': '3'}}}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 13, 'level': {'$numberInt': '2'}, 'code': 'c'}"), NULL, NULL, &error));
+	mongoc_collection_destroy(c);
+}
+
+/* $in lists (with or without equalities beside them) match as MongoDB does: numbers
+ * by value across types, array fields by element, null also matching a missing field. */
+static void
+test_in_lists(void **state)
+{
+	mongoc_collection_t *c = coll("in_lists");
+	bson_error_t error;
+	const char *cases[][2] = {
+		{ "{'k': {'$in': [1, 2, 3]}}", "1,2,3,5" },
+		{ "{'k': {'$in': ['1', true]}}", "4,10" },
+		{ "{'k': {'$in': [1, null]}}", "1,5,7,8" },
+		{ "{'k': {'$in': []}}", "" },
+		{ "{'_id': {'$in': [1, 2, 3, 4]}, 'k': 1}", "1" },
+		{ "{'_id': {'$in': [5, 6, 99]}, 'k': 1}", "5" },
+		{ "{'_id': {'$in': [{'$numberLong': '2'}, 3.0, 'x']}}", "2,3" },
+		{ "{'_id': {'$in': [1, 2, 9, 10]}, 'k': {'$in': [true, 2]}}", "2,10" },
+		{ "{'k': {'$in': [9]}, 'tag': 'b'}", "5" },
+	};
+
+	(void)state;
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 1, 'k': 1, 'tag': 'a'}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 2, 'k': 2.0}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 3, 'k': {'$numberLong': '3'}}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 4, 'k': '1'}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 5, 'k': [1, 9], 'tag': ['a', 'b']}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 6, 'k': [[1]]}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 7}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 8, 'k': null}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 9, 'k': {'a': 1}}"), NULL, NULL, &error));
+	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 10, 'k': true}"), NULL, NULL, &error));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c, tsmongo_json(cases[i][0]), tsmongo_json("{'sort': {'_id': 1}}"), NULL);
+		const bson_t *d;
+		char got[128] = "";
+
+		while (mongoc_cursor_next(cur, &d))
+			snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%d", got[0] ? "," : "", (int)tsmongo_get_int(d, "_id"));
+		assert_false(mongoc_cursor_error(cur, &error));
+		mongoc_cursor_destroy(cur);
+		if (strcmp(got, cases[i][1]) != 0)
+			fail_msg("%s: got [%s], expected [%s]", cases[i][0], got, cases[i][1]);
+	}
+	mongoc_collection_destroy(c);
+}
+
+/* Updates that keep or change a compound index's fields, then the outbox-shaped
+ * claim query (sorted, limited, and unsorted in natural order): the indexed
+ * collection answers exactly as an unindexed copy. */
+static void
+test_index_order_after_updates(void **state)
+{
+	mongoc_collection_t *ix = coll("upd_ix"), *plain = coll("upd_plain");
+	mongoc_collection_t *both[2] = { ix, plain };
+	bson_error_t error;
+	const char *updates[][2] = {
+		{ "{'_id': {'$lt': 40}}", "{'$set': {'note': 'keeps st and at'}}" },
+		{ "{'st': 'p', 'at': {'$lt': 20}}", "{'$set': {'st': 'f', 'until': 5}}" },
+		{ "{'_id': {'$mod': [3, 0]}}", "{'$set': {'at': 30}}" },
+		{ "{'_id': {'$mod': [5, 0]}}", "{'$set': {'st': 'p'}}" },
+		{ "{'_id': {'$mod': [7, 1]}}", "{'$set': {'at': 30.0}}" },
+		{ "{'_id': {'$mod': [4, 2]}}", "{'$inc': {'at': 0}}" },
+		{ "{'st': 'f', 'until': {'$lt': 10}}", "{'$set': {'st': 'p'}, '$unset': {'until': ''}}" },
+	};
+	const char *queries[][2] = {
+		{ "{'$or': [{'st': 'p', 'at': {'$lte': 30}}, {'st': 'f', 'until': {'$lt': 20}}]}", "{'sort': {'at': 1, '_id': 1}, 'limit': 25}" },
+		{ "{'$or': [{'st': 'p', 'at': {'$lte': 30}}, {'st': 'f', 'until': {'$lt': 20}}]}", "{}" },
+		{ "{'st': 'p', 'at': {'$gte': 10, '$lte': 30}}", "{}" },
+		{ "{'st': 'f'}", "{'sort': {'at': -1, '_id': 1}, 'limit': 9}" },
+	};
+
+	(void)state;
+	assert_true(tsmongo_cmd(client, dbname, "{'createIndexes': 'upd_ix', 'indexes': [{'key': {'st': 1, 'at': 1}, 'name': 'st_at'}]}", NULL, &error));
+	for (int i = 0; i < 120; i++) {
+		const bson_t *d = tsmongo_jsonf("{'_id': %d, 'st': '%s', 'at': %d, 'until': %d}", i, i % 3 == 0 ? "f" : "p", (i * 37) % 60, (i * 11) % 40);
+		for (int k = 0; k < 2; k++)
+			assert_true(mongoc_collection_insert_one(both[k], d, NULL, NULL, &error));
+	}
+	for (size_t u = 0; u <= sizeof(updates) / sizeof(updates[0]); u++) {
+		if (u > 0)
+			for (int k = 0; k < 2; k++)
+				assert_true(mongoc_collection_update_many(both[k], tsmongo_json(updates[u - 1][0]), tsmongo_json(updates[u - 1][1]), NULL, NULL, &error));
+		for (size_t q = 0; q < sizeof(queries) / sizeof(queries[0]); q++) {
+			mongoc_cursor_t *a = mongoc_collection_find_with_opts(ix, tsmongo_json(queries[q][0]), tsmongo_json(queries[q][1]), NULL);
+			mongoc_cursor_t *b = mongoc_collection_find_with_opts(plain, tsmongo_json(queries[q][0]), tsmongo_json(queries[q][1]), NULL);
+			const bson_t *da, *db;
+			int n = 0;
+
+			while (mongoc_cursor_next(a, &da)) {
+				assert_true(mongoc_cursor_next(b, &db));
+				if (!bson_equal(da, db))
+					fail_msg("update %zu query %zu row %d: %s vs %s", u, q, n, bson_as_relaxed_extended_json(da, NULL), bson_as_relaxed_extended_json(db, NULL));
+				n++;
+			}
+			assert_false(mongoc_cursor_next(b, &db));
+			assert_false(mongoc_cursor_error(a, &error));
+			assert_true(n > 0);
+			mongoc_cursor_destroy(a);
+			mongoc_cursor_destroy(b);
+		}
+	}
+	mongoc_collection_destroy(ix);
+	mongoc_collection_destroy(plain);
+}
+
 /* ---- validators ---- */
 
 static const char *detection_schema =
@@ -1171,6 +1321,9 @@ main(void)
 		cmocka_unit_test_teardown(test_unique_index_duplicates, teardown),
 		cmocka_unit_test_teardown(test_index_lookups_match_scans, teardown),
 		cmocka_unit_test_teardown(test_ordered_index_reads_match_scans, teardown),
+		cmocka_unit_test_teardown(test_partial_index_follows_updates, teardown),
+		cmocka_unit_test_teardown(test_in_lists, teardown),
+		cmocka_unit_test_teardown(test_index_order_after_updates, teardown),
 		cmocka_unit_test_teardown(test_jsonschema_validator, teardown),
 		cmocka_unit_test_teardown(test_query_validator, teardown),
 		cmocka_unit_test_teardown(test_aggregate_count_distinct, teardown),
