@@ -41,10 +41,12 @@ function compileFilter(filterView, extraOpts) {
   const q = mk(f);
   const split = splitTypePredicates(f);
   const rest = split ? (Object.keys(split.rest).length ? mk(split.rest) : null) : null;
+  const lite = !extraOpts && !split ? compileLite(f) : null;
   return {
     view: f,
     empty: false,
     needsRaw: !!split,
+    testRaw: lite ? lite.testRaw : undefined,
     test(doc, raw) {
       try {
         if (split && raw !== undefined) {
@@ -303,6 +305,136 @@ function viewScalar(x) {
     case 'Decimal128': return parseFloat(x.toString());
     default: return VIEW_OBJECTS.has(x._bsontype) ? OBJECT_STANDIN : UNSURE;
   }
+}
+
+// ---- a raw twin of mingo for common filter shapes ----
+// $and/$or of top-level fields compared with $eq (or a literal), $in, $lt, $lte, $gt,
+// $gte against strings, numbers, booleans (and Dates for $eq and ranges): the outbox
+// claim {$or: [{state, next_attempt_at: {$lte}}, {state, claimed_until: {$lt}}]}, CAS
+// filters, key ranges. liteTest() mirrors what mingo does for these on a promoted
+// view (its $eq, $in and comparison predicates, its type bracketing and ordering);
+// testRaw builds that view's values from the raw document for the fields read
+// (liteView) instead of decoding it all. null for any other shape.
+const LITE_RANGE = { $lt: (c) => c < 0, $lte: (c) => c <= 0, $gt: (c) => c > 0, $gte: (c) => c >= 0 };
+
+function liteOperand(x, dates) {
+  return primitive(x) || (dates && x instanceof Date && x.constructor === Date);
+}
+
+// mingo's typeOf, for the values a lite view holds (primitives, Dates, stand-ins).
+function liteType(v) {
+  if (v === null) return 'null';
+  if (typeof v !== 'object') return typeof v;
+  return v instanceof Date ? 'date' : 'object';
+}
+
+// mingo's compare() for two values of the same liteType (number, string, boolean, date).
+function liteCmp(a, b) {
+  if (a === b || Object.is(a, b)) return 0;
+  const x = a instanceof Date ? +a : a;
+  const y = b instanceof Date ? +b : b;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+// mingo's isEqual(v, b) for an operand b that is a primitive or a Date (mingo holds a
+// copy of the filter, so a Date operand is never the document's own object).
+function liteEqual(v, b) {
+  if (b instanceof Date) return v !== null && typeof v === 'object' && v.constructor === b.constructor && v instanceof Date && +v === +b;
+  return v === b || Object.is(v, b);
+}
+
+function compileLite(f) {
+  const fields = new Set();
+  const build = (cond) => {
+    if (!isPlainObject(cond) || Object.getPrototypeOf(cond) !== Object.prototype) return null;
+    const preds = [];
+    for (const [k, v] of Object.entries(cond)) {
+      if (k === '$and' || k === '$or') {
+        if (!Array.isArray(v)) return null;
+        const subs = v.map(build);
+        if (subs.some((x) => x === null)) return null;
+        preds.push(k === '$and' ? (doc) => subs.every((t) => t(doc)) : (doc) => subs.some((t) => t(doc)));
+        continue;
+      }
+      if (k.startsWith('$') || k.includes('.') || k.includes('__proto__') || k === '') return null;
+      fields.add(k);
+      const get = MINGO_PROTO_PROPS.has(k)
+        ? (doc) => (Object.prototype.hasOwnProperty.call(doc, k) ? doc[k] : undefined) : (doc) => doc[k];
+      const ops = liteOperand(v, true) ? { $eq: v } : v;
+      if (!isPlainObject(ops) || Object.getPrototypeOf(ops) !== Object.prototype) return null;
+      const keys = Object.keys(ops);
+      if (!keys.length || !keys.every((x) => x.startsWith('$'))) return null;
+      for (const op of keys) {
+        const b = ops[op];
+        if (op === '$eq') {
+          if (!liteOperand(b, true)) return null;
+          preds.push((doc) => {
+            const a = get(doc);
+            return liteEqual(a, b) || (Array.isArray(a) && a.some((x) => liteEqual(x, b)));
+          });
+        } else if (op === '$in') {
+          if (!Array.isArray(b) || !b.every(primitive)) return null;
+          const set = new Set(b);
+          preds.push((doc) => {
+            const a = get(doc);
+            if (a === null || a === undefined) return false;
+            return Array.isArray(a) ? a.some((x) => set.has(x)) : set.has(a);
+          });
+        } else if (LITE_RANGE[op]) {
+          if (!liteOperand(b, true)) return null;
+          const ok = LITE_RANGE[op];
+          const tb = liteType(b);
+          preds.push((doc) => {
+            const a = get(doc);
+            for (const x of Array.isArray(a) ? a : [a]) if (liteType(x) === tb && ok(liteCmp(x, b))) return true;
+            return false;
+          });
+        } else return null;
+      }
+    }
+    return (doc) => preds.every((p) => p(doc));
+  };
+  const test = build(f);
+  if (!test) return null;
+  const names = [...fields];
+  return {
+    test,
+    testRaw(raw) {
+      const view = liteView(raw, names);
+      return view === undefined ? undefined : test(view);
+    },
+  };
+}
+
+// The promoted values of raw's top-level fields in names, as far as liteTest can tell
+// them apart: numbers, strings, booleans, null and Dates as the view holds them;
+// other objects and nested arrays as a stand-in object. undefined when some value's
+// view is not certain here.
+function liteView(raw, names) {
+  const view = {};
+  for (const k of names) {
+    if (!Object.prototype.hasOwnProperty.call(raw, k)) continue;
+    const v = raw[k];
+    if (Array.isArray(v)) {
+      const arr = new Array(v.length);
+      for (let i = 0; i < v.length; i++) {
+        const x = liteLeaf(v[i]);
+        if (x === UNSURE) return undefined;
+        arr[i] = x;
+      }
+      view[k] = arr;
+    } else {
+      const x = liteLeaf(v);
+      if (x === UNSURE) return undefined;
+      view[k] = x;
+    }
+  }
+  return view;
+}
+
+function liteLeaf(x) {
+  if (x instanceof Date) return x.constructor === Date ? x : UNSURE;
+  return viewScalar(x);
 }
 
 // Object.prototype's properties, which mingo's field lookup treats as missing unless

@@ -479,7 +479,7 @@ class Collection {
       }
       if (found >= want && compare(e.k[p], last) !== 0) break; // past the ties of the last one
       const rec = e.rec;
-      if (filter && !filter.test(rec.view, filter.needsRaw ? rec.raw : undefined)) continue;
+      if (filter && !testRec(filter, rec)) continue;
       out.add(rec);
       found++;
       last = e.k[p];
@@ -495,13 +495,7 @@ class Collection {
       return cands; // the _id Map lookup is the whole filter: nothing to decode
     }
     const out = [];
-    const test = filter.testRaw
-      ? (rec) => {
-        // a filter that can decide on the raw document spares decoding its view
-        const r = filter.testRaw(rec.raw);
-        return r !== undefined ? r : filter.test(rec.view);
-      }
-      : (rec) => filter.test(rec.view, filter.needsRaw ? rec.raw : undefined);
+    const test = (rec) => testRec(filter, rec);
     if (cands) {
       for (const rec of cands) if (test(rec)) out.push(rec);
       // index hits come back in natural order, as a scan would give them
@@ -623,6 +617,16 @@ class Collection {
     for (const idx of this.indexes.values()) idx.remove(rec, idx.entries(rec));
     this.docs.delete(keyString(id));
   }
+}
+
+// Does rec match the compiled filter? A filter that can decide on the raw document
+// (testRaw) spares decoding the document's view; it answers undefined when unsure.
+function testRec(filter, rec) {
+  if (filter.testRaw) {
+    const r = filter.testRaw(rec.raw);
+    if (r !== undefined) return r;
+  }
+  return filter.test(rec.view, filter.needsRaw ? rec.raw : undefined);
 }
 
 function sameEntries(a, b) {
