@@ -43,14 +43,16 @@ function parseOperators(update) {
     if (!isPlainObject(fields)) {
       throw new CommandError(9, `Modifiers operate on fields but we found type ${typeName(fields)} instead. For example: {$mod: {<field>: ...}} not {${op}: ${render(fields)}}`);
     }
-    for (const [path, arg] of Object.entries(fields)) {
-      if (path === '' || path.split('.').some((p) => p === '')) {
+    for (const path of Object.keys(fields)) {
+      const arg = fields[path];
+      const parts = path.split('.');
+      if (path === '' || parts.includes('')) {
         throw new CommandError(56, `An empty update path is not valid.`);
       }
-      if (path.split('.').some((p) => p.startsWith('$'))) {
+      if (parts.some((p) => p.startsWith('$'))) {
         throw new CommandError(2, `positional and array-filter update operators are not supported by the test server (path '${path}')`);
       }
-      ops.push({ op, path, parts: path.split('.'), arg });
+      ops.push({ op, path, parts, arg });
       paths.push(path);
       if (op === '$rename') {
         if (typeof arg !== 'string') throw new CommandError(2, `The 'to' field for $rename must be a string: ${path}: ${render(arg)}`);
@@ -63,12 +65,17 @@ function parseOperators(update) {
     for (let j = i + 1; j < paths.length; j++) {
       const a = paths[i];
       const b = paths[j];
-      if (a === b || a.startsWith(b + '.') || b.startsWith(a + '.')) {
+      if (a === b || isPathPrefix(b, a) || isPathPrefix(a, b)) {
         throw new CommandError(40, `Updating the path '${b}' would create a conflict at '${a.length < b.length ? a : b}'`);
       }
     }
   }
   return ops;
+}
+
+// a.startsWith(p + '.') without building the string.
+function isPathPrefix(p, a) {
+  return a.length > p.length && a.charCodeAt(p.length) === 46 && a.startsWith(p);
 }
 
 // Walks to the parent of parts' last element, creating objects if create is set.
