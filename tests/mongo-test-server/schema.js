@@ -316,7 +316,11 @@ function compileCheck(s) {
   const checks = [];
   if ('bsonType' in s) {
     const types = list(s.bsonType);
-    checks.push((v, t) => types.some((bt) => (bt === 'number' ? isNumeric(v) : t === bt)));
+    const number = types.includes('number');
+    checks.push((v, t) => {
+      for (let i = 0; i < types.length; i++) if (t === types[i]) return true;
+      return number && isNumeric(v);
+    });
   }
   if ('type' in s) {
     const types = list(s.type);
@@ -384,6 +388,11 @@ function compileCheck(s) {
     const sub = compileCheck(s.not);
     checks.push((v) => !sub(v));
   }
+  if (checks.length === 0) return () => true;
+  if (checks.length === 1) {
+    const only = checks[0];
+    return (v) => only(v, typeName(v));
+  }
   return (v) => {
     const t = typeName(v);
     for (let i = 0; i < checks.length; i++) if (!checks[i](v, t)) return false;
@@ -407,9 +416,10 @@ function compileObjectCheck(s) {
     checks.push((v, keys) => !(keys.length > m));
   }
   if ('properties' in s) {
-    const props = Object.entries(s.properties).map(([name, sub]) => [name, compileCheck(sub)]);
+    const names = Object.keys(s.properties);
+    const subs = names.map((name) => compileCheck(s.properties[name]));
     checks.push((v) => {
-      for (const [name, c] of props) if (has(v, name) && !c(v[name])) return false;
+      for (let i = 0; i < names.length; i++) if (has(v, names[i]) && !subs[i](v[names[i]])) return false;
       return true;
     });
   }
@@ -442,8 +452,9 @@ function compileObjectCheck(s) {
     });
   }
   if (!checks.length) return null;
+  const needKeys = ['minProperties', 'maxProperties', 'patternProperties', 'additionalProperties'].some((k) => k in s);
   return (v) => {
-    const keys = Object.keys(v);
+    const keys = needKeys ? Object.keys(v) : null;
     for (let i = 0; i < checks.length; i++) if (!checks[i](v, keys)) return false;
     return true;
   };
