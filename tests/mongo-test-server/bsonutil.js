@@ -125,6 +125,13 @@ function compare(a, b) {
   // Shortcuts for the commonest index keys; the general case below gives the same.
   if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
   if (a instanceof Date && b instanceof Date) return cmpPrim(a.getTime(), b.getTime());
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object'
+    && a._bsontype === 'Long' && b._bsontype === 'Long' && a.unsigned === false && b.unsigned === false) {
+    // two signed int64s: Long.compare's order (high word signed, then low unsigned)
+    if (a.high !== b.high) return a.high < b.high ? -1 : 1;
+    if (a.low !== b.low) return (a.low >>> 0) < (b.low >>> 0) ? -1 : 1;
+    return 0;
+  }
   const ta = typeName(a), tb = typeName(b);
   const ra = TYPE_RANK[ta] || 5, rb = TYPE_RANK[tb] || 5;
   if (ra !== rb) return ra < rb ? -1 : 1;
