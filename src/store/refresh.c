@@ -193,15 +193,24 @@ refresh_add_det(refresh_chunk_t *c, int64_t id, const bson_t *doc)
 	return true;
 }
 
-/* Run a find and hand each document to cb. */
+/* Run a find and hand each document to cb. The first reply may hold `expect`
+ * documents (the server's default is 101): a chunk's lookups then take one round trip,
+ * not two. */
 static bool
 refresh_find(mongoc_client_t *client, const char *db, const char *coll_name,
-    const bson_t *filter, bool (*cb)(const bson_t *, void *), void *arg, bson_error_t *err)
+    const bson_t *filter, size_t expect, bool (*cb)(const bson_t *, void *), void *arg,
+    bson_error_t *err)
 {
 	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, coll_name);
-	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+	bson_t opts = BSON_INITIALIZER;
+	mongoc_cursor_t *cursor;
 	const bson_t *doc;
 	bool ok = true;
+
+	if (expect > 0)
+		BSON_APPEND_INT64(&opts, "batchSize", (int64_t)expect);
+	cursor = mongoc_collection_find_with_opts(coll, filter, &opts, NULL);
+	bson_destroy(&opts);
 
 	while (mongoc_cursor_next(cursor, &doc))
 		if (!cb(doc, arg)) {
@@ -468,15 +477,15 @@ refresh_chunk_run(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chu
 
 	bson_init(&filter);
 	store_append_in_int64(&filter, "detection_ids", ids, c->ndets);
-	ok = refresh_find(client, ctx->database, STORE_COLL_TICKETS, &filter, refresh_on_ticket,
-	    &v, err);
+	ok = refresh_find(client, ctx->database, STORE_COLL_TICKETS, &filter, c->ndets,
+	    refresh_on_ticket, &v, err);
 	bson_destroy(&filter);
 	if (!ok)
 		goto cleanup;
 	bson_init(&filter);
 	store_append_in_int64(&filter, "_id", ids, c->ndets);
-	ok = refresh_find(client, ctx->database, STORE_COLL_STATE, &filter, refresh_on_state, &v,
-	    err);
+	ok = refresh_find(client, ctx->database, STORE_COLL_STATE, &filter, c->ndets,
+	    refresh_on_state, &v, err);
 	bson_destroy(&filter);
 	if (!ok)
 		goto cleanup;
@@ -590,7 +599,7 @@ refresh_ids(mongoc_client_t *client, const refresh_ctx_t *ctx, const int64_t *id
 		bson_t filter = BSON_INITIALIZER;
 
 		store_append_in_int64(&filter, "_id", ids + off, n);
-		ok = refresh_find(client, ctx->database, STORE_COLL_DETECTIONS, &filter,
+		ok = refresh_find(client, ctx->database, STORE_COLL_DETECTIONS, &filter, n,
 		    refresh_on_detection, &v, err);
 		bson_destroy(&filter);
 		if (!ok)
