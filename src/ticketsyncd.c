@@ -40,6 +40,7 @@ typedef struct daemon_ctx {
 	struct event_base *base;
 	store_t *store;
 	dbworker_t *db;
+	dbworker_t *record_db;
 	extrahop_t *eh;
 	pusher_t *pusher;
 	leader_t *leader;
@@ -335,11 +336,18 @@ run(const config_t *cfg, bool print_ready)
 		log_errorx("%s", err.message);
 		goto cleanup;
 	}
+	/* The pusher's results get a worker of their own: recording a batch then
+	 * overlaps claiming the next, and lease renewals do not wait behind either. */
+	d.record_db = dbworker_start(d.store, d.base, &err);
+	if (d.record_db == NULL) {
+		log_errorx("%s", err.message);
+		goto cleanup;
+	}
 	{
 		pusher_opts_t po;
 
 		pushrun_pusher_opts(cfg, d.instance, &po);
-		d.pusher = pusher_new(d.base, d.db, d.eh, &po, &err);
+		d.pusher = pusher_new(d.base, d.db, d.record_db, d.eh, &po, &err);
 		if (d.pusher == NULL) {
 			log_errorx("%s", err.message);
 			goto cleanup;
@@ -422,6 +430,7 @@ cleanup:
 	webhooks_free(d.webhooks);
 	/* Jobs still queued finish and hand back while their owners are alive. */
 	dbworker_stop(d.db);
+	dbworker_stop(d.record_db);
 	httpd_stop(d.httpd);
 	pusher_free(d.pusher);
 	leader_free(d.leader);

@@ -49,8 +49,11 @@ typedef struct pusher_stats {
  * (timeout, reset, empty reply after sending) or a gateway's 502/504. Pure. */
 bool pusher_ambiguous(long http_status, int curl_code);
 
-pusher_t *pusher_new(struct event_base *base, struct dbworker *db, struct extrahop *eh,
-    const pusher_opts_t *opts, bson_error_t *err);
+/* Claims run on db; results are recorded on record_db (NULL: db as well). With a
+ * worker of their own, recording one batch overlaps claiming the next. */
+pusher_t *pusher_new(struct event_base *base, struct dbworker *db,
+    struct dbworker *record_db, struct extrahop *eh, const pusher_opts_t *opts,
+    bson_error_t *err);
 void pusher_start(pusher_t *p);
 /* Ask for a claim now instead of at the next tick (e.g. after a backfill). */
 void pusher_kick(pusher_t *p);

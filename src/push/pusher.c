@@ -43,7 +43,8 @@ typedef struct pusher_req {
 
 struct pusher {
 	struct event_base *base;
-	dbworker_t *db;
+	dbworker_t *db;                 /* claims */
+	dbworker_t *record_db;          /* results and audit records */
 	extrahop_t *eh;
 	pusher_opts_t opts;
 	char *database, *owner;
@@ -261,7 +262,7 @@ pusher_flush(pusher_t *p)
 	p->done_head = p->done_tail = NULL;
 	p->ndone = 0;
 	p->recording++;
-	if (!dbworker_submit(p->db, &job->base)) {
+	if (!dbworker_submit(p->record_db, &job->base)) {
 		log_errorx("pusher: DB worker stopped; %zu result(s) not recorded", job->n);
 		job->ok = true;
 		pusher_record_done(&job->base);
@@ -599,8 +600,8 @@ pusher_on_watch(evutil_socket_t fd, short what, void *arg)
 }
 
 pusher_t *
-pusher_new(struct event_base *base, struct dbworker *db, struct extrahop *eh,
-    const pusher_opts_t *opts, bson_error_t *err)
+pusher_new(struct event_base *base, struct dbworker *db, struct dbworker *record_db,
+    struct extrahop *eh, const pusher_opts_t *opts, bson_error_t *err)
 {
 	pusher_t *p = calloc(1, sizeof(*p));
 
@@ -610,6 +611,7 @@ pusher_new(struct event_base *base, struct dbworker *db, struct extrahop *eh,
 	}
 	p->base = base;
 	p->db = db;
+	p->record_db = record_db != NULL ? record_db : db;
 	p->eh = eh;
 	p->opts = *opts;
 	p->database = bson_strdup(opts->database);

@@ -226,7 +226,7 @@ pushrun_until_idle(const config_t *cfg, struct store *store, const char *owner,
 	if (pr.db == NULL)
 		goto cleanup;
 	pushrun_pusher_opts(cfg, owner, &po);
-	pr.pusher = pusher_new(pr.base, pr.db, pr.eh, &po, err);
+	pr.pusher = pusher_new(pr.base, pr.db, NULL, pr.eh, &po, err);
 	if (pr.pusher == NULL)
 		goto cleanup;
 	pr.check = event_new(pr.base, -1, EV_PERSIST, pushrun_on_check, &pr);
