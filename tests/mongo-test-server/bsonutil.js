@@ -188,8 +188,16 @@ function keyString(v) {
     case 3: {
       // Integers as exact decimal strings, so NumberLong(2^60) and 2^60 as a double
       // (equal in MongoDB) get one key.
-      if (t === 'long') return 'n' + Long.fromValue(v).toString();
+      if (t === 'long') {
+        // within 2^53 a Long's decimal digits are its number's (without a radix loop)
+        if (typeof v === 'object' && v.unsigned === false) {
+          const x = v.toNumber();
+          if (Number.isSafeInteger(x)) return 'n' + x;
+        }
+        return 'n' + Long.fromValue(v).toString();
+      }
       const n = numberValue(v);
+      if (Number.isSafeInteger(n)) return 'n' + n; // the same digits as BigInt(n)
       if (Number.isInteger(n) && Math.abs(n) < 9223372036854775808) return 'n' + BigInt(n).toString();
       return 'n' + n;
     }
