@@ -450,13 +450,14 @@ outbox_insert_conflicts(const bson_t *reply, const size_t *op_item, size_t n_ops
 bool
 outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
     const int64_t *ids, const fields_t *desired, const fields_t *baselines,
-    const char *const *ticket_ids, int64_t now_ms, outbox_set_result_t *results,
-    bson_error_t *err)
+    const char *const *ticket_ids, const bson_t *const *current, int64_t now_ms,
+    outbox_set_result_t *results, bson_error_t *err)
 {
 	mongoc_collection_t *coll = NULL;
 	mongoc_bulk_operation_t *ins = NULL, *upd = NULL;
 	outbox_slot_t *slots = calloc(n ? n : 1, sizeof(*slots));
-	bson_t **cur = calloc(n ? n : 1, sizeof(*cur));
+	bson_t **loaded = calloc(n ? n : 1, sizeof(*loaded)); /* read here, owned */
+	const bson_t *const *cur = current != NULL ? current : (const bson_t *const *)loaded;
 	outbox_plan_t *plans = calloc(n ? n : 1, sizeof(*plans));
 	size_t *ins_item = calloc(n ? n : 1, sizeof(*ins_item));
 	bool *redo = calloc(n ? n : 1, sizeof(*redo));
@@ -465,7 +466,8 @@ outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
 	size_t n_ins = 0, n_upd = 0;
 	bool ok = false;
 
-	if (slots == NULL || cur == NULL || plans == NULL || ins_item == NULL || redo == NULL) {
+	if (slots == NULL || loaded == NULL || plans == NULL || ins_item == NULL ||
+	    redo == NULL) {
 		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG, "outbox: out of memory");
 		goto cleanup;
 	}
@@ -485,7 +487,7 @@ outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
 		}
 	}
 	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
-	if (!outbox_load_many(coll, n, ids, slots, cur, err))
+	if (current == NULL && !outbox_load_many(coll, n, ids, slots, loaded, err))
 		goto cleanup;
 
 	BSON_APPEND_BOOL(&opts, "ordered", false);
@@ -548,17 +550,17 @@ outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
 	}
 	ok = true;
 cleanup:
-	if (cur != NULL)
+	if (loaded != NULL)
 		for (size_t i = 0; i < n; i++)
-			if (cur[i] != NULL)
-				bson_destroy(cur[i]);
+			if (loaded[i] != NULL)
+				bson_destroy(loaded[i]);
 	mongoc_bulk_operation_destroy(ins);
 	mongoc_bulk_operation_destroy(upd);
 	mongoc_collection_destroy(coll);
 	bson_destroy(&opts);
 	bson_destroy(&reply);
 	free(slots);
-	free(cur);
+	free(loaded);
 	free(plans);
 	free(ins_item);
 	free(redo);

@@ -29,7 +29,9 @@ typedef struct refresh_det {
 
 typedef struct refresh_state {
 	int64_t id;
+	bool readable;  /* st parsed; else reconciled as if absent */
 	store_pushed_t st;
+	bson_t *doc;    /* as read: outbox_set_desired_many decides and guards from it */
 } refresh_state_t;
 
 /* Everything one chunk needs, owned here. */
@@ -102,6 +104,8 @@ refresh_chunk_clear(refresh_chunk_t *c)
 		ticket_cleanup(&c->tickets[i]);
 	for (size_t i = 0; i < 2 * c->naudits; i++)
 		bson_free(c->audit_strs[i]);
+	for (size_t i = 0; i < c->nstates; i++)
+		bson_destroy(c->states[i].doc);
 	c->ndets = c->ntickets = c->nstates = c->naudits = c->nwrites = 0;
 }
 
@@ -284,29 +288,28 @@ refresh_on_state(const bson_t *doc, void *arg)
 	if (!refresh_grow((void **)&c->states, &c->capstates, c->nstates + 1,
 	        sizeof(refresh_state_t)))
 		return false;
-	if (!store_pushed_from_doc(doc, &c->states[c->nstates].st, &err)) {
+	c->states[c->nstates].readable = store_pushed_from_doc(doc, &c->states[c->nstates].st,
+	    &err);
+	if (!c->states[c->nstates].readable)
 		/* Our own document is unreadable: treat as absent, outbox rewrites it. */
 		log_warnx("refresh: state of detection %lld unreadable: %s", (long long)id,
 		    err.message);
-		return true;
-	}
+	if ((c->states[c->nstates].doc = bson_copy(doc)) == NULL)
+		return false;
 	c->states[c->nstates].id = id;
 	c->nstates++;
 	return true;
 }
 
-static const store_pushed_t *
+static const refresh_state_t *
 refresh_find_state(const refresh_chunk_t *c, int64_t id)
 {
 	refresh_state_t key = { .id = id };
-	const refresh_state_t *s;
 
 	/* bsearch/qsort must not see a NULL array, even with a zero count (UB). */
 	if (c->nstates == 0)
 		return NULL;
-	s = bsearch(&key, c->states, c->nstates, sizeof(*c->states), refresh_cmp_state);
-
-	return s ? &s->st : NULL;
+	return bsearch(&key, c->states, c->nstates, sizeof(*c->states), refresh_cmp_state);
 }
 
 /* Reconcile one detection of the chunk; a changed desired is queued for the chunk's
@@ -315,7 +318,8 @@ static bool
 refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d,
     refresh_stats_t *stats, bson_error_t *err)
 {
-	const store_pushed_t *st = refresh_find_state(c, d->id);
+	const refresh_state_t *found = refresh_find_state(c, d->id);
+	const store_pushed_t *st = found != NULL && found->readable ? &found->st : NULL;
 	detection_t det;
 	reconcile_input_t in;
 	reconcile_result_t res;
@@ -401,12 +405,26 @@ refresh_write(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chunk_t
 {
 	char msg[512];
 	size_t nconflicts = 0;
+	const bson_t **current;
 	bool ok = true;
 
 	if (c->nwrites == 0)
 		return true;
-	if (!outbox_set_desired_many(client, ctx->database, c->nwrites, c->w_ids, c->w_desired,
-	        c->w_baseline, c->w_tickets, now, c->w_results, err))
+	/* The state documents this chunk read decide and guard the writes: no second
+	 * read (a document changed since fails its guard and is decided again). */
+	current = calloc(c->nwrites, sizeof(*current));
+	if (current == NULL) {
+		bson_set_error(err, 1, 1, "refresh: out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < c->nwrites; i++) {
+		const refresh_state_t *s = refresh_find_state(c, c->w_ids[i]);
+		current[i] = s != NULL ? s->doc : NULL;
+	}
+	ok = outbox_set_desired_many(client, ctx->database, c->nwrites, c->w_ids, c->w_desired,
+	    c->w_baseline, c->w_tickets, current, now, c->w_results, err);
+	free(current);
+	if (!ok)
 		return false;
 	for (size_t i = 0; i < c->nwrites; i++) {
 		const outbox_set_result_t *set = &c->w_results[i];
