@@ -358,64 +358,74 @@ function elementsOf(obj) {
   return b.subarray(4, b.length - 1);
 }
 
-function cstring(name) {
-  return Buffer.from(name + '\0', 'utf8');
-}
-
-function header(len) {
-  const b = Buffer.allocUnsafe(4);
-  b.writeInt32LE(len, 0);
-  return b;
-}
-
 // parts: plain objects (their fields are appended) or [name, Buffer|Buffer[]|null]
 // where a Buffer is an embedded document and an array of Buffers an embedded array.
+// The sizes are summed first and everything is written into one buffer.
 function buildDoc(parts) {
-  const chunks = [];
+  const segs = new Array(parts.length);
   let len = 5;
-  for (const p of parts) {
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
     if (Array.isArray(p)) {
       const [name, val] = p;
-      let body;
-      let type;
-      if (val === null) {
-        type = 0x0a;
-        body = null;
-      } else if (Buffer.isBuffer(val)) {
-        type = 0x03;
-        body = val;
-      } else {
-        type = 0x04;
-        body = buildArray(val);
-      }
-      const head = Buffer.concat([Buffer.from([type]), cstring(name)]);
-      chunks.push(head);
-      len += head.length;
-      if (body) {
-        chunks.push(body);
-        len += body.length;
-      }
-    } else if (p.__raw) {
-      chunks.push(p.__raw);
-      len += p.__raw.length;
+      const nameLen = Buffer.byteLength(name, 'utf8');
+      let bodyLen = 0;
+      if (Buffer.isBuffer(val)) bodyLen = val.length;
+      else if (val !== null) bodyLen = arrayLength(val);
+      segs[i] = { name, nameLen, val };
+      len += 2 + nameLen + bodyLen;
     } else {
-      const e = elementsOf(p);
-      chunks.push(e);
-      len += e.length;
+      const raw = p.__raw ? p.__raw : elementsOf(p);
+      segs[i] = raw;
+      len += raw.length;
     }
   }
-  return Buffer.concat([header(len), ...chunks, Buffer.from([0])], len);
+  const out = Buffer.allocUnsafe(len);
+  out.writeInt32LE(len, 0);
+  let off = 4;
+  for (const seg of segs) {
+    if (Buffer.isBuffer(seg)) {
+      off += seg.copy(out, off);
+      continue;
+    }
+    const { name, nameLen, val } = seg;
+    out[off++] = val === null ? 0x0a : Buffer.isBuffer(val) ? 0x03 : 0x04;
+    off += out.write(name, off, nameLen, 'utf8');
+    out[off++] = 0;
+    if (val === null) continue;
+    if (Buffer.isBuffer(val)) off += val.copy(out, off);
+    else off = writeArray(out, off, val);
+  }
+  out[off++] = 0;
+  if (off !== len) throw new Error(`buildDoc: wrote ${off} bytes of ${len}`);
+  return out;
+}
+
+function arrayLength(buffers) {
+  let len = 5;
+  for (let i = 0; i < buffers.length; i++) len += 2 + String(i).length + buffers[i].length;
+  return len;
+}
+
+// An embedded array of documents at off; returns the offset after it.
+function writeArray(out, off, buffers) {
+  const start = off;
+  off += 4;
+  for (let i = 0; i < buffers.length; i++) {
+    out[off++] = 0x03;
+    off += out.write(String(i), off, 'latin1');
+    out[off++] = 0;
+    off += buffers[i].copy(out, off);
+  }
+  out[off++] = 0;
+  out.writeInt32LE(off - start, start);
+  return off;
 }
 
 function buildArray(buffers) {
-  const chunks = [];
-  let len = 5;
-  for (let i = 0; i < buffers.length; i++) {
-    const head = Buffer.concat([Buffer.from([0x03]), cstring(String(i))]);
-    chunks.push(head, buffers[i]);
-    len += head.length + buffers[i].length;
-  }
-  return Buffer.concat([header(len), ...chunks, Buffer.from([0])], len);
+  const out = Buffer.allocUnsafe(arrayLength(buffers));
+  writeArray(out, 0, buffers);
+  return out;
 }
 
 module.exports = {
