@@ -766,6 +766,19 @@ test_partial_index_follows_updates(void **state)
 	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 12, 'level': '2', 'code': 'd'}"), NULL, NULL, &error));
 	assert_true(mongoc_collection_update_one(c, tsmongo_json("{'_id': 10}"), tsmongo_json("{'$set': {'level': {'$numberDecimal': '3'}}}"), NULL, NULL, &error));
 	assert_true(mongoc_collection_insert_one(c, tsmongo_json("{'_id': 13, 'level': {'$numberInt': '2'}, 'code': 'c'}"), NULL, NULL, &error));
+	/* Non-unique partial and sparse indexes (which the test server keeps no entries
+	 * for, as no read uses them) change nothing that reads see. */
+	assert_true(tsmongo_cmd(client, dbname, "{'createIndexes': 'partial_flip', 'indexes': ["
+	    "{'key': {'n': 1}, 'name': 'n_partial', 'partialFilterExpression': {'state': 'pending'}},"
+	    "{'key': {'claim': 1, 'n': 1}, 'name': 'claim_n_sparse', 'sparse': true}]}", NULL, &error));
+	assert_int_equal(tsmongo_count(c, "{'n': 1}"), 1);
+	assert_true(mongoc_collection_update_one(c, tsmongo_json("{'_id': 2}"), tsmongo_json("{'$set': {'n': 1, 'state': 'pending'}}"), NULL, NULL, &error));
+	assert_int_equal(tsmongo_count(c, "{'n': 1}"), 2);
+	assert_int_equal(tsmongo_count(c, "{'state': 'pending', 'n': 1}"), 1);
+	assert_int_equal(tsmongo_count(c, "{'claim': 'y', 'n': {'$gte': 1}}"), 1);
+	assert_true(mongoc_collection_delete_one(c, tsmongo_json("{'_id': 2}"), NULL, NULL, &error));
+	assert_int_equal(tsmongo_count(c, "{'n': 1}"), 1);
+	assert_int_equal(tsmongo_index_count(c), 5);
 	mongoc_collection_destroy(c);
 }
 

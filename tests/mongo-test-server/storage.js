@@ -55,6 +55,12 @@ class Index {
     this.unique = spec.unique === true;
     this.sparse = spec.sparse === true;
     this.partial = spec.partialFilterExpression ? compileFilterRaw(spec.partialFilterExpression) : null;
+    // Nothing reads the entries of a non-unique partial or sparse index: lookups and
+    // ordered reads use only full indexes (leadIndex, orderable) and only unique ones
+    // are checked for conflicts. Such an index keeps no entries, as long as deciding
+    // its partial filter cannot fail (then a write would have failed on it before):
+    // filters of the shapes compiled to plain predicates (testRaw) cannot.
+    this.inert = !this.unique && (this.partial ? !!this.partial.testRaw : this.sparse);
     this.full = new Map(); // composite key -> Set<Rec>
     this.lead = this.fields.length > 1 ? new Map() : this.full; // leading field key -> Set<Rec>
     this.dirs = this.fields.map((f) => (typeof spec.key[f] === 'string' ? 0 : Math.sign(numberValue(spec.key[f]))));
@@ -76,6 +82,7 @@ class Index {
 
   // Each entry: { key: composite string, lead: leading-field string, values: [...] }.
   entries(rec) {
+    if (this.inert) return [];
     if (this.partial && !this.inPartial(rec)) return [];
     const view = rec.raw; // keyString compares raw numeric types by value
     let multi = false;
