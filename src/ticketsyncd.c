@@ -41,6 +41,7 @@ typedef struct daemon_ctx {
 	store_t *store;
 	dbworker_t *db;
 	dbworker_t *record_db;
+	dbworker_t *lease_db;
 	extrahop_t *eh;
 	pusher_t *pusher;
 	leader_t *leader;
@@ -337,9 +338,16 @@ run(const config_t *cfg, bool print_ready)
 		goto cleanup;
 	}
 	/* The pusher's results get a worker of their own: recording a batch then
-	 * overlaps claiming the next, and lease renewals do not wait behind either. */
+	 * overlaps claiming the next. The lease gets one too: a renewal never waits
+	 * behind pushes (a late renewal can cost the lease), and claims never wait
+	 * behind a renewal. */
 	d.record_db = dbworker_start(d.store, d.base, &err);
 	if (d.record_db == NULL) {
+		log_errorx("%s", err.message);
+		goto cleanup;
+	}
+	d.lease_db = dbworker_start(d.store, d.base, &err);
+	if (d.lease_db == NULL) {
 		log_errorx("%s", err.message);
 		goto cleanup;
 	}
@@ -397,7 +405,7 @@ run(const config_t *cfg, bool print_ready)
 			.renew_ms = cfg->lease.renew_ms,
 		};
 		/* Watching and pushing start when this instance holds the lease. */
-		d.leader = leader_start(d.base, d.db, &lo, on_leader, &d, &err);
+		d.leader = leader_start(d.base, d.lease_db, &lo, on_leader, &d, &err);
 		if (d.leader == NULL) {
 			log_errorx("%s", err.message);
 			goto cleanup;
@@ -431,6 +439,7 @@ cleanup:
 	/* Jobs still queued finish and hand back while their owners are alive. */
 	dbworker_stop(d.db);
 	dbworker_stop(d.record_db);
+	dbworker_stop(d.lease_db);
 	httpd_stop(d.httpd);
 	pusher_free(d.pusher);
 	leader_free(d.leader);
