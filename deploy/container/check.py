@@ -314,6 +314,11 @@ def check_daemon_env(daemon, env, secret_defs):
     """ticketsyncd --check-config with the service's environment."""
     with tempfile.TemporaryDirectory() as tmp:
         run_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        # The test suite's MONGOC_DISABLE_SHM goes through: without it, libmongoc can
+        # print a shared-memory warning at load time under many parallel tests, which
+        # is about this machine, not about the service's environment.
+        if "MONGOC_DISABLE_SHM" in os.environ:
+            run_env["MONGOC_DISABLE_SHM"] = os.environ["MONGOC_DISABLE_SHM"]
         for k, v in env.items():
             if v.startswith("/run/secrets/"):
                 # Stand-in for the mounted secret (same permissions the README asks for).
