@@ -29,7 +29,7 @@
 #define WATCHER_CHECKPOINT_NAME "watcher"
 /* The reader waits while this many items are queued, so memory stays bounded when
  * MongoDB produces events faster than they can be applied. */
-#define WATCHER_QUEUE_MAX 20000
+#define WATCHER_QUEUE_MAX 5000
 /* Change events per getMore reply. */
 #define WATCHER_BATCH_SIZE 1000
 
