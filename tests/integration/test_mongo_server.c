@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <mongoc/mongoc.h>
 
+#include "tsgroup.h"
 #include "tsmongo.h"
 
 static tsmongo_t *mongo;
@@ -27,14 +28,9 @@ static char dbname[64];
 static int
 group_setup(void **state)
 {
-	char msg[512];
-
-	(void)state;
-	mongo = tsmongo_start(msg, sizeof(msg));
-	if (mongo == NULL) {
-		fprintf(stderr, "cannot start MongoDB test server: %s\n", msg);
+	if (tsgroup_setup(state) != 0)
 		return -1;
-	}
+	mongo = tsgroup_mongo();
 	client = tsmongo_client(mongo);
 	tsmongo_dbname(mongo, "srv", 1, dbname, sizeof(dbname));
 	return client == NULL ? -1 : 0;
@@ -43,10 +39,8 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	(void)state;
 	mongoc_client_destroy(client);
-	tsmongo_stop(mongo);
-	return 0;
+	return tsgroup_teardown(state);
 }
 
 static int

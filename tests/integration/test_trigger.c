@@ -26,6 +26,7 @@
 
 #include "ticketsync/detection.h"
 #include "ticketsync/schema.h"
+#include "tsgroup.h"
 #include "tsmongo.h"
 
 #define DOCUMENT_VALIDATION_FAILURE 121
@@ -33,7 +34,6 @@
 #define LARGE_ID ((INT64_C(1) << 40) + 7)
 #define STRICT_COLL "detections_strict"
 
-static tsmongo_t *mongo;
 
 /* The detection ids the fixtures write (deploy/extrahop/test/fixtures.js). */
 static const int64_t fixture_ids[] = { 1, 2, 3, 4, 5, 6, 7, 8, LARGE_ID };
@@ -130,29 +130,6 @@ run_trigger(const char *db, const char *numbers, bool open_tickets)
 		fail_msg("run-trigger.js (--numbers %s) failed: status %d", numbers, status);
 	}
 	return out;
-}
-
-static int
-group_setup(void **state)
-{
-	char msg[512];
-
-	(void)state;
-	mongo = tsmongo_start(msg, sizeof(msg));
-	if (mongo == NULL) {
-		fprintf(stderr, "cannot start MongoDB test server: %s\n", msg);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	tsmongo_stop(mongo);
-	mongoc_cleanup();
-	return 0;
 }
 
 static int
@@ -446,10 +423,10 @@ static void
 run_mode(const char *numbers, bson_type_t int_type)
 {
 	static int seq;
-	mongoc_client_t *client = tsmongo_client(mongo);
+	mongoc_client_t *client = tsmongo_client(tsgroup_mongo());
 	char db[64];
 
-	tsmongo_dbname(mongo, "trigger", ++seq, db, sizeof(db));
+	tsmongo_dbname(tsgroup_mongo(), "trigger", ++seq, db, sizeof(db));
 	prepare_db(client, db);
 	assert_int_equal(replay(client, db, numbers), N_UPDATES);
 	check_documents(client, db, int_type);
@@ -486,7 +463,7 @@ test_trigger_documents_int64(void **state)
 static void
 test_trigger_checks_catch_bad_documents(void **state)
 {
-	mongoc_client_t *client = tsmongo_client(mongo);
+	mongoc_client_t *client = tsmongo_client(tsgroup_mongo());
 	mongoc_collection_t *det, *strict;
 	const bson_t *doc;
 	detection_t d;
@@ -494,7 +471,7 @@ test_trigger_checks_catch_bad_documents(void **state)
 	char db[64];
 
 	(void)state;
-	tsmongo_dbname(mongo, "trigger_bad", 1, db, sizeof(db));
+	tsmongo_dbname(tsgroup_mongo(), "trigger_bad", 1, db, sizeof(db));
 	prepare_db(client, db);
 	det = mongoc_client_get_collection(client, db, "detections");
 	strict = mongoc_client_get_collection(client, db, STRICT_COLL);
@@ -577,5 +554,5 @@ main(void)
 		cmocka_unit_test_teardown(test_trigger_http_block, teardown),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, tsgroup_setup, tsgroup_teardown);
 }
