@@ -18,6 +18,7 @@
 
 #include <curl/curl.h>
 
+#include "tsfile.h"
 #include "tsscene.h"
 
 #define API_KEY "test-key-import"
@@ -55,19 +56,10 @@ fixture_path(const char *name)
 static char *
 slurp(const char *path)
 {
-	FILE *fp = fopen(path, "rb");
-	char *buf;
-	long n;
+	char *buf = tsfile_read(path, NULL);
 
-	if (fp == NULL)
-		fail_msg("cannot open %s", path);
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	fseek(fp, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, fp) != (size_t)n)
+	if (buf == NULL)
 		fail_msg("cannot read %s", path);
-	fclose(fp);
 	return buf;
 }
 

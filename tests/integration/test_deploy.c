@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "tsfile.h"
 #include "tsproc.h"
 
 #define UNIT_REL "lib/systemd/system/ticketsyncd.service"
@@ -111,27 +112,6 @@ in_path(const char *prog)
 	}
 	free(copy);
 	return found;
-}
-
-static char *
-read_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
 }
 
 static void
@@ -252,8 +232,8 @@ expect_same(const char *installed, const char *source_rel)
 	char *a, *b;
 
 	snprintf(src, sizeof(src), "%s/%s", tsproc_source_dir(), source_rel);
-	a = read_file(installed);
-	b = read_file(src);
+	a = tsfile_read(installed, NULL);
+	b = tsfile_read(src, NULL);
 	assert_non_null(a);
 	assert_non_null(b);
 	if (strcmp(a, b) != 0)
@@ -327,7 +307,7 @@ test_install_destdir(void **state)
 
 	/* The unit names what was installed. */
 	snprintf(path, sizeof(path), "%s/" UNIT_REL, usr);
-	unit = read_file(path);
+	unit = tsfile_read(path, NULL);
 	assert_non_null(unit);
 	exec = unit_value(unit, "ExecStart");
 	assert_non_null(exec);
@@ -379,7 +359,7 @@ test_unit_verify(void **state)
 	scratch_dir(prefix, sizeof(prefix), "prefix");
 	cmake_install(prefix, NULL);
 	snprintf(unit_path, sizeof(unit_path), "%s/" UNIT_REL, prefix);
-	unit = read_file(unit_path);
+	unit = tsfile_read(unit_path, NULL);
 	if (unit == NULL)
 		fail_msg("%s was not installed: is include(deploy/install.cmake) missing from "
 		    "CMakeLists.txt?", unit_path);
@@ -469,7 +449,7 @@ test_unit_hardening(void **state)
 
 	(void)state;
 	snprintf(src, sizeof(src), "%s/deploy/systemd/ticketsyncd.service", tsproc_source_dir());
-	unit = read_file(src);
+	unit = tsfile_read(src, NULL);
 	assert_non_null(unit);
 	for (size_t i = 0; lines[i] != NULL; i++)
 		if (!unit_has_line(unit, lines[i]))
@@ -525,7 +505,7 @@ test_unit_environment_reaches_daemon(void **state)
 	snprintf(src, sizeof(src), "%s/deploy/systemd/ticketsyncd.service", tsproc_source_dir());
 	snprintf(daemon, sizeof(daemon), "%s/ticketsyncd", tsproc_bin_dir());
 	snprintf(example, sizeof(example), "%s/deploy/ticketsync.ini.example", tsproc_source_dir());
-	unit = read_file(src);
+	unit = tsfile_read(src, NULL);
 	assert_non_null(unit);
 	scratch_dir(creds, sizeof(creds), "credentials");
 	/* systemd's credentials directory holds a read-only copy. */
@@ -617,9 +597,9 @@ test_sysusers_tmpfiles(void **state)
 		free(r.text);
 	}
 	snprintf(path, sizeof(path), "%s/passwd", etc);
-	passwd = read_file(path);
+	passwd = tsfile_read(path, NULL);
 	snprintf(path, sizeof(path), "%s/group", etc);
-	group = read_file(path);
+	group = tsfile_read(path, NULL);
 	assert_non_null(passwd);
 	assert_non_null(group);
 	line = strstr(passwd, "ticketsync:x:");
@@ -696,7 +676,7 @@ broken_copy(const char *name, const char *from, const char *to, const char *out)
 	char *text, *p, *edited;
 
 	snprintf(src, sizeof(src), "%s/deploy/container/%s", tsproc_source_dir(), name);
-	text = read_file(src);
+	text = tsfile_read(src, NULL);
 	assert_non_null(text);
 	p = strstr(text, from);
 	if (p == NULL)

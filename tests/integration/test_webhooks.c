@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include "ticketsync/intake.h"
 #include "ticketsync/schema.h"
 #include "ticketsync/webhook.h"
+#include "tsfile.h"
 #include "tsscene.h"
 
 #define API_KEY TSSCENE_API_KEY
@@ -128,21 +128,13 @@ assert_ticket(fixture_t *f, const char *id, const char *subset_json)
 static char *
 fixture_body(const char *name)
 {
-	char path[1024], *dir = strdup(__FILE__), *buf;
-	FILE *fp;
-	long n;
+	char rel[256];
+	char *buf;
 
-	snprintf(path, sizeof(path), "%s/../fixtures/webhooks/%s", dirname(dir), name);
-	free(dir);
-	fp = fopen(path, "r");
-	if (fp == NULL)
-		fail_msg("cannot open %s", path);
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	fseek(fp, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	fclose(fp);
+	snprintf(rel, sizeof(rel), "tests/fixtures/webhooks/%s", name);
+	buf = tsfile_read_source(rel, NULL);
+	if (buf == NULL)
+		fail_msg("cannot read %s", rel);
 	return buf;
 }
 

@@ -8,7 +8,6 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "ticketsync/config.h"
+#include "tsfile.h"
 
 static char tmpdir[64];
 
@@ -786,21 +786,10 @@ test_load_file(void **state)
 static char *
 slurp(const char *rel)
 {
-	char path[1024], *dir = strdup(__FILE__), *buf;
-	FILE *f;
-	long n;
+	char *buf = tsfile_read_source(rel, NULL);
 
-	snprintf(path, sizeof(path), "%s/../../%s", dirname(dir), rel);
-	free(dir);
-	f = fopen(path, "r");
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
+	if (buf == NULL)
+		fail_msg("cannot read %s", rel);
 	return buf;
 }
 

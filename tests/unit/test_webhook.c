@@ -7,34 +7,25 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ticketsync/statusmap.h"
 #include "ticketsync/webhook.h"
+#include "tsfile.h"
 
 /* tests/fixtures/webhooks/<name>, read whole. */
 static char *
 fixture(const char *name, size_t *len)
 {
-	char path[1024], *dir = strdup(__FILE__), *buf;
-	FILE *f;
-	long n;
+	char rel[256];
+	char *buf;
 
-	snprintf(path, sizeof(path), "%s/../fixtures/webhooks/%s", dirname(dir), name);
-	free(dir);
-	f = fopen(path, "r");
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
+	snprintf(rel, sizeof(rel), "tests/fixtures/webhooks/%s", name);
+	buf = tsfile_read_source(rel, len);
+	if (buf == NULL)
+		fail_msg("cannot read %s", rel);
 	return buf;
 }
 
