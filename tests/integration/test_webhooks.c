@@ -26,6 +26,7 @@
 #include "ticketsync/schema.h"
 #include "ticketsync/webhook.h"
 #include "tsfile.h"
+#include "tshttp.h"
 #include "tsscene.h"
 
 #define API_KEY TSSCENE_API_KEY
@@ -179,27 +180,11 @@ sign(const char *secret, const char *body, size_t len, char *out)
 
 typedef struct reply {
 	long status;
-	char *body;
-	size_t len;
+	tshttp_body_t body;
 	bson_t json; /* the body parsed, or empty */
 	char retry_after[32];
 	char www_authenticate[128];
 } reply_t;
-
-static size_t
-on_body(char *p, size_t size, size_t n, void *arg)
-{
-	reply_t *r = arg;
-	char *b = realloc(r->body, r->len + size * n + 1);
-
-	if (b == NULL)
-		return 0;
-	memcpy(b + r->len, p, size * n);
-	r->len += size * n;
-	b[r->len] = '\0';
-	r->body = b;
-	return size * n;
-}
 
 static size_t
 on_header(char *p, size_t size, size_t n, void *arg)
@@ -217,7 +202,7 @@ on_header(char *p, size_t size, size_t n, void *arg)
 static void
 reply_free(reply_t *r)
 {
-	free(r->body);
+	free(r->body.data);
 	bson_destroy(&r->json);
 	memset(r, 0, sizeof(*r));
 }
@@ -249,8 +234,8 @@ request(fixture_t *f, const char *method, const char *path, const char *const *h
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tshttp_collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	if (body != NULL) {
@@ -261,9 +246,9 @@ request(fixture_t *f, const char *method, const char *path, const char *const *h
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_slist_free_all(hl);
 	curl_easy_cleanup(c);
-	if (r->body != NULL) {
+	if (r->body.data != NULL) {
 		bson_destroy(&r->json);
-		if (!bson_init_from_json(&r->json, r->body, (ssize_t)r->len, &err))
+		if (!bson_init_from_json(&r->json, r->body.data, (ssize_t)r->body.len, &err))
 			bson_init(&r->json);
 	}
 	return r->status;
@@ -286,9 +271,9 @@ post_expect(fixture_t *f, const char *path, const char *const *headers, const ch
 	post(f, path, headers, body, &r);
 	if (r.status != status)
 		fail_msg("POST %s: status %ld, want %ld (body %s)", path, r.status, status,
-		    r.body ? r.body : "");
+		    r.body.data ? r.body.data : "");
 	if (subset_json != NULL && !tsmongo_matches(&r.json, subset_json, why, sizeof(why)))
-		fail_msg("POST %s: reply %s: %s", path, r.body ? r.body : "", why);
+		fail_msg("POST %s: reply %s: %s", path, r.body.data ? r.body.data : "", why);
 	reply_free(&r);
 }
 

@@ -8,6 +8,8 @@
 
 #include <curl/curl.h>
 
+#include "tshttp.h"
+
 void
 tsdaemon_init(tsdaemon_t *d, const char *mongodb_uri, const char *database,
     const char *extrahop_url, const char *api_key)
@@ -115,37 +117,17 @@ tsdaemon_free(tsdaemon_t *d)
 	d->nenv = 0;
 }
 
-typedef struct tsdaemon_buf {
-	char *data;
-	size_t len;
-} tsdaemon_buf_t;
-
-static size_t
-tsdaemon_write(char *ptr, size_t size, size_t n, void *arg)
-{
-	tsdaemon_buf_t *b = arg;
-	char *p = realloc(b->data, b->len + size * n + 1);
-
-	if (p == NULL)
-		return 0;
-	memcpy(p + b->len, ptr, size * n);
-	b->len += size * n;
-	p[b->len] = '\0';
-	b->data = p;
-	return size * n;
-}
-
 long
 tsdaemon_get(const tsdaemon_t *d, const char *path, char **body)
 {
 	CURL *c = curl_easy_init();
-	tsdaemon_buf_t b = { 0 };
+	tshttp_body_t b = { 0 };
 	char url[256];
 	long status = 0;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", d->http_port, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tsdaemon_write);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tshttp_collect);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);

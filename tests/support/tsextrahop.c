@@ -9,6 +9,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "tshttp.h"
+
 #define TSEXTRAHOP_MAX_ARGS 64
 
 static void
@@ -147,27 +149,6 @@ tsextrahop_stop(tsextrahop_t *t)
 	return status;
 }
 
-struct tsextrahop_buf {
-	char *data;
-	size_t len;
-};
-
-static size_t
-tsextrahop_write(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct tsextrahop_buf *b = arg;
-	size_t n = size * nmemb;
-	char *nd = realloc(b->data, b->len + n + 1);
-
-	if (nd == NULL)
-		return 0;
-	memcpy(nd + b->len, ptr, n);
-	b->data = nd;
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
-
 static size_t
 tsextrahop_header(char *ptr, size_t size, size_t nmemb, void *arg)
 {
@@ -198,7 +179,7 @@ tsextrahop_http(tsextrahop_t *t, const char *method, const char *url,
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hl = NULL;
-	struct tsextrahop_buf buf = { NULL, 0 };
+	tshttp_body_t buf = { NULL, 0 };
 	char full[2048];
 	CURLcode rc;
 
@@ -224,7 +205,7 @@ tsextrahop_http(tsextrahop_t *t, const char *method, const char *url,
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tsextrahop_write);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tshttp_collect);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, tsextrahop_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);

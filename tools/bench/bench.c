@@ -46,6 +46,7 @@
 #include "ticketsync/store.h"
 #include "tsdaemon.h"
 #include "tsextrahop.h"
+#include "tshttp.h"
 #include "tsmongo.h"
 
 #define BENCH_API_KEY "bench-api-key"
@@ -328,33 +329,13 @@ bench_run(char *const argv[], const char *log_path, double timeout_s, char *out,
 
 /* ---- the fake's control API over one keep-alive connection ---- */
 
-typedef struct bench_buf {
-	char *data;
-	size_t len;
-} bench_buf_t;
-
-static size_t
-bench_on_body(char *ptr, size_t size, size_t n, void *arg)
-{
-	bench_buf_t *b = arg;
-	char *d = realloc(b->data, b->len + size * n + 1);
-
-	if (d == NULL)
-		return 0;
-	memcpy(d + b->len, ptr, size * n);
-	b->len += size * n;
-	d[b->len] = '\0';
-	b->data = d;
-	return size * n;
-}
-
 /* method + control path (after /_fake); reply JSON into out (always initialised when
  * non-NULL). Returns the HTTP status, 0 on transport failure. */
 static long
 bench_ctl(bench_t *b, const char *method, const char *path, const char *body, bson_t *out)
 {
 	char url[512];
-	bench_buf_t buf = { 0 };
+	tshttp_body_t buf = { 0 };
 	struct curl_slist *hl = NULL;
 	long status = 0;
 	bson_error_t err;
@@ -364,7 +345,7 @@ bench_ctl(bench_t *b, const char *method, const char *path, const char *body, bs
 	snprintf(url, sizeof(url), "%s%s", b->fx.control_url, path);
 	curl_easy_setopt(b->ctl, CURLOPT_URL, url);
 	curl_easy_setopt(b->ctl, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(b->ctl, CURLOPT_WRITEFUNCTION, bench_on_body);
+	curl_easy_setopt(b->ctl, CURLOPT_WRITEFUNCTION, tshttp_collect);
 	curl_easy_setopt(b->ctl, CURLOPT_WRITEDATA, &buf);
 	curl_easy_setopt(b->ctl, CURLOPT_TIMEOUT_MS, 60000L);
 	curl_easy_setopt(b->ctl, CURLOPT_NOSIGNAL, 1L);
