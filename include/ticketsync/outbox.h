@@ -71,12 +71,11 @@ bool outbox_set_desired(mongoc_client_t *client, const char *db, int64_t id,
     outbox_set_result_t *result_out, bson_error_t *err);
 
 /*
- * outbox_set_desired for n distinct detections in a few round trips (one find, one
- * insert, one update). results[i] belongs to ids[i]; a detection that lost a race gets
- * OUTBOX_CONFLICT and must be decided again from fresh documents by the caller.
- * current: NULL, or the state documents as the caller just read them (current[i] for
- * ids[i], NULL where there was none); the find is then skipped. The writes stay
- * guarded, so a document changed since reads as OUTBOX_CONFLICT.
+ * outbox_set_desired for n distinct detections in a few round trips (one insert, one
+ * update), decided from current: the state documents as the caller just read them
+ * (current[i] for ids[i], NULL where there was none). results[i] belongs to ids[i];
+ * the writes are guarded, so a detection whose document changed since (or that lost
+ * a race) gets OUTBOX_CONFLICT and must be decided again from fresh documents.
  */
 bool outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
     const int64_t *ids, const fields_t *desired, const fields_t *baselines,

@@ -351,55 +351,12 @@ cleanup:
 	return ok;
 }
 
-/* For the batch: position of each id, sorted by id so state documents find theirs. */
-typedef struct outbox_slot {
-	int64_t id;
-	size_t i;
-} outbox_slot_t;
-
 static int
-outbox_cmp_slot(const void *a, const void *b)
+outbox_cmp_i64(const void *a, const void *b)
 {
-	int64_t x = ((const outbox_slot_t *)a)->id, y = ((const outbox_slot_t *)b)->id;
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
 
 	return (x > y) - (x < y);
-}
-
-/* The current state documents of ids (copies into cur[i]; NULL when absent). */
-static bool
-outbox_load_many(mongoc_collection_t *coll, size_t n, const int64_t *ids,
-    const outbox_slot_t *slots, bson_t **cur, bson_error_t *err)
-{
-	for (size_t off = 0; off < n; off += OUTBOX_IDS_PER_COMMAND) {
-		size_t take = n - off < OUTBOX_IDS_PER_COMMAND ? n - off : OUTBOX_IDS_PER_COMMAND;
-		bson_t filter = BSON_INITIALIZER;
-		bson_t opts = BSON_INITIALIZER;
-		mongoc_cursor_t *cursor;
-		const bson_t *doc;
-		bool ok;
-
-		store_append_in_int64(&filter, "_id", ids + off, take);
-		/* All of them in the first reply (the default batch is 101). */
-		BSON_APPEND_INT64(&opts, "batchSize", (int64_t)take);
-		cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-		bson_destroy(&opts);
-		while (mongoc_cursor_next(cursor, &doc)) {
-			bson_iter_t it;
-			outbox_slot_t key, *hit;
-
-			if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &key.id))
-				continue;
-			hit = bsearch(&key, slots, n, sizeof(*slots), outbox_cmp_slot);
-			if (hit != NULL && cur[hit->i] == NULL)
-				cur[hit->i] = bson_copy(doc);
-		}
-		ok = !mongoc_cursor_error(cursor, err);
-		mongoc_cursor_destroy(cursor);
-		bson_destroy(&filter);
-		if (!ok)
-			return false;
-	}
-	return true;
 }
 
 /*
@@ -436,8 +393,9 @@ outbox_insert_conflicts(const bson_t *reply, const size_t *op_item, size_t n_ops
 }
 
 /*
- * outbox_set_desired for n distinct detections in a few round trips: one find for
- * their state documents, one insert for the new ones, one update for the changed ones.
+ * outbox_set_desired for n distinct detections in a few round trips, decided from the
+ * state documents the caller read: one insert for the new ones, one update for the
+ * changed ones.
  * The decisions and the compare-and-set guards are outbox_set_desired's own; a
  * detection that lost a race (an insert met an existing document, or a guarded update
  * did not match) gets OUTBOX_CONFLICT: the caller recomputes it from fresh documents.
@@ -455,9 +413,7 @@ outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
 {
 	mongoc_collection_t *coll = NULL;
 	mongoc_bulk_operation_t *ins = NULL, *upd = NULL;
-	outbox_slot_t *slots = calloc(n ? n : 1, sizeof(*slots));
-	bson_t **loaded = calloc(n ? n : 1, sizeof(*loaded)); /* read here, owned */
-	const bson_t *const *cur = current != NULL ? current : (const bson_t *const *)loaded;
+	int64_t *sorted = calloc(n ? n : 1, sizeof(*sorted)); /* to find duplicates */
 	outbox_plan_t *plans = calloc(n ? n : 1, sizeof(*plans));
 	size_t *ins_item = calloc(n ? n : 1, sizeof(*ins_item));
 	bool *redo = calloc(n ? n : 1, sizeof(*redo));
@@ -466,8 +422,7 @@ outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
 	size_t n_ins = 0, n_upd = 0;
 	bool ok = false;
 
-	if (slots == NULL || loaded == NULL || plans == NULL || ins_item == NULL ||
-	    redo == NULL) {
+	if (sorted == NULL || plans == NULL || ins_item == NULL || redo == NULL) {
 		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG, "outbox: out of memory");
 		goto cleanup;
 	}
@@ -476,19 +431,16 @@ outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
 		ok = true;
 		goto cleanup;
 	}
-	for (size_t i = 0; i < n; i++)
-		slots[i] = (outbox_slot_t){ ids[i], i };
-	qsort(slots, n, sizeof(*slots), outbox_cmp_slot);
+	memcpy(sorted, ids, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), outbox_cmp_i64);
 	for (size_t i = 1; i < n; i++) {
-		if (slots[i].id == slots[i - 1].id) {
+		if (sorted[i] == sorted[i - 1]) {
 			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
-			    "outbox: detection %lld given twice in one batch", (long long)slots[i].id);
+			    "outbox: detection %lld given twice in one batch", (long long)sorted[i]);
 			goto cleanup;
 		}
 	}
 	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
-	if (current == NULL && !outbox_load_many(coll, n, ids, slots, loaded, err))
-		goto cleanup;
 
 	BSON_APPEND_BOOL(&opts, "ordered", false);
 	ins = mongoc_collection_create_bulk_operation_with_opts(coll, &opts);
@@ -497,7 +449,7 @@ outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
 		bson_t doc = BSON_INITIALIZER, filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
 		bool added = true;
 
-		if (!outbox_decide(cur[i], &desired[i], &baselines[i], &plans[i], err))
+		if (!outbox_decide(current[i], &desired[i], &baselines[i], &plans[i], err))
 			goto cleanup;
 		if (plans[i].write == OUTBOX_WRITE_INSERT) {
 			outbox_build_insert(&doc, ids[i], &desired[i], &baselines[i], ticket_ids[i],
@@ -550,17 +502,12 @@ outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
 	}
 	ok = true;
 cleanup:
-	if (loaded != NULL)
-		for (size_t i = 0; i < n; i++)
-			if (loaded[i] != NULL)
-				bson_destroy(loaded[i]);
 	mongoc_bulk_operation_destroy(ins);
 	mongoc_bulk_operation_destroy(upd);
 	mongoc_collection_destroy(coll);
 	bson_destroy(&opts);
 	bson_destroy(&reply);
-	free(slots);
-	free(loaded);
+	free(sorted);
 	free(plans);
 	free(ins_item);
 	free(redo);
