@@ -73,6 +73,11 @@ int64_t store_now_ms(void);
  * writes JavaScript numbers as either) as int64. false for other types, fractions,
  * NaN or out-of-range doubles. */
 bool store_iter_int64(const bson_iter_t *it, int64_t *out);
+/* doc.key when it holds a string / an integral number (store_iter_int64) / a date,
+ * else dflt. The string points into doc. */
+const char *store_doc_utf8(const bson_t *doc, const char *key, const char *dflt);
+int64_t store_doc_int64(const bson_t *doc, const char *key, int64_t dflt);
+int64_t store_doc_date(const bson_t *doc, const char *key, int64_t dflt);
 /* Append field: {$in: [ids[0], ..., ids[n-1]]} (int64s) to filter. */
 void store_append_in_int64(bson_t *filter, const char *field, const int64_t *ids, size_t n);
 

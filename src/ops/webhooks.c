@@ -178,18 +178,6 @@ webhooks_sha256(const void *data, size_t len, unsigned char out[WEBHOOKS_DIGEST_
 	return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == WEBHOOKS_DIGEST_LEN;
 }
 
-static int
-webhooks_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "sha256=<64 hex digits>" against the HMAC of the body under the route's secret. */
 static bool
 webhooks_signature_ok(const struct webhooks_route *r, const char *header, const void *body,
@@ -205,7 +193,7 @@ webhooks_signature_ok(const struct webhooks_route *r, const char *header, const 
 	if (strlen(hex) != 2 * WEBHOOKS_DIGEST_LEN)
 		return false;
 	for (size_t i = 0; i < WEBHOOKS_DIGEST_LEN; i++) {
-		int hi = webhooks_hexval(hex[2 * i]), lo = webhooks_hexval(hex[2 * i + 1]);
+		int hi = OPENSSL_hexchar2int((unsigned char)hex[2 * i]), lo = OPENSSL_hexchar2int((unsigned char)hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return false;

@@ -43,45 +43,6 @@ outbox_append_nullable(bson_t *doc, const char *key, const char *value)
 		BSON_APPEND_NULL(doc, key);
 }
 
-static const char *
-outbox_doc_string(const bson_t *doc, const char *key, const char *dflt)
-{
-	bson_iter_t it;
-
-	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it))
-		return bson_iter_utf8(&it, NULL);
-	return dflt;
-}
-
-static int64_t
-outbox_doc_int64(const bson_t *doc, const char *key, int64_t dflt)
-{
-	bson_iter_t it;
-	int64_t v;
-
-	if (bson_iter_init_find(&it, doc, key) && store_iter_int64(&it, &v))
-		return v;
-	return dflt;
-}
-
-static int64_t
-outbox_doc_date(const bson_t *doc, const char *key, int64_t dflt)
-{
-	bson_iter_t it;
-
-	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&it))
-		return bson_iter_date_time(&it);
-	return dflt;
-}
-
-static bool
-outbox_doc_has(const bson_t *doc, const char *key)
-{
-	bson_iter_t it;
-
-	return bson_iter_init_find(&it, doc, key);
-}
-
 /* Find the one document with _id id into out (initialised here). */
 static bool
 outbox_find_one(mongoc_collection_t *coll, int64_t id, bson_t *out, bool *found,
@@ -151,10 +112,10 @@ outbox_decide(const bson_t *cur, const fields_t *desired, const fields_t *baseli
 	    !store_fields_get(cur, "baseline", &base, &present, err) ||
 	    !store_fields_get(cur, "pushed", &pushed, &has_pushed, err))
 		return false;
-	plan->version = outbox_doc_int64(cur, "version", 0);
-	plan->state = outbox_doc_string(cur, "state", outbox_state_pending);
-	plan->has_fencing = outbox_doc_has(cur, "fencing");
-	plan->fencing = outbox_doc_int64(cur, "fencing", 0);
+	plan->version = store_doc_int64(cur, "version", 0);
+	plan->state = store_doc_utf8(cur, "state", outbox_state_pending);
+	plan->has_fencing = bson_has_field(cur, "fencing");
+	plan->fencing = store_doc_int64(cur, "fencing", 0);
 	if (fields_equal(desired, &stored)) {
 		/* Replays and duplicate events end here without a write. */
 		plan->res.change = OUTBOX_UNCHANGED;
@@ -170,7 +131,7 @@ outbox_decide(const bson_t *cur, const fields_t *desired, const fields_t *baseli
 		plan->new_state = outbox_state_pending;
 	/* pending_since marks the oldest change not yet acknowledged, for the age figure. */
 	plan->set_pending_since = strcmp(plan->new_state, outbox_state_synced) != 0 &&
-	    !outbox_doc_has(cur, "pending_since");
+	    !bson_has_field(cur, "pending_since");
 	plan->write = OUTBOX_WRITE_UPDATE;
 	plan->res.change = strcmp(plan->state, outbox_state_parked) == 0 ? OUTBOX_UNPARKED
 	                                                                  : OUTBOX_UPDATED;
@@ -550,13 +511,13 @@ outbox_append_due(bson_t *filter, int64_t now_ms)
 static bool
 outbox_claim_guard(bson_t *guard, const bson_t *doc, int64_t version)
 {
-	const char *state = outbox_doc_string(doc, "state", "");
+	const char *state = store_doc_utf8(doc, "state", "");
 	static const char *const pending_keys[] = { "next_attempt_at", NULL };
 	static const char *const in_flight_keys[] = { "claim_id", "claimed_until", NULL };
 	const char *const *keys = strcmp(state, outbox_state_pending) == 0 ? pending_keys
 	                                                                   : in_flight_keys;
-	bool has_fencing = outbox_doc_has(doc, "fencing");
-	int64_t fencing = outbox_doc_int64(doc, "fencing", 0);
+	bool has_fencing = bson_has_field(doc, "fencing");
+	int64_t fencing = store_doc_int64(doc, "fencing", 0);
 	bson_iter_t it;
 
 	/* A later lease holder wrote it: not ours to claim (the guard would fail). */
@@ -603,8 +564,8 @@ outbox_item_from_doc(const bson_t *doc, const char *claim_id, outbox_item_t *ite
 		return false;
 	}
 	bson_strncpy(item->claim_id, claim_id, sizeof(item->claim_id));
-	item->version = outbox_doc_int64(doc, "version", 0);
-	item->attempts = (int32_t)outbox_doc_int64(doc, "attempts", 0);
+	item->version = store_doc_int64(doc, "version", 0);
+	item->attempts = (int32_t)store_doc_int64(doc, "attempts", 0);
 	if (!store_fields_get(doc, "desired", &item->desired, &present, why))
 		return false;
 	if (!present) {
@@ -614,7 +575,7 @@ outbox_item_from_doc(const bson_t *doc, const char *claim_id, outbox_item_t *ite
 	if (!store_fields_get(doc, "baseline", &base, &has_base, why) ||
 	    !store_fields_get(doc, "pushed", &pushed, &has_pushed, why))
 		return false;
-	item->recheck_at_ms = outbox_doc_date(doc, "recheck_at", 0);
+	item->recheck_at_ms = store_doc_date(doc, "recheck_at", 0);
 	/* ExtraHop requires ticket_id in every PATCH, so it always goes out; a recheck
 	 * re-sends every field. */
 	if (bson_iter_init_find(&it, doc, "force_full") && BSON_ITER_HOLDS_BOOL(&it) &&
@@ -626,7 +587,7 @@ outbox_item_from_doc(const bson_t *doc, const char *claim_id, outbox_item_t *ite
 		item->mask = fields_diff(&item->desired, &base) | FIELDS_TICKET_ID;
 	else
 		item->mask = FIELDS_ALL;
-	bson_strncpy(item->ticket_id, outbox_doc_string(doc, "ticket_id", ""),
+	bson_strncpy(item->ticket_id, store_doc_utf8(doc, "ticket_id", ""),
 	    sizeof(item->ticket_id));
 	return true;
 }
@@ -750,7 +711,7 @@ outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t lim
 
 		if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &ids[n_cand]))
 			continue; /* not ours to push: the validator keeps such documents out */
-		versions[n_cand] = outbox_doc_int64(doc, "version", 0);
+		versions[n_cand] = store_doc_int64(doc, "version", 0);
 		if (outbox_claim_guard(&guards[n_cand], doc, versions[n_cand]))
 			n_cand++;
 	}
@@ -1280,8 +1241,8 @@ outbox_counts(mongoc_client_t *client, const char *db, int64_t now_ms,
 	bson_append_document_end(&pipeline, &stage);
 	cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, &pipeline, NULL, NULL);
 	while (mongoc_cursor_next(cursor, &doc)) {
-		const char *state = outbox_doc_string(doc, "_id", "");
-		int64_t n = outbox_doc_int64(doc, "n", 0);
+		const char *state = store_doc_utf8(doc, "_id", "");
+		int64_t n = store_doc_int64(doc, "n", 0);
 		bson_iter_t it;
 		bool unsynced = false;
 

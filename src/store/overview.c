@@ -4,37 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "ticketsync/checkpoint.h"
 #include "ticketsync/store.h"
-
-static const char *
-overview_str(const bson_t *doc, const char *key)
-{
-	bson_iter_t it;
-
-	return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it)
-	    ? bson_iter_utf8(&it, NULL) : NULL;
-}
-
-static int64_t
-overview_int(const bson_t *doc, const char *key, int64_t dflt)
-{
-	bson_iter_t it;
-	int64_t v;
-
-	if (bson_iter_init_find(&it, doc, key) && store_iter_int64(&it, &v))
-		return v;
-	return dflt;
-}
-
-static int64_t
-overview_date(const bson_t *doc, const char *key)
-{
-	bson_iter_t it;
-
-	return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&it)
-	    ? bson_iter_date_time(&it) : 0;
-}
 
 typedef struct overview_parked_ctx {
 	overview_t *o;
@@ -61,14 +34,14 @@ overview_on_parked(const bson_t *doc, void *arg)
 	}
 	p = &c->o->parked[c->o->n_parked++];
 	memset(p, 0, sizeof(*p));
-	p->id = overview_int(doc, "_id", 0);
-	if ((s = overview_str(doc, "ticket_id")) != NULL)
+	p->id = store_doc_int64(doc, "_id", 0);
+	if ((s = store_doc_utf8(doc, "ticket_id", NULL)) != NULL)
 		bson_strncpy(p->ticket_id, s, sizeof(p->ticket_id));
-	if ((s = overview_str(doc, "parked_reason")) != NULL)
+	if ((s = store_doc_utf8(doc, "parked_reason", NULL)) != NULL)
 		bson_strncpy(p->reason, s, sizeof(p->reason));
-	p->parked_at_ms = overview_date(doc, "parked_at");
-	p->attempts = (int32_t)overview_int(doc, "attempts", 0);
-	p->version = overview_int(doc, "version", 0);
+	p->parked_at_ms = store_doc_date(doc, "parked_at", 0);
+	p->attempts = (int32_t)store_doc_int64(doc, "attempts", 0);
+	p->version = store_doc_int64(doc, "version", 0);
 	return true;
 }
 
@@ -79,12 +52,12 @@ overview_on_push(const bson_t *doc, void *arg)
 	const char *s;
 
 	o->has_last_push = true;
-	o->last_push_ms = overview_date(doc, "at");
-	o->last_push_detection = overview_int(doc, "detection_id", 0);
-	o->last_push_http = (int)overview_int(doc, "http_status", 0);
-	if ((s = overview_str(doc, "ticket_id")) != NULL)
+	o->last_push_ms = store_doc_date(doc, "at", 0);
+	o->last_push_detection = store_doc_int64(doc, "detection_id", 0);
+	o->last_push_http = (int)store_doc_int64(doc, "http_status", 0);
+	if ((s = store_doc_utf8(doc, "ticket_id", NULL)) != NULL)
 		bson_strncpy(o->last_push_ticket, s, sizeof(o->last_push_ticket));
-	if ((s = overview_str(doc, "instance")) != NULL)
+	if ((s = store_doc_utf8(doc, "instance", NULL)) != NULL)
 		bson_strncpy(o->last_push_instance, s, sizeof(o->last_push_instance));
 	return false; /* the newest one is all we want */
 }
@@ -106,7 +79,7 @@ overview_events(mongoc_client_t *client, const char *db, overview_t *o, bson_err
 
 	cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline, NULL, NULL);
 	while (mongoc_cursor_next(cursor, &doc)) {
-		const char *ev = overview_str(doc, "_id");
+		const char *ev = store_doc_utf8(doc, "_id", NULL);
 		if (ev == NULL)
 			continue; /* records without an event cannot pass the validator */
 		if (o->n_events == cap) {
@@ -122,7 +95,7 @@ overview_events(mongoc_client_t *client, const char *db, overview_t *o, bson_err
 			cap = c;
 		}
 		bson_strncpy(o->events[o->n_events].event, ev, sizeof(o->events[0].event));
-		o->events[o->n_events].count = overview_int(doc, "n", 0);
+		o->events[o->n_events].count = store_doc_int64(doc, "n", 0);
 		o->n_events++;
 	}
 	if (ok && mongoc_cursor_error(cursor, err))
@@ -180,29 +153,17 @@ overview_free(overview_t *o)
 	memset(o, 0, sizeof(*o));
 }
 
-static int
-overview_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool
 overview_token_time_ms(const bson_t *token, int64_t *ms_out)
 {
-	const char *data = token ? overview_str(token, "_data") : NULL;
+	const char *data = token ? store_doc_utf8(token, "_data", NULL) : NULL;
 	int64_t secs = 0;
 
 	/* 0x82 is KeyString's type byte for a Timestamp; seconds come first, big-endian. */
 	if (data == NULL || strlen(data) < 18 || data[0] != '8' || data[1] != '2')
 		return false;
 	for (int i = 2; i < 10; i++) {
-		int h = overview_hex(data[i]);
+		int h = OPENSSL_hexchar2int((unsigned char)data[i]);
 		if (h < 0)
 			return false;
 		secs = secs * 16 + h;

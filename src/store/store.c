@@ -180,6 +180,37 @@ store_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+const char *
+store_doc_utf8(const bson_t *doc, const char *key, const char *dflt)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it))
+		return bson_iter_utf8(&it, NULL);
+	return dflt;
+}
+
+int64_t
+store_doc_int64(const bson_t *doc, const char *key, int64_t dflt)
+{
+	bson_iter_t it;
+	int64_t v;
+
+	if (bson_iter_init_find(&it, doc, key) && store_iter_int64(&it, &v))
+		return v;
+	return dflt;
+}
+
+int64_t
+store_doc_date(const bson_t *doc, const char *key, int64_t dflt)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&it))
+		return bson_iter_date_time(&it);
+	return dflt;
+}
+
 void
 store_append_in_int64(bson_t *filter, const char *field, const int64_t *ids, size_t n)
 {
