@@ -1,8 +1,10 @@
 /*
- * reconcile: the decision for one detection. Given the detection, the tickets that
- * list it, the status map and what we last pushed, say what ExtraHop should show and
- * which fields a PATCH must carry. Pure: plain structs in, plain struct out, so the
- * same call serves change events, rescans and backfill (level-triggered).
+ * reconcile: what ExtraHop should show for one detection. Given the detection, the
+ * tickets that list it, the status map and what we last pushed, pick the winning
+ * ticket, map its status, and compare the result with what ExtraHop shows (the PATCH
+ * mask is pushplan's). Whether and how that is recorded and sent is pushplan's
+ * decision too. Pure: plain structs in, plain struct out, so the same call serves
+ * change events, rescans and backfill (level-triggered).
  */
 #ifndef TICKETSYNC_RECONCILE_H
 #define TICKETSYNC_RECONCILE_H
@@ -12,6 +14,7 @@
 
 #include "ticketsync/detection.h"
 #include "ticketsync/fields.h"
+#include "ticketsync/pushplan.h"
 #include "ticketsync/statusmap.h"
 #include "ticketsync/ticket.h"
 
@@ -49,17 +52,10 @@ typedef struct reconcile_result {
 	/* What desired was compared with: last_pushed, else the detection's fields. */
 	fields_t baseline;
 	bool baseline_is_last_pushed;
-	unsigned mask; /* PUSH: reconcile_patch_mask(desired, baseline); else 0 */
+	unsigned mask; /* PUSH: pushplan_mask(desired, baseline); else 0 */
 } reconcile_result_t;
 
 void reconcile_run(const reconcile_input_t *in, reconcile_result_t *out);
-
-/*
- * The fields a PATCH must carry to move ExtraHop from `from` to `to`: the fields that
- * differ, plus ticket_id always (the API marks it required). The one implementation
- * of the PATCH mask: reconcile_run uses it, and so may the pusher.
- */
-unsigned reconcile_patch_mask(const fields_t *to, const fields_t *from);
 
 /* "no_ticket", "unmapped", "in_sync", "push"; "unknown" otherwise. */
 const char *reconcile_outcome_name(enum reconcile_outcome o);

@@ -15,12 +15,6 @@ reconcile_outcome_name(enum reconcile_outcome o)
 	return "unknown";
 }
 
-unsigned
-reconcile_patch_mask(const fields_t *to, const fields_t *from)
-{
-	return fields_diff(to, from) | FIELDS_TICKET_ID;
-}
-
 /* Whether a should win over b: newer updated_at, then the greater id (so the choice
  * never depends on the order the tickets were loaded in). */
 static bool
@@ -89,5 +83,5 @@ reconcile_run(const reconcile_input_t *in, reconcile_result_t *out)
 		return;
 	}
 	out->outcome = RECONCILE_PUSH;
-	out->mask = reconcile_patch_mask(&out->desired, &out->baseline);
+	out->mask = pushplan_mask(&out->desired, &out->baseline);
 }

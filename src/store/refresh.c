@@ -14,6 +14,7 @@
 #include "ticketsync/log.h"
 #include "ticketsync/metrics.h"
 #include "ticketsync/outbox.h"
+#include "ticketsync/pushplan.h"
 #include "ticketsync/reconcile.h"
 #include "ticketsync/statusmap.h"
 #include "ticketsync/store.h"
@@ -323,6 +324,7 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 	detection_t det;
 	reconcile_input_t in;
 	reconcile_result_t res;
+	pushplan_record_t plan;
 	bson_error_t perr;
 	char msg[512];
 	size_t w;
@@ -363,20 +365,24 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 	case RECONCILE_PUSH:
 		break;
 	}
-	/* Desired already recorded (replays, duplicates, rescans): nothing to write. */
-	if (st != NULL && fields_equal(&st->desired, &res.desired)) {
-		stats->unchanged++;
-		return true;
-	}
-	if (st == NULL && res.outcome == RECONCILE_IN_SYNC) {
-		stats->in_sync++;
+	/* What recording it would do, decided from the state document as read: the
+	 * same decision outbox_set_desired_many makes when it writes. */
+	if (!outbox_plan(found != NULL ? found->doc : NULL, &res.desired, &det.fields, &plan, err))
+		return false;
+	if (plan.write == PUSHPLAN_WRITE_NONE) {
+		/* Desired already recorded (replays, duplicates, rescans), or ExtraHop already
+		 * shows it and nothing was ever recorded. */
+		if (found != NULL)
+			stats->unchanged++;
+		else
+			stats->in_sync++;
 		return true;
 	}
 	if (ctx->dry_run) {
-		if (res.outcome == RECONCILE_PUSH)
-			stats->queued++;
-		else
+		if (plan.state == PUSHPLAN_STATE_SYNCED)
 			stats->in_sync++;
+		else
+			stats->queued++;
 		return true;
 	}
 	if (!refresh_grow_writes(c)) {

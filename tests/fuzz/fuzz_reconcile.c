@@ -213,7 +213,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		reconcile_run(&in, &res2);
 		FUZZ_CHECK(res2.outcome == RECONCILE_IN_SYNC, "pushing desired does not converge: %s",
 		    reconcile_outcome_name(res2.outcome));
-		FUZZ_CHECK(reconcile_patch_mask(&res.desired, &res.baseline) & FIELDS_TICKET_ID,
+		FUZZ_CHECK(pushplan_mask(&res.desired, &res.baseline) & FIELDS_TICKET_ID,
 		    "PATCH mask without ticket_id");
 	}
 	for (size_t i = 0; i < n; i++)

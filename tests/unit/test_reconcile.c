@@ -354,7 +354,7 @@ test_baseline_last_pushed_vs_detection(void **state)
 	assert_int_equal(r.outcome, RECONCILE_PUSH);
 	assert_true(r.baseline_is_last_pushed);
 	assert_int_equal(r.mask, FIELDS_TICKET_ID | FIELDS_ASSIGNEE);
-	assert_int_equal(reconcile_patch_mask(&r.desired, &pushed), r.mask);
+	assert_int_equal(pushplan_mask(&r.desired, &pushed), r.mask);
 	ticket_cleanup(&t);
 	bson_destroy(&doc);
 }
