@@ -1,11 +1,15 @@
 /*
  * outbox: ticketsync_state, one document per detection: what ExtraHop should show
  * (desired, versioned), what it showed at first (baseline), what it acknowledged last
- * (pushed), and where the detection is in the push cycle:
+ * (pushed), and where the detection is in the push cycle (the state machine and
+ * every decision in it are pushplan's, src/core/pushplan.c; this module reads the
+ * documents, hands pushplan what it needs, and writes what it decided, guarded):
  *
  *   pending --claim--> in_flight --complete--> synced | pending (retry) | parked
  *      ^                   |  claim expired: re-claimable (crash of the holder)
  *      +-- desired changes / replay_parked / released
+ *
+ * Operator views of the same documents (counts, parked lists) are outbox_view's.
  *
  * Every operation is safe to run concurrently from several threads and processes
  * (ticketsyncctl backfill while the daemon runs): changes are compare-and-set on
@@ -24,6 +28,7 @@
 #include <stdint.h>
 
 #include "ticketsync/fields.h"
+#include "ticketsync/pushplan.h"
 
 #define OUTBOX_CLAIM_MAX 1000 /* largest claim batch */
 #define OUTBOX_OWNER_MAX 128
@@ -39,11 +44,12 @@
  */
 void outbox_set_writer_fencing(int64_t fencing);
 
+/* pushplan's changes (pushplan.h), plus the store's own: a lost race. */
 enum outbox_change {
-	OUTBOX_UNCHANGED = 0, /* nothing written: desired already recorded, or in sync */
-	OUTBOX_INSERTED,      /* first difference for this detection */
-	OUTBOX_UPDATED,       /* desired changed */
-	OUTBOX_UNPARKED,      /* desired changed on a parked detection: it goes out again */
+	OUTBOX_UNCHANGED = PUSHPLAN_UNCHANGED,
+	OUTBOX_INSERTED = PUSHPLAN_INSERTED,
+	OUTBOX_UPDATED = PUSHPLAN_UPDATED,
+	OUTBOX_UNPARKED = PUSHPLAN_UNPARKED,
 	OUTBOX_CONFLICT,      /* (set_desired_many) another writer changed the document
 	                         since it was read: nothing written. The caller recomputes
 	                         desired from fresh documents and tries again, since a
@@ -58,13 +64,18 @@ typedef struct outbox_set_result {
 } outbox_set_result_t;
 
 /*
- * Record what detection id should show. desired and baseline (what the detection
- * document shows now; only stored when the document is created) are compared: no
- * document and desired == baseline writes nothing. ticket_id is the winning ticket
- * (may be NULL). A changed desired bumps the version, resets attempts, is due at now
- * and unparks; state becomes synced when desired equals what ExtraHop already shows,
- * else pending -- except in_flight stays in_flight (the running attempt's completion
- * re-queues it).
+ * What recording desired (with baseline: what the detection document shows now) on
+ * the detection whose state document is cur (NULL: none) would do: pushplan_record's
+ * decision from the document as read. false with err when cur is unreadable.
+ */
+bool outbox_plan(const bson_t *cur, const fields_t *desired, const fields_t *baseline,
+    pushplan_record_t *out, bson_error_t *err);
+
+/*
+ * Record what detection id should show, as outbox_plan decides (baseline is only
+ * stored when the document is created; ticket_id is the winning ticket, may be NULL):
+ * a changed desired bumps the version, resets attempts, is due at now and unparks.
+ * Reads the document and goes through outbox_set_desired_many, again on a lost race.
  */
 bool outbox_set_desired(mongoc_client_t *client, const char *db, int64_t id,
     const fields_t *desired, const fields_t *baseline, const char *ticket_id, int64_t now_ms,
@@ -106,19 +117,11 @@ bool outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_
     const char *owner, int64_t claim_timeout_ms, outbox_item_t *items, size_t *n_out,
     bson_error_t *err);
 
-enum outbox_outcome {
-	OUTBOX_PUSHED = 0, /* ExtraHop acknowledged: pushed = desired of that version */
-	OUTBOX_RETRY,      /* transient failure: attempts + 1, due at next_attempt_ms */
-	OUTBOX_PARKED,     /* permanent failure: parked with reason until replayed/changed */
-	OUTBOX_RELEASED,   /* not attempted for reasons not this detection's (auth, config,
-	                      shutdown): pending at next_attempt_ms, attempts unchanged */
-};
-
 typedef struct outbox_result {
 	int64_t id;
 	int64_t version;          /* the claimed item's version */
 	const char *claim_id;     /* the claimed item's claim_id */
-	enum outbox_outcome outcome;
+	enum pushplan_outcome outcome; /* decided by pushplan_outcome */
 	const fields_t *sent;     /* PUSHED: the claimed item's desired */
 	int64_t next_attempt_ms;  /* RETRY, RELEASED */
 	int http_status;          /* 0 when no HTTP response */
@@ -143,28 +146,18 @@ typedef struct outbox_result {
 bool outbox_complete(mongoc_client_t *client, const char *db, const outbox_result_t *results,
     size_t n, int64_t now_ms, size_t *applied_out, bson_error_t *err);
 
+/* {$or: [{state: pending, next_attempt_at <= now}, {state: in_flight, claimed_until < now}]}:
+ * what a claim takes, appended to filter. */
+void outbox_append_due(bson_t *filter, int64_t now_ms);
+
 /* Parked detections (ids, or all when ids is NULL) become pending, due now, attempts
  * 0. *count_out = how many were parked. */
 bool outbox_replay_parked(mongoc_client_t *client, const char *db, const int64_t *ids,
     size_t n_ids, int64_t now_ms, int64_t *count_out, bson_error_t *err);
 
-typedef struct outbox_counts {
-	int64_t pending, in_flight, synced, parked;
-	int64_t due;                   /* pending due by now + in_flight with expired claims */
-	int64_t oldest_pending_age_ms; /* since the oldest unsynced change was recorded; -1 if none */
-} outbox_counts_t;
-
-bool outbox_counts(mongoc_client_t *client, const char *db, int64_t now_ms,
-    outbox_counts_t *counts_out, bson_error_t *err);
-
-/* Parked detections, oldest first, at most limit (0 = all), each handed to cb. */
-bool outbox_list_parked(mongoc_client_t *client, const char *db, size_t limit,
-    bool (*cb)(const bson_t *doc, void *ctx), void *ctx, bson_error_t *err);
-
 /* The state document of id; out always initialised (empty when not found). */
 bool outbox_get(mongoc_client_t *client, const char *db, int64_t id, bson_t *out, bool *found,
     bson_error_t *err);
 
-const char *outbox_outcome_name(enum outbox_outcome o); /* "pushed", "retry", ... */
 
 #endif

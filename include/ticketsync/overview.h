@@ -19,6 +19,7 @@
 #include "ticketsync/fields.h"
 #include "ticketsync/lease.h"
 #include "ticketsync/outbox.h"
+#include "ticketsync/outbox_view.h"
 
 typedef struct overview_parked {
 	int64_t id;

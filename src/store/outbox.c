@@ -13,26 +13,6 @@
 #define OUTBOX_DUPLICATE_KEY 11000
 #define OUTBOX_IDS_PER_COMMAND 10000
 
-static const char *const outbox_state_pending = "pending";
-static const char *const outbox_state_in_flight = "in_flight";
-static const char *const outbox_state_synced = "synced";
-static const char *const outbox_state_parked = "parked";
-
-const char *
-outbox_outcome_name(enum outbox_outcome o)
-{
-	switch (o) {
-	case OUTBOX_PUSHED:
-		return "pushed";
-	case OUTBOX_RETRY:
-		return "retry";
-	case OUTBOX_PARKED:
-		return "parked";
-	case OUTBOX_RELEASED:
-		return "released";
-	}
-	return "unknown";
-}
 
 static void
 outbox_append_nullable(bson_t *doc, const char *key, const char *value)
@@ -73,21 +53,17 @@ outbox_find_one(mongoc_collection_t *coll, int64_t id, bson_t *out, bool *found,
 
 /* ---- set_desired ---- */
 
-enum outbox_write { OUTBOX_WRITE_NONE, OUTBOX_WRITE_INSERT, OUTBOX_WRITE_UPDATE };
-
-/* What recording desired means for a detection, decided from its current state
- * document (cur NULL: there is none). */
+/* What recording desired means for a detection: pushplan's decision plus what the
+ * guarded write needs of the document as read. */
 typedef struct outbox_plan {
-	enum outbox_write write;
-	int64_t version;              /* read (UPDATE: the CAS condition) */
-	const char *state;            /* read (UPDATE: the CAS condition) */
-	const char *new_state;        /* UPDATE */
-	bool set_pending_since;       /* UPDATE */
+	pushplan_current_t cur;
+	pushplan_record_t rec;
+	const char *state_read;       /* UPDATE: the CAS condition, as stored */
 	bool has_fencing;             /* the document carries a lease token ... */
 	int64_t fencing;              /* ... this one (UPDATE: guarded as read) */
-	outbox_set_result_t res;      /* the result once the write (if any) applied */
 } outbox_plan_t;
 
+/* Read what pushplan needs from the state document cur (NULL: none) and decide. */
 static bool
 outbox_decide(const bson_t *cur, const fields_t *desired, const fields_t *baseline,
     outbox_plan_t *plan, bson_error_t *err)
@@ -97,47 +73,50 @@ outbox_decide(const bson_t *cur, const fields_t *desired, const fields_t *baseli
 
 	memset(plan, 0, sizeof(*plan));
 	if (cur == NULL) {
-		if (fields_equal(desired, baseline)) {
-			/* ExtraHop already shows it: nothing to remember. */
-			plan->res.change = OUTBOX_UNCHANGED;
-			return true;
-		}
-		plan->write = OUTBOX_WRITE_INSERT;
-		plan->res.change = OUTBOX_INSERTED;
-		plan->res.version = 1;
-		bson_strncpy(plan->res.state, outbox_state_pending, sizeof(plan->res.state));
+		plan->cur.equals_shown = fields_equal(desired, baseline);
+		pushplan_record(&plan->cur, &plan->rec);
 		return true;
 	}
 	if (!store_fields_get(cur, "desired", &stored, &present, err) ||
 	    !store_fields_get(cur, "baseline", &base, &present, err) ||
 	    !store_fields_get(cur, "pushed", &pushed, &has_pushed, err))
 		return false;
-	plan->version = store_doc_int64(cur, "version", 0);
-	plan->state = store_doc_utf8(cur, "state", outbox_state_pending);
+	plan->cur.exists = true;
+	plan->state_read = store_doc_utf8(cur, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
+	(void)pushplan_state_parse(plan->state_read, &plan->cur.state);
+	plan->cur.version = store_doc_int64(cur, "version", 0);
+	plan->cur.has_pending_since = bson_has_field(cur, "pending_since");
+	plan->cur.equals_stored = fields_equal(desired, &stored);
+	plan->cur.equals_shown = fields_equal(desired, has_pushed ? &pushed : &base);
 	plan->has_fencing = bson_has_field(cur, "fencing");
 	plan->fencing = store_doc_int64(cur, "fencing", 0);
-	if (fields_equal(desired, &stored)) {
-		/* Replays and duplicate events end here without a write. */
-		plan->res.change = OUTBOX_UNCHANGED;
-		plan->res.version = plan->version;
-		bson_strncpy(plan->res.state, plan->state, sizeof(plan->res.state));
-		return true;
-	}
-	if (strcmp(plan->state, outbox_state_in_flight) == 0)
-		plan->new_state = outbox_state_in_flight; /* one PATCH per detection in flight */
-	else if (fields_equal(desired, has_pushed ? &pushed : &base))
-		plan->new_state = outbox_state_synced;
-	else
-		plan->new_state = outbox_state_pending;
-	/* pending_since marks the oldest change not yet acknowledged, for the age figure. */
-	plan->set_pending_since = strcmp(plan->new_state, outbox_state_synced) != 0 &&
-	    !bson_has_field(cur, "pending_since");
-	plan->write = OUTBOX_WRITE_UPDATE;
-	plan->res.change = strcmp(plan->state, outbox_state_parked) == 0 ? OUTBOX_UNPARKED
-	                                                                  : OUTBOX_UPDATED;
-	plan->res.version = plan->version + 1;
-	bson_strncpy(plan->res.state, plan->new_state, sizeof(plan->res.state));
+	pushplan_record(&plan->cur, &plan->rec);
 	return true;
+}
+
+bool
+outbox_plan(const bson_t *cur, const fields_t *desired, const fields_t *baseline,
+    pushplan_record_t *out, bson_error_t *err)
+{
+	outbox_plan_t plan;
+
+	if (!outbox_decide(cur, desired, baseline, &plan, err))
+		return false;
+	*out = plan.rec;
+	return true;
+}
+
+/* The result once a plan's write (if any) applied. */
+static void
+outbox_plan_result(const outbox_plan_t *plan, outbox_set_result_t *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->change = (enum outbox_change)plan->rec.change;
+	res->version = plan->rec.version;
+	if (plan->rec.write != PUSHPLAN_WRITE_NONE || plan->cur.exists)
+		bson_strncpy(res->state, plan->rec.write == PUSHPLAN_WRITE_NONE
+		        ? plan->state_read : pushplan_state_name(plan->rec.state),
+		    sizeof(res->state));
 }
 
 /* The lease's fencing token this thread's writes carry; see outbox_set_writer_fencing. */
@@ -199,7 +178,7 @@ outbox_build_insert(bson_t *doc, int64_t id, const fields_t *desired,
 	fields_append_document(doc, "baseline", baseline);
 	BSON_APPEND_INT64(doc, "version", 1);
 	BSON_APPEND_INT64(doc, "pushed_version", 0);
-	BSON_APPEND_UTF8(doc, "state", outbox_state_pending);
+	BSON_APPEND_UTF8(doc, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
 	BSON_APPEND_INT32(doc, "attempts", 0);
 	BSON_APPEND_DATE_TIME(doc, "next_attempt_at", now_ms);
 	BSON_APPEND_DATE_TIME(doc, "pending_since", now_ms);
@@ -217,23 +196,23 @@ static void
 outbox_build_update(bson_t *filter, bson_t *update, int64_t id, const outbox_plan_t *plan,
     const fields_t *desired, const char *ticket_id, int64_t now_ms)
 {
-	bool synced = strcmp(plan->new_state, outbox_state_synced) == 0;
+	bool synced = plan->rec.state == PUSHPLAN_STATE_SYNCED;
 	bson_t set, unset;
 
 	BSON_APPEND_INT64(filter, "_id", id);
-	BSON_APPEND_INT64(filter, "version", plan->version);
-	BSON_APPEND_UTF8(filter, "state", plan->state);
+	BSON_APPEND_INT64(filter, "version", plan->cur.version);
+	BSON_APPEND_UTF8(filter, "state", plan->state_read);
 	outbox_append_fencing_guard_read(filter, plan->has_fencing, plan->fencing);
 	BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
 	outbox_append_fencing(&set);
 	fields_append_document(&set, "desired", desired);
-	BSON_APPEND_INT64(&set, "version", plan->version + 1);
-	BSON_APPEND_UTF8(&set, "state", plan->new_state);
+	BSON_APPEND_INT64(&set, "version", plan->rec.version);
+	BSON_APPEND_UTF8(&set, "state", pushplan_state_name(plan->rec.state));
 	BSON_APPEND_INT32(&set, "attempts", 0);
 	BSON_APPEND_DATE_TIME(&set, "next_attempt_at", now_ms);
 	outbox_append_nullable(&set, "ticket_id", ticket_id);
 	BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
-	if (plan->set_pending_since)
+	if (plan->rec.set_pending_since)
 		BSON_APPEND_DATE_TIME(&set, "pending_since", now_ms);
 	bson_append_document_end(update, &set);
 	BSON_APPEND_DOCUMENT_BEGIN(update, "$unset", &unset);
@@ -249,57 +228,27 @@ outbox_set_desired(mongoc_client_t *client, const char *db, int64_t id,
     const fields_t *desired, const fields_t *baseline, const char *ticket_id, int64_t now_ms,
     outbox_set_result_t *result_out, bson_error_t *err)
 {
-	mongoc_collection_t *coll = NULL;
-	bson_t cur = BSON_INITIALIZER;
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
 	outbox_set_result_t res;
 	bool ok = false;
 
 	memset(&res, 0, sizeof(res));
-	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
 	for (int attempt = 0; attempt < OUTBOX_CAS_TRIES; attempt++) {
-		outbox_plan_t plan;
-		bson_t doc = BSON_INITIALIZER, filter = BSON_INITIALIZER;
-		bson_t update = BSON_INITIALIZER, reply = BSON_INITIALIZER;
-		bson_iter_t it;
-		bool found, wrote, matched = false;
+		bson_t cur;
+		const bson_t *current;
+		bool found;
 
+		if (!outbox_find_one(coll, id, &cur, &found, err)) {
+			bson_destroy(&cur);
+			goto cleanup;
+		}
+		current = found ? &cur : NULL;
+		ok = outbox_set_desired_many(client, db, 1, &id, desired, baseline, &ticket_id,
+		    &current, now_ms, &res, err);
 		bson_destroy(&cur);
-		if (!outbox_find_one(coll, id, &cur, &found, err))
+		if (!ok || res.change != OUTBOX_CONFLICT)
 			goto cleanup;
-		if (!outbox_decide(found ? &cur : NULL, desired, baseline, &plan, err))
-			goto cleanup;
-		switch (plan.write) {
-		case OUTBOX_WRITE_NONE:
-			wrote = matched = true;
-			break;
-		case OUTBOX_WRITE_INSERT:
-			outbox_build_insert(&doc, id, desired, baseline, ticket_id, now_ms);
-			bson_destroy(&reply);
-			wrote = mongoc_collection_insert_one(coll, &doc, NULL, &reply, err);
-			matched = wrote;
-			if (!wrote && err->code == OUTBOX_DUPLICATE_KEY)
-				wrote = true; /* another writer created it: decide against theirs */
-			break;
-		case OUTBOX_WRITE_UPDATE:
-			outbox_build_update(&filter, &update, id, &plan, desired, ticket_id, now_ms);
-			bson_destroy(&reply);
-			wrote = mongoc_collection_update_one(coll, &filter, &update, NULL, &reply, err);
-			/* Not matched: version or state moved under us: re-read and decide again. */
-			matched = wrote && bson_iter_init_find(&it, &reply, "matchedCount") &&
-			    bson_iter_as_int64(&it) > 0;
-			break;
-		}
-		bson_destroy(&doc);
-		bson_destroy(&filter);
-		bson_destroy(&update);
-		bson_destroy(&reply);
-		if (!wrote)
-			goto cleanup;
-		if (matched) {
-			res = plan.res;
-			ok = true;
-			goto cleanup;
-		}
+		ok = false; /* another writer changed it since the read: read and decide again */
 	}
 	bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CONFLICT,
 	    "outbox: detection %lld changed concurrently %d times in a row; gave up",
@@ -308,7 +257,6 @@ cleanup:
 	if (result_out != NULL)
 		*result_out = res;
 	mongoc_collection_destroy(coll);
-	bson_destroy(&cur);
 	return ok;
 }
 
@@ -412,12 +360,12 @@ outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
 
 		if (!outbox_decide(current[i], &desired[i], &baselines[i], &plans[i], err))
 			goto cleanup;
-		if (plans[i].write == OUTBOX_WRITE_INSERT) {
+		if (plans[i].rec.write == PUSHPLAN_WRITE_INSERT) {
 			outbox_build_insert(&doc, ids[i], &desired[i], &baselines[i], ticket_ids[i],
 			    now_ms);
 			added = mongoc_bulk_operation_insert_with_opts(ins, &doc, NULL, err);
 			ins_item[n_ins++] = i;
-		} else if (plans[i].write == OUTBOX_WRITE_UPDATE) {
+		} else if (plans[i].rec.write == PUSHPLAN_WRITE_UPDATE) {
 			outbox_build_update(&filter, &update, ids[i], &plans[i], &desired[i],
 			    ticket_ids[i], now_ms);
 			added = mongoc_bulk_operation_update_one_with_opts(upd, &filter, &update, NULL,
@@ -448,12 +396,12 @@ outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
 		 * goes round again (a re-read of one this call made finds it recorded). */
 		if (matched < (int64_t)n_upd)
 			for (size_t i = 0; i < n; i++)
-				if (plans[i].write == OUTBOX_WRITE_UPDATE)
+				if (plans[i].rec.write == PUSHPLAN_WRITE_UPDATE)
 					redo[i] = true;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!redo[i]) {
-			results[i] = plans[i].res;
+			outbox_plan_result(&plans[i], &results[i]);
 			continue;
 		}
 		/* Not retried here with the same desired: it was decided from documents
@@ -477,21 +425,20 @@ cleanup:
 
 /* ---- claim ---- */
 
-/* {$or: [{state: pending, next_attempt_at <= now}, {state: in_flight, claimed_until < now}]} */
-static void
+void
 outbox_append_due(bson_t *filter, int64_t now_ms)
 {
 	bson_t or, branch, cond;
 
 	BSON_APPEND_ARRAY_BEGIN(filter, "$or", &or);
 	BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &branch);
-	BSON_APPEND_UTF8(&branch, "state", outbox_state_pending);
+	BSON_APPEND_UTF8(&branch, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
 	BSON_APPEND_DOCUMENT_BEGIN(&branch, "next_attempt_at", &cond);
 	BSON_APPEND_DATE_TIME(&cond, "$lte", now_ms);
 	bson_append_document_end(&branch, &cond);
 	bson_append_document_end(&or, &branch);
 	BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &branch);
-	BSON_APPEND_UTF8(&branch, "state", outbox_state_in_flight);
+	BSON_APPEND_UTF8(&branch, "state", pushplan_state_name(PUSHPLAN_STATE_IN_FLIGHT));
 	BSON_APPEND_DOCUMENT_BEGIN(&branch, "claimed_until", &cond);
 	BSON_APPEND_DATE_TIME(&cond, "$lt", now_ms);
 	bson_append_document_end(&branch, &cond);
@@ -514,7 +461,7 @@ outbox_claim_guard(bson_t *guard, const bson_t *doc, int64_t version)
 	const char *state = store_doc_utf8(doc, "state", "");
 	static const char *const pending_keys[] = { "next_attempt_at", NULL };
 	static const char *const in_flight_keys[] = { "claim_id", "claimed_until", NULL };
-	const char *const *keys = strcmp(state, outbox_state_pending) == 0 ? pending_keys
+	const char *const *keys = strcmp(state, pushplan_state_name(PUSHPLAN_STATE_PENDING)) == 0 ? pending_keys
 	                                                                   : in_flight_keys;
 	bool has_fencing = bson_has_field(doc, "fencing");
 	int64_t fencing = store_doc_int64(doc, "fencing", 0);
@@ -576,17 +523,10 @@ outbox_item_from_doc(const bson_t *doc, const char *claim_id, outbox_item_t *ite
 	    !store_fields_get(doc, "pushed", &pushed, &has_pushed, why))
 		return false;
 	item->recheck_at_ms = store_doc_date(doc, "recheck_at", 0);
-	/* ExtraHop requires ticket_id in every PATCH, so it always goes out; a recheck
-	 * re-sends every field. */
-	if (bson_iter_init_find(&it, doc, "force_full") && BSON_ITER_HOLDS_BOOL(&it) &&
-	    bson_iter_bool(&it))
-		item->mask = FIELDS_ALL;
-	else if (has_pushed)
-		item->mask = fields_diff(&item->desired, &pushed) | FIELDS_TICKET_ID;
-	else if (has_base)
-		item->mask = fields_diff(&item->desired, &base) | FIELDS_TICKET_ID;
-	else
-		item->mask = FIELDS_ALL;
+	item->mask = pushplan_claim_mask(&item->desired, has_pushed ? &pushed : NULL,
+	    has_base ? &base : NULL,
+	    bson_iter_init_find(&it, doc, "force_full") && BSON_ITER_HOLDS_BOOL(&it) &&
+	        bson_iter_bool(&it));
 	bson_strncpy(item->ticket_id, store_doc_utf8(doc, "ticket_id", ""),
 	    sizeof(item->ticket_id));
 	return true;
@@ -611,7 +551,7 @@ outbox_park_unreadable(mongoc_collection_t *coll, const bson_t *doc, const char 
 	bson_append_iter(&filter, "_id", -1, &it);
 	BSON_APPEND_UTF8(&filter, "claim_id", claim_id);
 	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-	BSON_APPEND_UTF8(&set, "state", outbox_state_parked);
+	BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_PARKED));
 	BSON_APPEND_UTF8(&set, "parked_reason", reason);
 	BSON_APPEND_DATE_TIME(&set, "parked_at", now_ms);
 	BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
@@ -751,7 +691,7 @@ outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t lim
 		store_append_in_int64(&sel, "_id", group_ids, k);
 		bson_concat(&sel, order[i]);
 		BSON_APPEND_DOCUMENT_BEGIN(&upd, "$set", &set);
-		BSON_APPEND_UTF8(&set, "state", outbox_state_in_flight);
+		BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_IN_FLIGHT));
 		BSON_APPEND_UTF8(&set, "claim_id", claim_id);
 		BSON_APPEND_UTF8(&set, "claimed_by", owner);
 		BSON_APPEND_DATE_TIME(&set, "claimed_until", now_ms + claim_timeout_ms);
@@ -776,7 +716,7 @@ outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t lim
 	bson_reinit(&opts);
 	store_append_in_int64(&filter, "_id", ids, n_cand);
 	BSON_APPEND_UTF8(&filter, "claim_id", claim_id);
-	BSON_APPEND_UTF8(&filter, "state", outbox_state_in_flight);
+	BSON_APPEND_UTF8(&filter, "state", pushplan_state_name(PUSHPLAN_STATE_IN_FLIGHT));
 	outbox_append_sort_due(&opts);
 	BSON_APPEND_INT64(&opts, "batchSize", (int64_t)n_cand);
 	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
@@ -821,7 +761,7 @@ outbox_append_last(bson_t *set, const outbox_result_t *r, int64_t now_ms)
 
 	BSON_APPEND_DOCUMENT_BEGIN(set, "last", &last);
 	BSON_APPEND_DATE_TIME(&last, "at", now_ms);
-	BSON_APPEND_UTF8(&last, "outcome", outbox_outcome_name(r->outcome));
+	BSON_APPEND_UTF8(&last, "outcome", pushplan_outcome_name(r->outcome));
 	if (r->http_status != 0)
 		BSON_APPEND_INT32(&last, "http_status", r->http_status);
 	if (r->message != NULL) {
@@ -869,7 +809,7 @@ outbox_append_claim_filter(bson_t *filter, const outbox_result_t *r, const char 
 
 	BSON_APPEND_INT64(filter, "_id", r->id);
 	BSON_APPEND_UTF8(filter, "claim_id", r->claim_id);
-	BSON_APPEND_UTF8(filter, "state", outbox_state_in_flight);
+	BSON_APPEND_UTF8(filter, "state", pushplan_state_name(PUSHPLAN_STATE_IN_FLIGHT));
 	if (version_cmp != NULL && strcmp(version_cmp, "$eq") == 0) {
 		BSON_APPEND_INT64(filter, "version", r->version);
 	} else if (version_cmp != NULL) {
@@ -891,48 +831,48 @@ outbox_build_final(bson_t *update, const outbox_result_t *r, int64_t now_ms)
 	BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
 	outbox_append_last(&set, r, now_ms);
 	switch (r->outcome) {
-	case OUTBOX_PUSHED:
+	case PUSHPLAN_PUSHED:
 		if (r->recheck_at_ms > now_ms) {
 			/* An older attempt may still land after this push: say it all once more
 			 * at the recheck time. The time stays recorded, so a push that goes out
 			 * earlier (a newer value) does not use the recheck up. */
-			BSON_APPEND_UTF8(&set, "state", outbox_state_pending);
+			BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
 			BSON_APPEND_DATE_TIME(&set, "next_attempt_at", r->recheck_at_ms);
 			BSON_APPEND_BOOL(&set, "force_full", true);
 		} else {
-			BSON_APPEND_UTF8(&set, "state", outbox_state_synced);
+			BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_SYNCED));
 		}
 		BSON_APPEND_INT32(&set, "attempts", 0);
 		outbox_append_pushed(&set, r, now_ms);
 		break;
-	case OUTBOX_RETRY:
-		BSON_APPEND_UTF8(&set, "state", outbox_state_pending);
+	case PUSHPLAN_RETRIED:
+		BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
 		BSON_APPEND_DATE_TIME(&set, "next_attempt_at", next);
 		if (r->recheck_at_ms > 0)
 			BSON_APPEND_DATE_TIME(&set, "recheck_at", r->recheck_at_ms);
 		break;
-	case OUTBOX_PARKED:
+	case PUSHPLAN_PARKED:
 		store_text_sanitize(r->message ? r->message : "parked", reason, sizeof(reason));
-		BSON_APPEND_UTF8(&set, "state", outbox_state_parked);
+		BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_PARKED));
 		BSON_APPEND_UTF8(&set, "parked_reason", reason);
 		BSON_APPEND_DATE_TIME(&set, "parked_at", now_ms);
 		break;
-	case OUTBOX_RELEASED:
-		BSON_APPEND_UTF8(&set, "state", outbox_state_pending);
+	case PUSHPLAN_RELEASED:
+		BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
 		BSON_APPEND_DATE_TIME(&set, "next_attempt_at", next);
 		break;
 	}
 	bson_append_document_end(update, &set);
-	if (r->outcome == OUTBOX_RETRY || r->outcome == OUTBOX_PARKED) {
+	if (r->outcome == PUSHPLAN_RETRIED || r->outcome == PUSHPLAN_PARKED) {
 		BSON_APPEND_DOCUMENT_BEGIN(update, "$inc", &inc);
 		BSON_APPEND_INT32(&inc, "attempts", 1);
 		bson_append_document_end(update, &inc);
 	}
 	/* A push at or after the recheck time is the recheck: both marks go. */
 	outbox_append_unset_claim(update,
-	    r->outcome == OUTBOX_PUSHED && r->recheck_at_ms <= now_ms,
-	    r->outcome == OUTBOX_PUSHED && r->recheck_at_ms <= now_ms,
-	    r->outcome == OUTBOX_PUSHED && r->recheck_at_ms <= now_ms);
+	    r->outcome == PUSHPLAN_PUSHED && r->recheck_at_ms <= now_ms,
+	    r->outcome == PUSHPLAN_PUSHED && r->recheck_at_ms <= now_ms,
+	    r->outcome == PUSHPLAN_PUSHED && r->recheck_at_ms <= now_ms);
 }
 
 /* The update for a result overtaken by a newer desired: due now, so the newer value
@@ -943,13 +883,13 @@ outbox_build_overtaken(bson_t *update, const outbox_result_t *r, int64_t now_ms)
 	bson_t set;
 
 	BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
-	BSON_APPEND_UTF8(&set, "state", outbox_state_pending);
+	BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
 	BSON_APPEND_DATE_TIME(&set, "next_attempt_at", now_ms);
 	BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
 	outbox_append_last(&set, r, now_ms);
-	if (r->outcome == OUTBOX_PUSHED)
+	if (r->outcome == PUSHPLAN_PUSHED)
 		outbox_append_pushed(&set, r, now_ms);
-	if (r->outcome == OUTBOX_RETRY && r->recheck_at_ms > 0)
+	if (r->outcome == PUSHPLAN_RETRIED && r->recheck_at_ms > 0)
 		BSON_APPEND_DATE_TIME(&set, "recheck_at", r->recheck_at_ms);
 	bson_append_document_end(update, &set);
 	/* The newer value goes out next with the recheck still pending. */
@@ -986,14 +926,14 @@ outbox_complete_pass(mongoc_collection_t *coll, const outbox_result_t *results, 
 		bson_t f = BSON_INITIALIZER, u = BSON_INITIALIZER;
 		bool added;
 
-		if (overtaken && r->outcome == OUTBOX_RELEASED)
+		if (overtaken && r->outcome == PUSHPLAN_RELEASED)
 			continue; /* a release applies whatever the version */
 		if (overtaken) {
 			outbox_append_claim_filter(&f, r, "$ne");
 			outbox_build_overtaken(&u, r, now_ms);
 		} else {
 			outbox_append_claim_filter(&f, r,
-			    r->outcome == OUTBOX_RELEASED ? NULL : "$eq");
+			    r->outcome == PUSHPLAN_RELEASED ? NULL : "$eq");
 			outbox_build_final(&u, r, now_ms);
 		}
 		added = outbox_add_update(bulk, &f, &u, err);
@@ -1044,12 +984,12 @@ outbox_keep_rechecks(mongoc_collection_t *coll, const outbox_result_t *results, 
 		       u2 = BSON_INITIALIZER, set, cond;
 		bool a;
 
-		if (r->outcome != OUTBOX_RETRY || r->recheck_at_ms <= 0)
+		if (r->outcome != PUSHPLAN_RETRIED || r->recheck_at_ms <= 0)
 			continue;
 		BSON_APPEND_INT64(&f1, "_id", r->id);
-		BSON_APPEND_UTF8(&f1, "state", outbox_state_synced);
+		BSON_APPEND_UTF8(&f1, "state", pushplan_state_name(PUSHPLAN_STATE_SYNCED));
 		BSON_APPEND_DOCUMENT_BEGIN(&u1, "$set", &set);
-		BSON_APPEND_UTF8(&set, "state", outbox_state_pending);
+		BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
 		BSON_APPEND_DATE_TIME(&set, "next_attempt_at",
 		    r->recheck_at_ms > now_ms ? r->recheck_at_ms : now_ms);
 		BSON_APPEND_BOOL(&set, "force_full", true);
@@ -1058,7 +998,7 @@ outbox_keep_rechecks(mongoc_collection_t *coll, const outbox_result_t *results, 
 		bson_append_document_end(&u1, &set);
 		BSON_APPEND_INT64(&f2, "_id", r->id);
 		BSON_APPEND_DOCUMENT_BEGIN(&f2, "state", &cond);
-		BSON_APPEND_UTF8(&cond, "$ne", outbox_state_synced);
+		BSON_APPEND_UTF8(&cond, "$ne", pushplan_state_name(PUSHPLAN_STATE_SYNCED));
 		bson_append_document_end(&f2, &cond);
 		BSON_APPEND_DOCUMENT_BEGIN(&u2, "$max", &set);
 		BSON_APPEND_DATE_TIME(&set, "recheck_at", r->recheck_at_ms);
@@ -1097,8 +1037,8 @@ outbox_complete(mongoc_client_t *client, const char *db, const outbox_result_t *
 		const outbox_result_t *r = &results[i];
 
 		if (r->claim_id == NULL || r->claim_id[0] == '\0' ||
-		    (unsigned)r->outcome > OUTBOX_RELEASED ||
-		    (r->outcome == OUTBOX_PUSHED && r->sent == NULL)) {
+		    (unsigned)r->outcome > PUSHPLAN_RELEASED ||
+		    (r->outcome == PUSHPLAN_PUSHED && r->sent == NULL)) {
 			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
 			    "outbox complete: result %zu (detection %lld) lacks a claim id, a valid "
 			    "outcome or (when pushed) the fields sent", i, (long long)r->id);
@@ -1153,14 +1093,14 @@ outbox_replay_parked(mongoc_client_t *client, const char *db, const int64_t *ids
 		size_t take = 0;
 		bool one;
 
-		BSON_APPEND_UTF8(&filter, "state", outbox_state_parked);
+		BSON_APPEND_UTF8(&filter, "state", pushplan_state_name(PUSHPLAN_STATE_PARKED));
 		if (ids != NULL) {
 			take = n_ids - done < OUTBOX_IDS_PER_COMMAND ? n_ids - done
 			                                            : OUTBOX_IDS_PER_COMMAND;
 			store_append_in_int64(&filter, "_id", ids + done, take);
 		}
 		BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-		BSON_APPEND_UTF8(&set, "state", outbox_state_pending);
+		BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
 		BSON_APPEND_DATE_TIME(&set, "next_attempt_at", now_ms);
 		BSON_APPEND_INT32(&set, "attempts", 0);
 		BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
@@ -1183,135 +1123,6 @@ outbox_replay_parked(mongoc_client_t *client, const char *db, const int64_t *ids
 cleanup:
 	*count_out = count;
 	mongoc_collection_destroy(coll);
-	return ok;
-}
-
-static bool
-outbox_count(mongoc_collection_t *coll, const bson_t *filter, int64_t *out, bson_error_t *err)
-{
-	*out = mongoc_collection_count_documents(coll, filter, NULL, NULL, NULL, err);
-	return *out >= 0;
-}
-
-bool
-outbox_counts(mongoc_client_t *client, const char *db, int64_t now_ms,
-    outbox_counts_t *counts_out, bson_error_t *err)
-{
-	mongoc_collection_t *coll = NULL;
-	mongoc_cursor_t *cursor = NULL;
-	bson_t pipeline = BSON_INITIALIZER;
-	bson_t filter = BSON_INITIALIZER;
-	bson_t stage, inner, in, group, acc;
-	const bson_t *doc;
-	outbox_counts_t c;
-	int64_t oldest = INT64_MAX;
-	bool ok = false;
-
-	memset(&c, 0, sizeof(c));
-	c.oldest_pending_age_ms = -1;
-	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
-
-	/* Unsynced detections are few in a healthy deployment; group them in one pass
-	 * and count the (many) synced ones from the index alone. */
-	BSON_APPEND_DOCUMENT_BEGIN(&pipeline, "0", &stage);
-	BSON_APPEND_DOCUMENT_BEGIN(&stage, "$match", &inner);
-	BSON_APPEND_DOCUMENT_BEGIN(&inner, "state", &in);
-	{
-		bson_t list;
-
-		BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
-		BSON_APPEND_UTF8(&list, "0", outbox_state_pending);
-		BSON_APPEND_UTF8(&list, "1", outbox_state_in_flight);
-		BSON_APPEND_UTF8(&list, "2", outbox_state_parked);
-		bson_append_array_end(&in, &list);
-	}
-	bson_append_document_end(&inner, &in);
-	bson_append_document_end(&stage, &inner);
-	bson_append_document_end(&pipeline, &stage);
-	BSON_APPEND_DOCUMENT_BEGIN(&pipeline, "1", &stage);
-	BSON_APPEND_DOCUMENT_BEGIN(&stage, "$group", &group);
-	BSON_APPEND_UTF8(&group, "_id", "$state");
-	BSON_APPEND_DOCUMENT_BEGIN(&group, "n", &acc);
-	BSON_APPEND_INT32(&acc, "$sum", 1);
-	bson_append_document_end(&group, &acc);
-	BSON_APPEND_DOCUMENT_BEGIN(&group, "oldest", &acc);
-	BSON_APPEND_UTF8(&acc, "$min", "$pending_since");
-	bson_append_document_end(&group, &acc);
-	bson_append_document_end(&stage, &group);
-	bson_append_document_end(&pipeline, &stage);
-	cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, &pipeline, NULL, NULL);
-	while (mongoc_cursor_next(cursor, &doc)) {
-		const char *state = store_doc_utf8(doc, "_id", "");
-		int64_t n = store_doc_int64(doc, "n", 0);
-		bson_iter_t it;
-		bool unsynced = false;
-
-		if (strcmp(state, outbox_state_pending) == 0) {
-			c.pending = n;
-			unsynced = true;
-		} else if (strcmp(state, outbox_state_in_flight) == 0) {
-			c.in_flight = n;
-			unsynced = true;
-		} else if (strcmp(state, outbox_state_parked) == 0) {
-			c.parked = n;
-		}
-		if (unsynced && bson_iter_init_find(&it, doc, "oldest") &&
-		    BSON_ITER_HOLDS_DATE_TIME(&it) && bson_iter_date_time(&it) < oldest)
-			oldest = bson_iter_date_time(&it);
-	}
-	if (mongoc_cursor_error(cursor, err))
-		goto cleanup;
-	if (oldest != INT64_MAX)
-		c.oldest_pending_age_ms = now_ms > oldest ? now_ms - oldest : 0;
-
-	BSON_APPEND_UTF8(&filter, "state", outbox_state_synced);
-	if (!outbox_count(coll, &filter, &c.synced, err))
-		goto cleanup;
-	bson_reinit(&filter);
-	outbox_append_due(&filter, now_ms);
-	if (!outbox_count(coll, &filter, &c.due, err))
-		goto cleanup;
-	ok = true;
-cleanup:
-	if (counts_out != NULL)
-		*counts_out = c;
-	mongoc_cursor_destroy(cursor);
-	mongoc_collection_destroy(coll);
-	bson_destroy(&pipeline);
-	bson_destroy(&filter);
-	return ok;
-}
-
-bool
-outbox_list_parked(mongoc_client_t *client, const char *db, size_t limit,
-    bool (*cb)(const bson_t *doc, void *ctx), void *ctx, bson_error_t *err)
-{
-	mongoc_collection_t *coll = NULL;
-	mongoc_cursor_t *cursor = NULL;
-	bson_t filter = BSON_INITIALIZER;
-	bson_t opts = BSON_INITIALIZER;
-	bson_t sort;
-	const bson_t *doc;
-	bool ok;
-
-	BSON_APPEND_UTF8(&filter, "state", outbox_state_parked);
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-	BSON_APPEND_INT32(&sort, "parked_at", 1);
-	BSON_APPEND_INT32(&sort, "_id", 1);
-	bson_append_document_end(&opts, &sort);
-	if (limit > 0)
-		BSON_APPEND_INT64(&opts, "limit", (int64_t)limit);
-	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
-	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-	while (mongoc_cursor_next(cursor, &doc)) {
-		if (!cb(doc, ctx))
-			break;
-	}
-	ok = !mongoc_cursor_error(cursor, err);
-	mongoc_cursor_destroy(cursor);
-	mongoc_collection_destroy(coll);
-	bson_destroy(&filter);
-	bson_destroy(&opts);
 	return ok;
 }
 

@@ -109,7 +109,7 @@ set_desired(fixture_t *f, int64_t id, const char *ticket, int64_t now)
 
 /* Claim exactly the n detections just made due and complete them as outcome. */
 static void
-claim_and_complete(fixture_t *f, size_t n, int64_t now, enum outbox_outcome outcome,
+claim_and_complete(fixture_t *f, size_t n, int64_t now, enum pushplan_outcome outcome,
     const char *const *messages)
 {
 	outbox_item_t items[8];
@@ -129,7 +129,7 @@ claim_and_complete(fixture_t *f, size_t n, int64_t now, enum outbox_outcome outc
 			.claim_id = items[i].claim_id,
 			.outcome = outcome,
 			.sent = &items[i].desired,
-			.http_status = outcome == OUTBOX_PUSHED ? 204 : 404,
+			.http_status = outcome == PUSHPLAN_PUSHED ? 204 : 404,
 			.message = messages[i],
 		};
 	if (!outbox_complete(f->client, f->db, results, n, now, &applied, &err))
@@ -182,15 +182,15 @@ arrange(fixture_t *f)
 	t0 = t;
 	set_desired(f, 4, "TK-4", t - 5000);
 	set_desired(f, 5, "TK-5", t - 5000);
-	claim_and_complete(f, 2, t - 5000, OUTBOX_PUSHED, (const char *const[]){ NULL, NULL });
+	claim_and_complete(f, 2, t - 5000, PUSHPLAN_PUSHED, (const char *const[]){ NULL, NULL });
 	set_desired(f, 6, "TK-6", t - 4000);
-	claim_and_complete(f, 1, t - 4000, OUTBOX_PARKED,
+	claim_and_complete(f, 1, t - 4000, PUSHPLAN_PARKED,
 	    (const char *const[]){ "HTTP 404: detection 6 not found" });
 	set_desired(f, 7, "TK-7", t - 3000);
-	claim_and_complete(f, 1, t - 3000, OUTBOX_PARKED,
+	claim_and_complete(f, 1, t - 3000, PUSHPLAN_PARKED,
 	    (const char *const[]){ "HTTP 422: ticket_id too long" });
 	set_desired(f, 3, "TK-3", t - 2000);
-	claim_and_complete(f, 1, t - 2000, OUTBOX_PUSHED, NULL);
+	claim_and_complete(f, 1, t - 2000, PUSHPLAN_PUSHED, NULL);
 	set_desired(f, 1, "TK-1", t - 1000);
 	set_desired(f, 2, "TK-2", t - 1000);
 

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "ticketsync/outbox.h"
+#include "ticketsync/outbox_view.h"
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
 #include "tsstore.h"
@@ -86,7 +87,7 @@ claim(fixture_t *f, int64_t now, size_t limit, const char *owner, int64_t timeou
 }
 
 static size_t
-complete1(fixture_t *f, const outbox_item_t *it, enum outbox_outcome outcome, int64_t now,
+complete1(fixture_t *f, const outbox_item_t *it, enum pushplan_outcome outcome, int64_t now,
     int64_t next, int http, const char *msg)
 {
 	outbox_result_t r = {
@@ -262,7 +263,7 @@ test_push_cycle_and_mask(void **state)
 	assert_int_equal(doc_int(&doc, "claim_version"), 1);
 	bson_destroy(&doc);
 
-	assert_int_equal(complete1(f, &items[0], OUTBOX_PUSHED, T0 + 10, 0, 204, NULL), 1);
+	assert_int_equal(complete1(f, &items[0], PUSHPLAN_PUSHED, T0 + 10, 0, 204, NULL), 1);
 	get_doc(f, 7, &doc);
 	assert_string_equal(doc_str(&doc, "state"), "synced");
 	assert_true(doc_fields_equal(&doc, "pushed", &a));
@@ -291,7 +292,7 @@ test_push_cycle_and_mask(void **state)
 	assert_string_equal(st.state, "in_flight");
 
 	/* Going back to the pushed value while synced needs no push. */
-	assert_int_equal(complete1(f, &items[0], OUTBOX_PUSHED, T0 + 30, 0, 204, NULL), 1);
+	assert_int_equal(complete1(f, &items[0], PUSHPLAN_PUSHED, T0 + 30, 0, 204, NULL), 1);
 	set(f, 7, &a, &base, T0 + 40, OUTBOX_UPDATED, 3, "pending");
 	set(f, 7, &b, &base, T0 + 50, OUTBOX_UPDATED, 4, "synced");
 	assert_int_equal(claim(f, T0 + 60, 4, "worker-1", 30000, items), 0);
@@ -314,7 +315,7 @@ test_recheck_after_ambiguous_attempt(void **state)
 	assert_int_equal(claim(f, T0, 2, "w", 30000, items), 1);
 	/* Timed out: retried at T0+100, recheck at T0+5000. */
 	r = (outbox_result_t){ .id = 9, .version = items[0].version, .claim_id = items[0].claim_id,
-		.outcome = OUTBOX_RETRY, .next_attempt_ms = T0 + 100, .recheck_at_ms = T0 + 5000 };
+		.outcome = PUSHPLAN_RETRIED, .next_attempt_ms = T0 + 100, .recheck_at_ms = T0 + 5000 };
 	assert_true(outbox_complete(f->client, f->db, &r, 1, T0 + 10, NULL, &err));
 	get_doc(f, 9, &doc);
 	assert_int_equal(doc_int(&doc, "recheck_at"), T0 + 5000);
@@ -323,7 +324,7 @@ test_recheck_after_ambiguous_attempt(void **state)
 	assert_int_equal(claim(f, T0 + 100, 2, "w", 30000, items), 1);
 	assert_int_equal(items[0].recheck_at_ms, T0 + 5000);
 	r = (outbox_result_t){ .id = 9, .version = items[0].version, .claim_id = items[0].claim_id,
-		.outcome = OUTBOX_PUSHED, .sent = &items[0].desired, .http_status = 204,
+		.outcome = PUSHPLAN_PUSHED, .sent = &items[0].desired, .http_status = 204,
 		.recheck_at_ms = items[0].recheck_at_ms };
 	assert_true(outbox_complete(f->client, f->db, &r, 1, T0 + 110, NULL, &err));
 	get_doc(f, 9, &doc);
@@ -339,7 +340,7 @@ test_recheck_after_ambiguous_attempt(void **state)
 	assert_int_equal(items[0].mask, FIELDS_ALL);
 	assert_int_equal(items[0].recheck_at_ms, T0 + 5000);
 	r = (outbox_result_t){ .id = 9, .version = items[0].version, .claim_id = items[0].claim_id,
-		.outcome = OUTBOX_PUSHED, .sent = &items[0].desired, .http_status = 204,
+		.outcome = PUSHPLAN_PUSHED, .sent = &items[0].desired, .http_status = 204,
 		.recheck_at_ms = items[0].recheck_at_ms };
 	assert_true(outbox_complete(f->client, f->db, &r, 1, T0 + 5010, NULL, &err));
 	get_doc(f, 9, &doc);
@@ -359,10 +360,10 @@ test_recheck_after_ambiguous_attempt(void **state)
 		assert_int_equal(claim(f, T0 + 100000, 2, "w", 1000, late), 1);
 		/* expired; taken again and pushed by someone else */
 		assert_int_equal(claim(f, T0 + 102000, 2, "w2", 1000, items), 1);
-		assert_int_equal(complete1(f, &items[0], OUTBOX_PUSHED, T0 + 102010, 0, 204, NULL), 1);
+		assert_int_equal(complete1(f, &items[0], PUSHPLAN_PUSHED, T0 + 102010, 0, 204, NULL), 1);
 		assert_state(f, 9, "synced");
 		r = (outbox_result_t){ .id = 9, .version = late[0].version, .claim_id = late[0].claim_id,
-			.outcome = OUTBOX_RETRY, .next_attempt_ms = T0 + 103000,
+			.outcome = PUSHPLAN_RETRIED, .next_attempt_ms = T0 + 103000,
 			.recheck_at_ms = T0 + 120000 };
 		assert_true(outbox_complete(f->client, f->db, &r, 1, T0 + 103000, NULL, &err));
 		get_doc(f, 9, &doc);
@@ -428,7 +429,7 @@ test_in_flight_stays_in_flight(void **state)
 	assert_int_equal(claim(f, T0 + 10, 2, "w", 60000, second), 0);
 
 	/* Version 1 acknowledged: recorded, and the detection is due again at once. */
-	assert_int_equal(complete1(f, &first[0], OUTBOX_PUSHED, T0 + 20, 0, 204, NULL), 1);
+	assert_int_equal(complete1(f, &first[0], PUSHPLAN_PUSHED, T0 + 20, 0, 204, NULL), 1);
 	get_doc(f, 11, &doc);
 	assert_string_equal(doc_str(&doc, "state"), "pending");
 	assert_true(doc_fields_equal(&doc, "pushed", &a));
@@ -441,7 +442,7 @@ test_in_flight_stays_in_flight(void **state)
 	assert_true(fields_equal(&second[0].desired, &b));
 	assert_int_equal(second[0].mask, FIELDS_TICKET_ID | FIELDS_STATUS | FIELDS_ASSIGNEE);
 	assert_string_not_equal(second[0].claim_id, first[0].claim_id);
-	assert_int_equal(complete1(f, &second[0], OUTBOX_PUSHED, T0 + 30, 0, 204, NULL), 1);
+	assert_int_equal(complete1(f, &second[0], PUSHPLAN_PUSHED, T0 + 30, 0, 204, NULL), 1);
 	assert_state(f, 11, "synced");
 
 	/* A retry overtaken by a change is due now, not at its backoff time, and a
@@ -449,7 +450,7 @@ test_in_flight_stays_in_flight(void **state)
 	set(f, 11, &a, &base, T0 + 40, OUTBOX_UPDATED, 3, "pending");
 	assert_int_equal(claim(f, T0 + 40, 2, "w", 60000, first), 1);
 	set(f, 11, &b, &base, T0 + 45, OUTBOX_UPDATED, 4, "in_flight");
-	assert_int_equal(complete1(f, &first[0], OUTBOX_RETRY, T0 + 50, T0 + 99999, 503, "busy"), 1);
+	assert_int_equal(complete1(f, &first[0], PUSHPLAN_RETRIED, T0 + 50, T0 + 99999, 503, "busy"), 1);
 	get_doc(f, 11, &doc);
 	assert_string_equal(doc_str(&doc, "state"), "pending");
 	assert_int_equal(doc_int(&doc, "next_attempt_at"), T0 + 50);
@@ -457,7 +458,7 @@ test_in_flight_stays_in_flight(void **state)
 	bson_destroy(&doc);
 	assert_int_equal(claim(f, T0 + 50, 2, "w", 60000, first), 1);
 	set(f, 11, &a, &base, T0 + 55, OUTBOX_UPDATED, 5, "in_flight");
-	assert_int_equal(complete1(f, &first[0], OUTBOX_PARKED, T0 + 60, 0, 422, "bad"), 1);
+	assert_int_equal(complete1(f, &first[0], PUSHPLAN_PARKED, T0 + 60, 0, 422, "bad"), 1);
 	assert_state(f, 11, "pending");
 }
 
@@ -527,18 +528,18 @@ test_abandoned_claim_retaken(void **state)
 	assert_string_not_equal(fresh[0].claim_id, old[0].claim_id);
 
 	/* The old holder wakes up: whatever it reports is ignored. */
-	assert_int_equal(complete1(f, &old[0], OUTBOX_PARKED, T0 + 1100, 0, 404, "gone"), 0);
-	assert_int_equal(complete1(f, &old[0], OUTBOX_RELEASED, T0 + 1100, T0, 0, NULL), 0);
+	assert_int_equal(complete1(f, &old[0], PUSHPLAN_PARKED, T0 + 1100, 0, 404, "gone"), 0);
+	assert_int_equal(complete1(f, &old[0], PUSHPLAN_RELEASED, T0 + 1100, T0, 0, NULL), 0);
 	get_doc(f, 9, &doc);
 	assert_string_equal(doc_str(&doc, "state"), "in_flight");
 	assert_string_equal(doc_str(&doc, "claim_id"), fresh[0].claim_id);
 	assert_string_equal(doc_str(&doc, "claimed_by"), "other");
 	bson_destroy(&doc);
 
-	assert_int_equal(complete1(f, &fresh[0], OUTBOX_PUSHED, T0 + 1200, 0, 204, NULL), 1);
+	assert_int_equal(complete1(f, &fresh[0], PUSHPLAN_PUSHED, T0 + 1200, 0, 204, NULL), 1);
 	assert_state(f, 9, "synced");
 	/* Completing twice (a duplicate reply) changes nothing. */
-	assert_int_equal(complete1(f, &fresh[0], OUTBOX_RETRY, T0 + 1300, T0 + 5000, 503, NULL), 0);
+	assert_int_equal(complete1(f, &fresh[0], PUSHPLAN_RETRIED, T0 + 1300, T0 + 5000, 503, NULL), 0);
 	assert_state(f, 9, "synced");
 }
 
@@ -553,7 +554,7 @@ test_retry_and_release(void **state)
 
 	set(f, 3, &a, &base, T0, OUTBOX_INSERTED, 1, "pending");
 	assert_int_equal(claim(f, T0, 1, "w", 1000, items), 1);
-	assert_int_equal(complete1(f, &items[0], OUTBOX_RETRY, T0 + 10, T0 + 500, 503,
+	assert_int_equal(complete1(f, &items[0], PUSHPLAN_RETRIED, T0 + 10, T0 + 500, 503,
 	    "Service Unavailable"), 1);
 	get_doc(f, 3, &doc);
 	assert_string_equal(doc_str(&doc, "state"), "pending");
@@ -567,13 +568,13 @@ test_retry_and_release(void **state)
 	assert_int_equal(claim(f, T0 + 499, 1, "w", 1000, items), 0);
 	assert_int_equal(claim(f, T0 + 500, 1, "w", 1000, items), 1);
 	assert_int_equal(items[0].attempts, 1);
-	assert_int_equal(complete1(f, &items[0], OUTBOX_RETRY, T0 + 510, T0 + 600, 0,
+	assert_int_equal(complete1(f, &items[0], PUSHPLAN_RETRIED, T0 + 510, T0 + 600, 0,
 	    "connection refused"), 1);
 	assert_int_equal(claim(f, T0 + 600, 1, "w", 1000, items), 1);
 	assert_int_equal(items[0].attempts, 2);
 
 	/* Released (auth failure, shutdown): back in the queue, attempts unchanged. */
-	assert_int_equal(complete1(f, &items[0], OUTBOX_RELEASED, T0 + 610, T0 + 700, 401, NULL), 1);
+	assert_int_equal(complete1(f, &items[0], PUSHPLAN_RELEASED, T0 + 610, T0 + 700, 401, NULL), 1);
 	get_doc(f, 3, &doc);
 	assert_string_equal(doc_str(&doc, "state"), "pending");
 	assert_int_equal(doc_int(&doc, "attempts"), 2);
@@ -583,7 +584,7 @@ test_retry_and_release(void **state)
 
 	/* A success resets the count. */
 	assert_int_equal(claim(f, T0 + 700, 1, "w", 1000, items), 1);
-	assert_int_equal(complete1(f, &items[0], OUTBOX_PUSHED, T0 + 710, 0, 204, NULL), 1);
+	assert_int_equal(complete1(f, &items[0], PUSHPLAN_PUSHED, T0 + 710, 0, 204, NULL), 1);
 	get_doc(f, 3, &doc);
 	assert_int_equal(doc_int(&doc, "attempts"), 0);
 	bson_destroy(&doc);
@@ -605,7 +606,7 @@ test_park_unpark_replay(void **state)
 		set(f, id, &a, &base, T0, OUTBOX_INSERTED, 1, "pending");
 	assert_int_equal(claim(f, T0, 4, "w", 1000, items), 3);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(complete1(f, &items[i], OUTBOX_PARKED, T0 + 5, 0, 404,
+		assert_int_equal(complete1(f, &items[i], PUSHPLAN_PARKED, T0 + 5, 0, 404,
 		    "detection not found"), 1);
 	get_doc(f, 41, &doc);
 	assert_string_equal(doc_str(&doc, "state"), "parked");
@@ -674,7 +675,7 @@ test_counts_and_list(void **state)
 	bson_error_t err;
 	int64_t parked[8] = { 0 };
 
-	assert_true(outbox_counts(f->client, f->db, T0, &c, &err));
+	assert_true(outbox_view_counts(f->client, f->db, T0, &c, &err));
 	assert_int_equal(c.pending + c.in_flight + c.synced + c.parked + c.due, 0);
 	assert_int_equal(c.oldest_pending_age_ms, -1);
 
@@ -682,12 +683,12 @@ test_counts_and_list(void **state)
 	for (int64_t id = 51; id <= 56; id++)
 		set(f, id, &a, &base, T0 + (id - 51), OUTBOX_INSERTED, 1, "pending");
 	assert_int_equal(claim(f, T0 + 10, 4, "w", 1000, items), 4); /* 51..54 */
-	assert_int_equal(complete1(f, &items[0], OUTBOX_PUSHED, T0 + 20, 0, 204, NULL), 1);
-	assert_int_equal(complete1(f, &items[1], OUTBOX_PARKED, T0 + 20, 0, 400, "bad"), 1);
-	assert_int_equal(complete1(f, &items[2], OUTBOX_RETRY, T0 + 20, T0 + 5000, 503, NULL), 1);
+	assert_int_equal(complete1(f, &items[0], PUSHPLAN_PUSHED, T0 + 20, 0, 204, NULL), 1);
+	assert_int_equal(complete1(f, &items[1], PUSHPLAN_PARKED, T0 + 20, 0, 400, "bad"), 1);
+	assert_int_equal(complete1(f, &items[2], PUSHPLAN_RETRIED, T0 + 20, T0 + 5000, 503, NULL), 1);
 	/* 54 stays in flight until T0 + 1010. */
 
-	assert_true(outbox_counts(f->client, f->db, T0 + 100, &c, &err));
+	assert_true(outbox_view_counts(f->client, f->db, T0 + 100, &c, &err));
 	assert_int_equal(c.synced, 1);
 	assert_int_equal(c.parked, 1);
 	assert_int_equal(c.in_flight, 1);
@@ -696,10 +697,10 @@ test_counts_and_list(void **state)
 	assert_int_equal(c.oldest_pending_age_ms, 100 - 2); /* 53 waits since T0 + 2 */
 
 	/* Later: the retry is due and 54's claim has expired. */
-	assert_true(outbox_counts(f->client, f->db, T0 + 6000, &c, &err));
+	assert_true(outbox_view_counts(f->client, f->db, T0 + 6000, &c, &err));
 	assert_int_equal(c.due, 4);
 
-	assert_true(outbox_list_parked(f->client, f->db, 0, collect_parked, parked, &err));
+	assert_true(outbox_view_parked(f->client, f->db, 0, collect_parked, parked, &err));
 	assert_int_equal(parked[0], 52);
 	assert_int_equal(parked[1], 0);
 }
@@ -723,7 +724,7 @@ test_complete_batch_and_bad_input(void **state)
 			.id = items[i].id,
 			.version = items[i].version,
 			.claim_id = items[i].claim_id,
-			.outcome = i % 2 ? OUTBOX_PUSHED : OUTBOX_RETRY,
+			.outcome = i % 2 ? PUSHPLAN_PUSHED : PUSHPLAN_RETRIED,
 			.sent = &items[i].desired,
 			.next_attempt_ms = T0 + 100,
 			.http_status = i % 2 ? 204 : 429,
@@ -734,13 +735,13 @@ test_complete_batch_and_bad_input(void **state)
 	{
 		outbox_counts_t c;
 
-		assert_true(outbox_counts(f->client, f->db, T0 + 1, &c, &err));
+		assert_true(outbox_view_counts(f->client, f->db, T0 + 1, &c, &err));
 		assert_int_equal(c.synced, 20);
 		assert_int_equal(c.pending, 20);
 		assert_int_equal(c.in_flight, 0);
 	}
 	/* A PUSHED result without the fields sent is refused before anything is written. */
-	results[0].outcome = OUTBOX_PUSHED;
+	results[0].outcome = PUSHPLAN_PUSHED;
 	results[0].sent = NULL;
 	assert_false(outbox_complete(f->client, f->db, results, 1, T0 + 2, &applied, &err));
 	results[0].sent = &items[0].desired;
@@ -766,7 +767,7 @@ test_message_sanitized(void **state)
 	big[3] = (char)0xff; /* not UTF-8: a remote reply can carry anything */
 	set(f, 8, &a, &base, T0, OUTBOX_INSERTED, 1, "pending");
 	assert_int_equal(claim(f, T0, 1, "w", 1000, items), 1);
-	assert_int_equal(complete1(f, &items[0], OUTBOX_PARKED, T0 + 1, 0, 400, big), 1);
+	assert_int_equal(complete1(f, &items[0], PUSHPLAN_PARKED, T0 + 1, 0, 400, big), 1);
 	get_doc(f, 8, &doc);
 	msg = doc_str(&doc, "parked_reason");
 	assert_non_null(msg);
@@ -847,7 +848,7 @@ test_round_trips_per_batch(void **state)
 
 	for (size_t i = 0; i < n; i++)
 		results[i] = (outbox_result_t){ .id = items[i].id, .version = items[i].version,
-			.claim_id = items[i].claim_id, .outcome = OUTBOX_PUSHED,
+			.claim_id = items[i].claim_id, .outcome = PUSHPLAN_PUSHED,
 			.sent = &items[i].desired, .http_status = 204 };
 	count.commands = 0;
 	t_complete = mono_us();
@@ -910,7 +911,7 @@ racer_main(void *arg)
 		for (size_t i = 0; i < n; i++) {
 			r->claimed[items[i].id - 1]++;
 			results[i] = (outbox_result_t){ .id = items[i].id, .version = items[i].version,
-				.claim_id = items[i].claim_id, .outcome = OUTBOX_PUSHED,
+				.claim_id = items[i].claim_id, .outcome = PUSHPLAN_PUSHED,
 				.sent = &items[i].desired, .http_status = 204 };
 		}
 		if (!outbox_complete(client, r->db, results, n, r->now, &applied, &err)) {
@@ -973,7 +974,7 @@ test_concurrent_claimers(void **state)
 		outbox_counts_t c;
 		bson_error_t err;
 
-		assert_true(outbox_counts(f->client, f->db, T0 + RACE_ROUNDS * 1000, &c, &err));
+		assert_true(outbox_view_counts(f->client, f->db, T0 + RACE_ROUNDS * 1000, &c, &err));
 		assert_int_equal(c.synced, RACE_DETECTIONS);
 		assert_int_equal(c.pending + c.in_flight + c.parked, 0);
 	}
@@ -1133,7 +1134,7 @@ soak_pusher(void *arg)
 				    (long long)items[i].id);
 			results[i] = (outbox_result_t){ .id = items[i].id, .version = items[i].version,
 				.claim_id = items[i].claim_id,
-				.outcome = rand_r(&w->seed) % 4 ? OUTBOX_PUSHED : OUTBOX_RETRY,
+				.outcome = rand_r(&w->seed) % 4 ? PUSHPLAN_PUSHED : PUSHPLAN_RETRIED,
 				.sent = &items[i].desired, .next_attempt_ms = T0 + 500, .http_status = 204 };
 		}
 		w->batches += n > 0;
@@ -1187,12 +1188,12 @@ test_concurrent_set_claim_complete(void **state)
 			break;
 		for (size_t i = 0; i < n; i++)
 			results[i] = (outbox_result_t){ .id = items[i].id, .version = items[i].version,
-				.claim_id = items[i].claim_id, .outcome = OUTBOX_PUSHED,
+				.claim_id = items[i].claim_id, .outcome = PUSHPLAN_PUSHED,
 				.sent = &items[i].desired, .http_status = 204 };
 		assert_true(outbox_complete(f->client, f->db, results, n, T0 + 1000, &applied, &err));
 		assert_int_equal(applied, n);
 	}
-	assert_true(outbox_counts(f->client, f->db, T0 + 1000, &c, &err));
+	assert_true(outbox_view_counts(f->client, f->db, T0 + 1000, &c, &err));
 	if (c.pending || c.in_flight || c.parked)
 		fail_msg("left behind: %lld pending, %lld in flight, %lld parked",
 		    (long long)c.pending, (long long)c.in_flight, (long long)c.parked);
