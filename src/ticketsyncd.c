@@ -17,14 +17,17 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "ticketsync/clock.h"
 #include "ticketsync/config.h"
 #include "ticketsync/dbworker.h"
+#include "ticketsync/dest_extrahop.h"
 #include "ticketsync/extrahop.h"
 #include "ticketsync/httpd.h"
 #include "ticketsync/leader.h"
 #include "ticketsync/log.h"
 #include "ticketsync/metrics.h"
 #include "ticketsync/outbox.h"
+#include "ticketsync/outbox_view.h"
 #include "ticketsync/pusher.h"
 #include "ticketsync/pushrun.h"
 #include "ticketsync/schema.h"
@@ -181,7 +184,7 @@ gauge_run(dbjob_t *base, mongoc_client_t *client)
 {
 	gauge_job_t *job = (gauge_job_t *)base;
 
-	job->ok = outbox_counts(client, job->d->cfg->mongodb.database, store_now_ms(),
+	job->ok = outbox_view_counts(client, job->d->cfg->mongodb.database, clock_wall_ms(),
 	    &job->counts, &job->err);
 }
 
@@ -353,9 +356,10 @@ run(const config_t *cfg, bool print_ready)
 	}
 	{
 		pusher_opts_t po;
+		dest_t dest = dest_extrahop(d.eh);
 
 		pushrun_pusher_opts(cfg, d.instance, &po);
-		d.pusher = pusher_new(d.base, d.db, d.record_db, d.eh, &po, &err);
+		d.pusher = pusher_new(d.base, d.db, d.record_db, &dest, &po, &err);
 		if (d.pusher == NULL) {
 			log_errorx("%s", err.message);
 			goto cleanup;

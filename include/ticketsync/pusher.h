@@ -1,8 +1,10 @@
 /*
- * pusher: where data leaves. On the libevent loop, a timer asks the DB worker for a
- * batch of due detections (outbox_claim), PATCHes them to ExtraHop through the
- * extrahop client with a concurrency and a requests-per-second ceiling, and hands
- * every result back to the DB worker (outbox_complete + audit) in batches.
+ * pusher: where data leaves; the push engine's loop half, one per destination. On the
+ * libevent loop, a timer asks the DB worker for a batch of due items (outbox_claim),
+ * sends them through the destination (dest.h; ExtraHop's PATCH is dest_extrahop)
+ * with a concurrency and a requests-per-second ceiling, asks pushplan_outcome what
+ * each reply means, and hands every result back to the DB worker (outbox_complete +
+ * audit) in batches.
  *
  * A full claim is followed by the next one at once, so a backlog drains at full
  * speed; an empty one waits for the next tick. 401/403 stop pushing (everything stays
@@ -19,7 +21,7 @@
 
 struct event_base;
 struct dbworker;
-struct extrahop;
+struct dest;
 typedef struct pusher pusher_t;
 
 typedef struct pusher_opts {
@@ -45,14 +47,10 @@ typedef struct pusher_stats {
 	uint64_t pushed, retried, parked, released;
 } pusher_stats_t;
 
-/* An attempt ExtraHop may still apply later although we saw it fail: no reply
- * (timeout, reset, empty reply after sending) or a gateway's 502/504. Pure. */
-bool pusher_ambiguous(long http_status, int curl_code);
-
 /* Claims run on db; results are recorded on record_db (NULL: db as well). With a
  * worker of their own, recording one batch overlaps claiming the next. */
 pusher_t *pusher_new(struct event_base *base, struct dbworker *db,
-    struct dbworker *record_db, struct extrahop *eh, const pusher_opts_t *opts,
+    struct dbworker *record_db, const struct dest *dest, const pusher_opts_t *opts,
     bson_error_t *err);
 void pusher_start(pusher_t *p);
 /* Ask for a claim now instead of at the next tick (e.g. after a backfill). */

@@ -23,6 +23,7 @@
 #include "ticketsync/config.h"
 #include "ticketsync/extrahop.h"
 #include "ticketsync/outbox.h"
+#include "ticketsync/outbox_view.h"
 #include "ticketsync/pusher.h"
 
 struct store;

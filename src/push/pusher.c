@@ -8,9 +8,9 @@
 #include <event2/event.h>
 
 #include "ticketsync/audit.h"
-#include "ticketsync/backoff.h"
 #include "ticketsync/dbworker.h"
-#include "ticketsync/extrahop.h"
+#include "ticketsync/clock.h"
+#include "ticketsync/dest.h"
 #include "ticketsync/log.h"
 #include "ticketsync/metrics.h"
 #include "ticketsync/outbox.h"
@@ -34,19 +34,20 @@ typedef struct pusher_req {
 	struct pusher_req *next;
 	pusher_t *p;
 	outbox_item_t item;
-	enum outbox_outcome outcome;
+	enum pushplan_outcome outcome;
 	int http_status;
 	int64_t next_attempt_ms;
 	int64_t recheck_at_ms;      /* see outbox_result_t */
-	char message[EXTRAHOP_MESSAGE_MAX];
+	char message[PUSHPLAN_MESSAGE_MAX];
 } pusher_req_t;
 
 struct pusher {
 	struct event_base *base;
 	dbworker_t *db;                 /* claims */
 	dbworker_t *record_db;          /* results and audit records */
-	extrahop_t *eh;
+	dest_t dest;
 	pusher_opts_t opts;
+	pushplan_policy_t policy;       /* from opts: pushplan_outcome's rules */
 	char *database, *owner;
 	struct event *tick, *send_wait, *record_wait, *deadline;
 	struct event *follow_up;        /* the next claim soon after one that found work */
@@ -92,42 +93,10 @@ typedef struct pusher_record_job {
 static void pusher_pump(pusher_t *p);
 static void pusher_flush(pusher_t *p);
 
-bool
-pusher_ambiguous(long http_status, int curl_code)
-{
-	if (http_status == 502 || http_status == 504)
-		return true;
-	if (http_status > 0)
-		return false;
-	switch (curl_code) {
-	/* Never reached the server: nothing can be applied later. */
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_ABORTED_BY_CALLBACK:
-	case CURLE_OK:
-		return false;
-	default:
-		return true;
-	}
-}
-
 static bool
 pusher_gate_open(const pusher_t *p)
 {
 	return p->gate == NULL || p->gate(p->gate_arg);
-}
-
-static int64_t
-pusher_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -162,7 +131,7 @@ pusher_record_run(dbjob_t *base, mongoc_client_t *client)
 	outbox_result_t *results = calloc(job->n, sizeof(*results));
 	audit_record_t *recs = calloc(job->n, sizeof(*recs));
 	size_t i = 0;
-	int64_t now = store_now_ms();
+	int64_t now = clock_wall_ms();
 
 	if (results == NULL || recs == NULL) {
 		bson_set_error(&job->err, 1, 1, "out of memory");
@@ -183,10 +152,10 @@ pusher_record_run(dbjob_t *base, mongoc_client_t *client)
 		recs[i] = (audit_record_t){ 0 };
 		/* A refused credential is the operator's problem, not the detection's: it
 		 * gets its own event so it stands out in the audit trail. */
-		recs[i].event = r->outcome == OUTBOX_RELEASED &&
+		recs[i].event = r->outcome == PUSHPLAN_RELEASED &&
 		        (r->http_status == 401 || r->http_status == 403)
 		    ? AUDIT_AUTH_ERROR
-		    : outbox_outcome_name(r->outcome);
+		    : pushplan_outcome_name(r->outcome);
 		recs[i].detection_id = r->item.id;
 		recs[i].has_detection_id = true;
 		recs[i].ticket_id = r->item.ticket_id[0] ? r->item.ticket_id : NULL;
@@ -288,10 +257,10 @@ pusher_finish(pusher_t *p, pusher_req_t *r)
 	p->done_tail = r;
 	p->ndone++;
 	switch (r->outcome) {
-	case OUTBOX_PUSHED: p->stats.pushed++; break;
-	case OUTBOX_RETRY: p->stats.retried++; break;
-	case OUTBOX_PARKED: p->stats.parked++; break;
-	case OUTBOX_RELEASED: p->stats.released++; break;
+	case PUSHPLAN_PUSHED: p->stats.pushed++; break;
+	case PUSHPLAN_RETRIED: p->stats.retried++; break;
+	case PUSHPLAN_PARKED: p->stats.parked++; break;
+	case PUSHPLAN_RELEASED: p->stats.released++; break;
 	}
 	if (p->ndone >= PUSHER_RECORD_BATCH || (p->in_flight == 0 && p->queued == 0))
 		pusher_flush(p);
@@ -302,8 +271,8 @@ pusher_finish(pusher_t *p, pusher_req_t *r)
 static void
 pusher_release(pusher_t *p, pusher_req_t *r, const char *why)
 {
-	r->outcome = OUTBOX_RELEASED;
-	r->next_attempt_ms = store_now_ms();
+	r->outcome = PUSHPLAN_RELEASED;
+	r->next_attempt_ms = clock_wall_ms();
 	snprintf(r->message, sizeof(r->message), "%s", why);
 	pusher_finish(p, r);
 }
@@ -323,15 +292,18 @@ pusher_release_queued(pusher_t *p, const char *why)
 /* ---- sending (loop) ---- */
 
 static void
-pusher_on_patch_done(const extrahop_result_t *res, void *arg)
+pusher_on_reply(const pushplan_reply_t *res, void *arg)
 {
 	pusher_req_t *r = arg;
 	pusher_t *p = r->p;
-	backoff_policy_t policy = {
-		.base_ms = p->opts.retry_base_ms,
-		.max_ms = p->opts.retry_max_ms,
-		.jitter = BACKOFF_JITTER_EQUAL,
+	const char *dest = p->dest.ops->display_name;
+	pushplan_attempt_t attempt = {
+		.attempts = r->item.attempts,
+		.recheck_at_ms = r->item.recheck_at_ms,
+		.now_ms = clock_wall_ms(),
+		.rnd = (uint32_t)random(),
 	};
+	pushplan_verdict_t v;
 
 	p->in_flight--;
 	metrics_set(METRICS_IN_FLIGHT, (int64_t)p->in_flight);
@@ -339,70 +311,62 @@ pusher_on_patch_done(const extrahop_result_t *res, void *arg)
 	snprintf(r->message, sizeof(r->message), "%s", res->message);
 	if (res->http_status > 0)
 		metrics_observe_push_ms((double)res->elapsed_ms);
-	switch (res->outcome) {
-	case EXTRAHOP_OK:
-		r->outcome = OUTBOX_PUSHED;
-		/* A recheck is due after this push if an earlier attempt was ambiguous. */
-		r->recheck_at_ms = r->item.recheck_at_ms;
-		p->stats.last_push_ms = store_now_ms();
-		metrics_inc(METRICS_PUSH_OK, 1);
-		if (p->blocked) {
-			log_info("pusher: ExtraHop accepts our credentials again; pushing resumes");
-			p->blocked = false;
-			p->want_claim = true;
-			metrics_set(METRICS_PUSH_BLOCKED, 0);
-		}
-		break;
-	case EXTRAHOP_RETRY:
-		if (res->curl_code == CURLE_ABORTED_BY_CALLBACK) {
-			/* Cancelled (shutdown, lease lost): not this detection's failure. */
-			pusher_release(p, r, "request cancelled (shutdown, or no longer the active instance)");
-			pusher_pump(p);
-			pusher_check_drained(p);
-			return;
-		}
-		r->outcome = OUTBOX_RETRY;
-		if (p->opts.recheck_ms > 0 &&
-		    pusher_ambiguous(res->http_status, (int)res->curl_code)) {
-			r->recheck_at_ms = store_now_ms() + p->opts.recheck_ms;
-			log_info("pusher: detection %lld: ambiguous attempt (%s); its value is pushed "
-			    "again in full in %lld ms", (long long)r->item.id,
-			    r->message[0] ? r->message : "no reply", (long long)p->opts.recheck_ms);
-		}
-		r->next_attempt_ms = store_now_ms() +
-		    backoff_delay_ms(&policy, (uint32_t)r->item.attempts + 1, res->retry_after_ms,
-		        (uint32_t)random());
-		metrics_inc(METRICS_PUSH_RETRY, 1);
-		break;
-	case EXTRAHOP_REJECTED:
-		r->outcome = OUTBOX_PARKED;
-		if (r->message[0] == '\0')
-			snprintf(r->message, sizeof(r->message), "HTTP %ld", res->http_status);
-		metrics_inc(METRICS_PUSH_PARKED, 1);
-		log_warnx("pusher: detection %lld parked: HTTP %ld %s", (long long)r->item.id,
-		    res->http_status, r->message);
-		break;
-	case EXTRAHOP_AUTH:
+	pushplan_outcome(&p->policy, res, &attempt, &v);
+	r->outcome = v.outcome;
+	r->next_attempt_ms = v.next_attempt_ms;
+	r->recheck_at_ms = v.recheck_at_ms;
+	if (v.cancelled) {
+		/* Not this detection's failure: it goes out again as it is. */
+		snprintf(r->message, sizeof(r->message), "%s",
+		    "request cancelled (shutdown, or no longer the active instance)");
+		pusher_finish(p, r);
+	} else if (v.stop) {
 		metrics_inc(METRICS_PUSH_AUTH_ERROR, 1);
 		if (!p->blocked)
-			log_errorx("pusher: ExtraHop refused our credentials (HTTP %ld%s%s): pushes "
-			    "are stopped and every change stays pending; check [extrahop] api_key "
-			    "(or the OAuth2 client) and that the key's user may edit detections "
-			    "with ticket tracking enabled; probing every %lld ms",
+			log_errorx("pusher: %s refused our credentials (HTTP %ld%s%s): pushes are "
+			    "stopped and every change stays pending; %s; probing every %lld ms", dest,
 			    res->http_status, r->message[0] ? ": " : "", r->message,
-			    (long long)p->opts.auth_probe_ms);
+			    p->dest.ops->auth_hint, (long long)p->opts.auth_probe_ms);
 		p->blocked = true;
 		snprintf(p->stats.blocked_reason, sizeof(p->stats.blocked_reason),
-		    "ExtraHop answered HTTP %ld: check the API credentials", res->http_status);
-		p->probe_at_ms = pusher_mono_ms() + p->opts.auth_probe_ms;
+		    "%s answered HTTP %ld: check the API credentials", dest, res->http_status);
+		p->probe_at_ms = clock_mono_ms() + p->opts.auth_probe_ms;
 		metrics_set(METRICS_PUSH_BLOCKED, 1);
-		pusher_release(p, r, "credentials refused by ExtraHop");
+		snprintf(r->message, sizeof(r->message), "credentials refused by %s", dest);
+		pusher_finish(p, r);
 		pusher_release_queued(p, "pushes stopped: credentials refused");
-		pusher_pump(p);
-		pusher_check_drained(p);
-		return;
+	} else {
+		switch (v.outcome) {
+		case PUSHPLAN_PUSHED:
+			p->stats.last_push_ms = attempt.now_ms;
+			metrics_inc(METRICS_PUSH_OK, 1);
+			if (p->blocked) {
+				log_info("pusher: %s accepts our credentials again; pushing resumes", dest);
+				p->blocked = false;
+				p->want_claim = true;
+				metrics_set(METRICS_PUSH_BLOCKED, 0);
+			}
+			break;
+		case PUSHPLAN_RETRIED:
+			if (v.recheck_at_ms > 0)
+				log_info("pusher: detection %lld: ambiguous attempt (%s); its value is "
+				    "pushed again in full in %lld ms", (long long)r->item.id,
+				    r->message[0] ? r->message : "no reply",
+				    (long long)p->policy.recheck_ms);
+			metrics_inc(METRICS_PUSH_RETRY, 1);
+			break;
+		case PUSHPLAN_PARKED:
+			if (r->message[0] == '\0')
+				snprintf(r->message, sizeof(r->message), "HTTP %ld", res->http_status);
+			metrics_inc(METRICS_PUSH_PARKED, 1);
+			log_warnx("pusher: detection %lld parked: HTTP %ld %s", (long long)r->item.id,
+			    res->http_status, r->message);
+			break;
+		case PUSHPLAN_RELEASED:
+			break;
+		}
+		pusher_finish(p, r);
 	}
-	pusher_finish(p, r);
 	pusher_pump(p);
 	pusher_check_drained(p);
 }
@@ -414,8 +378,7 @@ pusher_send(pusher_t *p, pusher_req_t *r)
 
 	p->in_flight++;
 	metrics_set(METRICS_IN_FLIGHT, (int64_t)p->in_flight);
-	if (extrahop_patch_detection(p->eh, r->item.id, &r->item.desired, r->item.mask,
-	        pusher_on_patch_done, r, &err) != 0) {
+	if (p->dest.ops->send(p->dest.impl, &r->item, pusher_on_reply, r, &err) != 0) {
 		p->in_flight--;
 		log_warnx("pusher: cannot send detection %lld: %s", (long long)r->item.id,
 		    err.message);
@@ -436,7 +399,7 @@ pusher_claim_run(dbjob_t *base, mongoc_client_t *client)
 		return;
 	}
 	outbox_set_writer_fencing(job->fencing);
-	job->ok = outbox_claim(client, o->database, store_now_ms(), job->limit, o->owner,
+	job->ok = outbox_claim(client, o->database, clock_wall_ms(), job->limit, o->owner,
 	    o->claim_timeout_ms, job->items, &job->n, &job->err);
 }
 
@@ -527,7 +490,7 @@ pusher_on_send_wait(evutil_socket_t fd, short what, void *arg)
 static void
 pusher_pump(pusher_t *p)
 {
-	int64_t now = pusher_mono_ms();
+	int64_t now = clock_mono_ms();
 
 	if (p->suspended)
 		return;
@@ -601,7 +564,7 @@ pusher_on_watch(evutil_socket_t fd, short what, void *arg)
 
 pusher_t *
 pusher_new(struct event_base *base, struct dbworker *db, struct dbworker *record_db,
-    struct extrahop *eh, const pusher_opts_t *opts, bson_error_t *err)
+    const dest_t *dest, const pusher_opts_t *opts, bson_error_t *err)
 {
 	pusher_t *p = calloc(1, sizeof(*p));
 
@@ -612,7 +575,7 @@ pusher_new(struct event_base *base, struct dbworker *db, struct dbworker *record
 	p->base = base;
 	p->db = db;
 	p->record_db = record_db != NULL ? record_db : db;
-	p->eh = eh;
+	p->dest = *dest;
 	p->opts = *opts;
 	p->database = bson_strdup(opts->database);
 	p->owner = bson_strdup(opts->owner ? opts->owner : "ticketsync");
@@ -626,6 +589,11 @@ pusher_new(struct event_base *base, struct dbworker *db, struct dbworker *record
 		p->opts.interval_ms = 1000;
 	if (p->opts.auth_probe_ms <= 0)
 		p->opts.auth_probe_ms = 30000;
+	p->policy = (pushplan_policy_t){
+		.retry_base_ms = p->opts.retry_base_ms,
+		.retry_max_ms = p->opts.retry_max_ms,
+		.recheck_ms = p->opts.recheck_ms,
+	};
 	ratelimit_init(&p->rl, p->opts.rate_limit,
 	    p->opts.rate_limit > 0 ? (uint32_t)p->opts.concurrency : 0);
 	p->tick = event_new(base, -1, EV_PERSIST, pusher_on_tick, p);
@@ -676,7 +644,7 @@ pusher_suspend(pusher_t *p)
 	pusher_release_queued(p, "not the active instance any more");
 	/* Completes every request synchronously as cancelled: released. */
 	if (p->in_flight > 0)
-		extrahop_cancel_all(p->eh);
+		p->dest.ops->cancel_all(p->dest.impl);
 	pusher_flush(p);
 }
 
@@ -709,7 +677,7 @@ pusher_on_deadline(evutil_socket_t fd, short what, void *arg)
 	if (p->in_flight > 0) {
 		log_warnx("pusher: shutdown deadline reached; cancelling %zu request(s) (they "
 		    "stay pending and go out after the restart)", p->in_flight);
-		extrahop_cancel_all(p->eh);
+		p->dest.ops->cancel_all(p->dest.impl);
 	}
 }
 

@@ -8,7 +8,9 @@
 
 #include <event2/event.h>
 
+#include "ticketsync/clock.h"
 #include "ticketsync/dbworker.h"
+#include "ticketsync/dest_extrahop.h"
 #include "ticketsync/log.h"
 #include "ticketsync/store.h"
 
@@ -37,15 +39,6 @@ typedef struct pushrun_count_job {
 	bool ok;
 	bson_error_t err;
 } pushrun_count_job_t;
-
-static int64_t
-pushrun_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 pushrun_extrahop_opts(const config_t *cfg, extrahop_opts_t *out)
@@ -95,7 +88,7 @@ pushrun_copy_stats(pushrun_t *pr)
 	pr->out->retried = ps.retried;
 	pr->out->parked = ps.parked;
 	pr->out->released = ps.released;
-	pr->out->elapsed_ms = pushrun_mono_ms() - pr->start_ms;
+	pr->out->elapsed_ms = clock_mono_ms() - pr->start_ms;
 }
 
 static void
@@ -121,7 +114,7 @@ pushrun_count_run(dbjob_t *base, mongoc_client_t *client)
 {
 	pushrun_count_job_t *job = (pushrun_count_job_t *)base;
 
-	job->ok = outbox_counts(client, job->pr->cfg->mongodb.database, store_now_ms(),
+	job->ok = outbox_view_counts(client, job->pr->cfg->mongodb.database, clock_wall_ms(),
 	    &job->counts, &job->err);
 }
 
@@ -151,7 +144,7 @@ pushrun_on_check(evutil_socket_t fd, short what, void *arg)
 {
 	pushrun_t *pr = arg;
 	pusher_stats_t ps;
-	int64_t now = pushrun_mono_ms();
+	int64_t now = clock_mono_ms();
 
 	(void)fd;
 	(void)what;
@@ -206,12 +199,13 @@ pushrun_until_idle(const config_t *cfg, struct store *store, const char *owner,
 		.out = out };
 	struct timeval tv = { 0, PUSHRUN_CHECK_MS * 1000 };
 	extrahop_opts_t eo;
+	dest_t dest;
 	pusher_opts_t po;
 	bool ok = false;
 
 	memset(out, 0, sizeof(*out));
 	out->left.oldest_pending_age_ms = -1;
-	pr.start_ms = pr.last_progress_ms = pushrun_mono_ms();
+	pr.start_ms = pr.last_progress_ms = clock_mono_ms();
 	pr.base = event_base_new();
 	if (pr.base == NULL) {
 		bson_set_error(err, 1, 1, "cannot create an event loop");
@@ -226,7 +220,8 @@ pushrun_until_idle(const config_t *cfg, struct store *store, const char *owner,
 	if (pr.db == NULL)
 		goto cleanup;
 	pushrun_pusher_opts(cfg, owner, &po);
-	pr.pusher = pusher_new(pr.base, pr.db, NULL, pr.eh, &po, err);
+	dest = dest_extrahop(pr.eh);
+	pr.pusher = pusher_new(pr.base, pr.db, NULL, &dest, &po, err);
 	if (pr.pusher == NULL)
 		goto cleanup;
 	pr.check = event_new(pr.base, -1, EV_PERSIST, pushrun_on_check, &pr);
@@ -264,7 +259,7 @@ cleanup:
 		/* What the run leaves behind, read after everything was recorded. */
 		mongoc_client_t *client = store_pop(store);
 		bson_error_t cerr;
-		if (!outbox_counts(client, cfg->mongodb.database, store_now_ms(), &out->left, &cerr))
+		if (!outbox_view_counts(client, cfg->mongodb.database, clock_wall_ms(), &out->left, &cerr))
 			log_warnx("backfill: reading the outbox failed: %s", cerr.message);
 		store_push(store, client);
 	}

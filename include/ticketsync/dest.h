@@ -1,0 +1,48 @@
+/*
+ * dest: a destination of the push engine. The engine (outbox claims and results,
+ * pusher timer, concurrency, rate limit, retries, parking, credential stop, audit,
+ * metrics) is the same for every destination; a destination is one module that says
+ * how to send one claimed item and what the reply was (a pushplan_reply_t, classified
+ * with pushplan_classify or its own rule). What the reply then means (pushed, retry
+ * at T, recheck, park, stop) is pushplan_outcome's, never the destination's.
+ *
+ * Each destination runs its own pusher (own pusher_opts_t: concurrency, rate limit,
+ * backoff, probe interval, so one destination's outage or refused credentials stop
+ * only its own pushes). Its items are keyed by their source detection id in a state
+ * collection of its own (ExtraHop's: ticketsync_state); see docs/ARCHITECTURE.md
+ * for what the outbox still assumes of ExtraHop's items.
+ *
+ * Ownership: dest_t is a value (ops + the destination's own object); the caller that
+ * made impl frees it after the pusher that uses it is freed. Loop thread only.
+ */
+#ifndef TICKETSYNC_DEST_H
+#define TICKETSYNC_DEST_H
+
+#include <bson/bson.h>
+
+#include "ticketsync/outbox.h"
+#include "ticketsync/pushplan.h"
+
+/* Runs exactly once per accepted item, on the loop, never inside send(). */
+typedef void (*dest_done_fn)(const pushplan_reply_t *reply, void *arg);
+
+typedef struct dest_ops {
+	/* Logs and messages: "ExtraHop", "Jira", ... */
+	const char *display_name;
+	/* What an operator checks when the destination refuses our credentials. */
+	const char *auth_hint;
+	/* Start sending item (valid only during the call: copy what is needed). 0 when
+	 * accepted (done runs later), -1 with err when not (the engine releases it). */
+	int (*send)(void *impl, const outbox_item_t *item, dest_done_fn done, void *arg,
+	    bson_error_t *err);
+	/* Complete every accepted item now, synchronously, as cancelled
+	 * (CURLE_ABORTED_BY_CALLBACK -> PUSHPLAN_CANCELLED). */
+	void (*cancel_all)(void *impl);
+} dest_ops_t;
+
+typedef struct dest {
+	const dest_ops_t *ops;
+	void *impl;
+} dest_t;
+
+#endif
