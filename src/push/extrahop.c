@@ -8,6 +8,7 @@
  *              callback never runs inside the caller's own call.
  */
 #include "ticketsync/extrahop.h"
+#include "ticketsync/extrahop_api.h"
 
 #include "ticketsync/backoff.h"
 #include "ticketsync/store.h"
@@ -26,9 +27,6 @@
 #include "ticketsync/log.h"
 
 #define EXTRAHOP_USER_AGENT "ticketsync/" TICKETSYNC_VERSION
-#define EXTRAHOP_TOKEN_MAX 8192
-/* expires_in above this (about 68 years) is clamped: no arithmetic overflows. */
-#define EXTRAHOP_EXPIRES_MAX_S INT64_C(2147483647)
 
 typedef struct extrahop_buf {
 	char *data; /* NUL-terminated, at most EXTRAHOP_BODY_MAX bytes kept */
@@ -56,7 +54,7 @@ struct extrahop_req {
 	struct curl_slist *headers;
 	char errbuf[CURL_ERROR_SIZE];
 	extrahop_buf_t resp;
-	extrahop_result_t res; /* filled when completing */
+	pushplan_reply_t res; /* filled when completing */
 };
 
 struct extrahop {
@@ -86,301 +84,6 @@ struct extrahop {
 	extrahop_list_t waiting, sending, deferred;
 	bool closing;
 };
-
-/* ---------------------------------------------------------------- pure helpers */
-
-extrahop_outcome_t
-extrahop_classify(long http_status, CURLcode rc)
-{
-	if (rc != CURLE_OK)
-		return EXTRAHOP_RETRY;
-	if (http_status >= 200 && http_status <= 299)
-		return EXTRAHOP_OK;
-	if (http_status == 401 || http_status == 403)
-		return EXTRAHOP_AUTH;
-	if (http_status == 408 || http_status == 425 || http_status == 429)
-		return EXTRAHOP_RETRY;
-	if (http_status >= 400 && http_status <= 499)
-		return EXTRAHOP_REJECTED;
-	/* 5xx, and what we never asked for (1xx, 3xx: redirects are not followed, other
-	 * numbers): nothing proves the detection is at fault, so keep it for later. */
-	return EXTRAHOP_RETRY;
-}
-
-const char *
-extrahop_outcome_name(extrahop_outcome_t o)
-{
-	switch (o) {
-	case EXTRAHOP_OK:
-		return "ok";
-	case EXTRAHOP_RETRY:
-		return "retry";
-	case EXTRAHOP_REJECTED:
-		return "rejected";
-	case EXTRAHOP_AUTH:
-		return "auth";
-	}
-	return "unknown";
-}
-
-char *
-extrahop_detection_url(const char *base_url, int64_t id)
-{
-	size_t len;
-	const char *api = "/api/v1";
-
-	if (base_url == NULL || id < 0)
-		return NULL;
-	len = strlen(base_url);
-	while (len > 0 && base_url[len - 1] == '/')
-		len--;
-	if (len == 0)
-		return NULL;
-	/* Accept a base that already names the API root, as ExtraHop's docs write it. */
-	if (len >= 7 && strncmp(base_url + len - 7, api, 7) == 0)
-		api = "";
-	return bson_strdup_printf("%.*s%s/detections/%" PRId64, (int)len, base_url, api, id);
-}
-
-char *
-extrahop_patch_body(const fields_t *f, unsigned mask, size_t *len)
-{
-	bson_t doc = BSON_INITIALIZER;
-	char *json;
-
-	if ((mask & FIELDS_ALL) == 0) {
-		bson_destroy(&doc);
-		return NULL;
-	}
-	fields_append_members(&doc, f, mask & FIELDS_ALL);
-	/* libbson escapes quotes, backslashes and control characters; UTF-8 passes
-	 * through, which JSON allows. */
-	json = bson_as_relaxed_extended_json(&doc, len);
-	bson_destroy(&doc);
-	return json;
-}
-
-/* Copy s into out: control characters become spaces, truncation never splits a
- * UTF-8 sequence (the text ends up in logs and in BSON audit records). */
-static void
-extrahop_copy_text(char *out, size_t outlen, const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, used = 0;
-
-	if (outlen == 0)
-		return;
-	/* What a remote server sends is not trusted to be UTF-8 (libbson's JSON reader
-	 * even lets the overlong C0 80 through): invalid bytes become '?', control
-	 * characters spaces, and a cut never splits a character, since the text goes
-	 * into logs and audit records. */
-	while (i < n) {
-		size_t seq = store_utf8_seq(u + i, n - i);
-		size_t take = seq ? seq : 1;
-
-		if (used + take > outlen - 1)
-			break;
-		if (seq == 0)
-			out[used] = '?';
-		else if (seq == 1 && (u[i] < 0x20 || u[i] == 0x7f))
-			out[used] = ' ';
-		else
-			memcpy(out + used, u + i, seq);
-		used += take;
-		i += take;
-	}
-	out[used] = '\0';
-}
-
-/* libbson would also take a top-level array; replies must be objects. */
-static bool
-extrahop_is_object(const char *body, size_t len)
-{
-	size_t i = 0;
-
-	if (body == NULL)
-		return false;
-	while (i < len && isspace((unsigned char)body[i]))
-		i++;
-	return i < len && body[i] == '{';
-}
-
-/* prefix + text into out, truncated like extrahop_copy_text. */
-static void
-extrahop_join(char *out, size_t outlen, const char *prefix, const char *text)
-{
-	size_t n = strlen(prefix);
-
-	if (n >= outlen)
-		n = outlen - 1;
-	memcpy(out, prefix, n);
-	extrahop_copy_text(out + n, outlen - n, text, strlen(text));
-}
-
-bool
-extrahop_error_message(const char *body, size_t len, char *out, size_t outlen)
-{
-	/* ExtraHop's own key first, then OAuth2's (RFC 6749 5.2) for the token endpoint. */
-	static const char *const keys[] = { "error_message", "error_description", "error" };
-	bson_t doc;
-	bson_iter_t it;
-	bool found = false;
-
-	if (outlen > 0)
-		out[0] = '\0';
-	if (body == NULL || len == 0)
-		return false;
-	if (!extrahop_is_object(body, len))
-		return false;
-	if (!bson_init_from_json(&doc, body, (ssize_t)len, NULL))
-		return false;
-	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]) && !found; k++) {
-		uint32_t n;
-		const char *s;
-
-		if (!bson_iter_init_find(&it, &doc, keys[k]) || !BSON_ITER_HOLDS_UTF8(&it))
-			continue;
-		s = bson_iter_utf8(&it, &n);
-		if (n == 0)
-			continue;
-		extrahop_copy_text(out, outlen, s, n);
-		found = true;
-	}
-	bson_destroy(&doc);
-	return found;
-}
-
-void
-extrahop_token_clear(extrahop_token_t *t)
-{
-	if (t == NULL)
-		return;
-	if (t->access_token != NULL) {
-		explicit_bzero(t->access_token, strlen(t->access_token));
-		bson_free(t->access_token);
-	}
-	t->access_token = NULL;
-	t->expires_in_s = -1;
-}
-
-static bool
-extrahop_parse_expires(bson_iter_t *it, int64_t *out, bson_error_t *err)
-{
-	int64_t v;
-
-	switch (bson_iter_type(it)) {
-	case BSON_TYPE_NULL:
-		*out = -1;
-		return true;
-	case BSON_TYPE_INT32:
-		v = bson_iter_int32(it);
-		break;
-	case BSON_TYPE_INT64:
-		v = bson_iter_int64(it);
-		break;
-	case BSON_TYPE_DOUBLE: {
-		double d = bson_iter_double(it);
-		if (!isfinite(d) || d != floor(d)) {
-			bson_set_error(err, 1, 4, "token reply: expires_in is not a whole number");
-			return false;
-		}
-		v = d >= 9.2e18 ? INT64_MAX : d <= -9.2e18 ? INT64_MIN : (int64_t)d;
-		break;
-	}
-	case BSON_TYPE_UTF8: { /* some servers quote it */
-		const char *s = bson_iter_utf8(it, NULL);
-		char *end;
-		long long ll;
-
-		if (*s < '0' || *s > '9') {
-			bson_set_error(err, 1, 4, "token reply: expires_in is not a number");
-			return false;
-		}
-		errno = 0;
-		ll = strtoll(s, &end, 10);
-		if (*end != '\0') {
-			bson_set_error(err, 1, 4, "token reply: expires_in is not a number");
-			return false;
-		}
-		v = errno == ERANGE ? INT64_MAX : (int64_t)ll;
-		break;
-	}
-	default:
-		bson_set_error(err, 1, 4, "token reply: expires_in has the wrong type");
-		return false;
-	}
-	if (v <= 0) {
-		bson_set_error(err, 1, 5, "token reply: expires_in must be positive");
-		return false;
-	}
-	*out = v > EXTRAHOP_EXPIRES_MAX_S ? EXTRAHOP_EXPIRES_MAX_S : v;
-	return true;
-}
-
-bool
-extrahop_token_parse(const char *body, size_t len, extrahop_token_t *out, bson_error_t *err)
-{
-	bson_t doc;
-	bson_iter_t it;
-	const char *tok;
-	uint32_t toklen;
-	int64_t expires = -1;
-	bool ok = false;
-
-	out->access_token = NULL;
-	out->expires_in_s = -1;
-	if (!extrahop_is_object(body, len)) {
-		bson_set_error(err, 1, 1, "token reply: not a JSON object");
-		return false;
-	}
-	if (!bson_init_from_json(&doc, body, (ssize_t)len, NULL)) {
-		bson_set_error(err, 1, 1, "token reply: not a JSON object");
-		return false;
-	}
-	if (!bson_iter_init_find(&it, &doc, "access_token") || !BSON_ITER_HOLDS_UTF8(&it)) {
-		bson_set_error(err, 1, 2, "token reply: no access_token string");
-		goto cleanup;
-	}
-	tok = bson_iter_utf8(&it, &toklen);
-	if (toklen == 0 || toklen > EXTRAHOP_TOKEN_MAX) {
-		bson_set_error(err, 1, 2, "token reply: access_token is empty or too long");
-		goto cleanup;
-	}
-	for (uint32_t k = 0; k < toklen; k++) {
-		/* It goes into a header line: visible ASCII only, no CR/LF injection. */
-		if ((unsigned char)tok[k] < 0x21 || (unsigned char)tok[k] > 0x7e) {
-			bson_set_error(err, 1, 2, "token reply: access_token has invalid characters");
-			goto cleanup;
-		}
-	}
-	/* RFC 6749 requires token_type; servers that omit it still mean Bearer. */
-	if (bson_iter_init_find(&it, &doc, "token_type")) {
-		if (!BSON_ITER_HOLDS_UTF8(&it) ||
-		    strcasecmp(bson_iter_utf8(&it, NULL), "bearer") != 0) {
-			bson_set_error(err, 1, 3, "token reply: token_type is not Bearer");
-			goto cleanup;
-		}
-	}
-	if (bson_iter_init_find(&it, &doc, "expires_in") &&
-	    !extrahop_parse_expires(&it, &expires, err))
-		goto cleanup;
-	out->access_token = bson_strndup(tok, toklen);
-	out->expires_in_s = expires;
-	ok = true;
-cleanup:
-	bson_destroy(&doc);
-	return ok;
-}
-
-int64_t
-extrahop_token_refresh_after_ms(int64_t expires_in_s)
-{
-	if (expires_in_s <= 0)
-		return -1;
-	if (expires_in_s >= 2 * EXTRAHOP_TOKEN_REFRESH_MARGIN_S)
-		return (expires_in_s - EXTRAHOP_TOKEN_REFRESH_MARGIN_S) * 1000;
-	return expires_in_s * 1000 / 2;
-}
 
 /* ---------------------------------------------------------------- client */
 
@@ -488,7 +191,7 @@ extrahop_complete(extrahop_req_t *r)
 {
 	extrahop_done_fn cb = r->cb;
 	void *arg = r->arg;
-	extrahop_result_t res = r->res;
+	pushplan_reply_t res = r->res;
 
 	extrahop_list_remove(r);
 	res.elapsed_ms = extrahop_mono_ms() - r->started_ms;
@@ -497,19 +200,19 @@ extrahop_complete(extrahop_req_t *r)
 }
 
 static void
-extrahop_set_result(extrahop_req_t *r, extrahop_outcome_t o, long status, CURLcode rc,
+extrahop_set_result(extrahop_req_t *r, enum pushplan_class o, long status, CURLcode rc,
     int64_t retry_after_ms, const char *msg)
 {
 	r->res.outcome = o;
 	r->res.http_status = status;
 	r->res.curl_code = rc;
 	r->res.retry_after_ms = retry_after_ms;
-	extrahop_copy_text(r->res.message, sizeof(r->res.message), msg, strlen(msg));
+	extrahop_api_join(r->res.message, sizeof(r->res.message), "", msg);
 }
 
 /* Fail a request that never reached the network; its callback runs from the loop. */
 static void
-extrahop_defer(extrahop_req_t *r, extrahop_outcome_t o, CURLcode rc, const char *msg)
+extrahop_defer(extrahop_req_t *r, enum pushplan_class o, CURLcode rc, const char *msg)
 {
 	extrahop_list_remove(r);
 	extrahop_set_result(r, o, 0, rc, -1, msg);
@@ -591,7 +294,7 @@ extrahop_send(extrahop_req_t *r)
 	extrahop_buf_reset(&r->resp);
 	easy = curl_easy_init();
 	if (easy == NULL) {
-		extrahop_defer(r, EXTRAHOP_RETRY, CURLE_OUT_OF_MEMORY, "cannot create a transfer");
+		extrahop_defer(r, PUSHPLAN_RETRY, CURLE_OUT_OF_MEMORY, "cannot create a transfer");
 		return;
 	}
 	/* "Expect:" stops curl from waiting for 100-continue on larger bodies. */
@@ -602,7 +305,7 @@ extrahop_send(extrahop_req_t *r)
 		if (t == NULL) {
 			curl_slist_free_all(h);
 			curl_easy_cleanup(easy);
-			extrahop_defer(r, EXTRAHOP_RETRY, CURLE_OUT_OF_MEMORY, "out of memory");
+			extrahop_defer(r, PUSHPLAN_RETRY, CURLE_OUT_OF_MEMORY, "out of memory");
 			return;
 		}
 		h = t;
@@ -616,7 +319,7 @@ extrahop_send(extrahop_req_t *r)
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, r->headers);
 	if (curlev_add(eh->cev, easy, extrahop_req_done, r, &err) != 0) {
 		curl_easy_cleanup(easy);
-		extrahop_defer(r, EXTRAHOP_RETRY, CURLE_FAILED_INIT, err.message);
+		extrahop_defer(r, PUSHPLAN_RETRY, CURLE_FAILED_INIT, err.message);
 		return;
 	}
 	extrahop_list_push(&eh->sending, r);
@@ -666,8 +369,8 @@ extrahop_req_done(CURL *easy, CURLcode rc, void *arg)
 	extrahop_t *eh = r->eh;
 	long status = 0;
 	curl_off_t ra = 0;
-	char msg[EXTRAHOP_MESSAGE_MAX];
-	extrahop_outcome_t o;
+	char msg[PUSHPLAN_MESSAGE_MAX];
+	enum pushplan_class o;
 
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &ra);
@@ -685,12 +388,12 @@ extrahop_req_done(CURL *easy, CURLcode rc, void *arg)
 		return;
 	}
 
-	o = extrahop_classify(status, rc);
+	o = pushplan_classify(status, rc == CURLE_OK);
 	if (rc != CURLE_OK)
-		extrahop_join(msg, sizeof(msg), "", extrahop_curl_text(rc, r->errbuf));
-	else if (o == EXTRAHOP_OK)
+		extrahop_api_join(msg, sizeof(msg), "", extrahop_curl_text(rc, r->errbuf));
+	else if (o == PUSHPLAN_OK)
 		msg[0] = '\0';
-	else if (!extrahop_error_message(r->resp.data, r->resp.len, msg, sizeof(msg))) {
+	else if (!extrahop_api_error_message(r->resp.data, r->resp.len, msg, sizeof(msg))) {
 		if (status >= 300 && status <= 399)
 			snprintf(msg, sizeof(msg), "HTTP %ld: redirects are not followed; check the base URL",
 			    status);
@@ -703,7 +406,7 @@ extrahop_req_done(CURL *easy, CURLcode rc, void *arg)
 
 /* Fail every waiting request with the token endpoint's verdict. */
 static void
-extrahop_fail_waiting(extrahop_t *eh, extrahop_outcome_t o, long status, CURLcode rc,
+extrahop_fail_waiting(extrahop_t *eh, enum pushplan_class o, long status, CURLcode rc,
     int64_t retry_after_ms, const char *msg)
 {
 	extrahop_list_t batch;
@@ -723,10 +426,10 @@ extrahop_token_done(CURL *easy, CURLcode rc, void *arg)
 	extrahop_t *eh = arg;
 	long status = 0;
 	curl_off_t ra = 0;
-	char msg[EXTRAHOP_MESSAGE_MAX];
-	char detail[EXTRAHOP_MESSAGE_MAX];
-	extrahop_token_t tok = { NULL, -1 };
-	extrahop_outcome_t o;
+	char msg[PUSHPLAN_MESSAGE_MAX];
+	char detail[PUSHPLAN_MESSAGE_MAX];
+	extrahop_api_token_t tok = { NULL, -1 };
+	enum pushplan_class o;
 	bson_error_t err;
 
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
@@ -742,10 +445,10 @@ extrahop_token_done(CURL *easy, CURLcode rc, void *arg)
 			extrahop_token_fetch(eh);
 		return;
 	}
-	o = extrahop_classify(status, rc);
-	if (o == EXTRAHOP_OK) {
-		if (extrahop_token_parse(eh->fetch_resp.data, eh->fetch_resp.len, &tok, &err)) {
-			int64_t after = extrahop_token_refresh_after_ms(tok.expires_in_s);
+	o = pushplan_classify(status, rc == CURLE_OK);
+	if (o == PUSHPLAN_OK) {
+		if (extrahop_api_token_parse(eh->fetch_resp.data, eh->fetch_resp.len, &tok, &err)) {
+			int64_t after = extrahop_api_token_refresh_after_ms(tok.expires_in_s);
 
 			extrahop_drop_token(eh);
 			eh->bearer_header = bson_strdup_printf("Authorization: Bearer %s", tok.access_token);
@@ -754,7 +457,7 @@ extrahop_token_done(CURL *easy, CURLcode rc, void *arg)
 			eh->token_refresh_at = after < 0 ? INT64_MAX : eh->fetch_started_at + after;
 			eh->token_expires_at = after < 0 ? INT64_MAX
 			                                 : eh->fetch_started_at + tok.expires_in_s * 1000;
-			extrahop_token_clear(&tok);
+			extrahop_api_token_clear(&tok);
 			extrahop_buf_reset(&eh->fetch_resp);
 			log_debug("extrahop: OAuth2 token obtained");
 			extrahop_list_t batch;
@@ -764,24 +467,24 @@ extrahop_token_done(CURL *easy, CURLcode rc, void *arg)
 			return;
 		}
 		/* A 2xx we cannot use may be a proxy or a wrong URL; retrying is harmless. */
-		o = EXTRAHOP_RETRY;
-		extrahop_join(msg, sizeof(msg), "token endpoint: ", err.message);
+		o = PUSHPLAN_RETRY;
+		extrahop_api_join(msg, sizeof(msg), "token endpoint: ", err.message);
 	} else if (rc != CURLE_OK) {
-		extrahop_join(msg, sizeof(msg), "token endpoint: ",
+		extrahop_api_join(msg, sizeof(msg), "token endpoint: ",
 		    extrahop_curl_text(rc, eh->fetch_errbuf));
 	} else {
-		if (!extrahop_error_message(eh->fetch_resp.data, eh->fetch_resp.len, detail, sizeof(detail)))
+		if (!extrahop_api_error_message(eh->fetch_resp.data, eh->fetch_resp.len, detail, sizeof(detail)))
 			detail[0] = '\0';
 		char head[64];
 
 		snprintf(head, sizeof(head), "token endpoint: HTTP %ld%s", status, detail[0] ? ": " : "");
-		extrahop_join(msg, sizeof(msg), head, detail);
+		extrahop_api_join(msg, sizeof(msg), head, detail);
 		/* The endpoint refused our credentials or request: configuration, not luck. */
-		if (o == EXTRAHOP_REJECTED)
-			o = EXTRAHOP_AUTH;
+		if (o == PUSHPLAN_REJECTED)
+			o = PUSHPLAN_AUTH;
 	}
 	extrahop_buf_reset(&eh->fetch_resp);
-	log_warnx("extrahop: OAuth2 token fetch failed (%s): %s", extrahop_outcome_name(o), msg);
+	log_warnx("extrahop: OAuth2 token fetch failed (%s): %s", pushplan_class_name(o), msg);
 	extrahop_fail_waiting(eh, o, rc == CURLE_OK ? status : 0, rc, backoff_retry_after_ms((int64_t)ra), msg);
 }
 
@@ -791,7 +494,7 @@ extrahop_token_fetch(extrahop_t *eh)
 	static const char form[] = "grant_type=client_credentials";
 	bson_error_t err;
 	CURL *easy;
-	char msg[EXTRAHOP_MESSAGE_MAX];
+	char msg[PUSHPLAN_MESSAGE_MAX];
 	extrahop_list_t batch;
 
 	eh->fetching = true;
@@ -813,13 +516,13 @@ extrahop_token_fetch(extrahop_t *eh)
 	if (curlev_add(eh->cev, easy, extrahop_token_done, eh, &err) == 0)
 		return;
 	curl_easy_cleanup(easy);
-	extrahop_join(msg, sizeof(msg), "token endpoint: ", err.message);
+	extrahop_api_join(msg, sizeof(msg), "token endpoint: ", err.message);
 fail:
 	eh->fetching = false;
 	/* Never inside the submitter's call: fail them through the deferred list. */
 	extrahop_list_take(&batch, &eh->waiting);
 	while (batch.head != NULL)
-		extrahop_defer(batch.head, EXTRAHOP_RETRY, CURLE_FAILED_INIT, msg);
+		extrahop_defer(batch.head, PUSHPLAN_RETRY, CURLE_FAILED_INIT, msg);
 }
 
 /* A value that goes into a header line (API key): visible ASCII, no CR/LF. */
@@ -992,8 +695,8 @@ extrahop_patch_detection(extrahop_t *eh, int64_t detection_id, const fields_t *f
 	r->cb = cb;
 	r->arg = arg;
 	r->started_ms = extrahop_mono_ms();
-	r->url = extrahop_detection_url(eh->base_url, detection_id);
-	r->body = extrahop_patch_body(f, mask, &r->body_len);
+	r->url = extrahop_api_detection_url(eh->base_url, detection_id);
+	r->body = extrahop_api_patch_body(f, mask, &r->body_len);
 	if (r->url == NULL || r->body == NULL) {
 		bson_set_error(err, 1, 24, "extrahop: cannot build the request");
 		extrahop_req_free(r);
@@ -1024,7 +727,7 @@ extrahop_cancel_all(extrahop_t *eh)
 	/* Sending requests (and the token fetch) complete through their callbacks. */
 	curlev_cancel_all(eh->cev);
 	while (waiting.head != NULL) {
-		extrahop_set_result(waiting.head, EXTRAHOP_RETRY, 0, CURLE_ABORTED_BY_CALLBACK, -1,
+		extrahop_set_result(waiting.head, PUSHPLAN_RETRY, 0, CURLE_ABORTED_BY_CALLBACK, -1,
 		    "cancelled");
 		extrahop_complete(waiting.head);
 	}

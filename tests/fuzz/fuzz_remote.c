@@ -1,7 +1,7 @@
 /*
  * fuzz_remote: what a remote server's bytes reach before they are trusted or stored:
- * the OAuth2 token reply (extrahop_token_parse: the token goes into a header line),
- * ExtraHop's error bodies (extrahop_error_message: quoted into audit records), and
+ * the OAuth2 token reply (extrahop_api_token_parse: the token goes into a header line),
+ * ExtraHop's error bodies (extrahop_api_error_message: quoted into audit records), and
  * store_text_sanitize (every audit message passes through it), on the same input.
  *
  * Checks: an accepted token is non-empty visible ASCII with a sane lifetime and
@@ -10,6 +10,7 @@
  */
 #include "fuzz_common.h"
 #include "ticketsync/extrahop.h"
+#include "ticketsync/extrahop_api.h"
 #include "ticketsync/store.h"
 
 #define GUARD 8
@@ -17,12 +18,12 @@
 static void
 check_token(const uint8_t *data, size_t size)
 {
-	extrahop_token_t tok;
+	extrahop_api_token_t tok;
 	bson_error_t err;
 	size_t len;
 
 	memset(&err, 0, sizeof(err));
-	if (!extrahop_token_parse((const char *)data, size, &tok, &err)) {
+	if (!extrahop_api_token_parse((const char *)data, size, &tok, &err)) {
 		FUZZ_CHECK(tok.access_token == NULL, "refused but a token was kept");
 		FUZZ_CHECK(err.message[0] != '\0', "refused without a message");
 		return;
@@ -36,14 +37,14 @@ check_token(const uint8_t *data, size_t size)
 	FUZZ_CHECK(tok.expires_in_s == -1 || tok.expires_in_s > 0, "expires_in %lld",
 	    (long long)tok.expires_in_s);
 	if (tok.expires_in_s > 0) {
-		int64_t r = extrahop_token_refresh_after_ms(tok.expires_in_s);
+		int64_t r = extrahop_api_token_refresh_after_ms(tok.expires_in_s);
 		FUZZ_CHECK(r > 0 && r <= tok.expires_in_s * 1000, "refresh after %lld ms of %lld s",
 		    (long long)r, (long long)tok.expires_in_s);
 	} else {
-		FUZZ_CHECK(extrahop_token_refresh_after_ms(tok.expires_in_s) == -1, "refresh of an unknown expiry");
+		FUZZ_CHECK(extrahop_api_token_refresh_after_ms(tok.expires_in_s) == -1, "refresh of an unknown expiry");
 	}
-	extrahop_token_clear(&tok);
-	FUZZ_CHECK(tok.access_token == NULL, "extrahop_token_clear kept the token");
+	extrahop_api_token_clear(&tok);
+	FUZZ_CHECK(tok.access_token == NULL, "extrahop_api_token_clear kept the token");
 }
 
 /* out[0..outlen) holds a valid UTF-8 C string; the guard bytes after it are intact. */
@@ -71,7 +72,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bool found;
 
 		memset(buf, 'G', sizeof(buf));
-		found = extrahop_error_message((const char *)data, size, buf, n);
+		found = extrahop_api_error_message((const char *)data, size, buf, n);
 		check_text("error message", buf, n);
 		if (found && n > 1)
 			for (const char *p = buf; *p; p++)

@@ -286,13 +286,13 @@ srv_stop(srv_t *s)
 
 typedef struct done {
 	int n;
-	extrahop_result_t res[600];
+	pushplan_reply_t res[600];
 	/* optional: resubmit from inside the callback */
 	int resubmit_left;
 } done_t;
 
 static void
-on_done(const extrahop_result_t *res, void *arg)
+on_done(const pushplan_reply_t *res, void *arg)
 {
 	done_t *d = arg;
 
@@ -491,7 +491,7 @@ test_success_exact_request(void **state)
 	assert_int_equal(extrahop_in_flight(fx->eh), 1);
 	wait_done(fx, 1);
 
-	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_OK);
+	assert_int_equal(fx->done.res[0].outcome, PUSHPLAN_OK);
 	assert_int_equal(fx->done.res[0].http_status, 204);
 	assert_int_equal(fx->done.res[0].curl_code, CURLE_OK);
 	assert_int_equal(fx->done.res[0].retry_after_ms, -1);
@@ -524,7 +524,7 @@ test_retry_statuses(void **state)
 	fx->srv.retry_after = "7";
 	patch(fx, 1);
 	wait_done(fx, 1);
-	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_RETRY);
+	assert_int_equal(fx->done.res[0].outcome, PUSHPLAN_RETRY);
 	assert_int_equal(fx->done.res[0].http_status, 429);
 	assert_int_equal(fx->done.res[0].retry_after_ms, 7000);
 
@@ -532,7 +532,7 @@ test_retry_statuses(void **state)
 	fx->srv.retry_after = NULL;
 	patch(fx, 2);
 	wait_done(fx, 2);
-	assert_int_equal(fx->done.res[1].outcome, EXTRAHOP_RETRY);
+	assert_int_equal(fx->done.res[1].outcome, PUSHPLAN_RETRY);
 	assert_int_equal(fx->done.res[1].http_status, 503);
 	assert_int_equal(fx->done.res[1].retry_after_ms, -1);
 	assert_string_equal(fx->done.res[1].message, "HTTP 503");
@@ -541,20 +541,20 @@ test_retry_statuses(void **state)
 	fx->srv.retry_after = "999999";
 	patch(fx, 3);
 	wait_done(fx, 3);
-	assert_int_equal(fx->done.res[2].outcome, EXTRAHOP_RETRY);
+	assert_int_equal(fx->done.res[2].outcome, PUSHPLAN_RETRY);
 	assert_int_equal(fx->done.res[2].retry_after_ms, BACKOFF_RETRY_AFTER_CAP_MS);
 
 	fx->srv.retry_after = NULL;
 	fx->srv.status = 408;
 	patch(fx, 4);
 	wait_done(fx, 4);
-	assert_int_equal(fx->done.res[3].outcome, EXTRAHOP_RETRY);
+	assert_int_equal(fx->done.res[3].outcome, PUSHPLAN_RETRY);
 
 	/* A redirect is not followed (it would carry the key elsewhere). */
 	fx->srv.status = 301;
 	patch(fx, 5);
 	wait_done(fx, 5);
-	assert_int_equal(fx->done.res[4].outcome, EXTRAHOP_RETRY);
+	assert_int_equal(fx->done.res[4].outcome, PUSHPLAN_RETRY);
 	assert_int_equal(fx->done.res[4].http_status, 301);
 	assert_non_null(strstr(fx->done.res[4].message, "redirects are not followed"));
 	assert_int_equal(fx->srv.n_recs, 5);
@@ -571,7 +571,7 @@ test_rejected_with_message(void **state)
 	fx->srv.resp_body = "{\"error_message\": \"Detection 9 does not exist\"}";
 	patch(fx, 9);
 	wait_done(fx, 1);
-	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_REJECTED);
+	assert_int_equal(fx->done.res[0].outcome, PUSHPLAN_REJECTED);
 	assert_int_equal(fx->done.res[0].http_status, 404);
 	assert_string_equal(fx->done.res[0].message, "Detection 9 does not exist");
 
@@ -579,7 +579,7 @@ test_rejected_with_message(void **state)
 	fx->srv.resp_body = "{\"error_message\": \"Invalid value for status\", \"type\": \"x\"}";
 	patch(fx, 10);
 	wait_done(fx, 2);
-	assert_int_equal(fx->done.res[1].outcome, EXTRAHOP_REJECTED);
+	assert_int_equal(fx->done.res[1].outcome, PUSHPLAN_REJECTED);
 	assert_int_equal(fx->done.res[1].http_status, 400);
 	assert_string_equal(fx->done.res[1].message, "Invalid value for status");
 
@@ -587,14 +587,14 @@ test_rejected_with_message(void **state)
 	fx->srv.resp_body = NULL;
 	patch(fx, 11);
 	wait_done(fx, 3);
-	assert_int_equal(fx->done.res[2].outcome, EXTRAHOP_REJECTED);
+	assert_int_equal(fx->done.res[2].outcome, PUSHPLAN_REJECTED);
 	assert_string_equal(fx->done.res[2].message, "HTTP 422");
 
 	fx->srv.status = 409;
 	fx->srv.resp_body = "<html>conflict</html>";
 	patch(fx, 12);
 	wait_done(fx, 4);
-	assert_int_equal(fx->done.res[3].outcome, EXTRAHOP_REJECTED);
+	assert_int_equal(fx->done.res[3].outcome, PUSHPLAN_REJECTED);
 	assert_string_equal(fx->done.res[3].message, "HTTP 409");
 }
 
@@ -610,14 +610,14 @@ test_big_body_is_bounded(void **state)
 	fx->srv.big_body = 1024 * 1024;
 	patch(fx, 1);
 	wait_done(fx, 1);
-	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_RETRY);
+	assert_int_equal(fx->done.res[0].outcome, PUSHPLAN_RETRY);
 	assert_int_equal(fx->done.res[0].curl_code, CURLE_OK);
 	assert_int_equal(fx->done.res[0].http_status, 500);
 	fx->srv.big_body = 0;
 	fx->srv.status = 204;
 	patch(fx, 2);
 	wait_done(fx, 2);
-	assert_int_equal(fx->done.res[1].outcome, EXTRAHOP_OK);
+	assert_int_equal(fx->done.res[1].outcome, PUSHPLAN_OK);
 	assert_int_equal(fx->srv.accepted, 1);
 }
 
@@ -631,7 +631,7 @@ test_apikey_unauthorized(void **state)
 	new_client(fx, &o);
 	patch(fx, 1);
 	wait_done(fx, 1);
-	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_AUTH);
+	assert_int_equal(fx->done.res[0].outcome, PUSHPLAN_AUTH);
 	assert_int_equal(fx->done.res[0].http_status, 401);
 	assert_string_equal(fx->done.res[0].message, "unauthorized");
 	/* An API key cannot be refreshed: no resend. */
@@ -641,7 +641,7 @@ test_apikey_unauthorized(void **state)
 	fx->srv.status = 403;
 	patch(fx, 2);
 	wait_done(fx, 2);
-	assert_int_equal(fx->done.res[1].outcome, EXTRAHOP_AUTH);
+	assert_int_equal(fx->done.res[1].outcome, PUSHPLAN_AUTH);
 	assert_int_equal(fx->done.res[1].http_status, 403);
 }
 
@@ -658,7 +658,7 @@ test_oauth_one_fetch_for_many(void **state)
 	assert_int_equal(extrahop_in_flight(fx->eh), (size_t)n);
 	wait_done(fx, n);
 	for (int i = 0; i < n; i++)
-		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_OK);
+		assert_int_equal(fx->done.res[i].outcome, PUSHPLAN_OK);
 	assert_int_equal(fx->srv.n_token, 1);
 	assert_int_equal(fx->srv.n_recs, n);
 	for (int i = 0; i < n; i++)
@@ -720,7 +720,7 @@ test_oauth_refresh_before_expiry(void **state)
 	assert_string_equal(fx->srv.recs[fx->srv.n_recs - 1].auth, "Bearer tok-3");
 	assert_int_equal(patch_until_token(fx, "Bearer tok-4"), 4);
 	for (int i = 0; i < fx->done.n; i++)
-		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_OK);
+		assert_int_equal(fx->done.res[i].outcome, PUSHPLAN_OK);
 }
 
 static void
@@ -742,7 +742,7 @@ test_oauth_401_refreshes_once(void **state)
 		patch(fx, 100 + i);
 	wait_done(fx, 1 + n);
 	for (int i = 1; i <= n; i++) {
-		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_OK);
+		assert_int_equal(fx->done.res[i].outcome, PUSHPLAN_OK);
 		assert_int_equal(fx->done.res[i].http_status, 204);
 	}
 	assert_int_equal(fx->srv.n_token, 2);
@@ -768,7 +768,7 @@ test_oauth_second_401_is_auth(void **state)
 	fx->srv.reject_bearer = true;
 	patch(fx, 1);
 	wait_done(fx, 1);
-	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_AUTH);
+	assert_int_equal(fx->done.res[0].outcome, PUSHPLAN_AUTH);
 	assert_int_equal(fx->done.res[0].http_status, 401);
 	assert_int_equal(fx->srv.n_token, 2);
 	assert_int_equal(fx->srv.n_recs, 2);
@@ -780,7 +780,7 @@ test_oauth_second_401_is_auth(void **state)
 	fx->srv.status = 403;
 	patch(fx, 2);
 	wait_done(fx, 2);
-	assert_int_equal(fx->done.res[1].outcome, EXTRAHOP_AUTH);
+	assert_int_equal(fx->done.res[1].outcome, PUSHPLAN_AUTH);
 	assert_int_equal(fx->srv.n_token, 2);
 	assert_int_equal(fx->srv.n_recs, 3);
 }
@@ -799,7 +799,7 @@ test_oauth_token_endpoint_failures(void **state)
 		patch(fx, i + 1);
 	wait_done(fx, 5);
 	for (int i = 0; i < 5; i++) {
-		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_AUTH);
+		assert_int_equal(fx->done.res[i].outcome, PUSHPLAN_AUTH);
 		assert_int_equal(fx->done.res[i].http_status, 401);
 		assert_string_equal(fx->done.res[i].message, "token endpoint: HTTP 401: invalid_client");
 	}
@@ -810,7 +810,7 @@ test_oauth_token_endpoint_failures(void **state)
 	fx->srv.token_body = "{\"error\":\"unsupported_grant_type\"}";
 	patch(fx, 6);
 	wait_done(fx, 6);
-	assert_int_equal(fx->done.res[5].outcome, EXTRAHOP_AUTH);
+	assert_int_equal(fx->done.res[5].outcome, PUSHPLAN_AUTH);
 	assert_int_equal(fx->srv.n_token, 2);
 
 	/* A transient failure: RETRY, with the endpoint's Retry-After. */
@@ -820,7 +820,7 @@ test_oauth_token_endpoint_failures(void **state)
 		patch(fx, 10 + i);
 	wait_done(fx, 9);
 	for (int i = 6; i < 9; i++) {
-		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_RETRY);
+		assert_int_equal(fx->done.res[i].outcome, PUSHPLAN_RETRY);
 		assert_string_equal(fx->done.res[i].message, "token endpoint: HTTP 503");
 	}
 	assert_int_equal(fx->srv.n_token, 3);
@@ -830,14 +830,14 @@ test_oauth_token_endpoint_failures(void **state)
 	fx->srv.token_body = "{\"token\":\"nope\"}";
 	patch(fx, 20);
 	wait_done(fx, 10);
-	assert_int_equal(fx->done.res[9].outcome, EXTRAHOP_RETRY);
+	assert_int_equal(fx->done.res[9].outcome, PUSHPLAN_RETRY);
 	assert_non_null(strstr(fx->done.res[9].message, "access_token"));
 
 	/* Recovered: the next request fetches and succeeds. */
 	fx->srv.token_status = 200;
 	patch(fx, 21);
 	wait_done(fx, 11);
-	assert_int_equal(fx->done.res[10].outcome, EXTRAHOP_OK);
+	assert_int_equal(fx->done.res[10].outcome, PUSHPLAN_OK);
 	assert_int_equal(fx->srv.n_recs, 1);
 }
 
@@ -864,7 +864,7 @@ test_connection_refused(void **state)
 	patch(fx, 1);
 	wait_done(fx, 1);
 	close(fd);
-	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_RETRY);
+	assert_int_equal(fx->done.res[0].outcome, PUSHPLAN_RETRY);
 	assert_int_equal(fx->done.res[0].curl_code, CURLE_COULDNT_CONNECT);
 	assert_int_equal(fx->done.res[0].http_status, 0);
 	assert_true(strlen(fx->done.res[0].message) > 0);
@@ -889,7 +889,7 @@ test_connection_reuse(void **state)
 	wait_done(fx, n);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	for (int i = 0; i < n; i++)
-		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_OK);
+		assert_int_equal(fx->done.res[i].outcome, PUSHPLAN_OK);
 	assert_int_equal(fx->srv.n_recs, n);
 	/* Figures for the reader, not a timing assertion. */
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
@@ -917,7 +917,7 @@ test_request_timeout(void **state)
 	fx->srv.hang = true;
 	patch(fx, 1);
 	wait_done(fx, 1);
-	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_RETRY);
+	assert_int_equal(fx->done.res[0].outcome, PUSHPLAN_RETRY);
 	assert_int_equal(fx->done.res[0].curl_code, CURLE_OPERATION_TIMEDOUT);
 	assert_true(fx->done.res[0].elapsed_ms >= 290);
 	assert_true(fx->done.res[0].elapsed_ms < 3000);
@@ -944,7 +944,7 @@ test_cancel_all(void **state)
 	assert_int_equal(fx->done.n, 12);
 	assert_int_equal(extrahop_in_flight(fx->eh), 0);
 	for (int i = 0; i < 12; i++) {
-		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_RETRY);
+		assert_int_equal(fx->done.res[i].outcome, PUSHPLAN_RETRY);
 		assert_int_equal(fx->done.res[i].curl_code, CURLE_ABORTED_BY_CALLBACK);
 		assert_string_equal(fx->done.res[i].message, "cancelled");
 	}
@@ -953,7 +953,7 @@ test_cancel_all(void **state)
 	fx->srv.hang = false;
 	patch(fx, 99);
 	wait_done(fx, 13);
-	assert_int_equal(fx->done.res[12].outcome, EXTRAHOP_OK);
+	assert_int_equal(fx->done.res[12].outcome, PUSHPLAN_OK);
 }
 
 static void
@@ -970,7 +970,7 @@ test_cancel_while_waiting_for_token(void **state)
 	extrahop_cancel_all(fx->eh);
 	assert_int_equal(fx->done.n, 5);
 	for (int i = 0; i < 5; i++) {
-		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_RETRY);
+		assert_int_equal(fx->done.res[i].outcome, PUSHPLAN_RETRY);
 		assert_int_equal(fx->done.res[i].curl_code, CURLE_ABORTED_BY_CALLBACK);
 	}
 	assert_int_equal(extrahop_in_flight(fx->eh), 0);
@@ -980,11 +980,11 @@ test_cancel_while_waiting_for_token(void **state)
 	fx->srv.token_hang = false;
 	patch(fx, 6);
 	wait_done(fx, 6);
-	assert_int_equal(fx->done.res[5].outcome, EXTRAHOP_OK);
+	assert_int_equal(fx->done.res[5].outcome, PUSHPLAN_OK);
 }
 
 static void
-resubmit_cb(const extrahop_result_t *res, void *arg)
+resubmit_cb(const pushplan_reply_t *res, void *arg)
 {
 	fixture_t *fx = arg;
 
@@ -996,7 +996,7 @@ resubmit_cb(const extrahop_result_t *res, void *arg)
 }
 
 static void
-refused_cb(const extrahop_result_t *res, void *arg)
+refused_cb(const pushplan_reply_t *res, void *arg)
 {
 	fixture_t *fx = arg;
 	fields_t f;
@@ -1026,7 +1026,7 @@ test_destroy_with_requests_in_flight(void **state)
 	fx->eh = NULL;
 	assert_int_equal(fx->done.n, 3);
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_RETRY);
+		assert_int_equal(fx->done.res[i].outcome, PUSHPLAN_RETRY);
 		assert_int_equal(fx->done.res[i].curl_code, CURLE_ABORTED_BY_CALLBACK);
 	}
 }
@@ -1042,7 +1042,7 @@ test_submit_from_callback(void **state)
 	patch_cb(fx, 1, resubmit_cb, fx);
 	wait_done(fx, 6);
 	for (int i = 0; i < 6; i++)
-		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_OK);
+		assert_int_equal(fx->done.res[i].outcome, PUSHPLAN_OK);
 	assert_int_equal(fx->srv.n_recs, 6);
 	assert_int_equal(fx->srv.accepted, 1);
 	assert_int_equal(extrahop_in_flight(fx->eh), 0);
@@ -1301,7 +1301,7 @@ test_tls_trusted_ca_file(void **state)
 
 	tls_round(fx, "IP:127.0.0.1", "@", NULL, 20, &tls);
 	for (int i = 0; i < 20; i++)
-		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_OK);
+		assert_int_equal(fx->done.res[i].outcome, PUSHPLAN_OK);
 	/* Token fetch and PATCHes both went over verified TLS, on at most 4 connections. */
 	assert_int_equal(tls.n_token, 1);
 	assert_int_equal(tls.n_recs, 20);
@@ -1315,7 +1315,7 @@ test_tls_trusted_ca_path(void **state)
 	srv_t tls;
 
 	tls_round(fx, "IP:127.0.0.1", NULL, "@", 1, &tls);
-	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_OK);
+	assert_int_equal(fx->done.res[0].outcome, PUSHPLAN_OK);
 }
 
 static void
@@ -1328,7 +1328,7 @@ test_tls_untrusted_is_refused(void **state)
 	 * client secret; it is a retryable failure with curl's reason. */
 	tls_round(fx, "IP:127.0.0.1", NULL, NULL, 2, &tls);
 	for (int i = 0; i < 2; i++) {
-		assert_int_equal(fx->done.res[i].outcome, EXTRAHOP_RETRY);
+		assert_int_equal(fx->done.res[i].outcome, PUSHPLAN_RETRY);
 		assert_int_equal(fx->done.res[i].curl_code, CURLE_PEER_FAILED_VERIFICATION);
 		assert_non_null(strstr(fx->done.res[i].message, "token endpoint: "));
 		assert_non_null(strstr(fx->done.res[i].message, "certificate"));
@@ -1345,7 +1345,7 @@ test_tls_wrong_host_is_refused(void **state)
 
 	/* Trusted certificate, but issued for another name: host verification stays on. */
 	tls_round(fx, "DNS:other.invalid", "@", NULL, 1, &tls);
-	assert_int_equal(fx->done.res[0].outcome, EXTRAHOP_RETRY);
+	assert_int_equal(fx->done.res[0].outcome, PUSHPLAN_RETRY);
 	assert_int_equal(fx->done.res[0].curl_code, CURLE_PEER_FAILED_VERIFICATION);
 	assert_int_equal(tls.n_token, 0);
 }

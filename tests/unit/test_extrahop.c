@@ -1,4 +1,4 @@
-/* extrahop pure helpers: classification, PATCH body, URLs, Retry-After, error
+/* extrahop_api pure helpers: PATCH body, URLs, Retry-After, error
  * messages and OAuth2 token replies. No network. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,64 +9,7 @@
 #include <string.h>
 
 #include "ticketsync/extrahop.h"
-
-static void
-test_classify_table(void **state)
-{
-	static const struct {
-		long status;
-		CURLcode rc;
-		extrahop_outcome_t want;
-	} cases[] = {
-		{ 200, CURLE_OK, EXTRAHOP_OK },
-		{ 201, CURLE_OK, EXTRAHOP_OK },
-		{ 204, CURLE_OK, EXTRAHOP_OK },
-		{ 299, CURLE_OK, EXTRAHOP_OK },
-		{ 408, CURLE_OK, EXTRAHOP_RETRY },
-		{ 425, CURLE_OK, EXTRAHOP_RETRY },
-		{ 429, CURLE_OK, EXTRAHOP_RETRY },
-		{ 500, CURLE_OK, EXTRAHOP_RETRY },
-		{ 502, CURLE_OK, EXTRAHOP_RETRY },
-		{ 503, CURLE_OK, EXTRAHOP_RETRY },
-		{ 504, CURLE_OK, EXTRAHOP_RETRY },
-		{ 599, CURLE_OK, EXTRAHOP_RETRY },
-		{ 400, CURLE_OK, EXTRAHOP_REJECTED },
-		{ 404, CURLE_OK, EXTRAHOP_REJECTED },
-		{ 405, CURLE_OK, EXTRAHOP_REJECTED },
-		{ 409, CURLE_OK, EXTRAHOP_REJECTED },
-		{ 410, CURLE_OK, EXTRAHOP_REJECTED },
-		{ 422, CURLE_OK, EXTRAHOP_REJECTED },
-		{ 499, CURLE_OK, EXTRAHOP_REJECTED },
-		{ 401, CURLE_OK, EXTRAHOP_AUTH },
-		{ 403, CURLE_OK, EXTRAHOP_AUTH },
-		/* Not asked for: redirects are not followed, odd numbers are not trusted. */
-		{ 301, CURLE_OK, EXTRAHOP_RETRY },
-		{ 100, CURLE_OK, EXTRAHOP_RETRY },
-		{ 0, CURLE_OK, EXTRAHOP_RETRY },
-		{ 600, CURLE_OK, EXTRAHOP_RETRY },
-		/* Transport errors win over any status seen before them. */
-		{ 0, CURLE_COULDNT_CONNECT, EXTRAHOP_RETRY },
-		{ 0, CURLE_OPERATION_TIMEDOUT, EXTRAHOP_RETRY },
-		{ 0, CURLE_COULDNT_RESOLVE_HOST, EXTRAHOP_RETRY },
-		{ 0, CURLE_RECV_ERROR, EXTRAHOP_RETRY },
-		{ 0, CURLE_PEER_FAILED_VERIFICATION, EXTRAHOP_RETRY },
-		{ 0, CURLE_ABORTED_BY_CALLBACK, EXTRAHOP_RETRY },
-		{ 200, CURLE_PARTIAL_FILE, EXTRAHOP_RETRY },
-		{ 404, CURLE_OPERATION_TIMEDOUT, EXTRAHOP_RETRY },
-	};
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		extrahop_outcome_t got = extrahop_classify(cases[i].status, cases[i].rc);
-		if (got != cases[i].want)
-			fail_msg("status %ld rc %d: got %s, want %s", cases[i].status, (int)cases[i].rc,
-			    extrahop_outcome_name(got), extrahop_outcome_name(cases[i].want));
-	}
-	assert_string_equal(extrahop_outcome_name(EXTRAHOP_OK), "ok");
-	assert_string_equal(extrahop_outcome_name(EXTRAHOP_RETRY), "retry");
-	assert_string_equal(extrahop_outcome_name(EXTRAHOP_REJECTED), "rejected");
-	assert_string_equal(extrahop_outcome_name(EXTRAHOP_AUTH), "auth");
-}
+#include "ticketsync/extrahop_api.h"
 
 static void
 test_detection_url(void **state)
@@ -89,15 +32,15 @@ test_detection_url(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		u = extrahop_detection_url(cases[i].base, cases[i].id);
+		u = extrahop_api_detection_url(cases[i].base, cases[i].id);
 		assert_non_null(u);
 		assert_string_equal(u, cases[i].want);
 		bson_free(u);
 	}
-	assert_null(extrahop_detection_url("https://h", -1));
-	assert_null(extrahop_detection_url("", 1));
-	assert_null(extrahop_detection_url("///", 1));
-	assert_null(extrahop_detection_url(NULL, 1));
+	assert_null(extrahop_api_detection_url("https://h", -1));
+	assert_null(extrahop_api_detection_url("", 1));
+	assert_null(extrahop_api_detection_url("///", 1));
+	assert_null(extrahop_api_detection_url(NULL, 1));
 }
 
 /* Parse body back with libbson and check each member. */
@@ -135,7 +78,7 @@ test_patch_body_nulls_and_mask(void **state)
 	f.status = FIELDS_STATUS_CLOSED;
 	f.resolution = FIELDS_RESOLUTION_ACTION_TAKEN;
 
-	b = extrahop_patch_body(&f, FIELDS_ALL, &len);
+	b = extrahop_api_patch_body(&f, FIELDS_ALL, &len);
 	assert_non_null(b);
 	assert_string_equal(b, "{ \"ticket_id\" : \"JIRA-1\", \"status\" : \"closed\", "
 	                       "\"assignee\" : null, \"resolution\" : \"action_taken\" }");
@@ -143,23 +86,23 @@ test_patch_body_nulls_and_mask(void **state)
 	bson_free(b);
 
 	/* Only the masked members, in wire order. */
-	b = extrahop_patch_body(&f, FIELDS_STATUS | FIELDS_ASSIGNEE, &len);
+	b = extrahop_api_patch_body(&f, FIELDS_STATUS | FIELDS_ASSIGNEE, &len);
 	assert_string_equal(b, "{ \"status\" : \"closed\", \"assignee\" : null }");
 	assert_body_roundtrip(b, len, &f, FIELDS_STATUS | FIELDS_ASSIGNEE);
 	bson_free(b);
 
 	/* All null: explicit JSON nulls, as ExtraHop's own example sends. */
 	fields_init(&f);
-	b = extrahop_patch_body(&f, FIELDS_STATUS | FIELDS_RESOLUTION, &len);
+	b = extrahop_api_patch_body(&f, FIELDS_STATUS | FIELDS_RESOLUTION, &len);
 	assert_string_equal(b, "{ \"status\" : null, \"resolution\" : null }");
 	bson_free(b);
 
 	/* Bits outside the four fields are ignored; nothing masked is no body at all. */
-	b = extrahop_patch_body(&f, FIELDS_TICKET_ID | 0x100u, &len);
+	b = extrahop_api_patch_body(&f, FIELDS_TICKET_ID | 0x100u, &len);
 	assert_string_equal(b, "{ \"ticket_id\" : null }");
 	bson_free(b);
-	assert_null(extrahop_patch_body(&f, 0, &len));
-	assert_null(extrahop_patch_body(&f, 0x100u, &len));
+	assert_null(extrahop_api_patch_body(&f, 0, &len));
+	assert_null(extrahop_api_patch_body(&f, 0x100u, &len));
 }
 
 static void
@@ -173,7 +116,7 @@ test_patch_body_escaping(void **state)
 	fields_init(&f);
 	assert_int_equal(fields_set_ticket_id(&f, "a\"b\\c/d"), 0);
 	assert_int_equal(fields_set_assignee(&f, "tab\there\nnl\r\x01\x1f end"), 0);
-	b = extrahop_patch_body(&f, FIELDS_TICKET_ID | FIELDS_ASSIGNEE, &len);
+	b = extrahop_api_patch_body(&f, FIELDS_TICKET_ID | FIELDS_ASSIGNEE, &len);
 	assert_non_null(b);
 	assert_string_equal(b, "{ \"ticket_id\" : \"a\\\"b\\\\c/d\", "
 	                       "\"assignee\" : \"tab\\there\\nnl\\r\\u0001\\u001f end\" }");
@@ -185,7 +128,7 @@ test_patch_body_escaping(void **state)
 
 	/* Non-ASCII UTF-8 (2, 3 and 4 byte sequences) survives unchanged. */
 	assert_int_equal(fields_set_assignee(&f, "Jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), 0);
-	b = extrahop_patch_body(&f, FIELDS_ASSIGNEE, &len);
+	b = extrahop_api_patch_body(&f, FIELDS_ASSIGNEE, &len);
 	assert_body_roundtrip(b, len, &f, FIELDS_ASSIGNEE);
 	assert_non_null(strstr(b, "Jos\xc3\xa9"));
 	bson_free(b);
@@ -196,41 +139,41 @@ test_patch_body_escaping(void **state)
 static void
 test_error_message(void **state)
 {
-	char out[EXTRAHOP_MESSAGE_MAX];
+	char out[PUSHPLAN_MESSAGE_MAX];
 	char small[8];
 	char big[2048];
 
 	(void)state;
-	assert_true(extrahop_error_message(MSG("{\"error_message\": \"Detection not found\"}"),
+	assert_true(extrahop_api_error_message(MSG("{\"error_message\": \"Detection not found\"}"),
 	    out, sizeof(out)));
 	assert_string_equal(out, "Detection not found");
 	/* OAuth2 token endpoint errors. */
-	assert_true(extrahop_error_message(MSG("{\"error\":\"invalid_client\"}"), out, sizeof(out)));
+	assert_true(extrahop_api_error_message(MSG("{\"error\":\"invalid_client\"}"), out, sizeof(out)));
 	assert_string_equal(out, "invalid_client");
-	assert_true(extrahop_error_message(
+	assert_true(extrahop_api_error_message(
 	    MSG("{\"error\":\"invalid_client\",\"error_description\":\"bad secret\"}"), out, sizeof(out)));
 	assert_string_equal(out, "bad secret");
 	/* Control characters are flattened for logs and audit. */
-	assert_true(extrahop_error_message(MSG("{\"error_message\": \"line1\\nline2\\u0007\"}"),
+	assert_true(extrahop_api_error_message(MSG("{\"error_message\": \"line1\\nline2\\u0007\"}"),
 	    out, sizeof(out)));
 	assert_string_equal(out, "line1 line2 ");
 
 	/* Not there, wrong type, empty, not JSON, not an object. */
-	assert_false(extrahop_error_message(MSG("{\"message\": \"x\"}"), out, sizeof(out)));
+	assert_false(extrahop_api_error_message(MSG("{\"message\": \"x\"}"), out, sizeof(out)));
 	assert_string_equal(out, "");
-	assert_false(extrahop_error_message(MSG("{\"error_message\": 5}"), out, sizeof(out)));
-	assert_false(extrahop_error_message(MSG("{\"error_message\": \"\"}"), out, sizeof(out)));
-	assert_false(extrahop_error_message(MSG("<html>502 Bad Gateway</html>"), out, sizeof(out)));
-	assert_false(extrahop_error_message(MSG("[\"error_message\"]"), out, sizeof(out)));
-	assert_false(extrahop_error_message(MSG("{\"error_message\": \"x\""), out, sizeof(out)));
-	assert_false(extrahop_error_message(NULL, 0, out, sizeof(out)));
-	assert_false(extrahop_error_message("", 0, out, sizeof(out)));
+	assert_false(extrahop_api_error_message(MSG("{\"error_message\": 5}"), out, sizeof(out)));
+	assert_false(extrahop_api_error_message(MSG("{\"error_message\": \"\"}"), out, sizeof(out)));
+	assert_false(extrahop_api_error_message(MSG("<html>502 Bad Gateway</html>"), out, sizeof(out)));
+	assert_false(extrahop_api_error_message(MSG("[\"error_message\"]"), out, sizeof(out)));
+	assert_false(extrahop_api_error_message(MSG("{\"error_message\": \"x\""), out, sizeof(out)));
+	assert_false(extrahop_api_error_message(NULL, 0, out, sizeof(out)));
+	assert_false(extrahop_api_error_message("", 0, out, sizeof(out)));
 
 	/* Truncation keeps UTF-8 whole: "ab" + 3-byte euro sign cut at 7 bytes of room. */
-	assert_true(extrahop_error_message(MSG("{\"error_message\": \"abcd\xe2\x82\xac\xe2\x82\xac\"}"),
+	assert_true(extrahop_api_error_message(MSG("{\"error_message\": \"abcd\xe2\x82\xac\xe2\x82\xac\"}"),
 	    small, sizeof(small)));
 	assert_string_equal(small, "abcd\xe2\x82\xac");
-	assert_true(extrahop_error_message(MSG("{\"error_message\": \"abcde\xe2\x82\xac\"}"),
+	assert_true(extrahop_api_error_message(MSG("{\"error_message\": \"abcde\xe2\x82\xac\"}"),
 	    small, sizeof(small)));
 	assert_string_equal(small, "abcde");
 
@@ -238,52 +181,52 @@ test_error_message(void **state)
 	memcpy(big, "{\"error_message\": \"", 19);
 	memset(big + 19, 'x', 1500);
 	memcpy(big + 19 + 1500, "\"}", 3);
-	assert_true(extrahop_error_message(big, strlen(big), out, sizeof(out)));
+	assert_true(extrahop_api_error_message(big, strlen(big), out, sizeof(out)));
 	assert_int_equal(strlen(out), sizeof(out) - 1);
 }
 
 static void
 test_token_parse_ok(void **state)
 {
-	extrahop_token_t t;
+	extrahop_api_token_t t;
 	bson_error_t err;
 
 	(void)state;
-	assert_true(extrahop_token_parse(
+	assert_true(extrahop_api_token_parse(
 	    MSG("{\"access_token\":\"eyJhbGciOi.x-y_z~+/=\",\"token_type\":\"Bearer\",\"expires_in\":3600}"),
 	    &t, &err));
 	assert_string_equal(t.access_token, "eyJhbGciOi.x-y_z~+/=");
 	assert_int_equal(t.expires_in_s, 3600);
-	extrahop_token_clear(&t);
+	extrahop_api_token_clear(&t);
 	assert_null(t.access_token);
 
 	/* token_type in any case; expires_in as int64, integral double, or quoted. */
-	assert_true(extrahop_token_parse(
+	assert_true(extrahop_api_token_parse(
 	    MSG("{\"access_token\":\"a\",\"token_type\":\"bearer\",\"expires_in\":8589934592}"), &t, &err));
 	assert_int_equal(t.expires_in_s, INT64_C(2147483647)); /* int64 read, then clamped */
-	extrahop_token_clear(&t);
-	assert_true(extrahop_token_parse(
+	extrahop_api_token_clear(&t);
+	assert_true(extrahop_api_token_parse(
 	    MSG("{\"access_token\":\"a\",\"token_type\":\"BEARER\",\"expires_in\":900.0}"), &t, &err));
 	assert_int_equal(t.expires_in_s, 900);
-	extrahop_token_clear(&t);
-	assert_true(extrahop_token_parse(
+	extrahop_api_token_clear(&t);
+	assert_true(extrahop_api_token_parse(
 	    MSG("{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"expires_in\":\"300\"}"), &t, &err));
 	assert_int_equal(t.expires_in_s, 300);
-	extrahop_token_clear(&t);
+	extrahop_api_token_clear(&t);
 	/* Absent or null expires_in: unknown lifetime; absent token_type: Bearer. */
-	assert_true(extrahop_token_parse(MSG("{\"access_token\":\"a\",\"token_type\":\"Bearer\"}"),
+	assert_true(extrahop_api_token_parse(MSG("{\"access_token\":\"a\",\"token_type\":\"Bearer\"}"),
 	    &t, &err));
 	assert_int_equal(t.expires_in_s, -1);
-	extrahop_token_clear(&t);
-	assert_true(extrahop_token_parse(MSG("{\"access_token\":\"a\",\"expires_in\":null}"), &t, &err));
+	extrahop_api_token_clear(&t);
+	assert_true(extrahop_api_token_parse(MSG("{\"access_token\":\"a\",\"expires_in\":null}"), &t, &err));
 	assert_int_equal(t.expires_in_s, -1);
-	extrahop_token_clear(&t);
+	extrahop_api_token_clear(&t);
 	/* Unknown members are ignored; absurd lifetimes are clamped, not overflowed. */
-	assert_true(extrahop_token_parse(
+	assert_true(extrahop_api_token_parse(
 	    MSG(" {\"scope\":\"x\",\"access_token\":\"a\",\"expires_in\":1e300}"), &t, &err));
 	assert_true(t.expires_in_s > 0);
 	assert_true(t.expires_in_s <= INT64_C(2147483647));
-	extrahop_token_clear(&t);
+	extrahop_api_token_clear(&t);
 }
 
 static void
@@ -315,14 +258,14 @@ test_token_parse_errors(void **state)
 		"{\"access_token\":\"a\",\"expires_in\":{\"v\":1}}",
 		"{\"access_token\":\"a\",\"expires_in\":[3600]}",
 	};
-	extrahop_token_t t;
+	extrahop_api_token_t t;
 	bson_error_t err;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&err, 0, sizeof(err));
-		if (extrahop_token_parse(bad[i], strlen(bad[i]), &t, &err)) {
-			extrahop_token_clear(&t);
+		if (extrahop_api_token_parse(bad[i], strlen(bad[i]), &t, &err)) {
+			extrahop_api_token_clear(&t);
 			fail_msg("accepted bad token reply %s", bad[i]);
 		}
 		assert_null(t.access_token);
@@ -335,7 +278,7 @@ test_token_parse_errors(void **state)
 		int k = snprintf(body, 64, "{\"access_token\":\"");
 		memset(body + k, 'a', n);
 		memcpy(body + k + n, "\"}", 3);
-		assert_false(extrahop_token_parse(body, strlen(body), &t, &err));
+		assert_false(extrahop_api_token_parse(body, strlen(body), &t, &err));
 		bson_free(body);
 	}
 }
@@ -344,22 +287,21 @@ static void
 test_token_refresh_rule(void **state)
 {
 	(void)state;
-	assert_int_equal(extrahop_token_refresh_after_ms(3600), 3540 * 1000);
-	assert_int_equal(extrahop_token_refresh_after_ms(900), 840 * 1000);
-	assert_int_equal(extrahop_token_refresh_after_ms(120), 60 * 1000);
+	assert_int_equal(extrahop_api_token_refresh_after_ms(3600), 3540 * 1000);
+	assert_int_equal(extrahop_api_token_refresh_after_ms(900), 840 * 1000);
+	assert_int_equal(extrahop_api_token_refresh_after_ms(120), 60 * 1000);
 	/* Shorter than 120 s: half-life. */
-	assert_int_equal(extrahop_token_refresh_after_ms(119), 59500);
-	assert_int_equal(extrahop_token_refresh_after_ms(60), 30000);
-	assert_int_equal(extrahop_token_refresh_after_ms(1), 500);
-	assert_int_equal(extrahop_token_refresh_after_ms(-1), -1);
-	assert_int_equal(extrahop_token_refresh_after_ms(0), -1);
+	assert_int_equal(extrahop_api_token_refresh_after_ms(119), 59500);
+	assert_int_equal(extrahop_api_token_refresh_after_ms(60), 30000);
+	assert_int_equal(extrahop_api_token_refresh_after_ms(1), 500);
+	assert_int_equal(extrahop_api_token_refresh_after_ms(-1), -1);
+	assert_int_equal(extrahop_api_token_refresh_after_ms(0), -1);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_classify_table),
 		cmocka_unit_test(test_detection_url),
 		cmocka_unit_test(test_patch_body_nulls_and_mask),
 		cmocka_unit_test(test_patch_body_escaping),
