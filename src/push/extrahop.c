@@ -11,7 +11,7 @@
 #include "ticketsync/extrahop_api.h"
 
 #include "ticketsync/backoff.h"
-#include "ticketsync/store.h"
+#include "ticketsync/clock.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -88,18 +88,9 @@ struct extrahop {
 /* ---------------------------------------------------------------- client */
 
 static int64_t
-extrahop_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
 extrahop_clock(const extrahop_t *eh)
 {
-	return eh->now_ms != NULL ? eh->now_ms(eh->clock_arg) : extrahop_mono_ms();
+	return eh->now_ms != NULL ? eh->now_ms(eh->clock_arg) : clock_mono_ms();
 }
 
 static void
@@ -194,7 +185,7 @@ extrahop_complete(extrahop_req_t *r)
 	pushplan_reply_t res = r->res;
 
 	extrahop_list_remove(r);
-	res.elapsed_ms = extrahop_mono_ms() - r->started_ms;
+	res.elapsed_ms = clock_mono_ms() - r->started_ms;
 	extrahop_req_free(r);
 	cb(&res, arg);
 }
@@ -694,7 +685,7 @@ extrahop_patch_detection(extrahop_t *eh, int64_t detection_id, const fields_t *f
 	r->eh = eh;
 	r->cb = cb;
 	r->arg = arg;
-	r->started_ms = extrahop_mono_ms();
+	r->started_ms = clock_mono_ms();
 	r->url = extrahop_api_detection_url(eh->base_url, detection_id);
 	r->body = extrahop_api_patch_body(f, mask, &r->body_len);
 	if (r->url == NULL || r->body == NULL) {
