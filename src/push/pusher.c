@@ -38,6 +38,7 @@ typedef struct pusher_req {
 	int http_status;
 	int64_t next_attempt_ms;
 	int64_t recheck_at_ms;      /* see outbox_result_t */
+	bool auth_stop;             /* released because the destination refused our credentials */
 	char message[PUSHPLAN_MESSAGE_MAX];
 } pusher_req_t;
 
@@ -152,10 +153,7 @@ pusher_record_run(dbjob_t *base, mongoc_client_t *client)
 		recs[i] = (audit_record_t){ 0 };
 		/* A refused credential is the operator's problem, not the detection's: it
 		 * gets its own event so it stands out in the audit trail. */
-		recs[i].event = r->outcome == PUSHPLAN_RELEASED &&
-		        (r->http_status == 401 || r->http_status == 403)
-		    ? AUDIT_AUTH_ERROR
-		    : pushplan_outcome_name(r->outcome);
+		recs[i].event = r->auth_stop ? AUDIT_AUTH_ERROR : pushplan_outcome_name(r->outcome);
 		recs[i].detection_id = r->item.id;
 		recs[i].has_detection_id = true;
 		recs[i].ticket_id = r->item.ticket_id[0] ? r->item.ticket_id : NULL;
@@ -315,6 +313,7 @@ pusher_on_reply(const pushplan_reply_t *res, void *arg)
 	r->outcome = v.outcome;
 	r->next_attempt_ms = v.next_attempt_ms;
 	r->recheck_at_ms = v.recheck_at_ms;
+	r->auth_stop = v.stop;
 	if (v.cancelled) {
 		/* Not this detection's failure: it goes out again as it is. */
 		snprintf(r->message, sizeof(r->message), "%s",
