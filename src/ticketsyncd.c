@@ -184,8 +184,8 @@ gauge_run(dbjob_t *base, mongoc_client_t *client)
 {
 	gauge_job_t *job = (gauge_job_t *)base;
 
-	job->ok = outbox_view_counts(client, job->d->cfg->mongodb.database, clock_wall_ms(),
-	    &job->counts, &job->err);
+	job->ok = outbox_view_counts(client, job->d->cfg->mongodb.database, STORE_COLL_STATE,
+	    clock_wall_ms(), &job->counts, &job->err);
 }
 
 static void

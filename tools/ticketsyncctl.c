@@ -21,11 +21,13 @@
 #include <event2/thread.h>
 
 #include "ticketsync/audit.h"
+#include "ticketsync/clock.h"
 #include "ticketsync/config.h"
 #include "ticketsync/detection.h"
 #include "ticketsync/importer.h"
 #include "ticketsync/log.h"
 #include "ticketsync/outbox.h"
+#include "ticketsync/outbox_view.h"
 #include "ticketsync/overview.h"
 #include "ticketsync/pushrun.h"
 #include "ticketsync/refresh.h"
@@ -255,15 +257,6 @@ parse_count(const char *arg, size_t *out)
 	return true;
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- init ---- */
 
 static int
@@ -470,7 +463,7 @@ cmd_import(int argc, char **argv, const ctl_cmd_t *cmd)
 		    "written\n", res.rows, importer_format_name(res.format), res.n_tickets,
 		    res.bad_rows);
 	} else {
-		bool ok = tickets_import(c.client, c.db, res.tickets, res.n_tickets, store_now_ms(),
+		bool ok = tickets_import(c.client, c.db, res.tickets, res.n_tickets, clock_wall_ms(),
 		    TICKETS_SOURCE_IMPORT, import_on_refused, &ic, &ts, &err);
 		printf("rows read %zu (%s), tickets upserted %zu (new %zu, changed %zu, unchanged "
 		    "%zu), bad rows %zu\n", res.rows, importer_format_name(res.format), ts.written,
@@ -501,7 +494,7 @@ static void
 backfill_show(backfill_progress_t *bp, uint64_t done, bool final)
 {
 	char line[256];
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 
 	if (bp->tty) {
 		if (!final && now - bp->last_ms < 100)
@@ -613,7 +606,7 @@ cmd_backfill(int argc, char **argv, const ctl_cmd_t *cmd)
 	else if (since_arg != NULL && nids > 0)
 		usage_error(cmd, "--since and --detection exclude each other");
 	else if (since_arg != NULL &&
-	    !timefmt_parse_since(since_arg, store_now_ms(), &since_ms, why, sizeof(why)))
+	    !timefmt_parse_since(since_arg, clock_wall_ms(), &since_ms, why, sizeof(why)))
 		usage_error(cmd, "--since: %s", why);
 	else
 		rc = EXIT_OK;
@@ -633,7 +626,7 @@ cmd_backfill(int argc, char **argv, const ctl_cmd_t *cmd)
 			.dry_run = dry_run,
 		};
 		bp.tty = isatty(STDERR_FILENO) == 1;
-		bp.start_ms = bp.last_ms = mono_ms();
+		bp.start_ms = bp.last_ms = clock_mono_ms();
 		if (nids > 0) {
 			ok = refresh_ids(c.client, &rctx, ids, nids, NULL, 0, &stats, &err);
 		} else {
@@ -652,7 +645,7 @@ cmd_backfill(int argc, char **argv, const ctl_cmd_t *cmd)
 	free(ids);
 	report_refresh_summary(&stats, line, sizeof(line));
 	printf("%s%s (%.1f s)\n", line, dry_run ? "; dry run: nothing written" : "",
-	    (double)(mono_ms() - bp.start_ms) / 1000.0);
+	    (double)(clock_mono_ms() - bp.start_ms) / 1000.0);
 	if (!ok) {
 		rc = ctl_fail(cmd, "stopped: %s", err.message);
 		goto cleanup;
@@ -719,7 +712,7 @@ cmd_status(int argc, char **argv, const ctl_cmd_t *cmd)
 		return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
 	if ((rc = ctl_open(&c, cmd, path, false)) != EXIT_OK)
 		return rc;
-	if (!overview_collect(c.client, c.db, store_now_ms(), parked, &o, &err)) {
+	if (!overview_collect(c.client, c.db, clock_wall_ms(), parked, &o, &err)) {
 		rc = ctl_fail(cmd, "%s", err.message);
 	} else if (json) {
 		bson_t doc;
@@ -809,7 +802,7 @@ cmd_audit(int argc, char **argv, const ctl_cmd_t *cmd)
 			break;
 		case 'e': q.event = optarg; break;
 		case 's':
-			if (!timefmt_parse_since(optarg, store_now_ms(), &q.since_ms, why, sizeof(why))) {
+			if (!timefmt_parse_since(optarg, clock_wall_ms(), &q.since_ms, why, sizeof(why))) {
 				free(ids);
 				return usage_error(cmd, "--since: %s", why);
 			}
@@ -932,7 +925,8 @@ cmd_replay(int argc, char **argv, const ctl_cmd_t *cmd)
 	named = want.n > 0;
 	if (!named) {
 		/* All of them: list first, so each replay is audited under its detection. */
-		if (!outbox_list_parked(c.client, c.db, 0, replay_on_parked, &want, &err) || want.oom) {
+		if (!outbox_view_parked(c.client, c.db, STORE_COLL_STATE, 0, replay_on_parked, &want,
+		        &err) || want.oom) {
 			rc = ctl_fail(cmd, "%s", want.oom ? "out of memory" : err.message);
 			goto cleanup;
 		}
@@ -946,8 +940,8 @@ cmd_replay(int argc, char **argv, const ctl_cmd_t *cmd)
 	 * audit trail never claims a replay that did not happen. */
 	for (size_t i = 0; i < want.n; i++) {
 		int64_t count = 0;
-		if (!outbox_replay_parked(c.client, c.db, &want.ids[i], 1, store_now_ms(), &count,
-		        &err)) {
+		if (!outbox_replay_parked(c.client, c.db, STORE_COLL_STATE, &want.ids[i], 1,
+		        clock_wall_ms(), &count, &err)) {
 			rc = ctl_fail(cmd, "detection %lld: %s", (long long)want.ids[i], err.message);
 			break;
 		}

@@ -47,8 +47,8 @@ typedef struct audit_record {
 	int64_t version;          /* 0 = none */
 	int32_t attempt;          /* 1-based attempt number; 0 = none */
 	int http_status;          /* 0 = none (no HTTP response) */
-	const fields_t *fields;   /* with fields_mask: the fields sent, PATCH-body shape */
-	unsigned fields_mask;
+	const bson_t *fields;     /* what was sent, as the destination describes it (ExtraHop:
+	                             the PATCH body's members) */
 	const char *message;      /* any bytes: invalid UTF-8 is replaced, length capped */
 	const char *instance;     /* which ticketsyncd/ticketsyncctl wrote it */
 	const bson_t *detail;     /* event-specific extras, copied as a sub-document */

@@ -9,8 +9,9 @@
  * Each destination runs its own pusher (own pusher_opts_t: concurrency, rate limit,
  * backoff, probe interval, so one destination's outage or refused credentials stop
  * only its own pushes). Its items are keyed by their source detection id in a state
- * collection of its own (ExtraHop's: ticketsync_state); see docs/ARCHITECTURE.md
- * for what the outbox still assumes of ExtraHop's items.
+ * collection of its own (pusher_opts_t.collection; ExtraHop's: ticketsync_state),
+ * their values BSON documents only the destination decodes; see docs/ARCHITECTURE.md
+ * for why.
  *
  * Ownership: dest_t is a value (ops + the destination's own object); the caller that
  * made impl frees it after the pusher that uses it is freed. Loop thread only.
@@ -31,8 +32,14 @@ typedef struct dest_ops {
 	const char *display_name;
 	/* What an operator checks when the destination refuses our credentials. */
 	const char *auth_hint;
+	/* What sending item would carry, appended to sent (the audit's "fields"; ExtraHop:
+	 * the PATCH body's members). Pure; called once per claimed item, before any send.
+	 * false with err when the item itself can never be sent (its value does not
+	 * decode): the engine parks it with err's message. */
+	bool (*describe)(const outbox_item_t *item, bson_t *sent, bson_error_t *err);
 	/* Start sending item (valid only during the call: copy what is needed). 0 when
-	 * accepted (done runs later), -1 with err when not (the engine releases it). */
+	 * accepted (done runs later), -1 with err when the destination cannot take it now
+	 * (closing, out of memory): the engine releases it. */
 	int (*send)(void *impl, const outbox_item_t *item, dest_done_fn done, void *arg,
 	    bson_error_t *err);
 	/* Complete every accepted item now, synchronously, as cancelled

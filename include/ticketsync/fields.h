@@ -73,6 +73,10 @@ void fields_append_document(bson_t *parent, const char *key, const fields_t *f);
 /* Append the fields named by mask at the top level of doc (the PATCH body shape),
  * nulls written as BSON null. */
 void fields_append_members(bson_t *doc, const fields_t *f, unsigned mask);
+/* A new document holding all four fields (what fields_append_document writes as a
+ * sub-document): ExtraHop's value in the outbox, in its one canonical form, since the
+ * outbox compares values byte for byte. Free with bson_destroy. */
+bson_t *fields_new_document(const fields_t *f);
 /* Parse a document written by fields_append_document (or a PATCH body); unknown keys
  * are ignored, absent keys mean null. Returns false with err set on a bad type or
  * value. */

@@ -1,9 +1,16 @@
 /*
- * outbox: ticketsync_state, one document per detection: what ExtraHop should show
- * (desired, versioned), what it showed at first (baseline), what it acknowledged last
- * (pushed), and where the detection is in the push cycle (the state machine and
- * every decision in it are pushplan's, src/core/pushplan.c; this module reads the
- * documents, hands pushplan what it needs, and writes what it decided, guarded):
+ * outbox: the push engine's durable half, for any destination. A destination's items
+ * live in a state collection of its own (coll below; ExtraHop's: ticketsync_state),
+ * one document per detection: what the destination should show (desired, versioned),
+ * what it showed at first (baseline), what it acknowledged last (pushed), and where
+ * the item is in the push cycle (the state machine and every decision in it are
+ * pushplan's, src/core/pushplan.c; this module reads the documents, hands pushplan
+ * what it needs, and writes what it decided, guarded).
+ *
+ * Values (desired, baseline, pushed) are BSON documents the outbox never interprets:
+ * it compares them byte for byte, so a producer writes each value in one canonical
+ * form (ExtraHop's: fields_append_document's four keys), and the destination decodes
+ * the claimed ones (dest_extrahop_decode).
  *
  *   pending --claim--> in_flight --complete--> synced | pending (retry) | parked
  *      ^                   |  claim expired: re-claimable (crash of the holder)
@@ -33,6 +40,12 @@
 #define OUTBOX_CLAIM_MAX 1000 /* largest claim batch */
 #define OUTBOX_OWNER_MAX 128
 #define OUTBOX_MESSAGE_MAX 1024 /* longer messages/reasons are cut (on a UTF-8 boundary) */
+
+/* The stored state names (pushplan's). */
+#define OUTBOX_PENDING pushplan_state_name(PUSHPLAN_STATE_PENDING)
+#define OUTBOX_IN_FLIGHT pushplan_state_name(PUSHPLAN_STATE_IN_FLIGHT)
+#define OUTBOX_SYNCED pushplan_state_name(PUSHPLAN_STATE_SYNCED)
+#define OUTBOX_PARKED pushplan_state_name(PUSHPLAN_STATE_PARKED)
 
 /*
  * The fencing token (from the lease) that this thread's outbox writes carry, 0 for
@@ -64,11 +77,11 @@ typedef struct outbox_set_result {
 } outbox_set_result_t;
 
 /*
- * What recording desired (with baseline: what the detection document shows now) on
- * the detection whose state document is cur (NULL: none) would do: pushplan_record's
- * decision from the document as read. false with err when cur is unreadable.
+ * What recording desired (with baseline: what the source shows now) on the item whose
+ * state document is cur (NULL: none) would do: pushplan_record's decision from the
+ * document as read. false with err when cur's values are not documents.
  */
-bool outbox_plan(const bson_t *cur, const fields_t *desired, const fields_t *baseline,
+bool outbox_plan(const bson_t *cur, const bson_t *desired, const bson_t *baseline,
     pushplan_record_t *out, bson_error_t *err);
 
 /*
@@ -77,8 +90,8 @@ bool outbox_plan(const bson_t *cur, const fields_t *desired, const fields_t *bas
  * a changed desired bumps the version, resets attempts, is due at now and unparks.
  * Reads the document and goes through outbox_set_desired_many, again on a lost race.
  */
-bool outbox_set_desired(mongoc_client_t *client, const char *db, int64_t id,
-    const fields_t *desired, const fields_t *baseline, const char *ticket_id, int64_t now_ms,
+bool outbox_set_desired(mongoc_client_t *client, const char *db, const char *coll, int64_t id,
+    const bson_t *desired, const bson_t *baseline, const char *ticket_id, int64_t now_ms,
     outbox_set_result_t *result_out, bson_error_t *err);
 
 /*
@@ -88,23 +101,30 @@ bool outbox_set_desired(mongoc_client_t *client, const char *db, int64_t id,
  * the writes are guarded, so a detection whose document changed since (or that lost
  * a race) gets OUTBOX_CONFLICT and must be decided again from fresh documents.
  */
-bool outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
-    const int64_t *ids, const fields_t *desired, const fields_t *baselines,
+bool outbox_set_desired_many(mongoc_client_t *client, const char *db, const char *coll,
+    size_t n, const int64_t *ids, const bson_t *const *desired, const bson_t *const *baselines,
     const char *const *ticket_ids, const bson_t *const *current, int64_t now_ms,
     outbox_set_result_t *results, bson_error_t *err);
 
+/* A claimed item. Owns its values: outbox_item_clear releases them (a copy of the
+ * struct moves the ownership; clear exactly one of them). */
 typedef struct outbox_item {
 	int64_t id;
 	int64_t version;         /* version of desired below; hand back in the result */
 	char claim_id[32];
-	fields_t desired;
-	unsigned mask;           /* fields to send: diff(desired, pushed or baseline) | ticket_id */
 	int32_t attempts;        /* failed attempts so far for this version */
 	char ticket_id[FIELDS_TICKET_ID_MAX + 1]; /* winning ticket, "" if none */
-	/* An earlier attempt may still be applied late by ExtraHop: once this push is
-	 * acknowledged, push the whole value again at this time (0: no). */
+	/* An earlier attempt may still be applied late by the destination: once this push
+	 * is acknowledged, push the whole value again at this time (0: no). */
 	int64_t recheck_at_ms;
+	bool force_full;         /* this push is that recheck: send the whole value */
+	bson_t *desired;         /* the claimed version's value */
+	bson_t *pushed;          /* the last acknowledged value; NULL when none */
+	bson_t *baseline;        /* what the destination showed at first; NULL when none */
 } outbox_item_t;
+
+/* Release an item's values (NULL-safe, idempotent). */
+void outbox_item_clear(outbox_item_t *item);
 
 /*
  * Claim up to limit (1..OUTBOX_CLAIM_MAX) due detections, oldest next_attempt_at
@@ -113,7 +133,8 @@ typedef struct outbox_item {
  * now + claim_timeout_ms. items must have room for limit entries; *n_out is how many
  * were claimed (fewer when another claimer won some). Three round trips per batch.
  */
-bool outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t limit,
+bool outbox_claim(mongoc_client_t *client, const char *db, const char *coll, int64_t now_ms,
+    size_t limit,
     const char *owner, int64_t claim_timeout_ms, outbox_item_t *items, size_t *n_out,
     bson_error_t *err);
 
@@ -122,7 +143,7 @@ typedef struct outbox_result {
 	int64_t version;          /* the claimed item's version */
 	const char *claim_id;     /* the claimed item's claim_id */
 	enum pushplan_outcome outcome; /* decided by pushplan_outcome */
-	const fields_t *sent;     /* PUSHED: the claimed item's desired */
+	const bson_t *sent;       /* PUSHED: the claimed item's desired */
 	int64_t next_attempt_ms;  /* RETRY, RELEASED */
 	int http_status;          /* 0 when no HTTP response */
 	const char *message;      /* may be NULL; for PARKED the parked reason */
@@ -143,8 +164,9 @@ typedef struct outbox_result {
  * synced/retry/parked, so the newer value goes out next; a PUSHED result still records
  * pushed. *applied_out (may be NULL) counts the results that applied.
  */
-bool outbox_complete(mongoc_client_t *client, const char *db, const outbox_result_t *results,
-    size_t n, int64_t now_ms, size_t *applied_out, bson_error_t *err);
+bool outbox_complete(mongoc_client_t *client, const char *db, const char *coll,
+    const outbox_result_t *results, size_t n, int64_t now_ms, size_t *applied_out,
+    bson_error_t *err);
 
 /* {$or: [{state: pending, next_attempt_at <= now}, {state: in_flight, claimed_until < now}]}:
  * what a claim takes, appended to filter. */
@@ -152,12 +174,12 @@ void outbox_append_due(bson_t *filter, int64_t now_ms);
 
 /* Parked detections (ids, or all when ids is NULL) become pending, due now, attempts
  * 0. *count_out = how many were parked. */
-bool outbox_replay_parked(mongoc_client_t *client, const char *db, const int64_t *ids,
-    size_t n_ids, int64_t now_ms, int64_t *count_out, bson_error_t *err);
+bool outbox_replay_parked(mongoc_client_t *client, const char *db, const char *coll,
+    const int64_t *ids, size_t n_ids, int64_t now_ms, int64_t *count_out, bson_error_t *err);
 
 /* The state document of id; out always initialised (empty when not found). */
-bool outbox_get(mongoc_client_t *client, const char *db, int64_t id, bson_t *out, bool *found,
-    bson_error_t *err);
+bool outbox_get(mongoc_client_t *client, const char *db, const char *coll, int64_t id,
+    bson_t *out, bool *found, bson_error_t *err);
 
 
 #endif

@@ -26,6 +26,7 @@ typedef struct pusher pusher_t;
 
 typedef struct pusher_opts {
 	const char *database;
+	const char *collection;   /* the destination's state collection (outbox) */
 	const char *owner;        /* instance id: claimed_by, audit */
 	int interval_ms;          /* timer period */
 	size_t batch_size;        /* detections per claim */

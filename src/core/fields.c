@@ -159,6 +159,15 @@ fields_append_document(bson_t *parent, const char *key, const fields_t *f)
 	bson_append_document_end(parent, &child);
 }
 
+bson_t *
+fields_new_document(const fields_t *f)
+{
+	bson_t *doc = bson_new();
+
+	fields_append_members(doc, f, FIELDS_ALL);
+	return doc;
+}
+
 bool
 fields_from_document(const bson_t *doc, fields_t *out, bson_error_t *err)
 {

@@ -39,6 +39,7 @@ typedef struct pusher_req {
 	int64_t next_attempt_ms;
 	int64_t recheck_at_ms;      /* see outbox_result_t */
 	bool auth_stop;             /* released because the destination refused our credentials */
+	bson_t sent;                /* what the request carried, for the audit */
 	char message[PUSHPLAN_MESSAGE_MAX];
 } pusher_req_t;
 
@@ -49,7 +50,7 @@ struct pusher {
 	dest_t dest;
 	pusher_opts_t opts;
 	pushplan_policy_t policy;       /* from opts: pushplan_outcome's rules */
-	char *database, *owner;
+	char *database, *collection, *owner;
 	struct event *tick, *send_wait, *record_wait, *deadline;
 	struct event *follow_up;        /* the next claim soon after one that found work */
 	struct event *watch;            /* notices work queued by this process's watcher */
@@ -92,6 +93,14 @@ typedef struct pusher_record_job {
 } pusher_record_job_t;
 
 static void pusher_pump(pusher_t *p);
+
+static void
+pusher_req_free(pusher_req_t *r)
+{
+	outbox_item_clear(&r->item);
+	bson_destroy(&r->sent);
+	bson_free(r);
+}
 static void pusher_flush(pusher_t *p);
 
 static bool
@@ -144,7 +153,7 @@ pusher_record_run(dbjob_t *base, mongoc_client_t *client)
 			.version = r->item.version,
 			.claim_id = r->item.claim_id,
 			.outcome = r->outcome,
-			.sent = &r->item.desired,
+			.sent = r->item.desired,
 			.next_attempt_ms = r->next_attempt_ms,
 			.http_status = r->http_status,
 			.message = r->message[0] ? r->message : NULL,
@@ -160,13 +169,13 @@ pusher_record_run(dbjob_t *base, mongoc_client_t *client)
 		recs[i].version = r->item.version;
 		recs[i].attempt = r->item.attempts + 1;
 		recs[i].http_status = r->http_status;
-		recs[i].fields = &r->item.desired;
-		recs[i].fields_mask = r->item.mask;
+		recs[i].fields = &r->sent;
 		recs[i].message = r->message[0] ? r->message : NULL;
 		recs[i].instance = o->owner;
 	}
 	for (int t = 0; t < PUSHER_RECORD_TRIES; t++) {
-		job->ok = outbox_complete(client, o->database, results, job->n, now, NULL, &job->err);
+		job->ok = outbox_complete(client, o->database, o->collection, results, job->n, now,
+		    NULL, &job->err);
 		if (job->ok)
 			break;
 		metrics_inc(METRICS_DB_ERRORS, 1);
@@ -199,7 +208,7 @@ pusher_record_done(dbjob_t *base)
 		    "expire and they will be sent again", job->n, job->err.message);
 	while (job->reqs != NULL) {
 		pusher_req_t *next = job->reqs->next;
-		free(job->reqs);
+		pusher_req_free(job->reqs);
 		job->reqs = next;
 	}
 	free(job);
@@ -398,7 +407,8 @@ pusher_claim_run(dbjob_t *base, mongoc_client_t *client)
 		return;
 	}
 	outbox_set_writer_fencing(job->fencing);
-	job->ok = outbox_claim(client, o->database, clock_wall_ms(), job->limit, o->owner,
+	job->ok = outbox_claim(client, o->database, o->collection, clock_wall_ms(), job->limit,
+	    o->owner,
 	    o->claim_timeout_ms, job->items, &job->n, &job->err);
 }
 
@@ -427,15 +437,24 @@ pusher_claim_done(dbjob_t *base)
 		if (p->probing && job->n == 0)
 			p->probing = false;
 		for (size_t i = 0; i < job->n; i++) {
-			pusher_req_t *r = calloc(1, sizeof(*r));
-			if (r == NULL) {
-				/* The claim expires and is taken again later. */
-				log_errorx("pusher: out of memory; detection %lld waits for its claim "
-				    "to expire", (long long)job->items[i].id);
+			pusher_req_t *r = bson_malloc0(sizeof(*r));
+			bson_error_t err;
+
+			r->p = p;
+			r->item = job->items[i]; /* the request owns the item's values now */
+			bson_init(&r->sent);
+			if (!p->dest.ops->describe(&r->item, &r->sent, &err)) {
+				/* Its value cannot be sent, now or later: park it with the reason, for
+				 * an operator (a new value unparks it). */
+				log_warnx("pusher: detection %lld parked: %s", (long long)r->item.id,
+				    err.message);
+				r->outcome = PUSHPLAN_PARKED;
+				/* Cut anywhere: the outbox sanitizes what it stores. */
+				bson_strncpy(r->message, err.message, sizeof(r->message));
+				metrics_inc(METRICS_PUSH_PARKED, 1);
+				pusher_finish(p, r);
 				continue;
 			}
-			r->p = p;
-			r->item = job->items[i];
 			if (p->draining) {
 				pusher_release(p, r, "shutting down");
 				continue;
@@ -577,8 +596,10 @@ pusher_new(struct event_base *base, struct dbworker *db, struct dbworker *record
 	p->dest = *dest;
 	p->opts = *opts;
 	p->database = bson_strdup(opts->database);
+	p->collection = bson_strdup(opts->collection);
 	p->owner = bson_strdup(opts->owner ? opts->owner : "ticketsync");
 	p->opts.database = p->database;
+	p->opts.collection = p->collection;
 	p->opts.owner = p->owner;
 	if (p->opts.batch_size == 0 || p->opts.batch_size > OUTBOX_CLAIM_MAX)
 		p->opts.batch_size = p->opts.batch_size ? OUTBOX_CLAIM_MAX : 200;
@@ -735,15 +756,16 @@ pusher_free(pusher_t *p)
 		event_free(p->deadline);
 	while (p->q_head != NULL) {
 		pusher_req_t *n = p->q_head->next;
-		free(p->q_head);
+		pusher_req_free(p->q_head);
 		p->q_head = n;
 	}
 	while (p->done_head != NULL) {
 		pusher_req_t *n = p->done_head->next;
-		free(p->done_head);
+		pusher_req_free(p->done_head);
 		p->done_head = n;
 	}
 	bson_free(p->database);
+	bson_free(p->collection);
 	bson_free(p->owner);
 	free(p);
 }

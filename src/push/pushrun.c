@@ -65,6 +65,7 @@ pushrun_pusher_opts(const config_t *cfg, const char *owner, pusher_opts_t *out)
 {
 	*out = (pusher_opts_t){
 		.database = cfg->mongodb.database,
+		.collection = STORE_COLL_STATE,
 		.owner = owner,
 		.interval_ms = (int)cfg->push.interval_ms,
 		.batch_size = (size_t)cfg->push.batch_size,
@@ -114,8 +115,8 @@ pushrun_count_run(dbjob_t *base, mongoc_client_t *client)
 {
 	pushrun_count_job_t *job = (pushrun_count_job_t *)base;
 
-	job->ok = outbox_view_counts(client, job->pr->cfg->mongodb.database, clock_wall_ms(),
-	    &job->counts, &job->err);
+	job->ok = outbox_view_counts(client, job->pr->cfg->mongodb.database, STORE_COLL_STATE,
+	    clock_wall_ms(), &job->counts, &job->err);
 }
 
 static void
@@ -259,7 +260,8 @@ cleanup:
 		/* What the run leaves behind, read after everything was recorded. */
 		mongoc_client_t *client = store_pop(store);
 		bson_error_t cerr;
-		if (!outbox_view_counts(client, cfg->mongodb.database, clock_wall_ms(), &out->left, &cerr))
+		if (!outbox_view_counts(client, cfg->mongodb.database, STORE_COLL_STATE, clock_wall_ms(),
+		        &out->left, &cerr))
 			log_warnx("backfill: reading the outbox failed: %s", cerr.message);
 		store_push(store, client);
 	}

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "ticketsync/clock.h"
 #include "ticketsync/store.h"
 
 static bool
@@ -61,13 +62,8 @@ audit_record_to_bson(const audit_record_t *r, int64_t now_ms, bson_t *doc, bson_
 		BSON_APPEND_INT32(doc, "attempt", r->attempt);
 	if (r->http_status != 0)
 		BSON_APPEND_INT32(doc, "http_status", r->http_status);
-	if (r->fields != NULL) {
-		bson_t sub;
-
-		BSON_APPEND_DOCUMENT_BEGIN(doc, "fields", &sub);
-		fields_append_members(&sub, r->fields, r->fields_mask);
-		bson_append_document_end(doc, &sub);
-	}
+	if (r->fields != NULL)
+		BSON_APPEND_DOCUMENT(doc, "fields", r->fields);
 	audit_append_text(doc, "message", r->message, AUDIT_MESSAGE_MAX);
 	audit_append_text(doc, "instance", r->instance, 256);
 	if (r->detail != NULL)
@@ -91,7 +87,7 @@ audit_append_many(mongoc_client_t *client, const char *db, const audit_record_t 
 	const bson_t **ptrs = NULL;
 	bson_t opts = BSON_INITIALIZER;
 	bson_t reply = BSON_INITIALIZER;
-	int64_t now = store_now_ms();
+	int64_t now = clock_wall_ms();
 	size_t built = 0;
 	bool ok = false;
 

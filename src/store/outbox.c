@@ -63,31 +63,66 @@ typedef struct outbox_plan {
 	int64_t fencing;              /* ... this one (UPDATE: guarded as read) */
 } outbox_plan_t;
 
+/* The document at doc.key: *present false when absent, an error when not a document. */
+static bool
+outbox_value_get(const bson_t *doc, const char *key, bson_t *out, bool *present,
+    bson_error_t *err)
+{
+	bson_iter_t it;
+	const uint8_t *data;
+	uint32_t len;
+
+	*present = false;
+	if (!bson_iter_init_find(&it, doc, key))
+		return true;
+	if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT,
+		    "state document: %s is not a document", key);
+		return false;
+	}
+	bson_iter_document(&it, &len, &data);
+	if (!bson_init_static(out, data, len)) {
+		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT,
+		    "state document: %s is corrupt", key);
+		return false;
+	}
+	*present = true;
+	return true;
+}
+
+/* Values are compared as the canonical BSON their producer writes. */
+static bool
+outbox_value_equal(const bson_t *a, const bson_t *b)
+{
+	return a->len == b->len && memcmp(bson_get_data(a), bson_get_data(b), a->len) == 0;
+}
+
 /* Read what pushplan needs from the state document cur (NULL: none) and decide. */
 static bool
-outbox_decide(const bson_t *cur, const fields_t *desired, const fields_t *baseline,
+outbox_decide(const bson_t *cur, const bson_t *desired, const bson_t *baseline,
     outbox_plan_t *plan, bson_error_t *err)
 {
-	fields_t stored, pushed, base;
-	bool has_pushed, present;
+	bson_t stored, pushed, base;
+	bool has_stored, has_pushed, has_base;
 
 	memset(plan, 0, sizeof(*plan));
 	if (cur == NULL) {
-		plan->cur.equals_shown = fields_equal(desired, baseline);
+		plan->cur.equals_shown = outbox_value_equal(desired, baseline);
 		pushplan_record(&plan->cur, &plan->rec);
 		return true;
 	}
-	if (!store_fields_get(cur, "desired", &stored, &present, err) ||
-	    !store_fields_get(cur, "baseline", &base, &present, err) ||
-	    !store_fields_get(cur, "pushed", &pushed, &has_pushed, err))
+	if (!outbox_value_get(cur, "desired", &stored, &has_stored, err) ||
+	    !outbox_value_get(cur, "baseline", &base, &has_base, err) ||
+	    !outbox_value_get(cur, "pushed", &pushed, &has_pushed, err))
 		return false;
 	plan->cur.exists = true;
-	plan->state_read = store_doc_utf8(cur, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
+	plan->state_read = store_doc_utf8(cur, "state", OUTBOX_PENDING);
 	(void)pushplan_state_parse(plan->state_read, &plan->cur.state);
 	plan->cur.version = store_doc_int64(cur, "version", 0);
 	plan->cur.has_pending_since = bson_has_field(cur, "pending_since");
-	plan->cur.equals_stored = fields_equal(desired, &stored);
-	plan->cur.equals_shown = fields_equal(desired, has_pushed ? &pushed : &base);
+	plan->cur.equals_stored = has_stored && outbox_value_equal(desired, &stored);
+	plan->cur.equals_shown = has_pushed ? outbox_value_equal(desired, &pushed)
+	                                    : has_base && outbox_value_equal(desired, &base);
 	plan->has_fencing = bson_has_field(cur, "fencing");
 	plan->fencing = store_doc_int64(cur, "fencing", 0);
 	pushplan_record(&plan->cur, &plan->rec);
@@ -95,7 +130,7 @@ outbox_decide(const bson_t *cur, const fields_t *desired, const fields_t *baseli
 }
 
 bool
-outbox_plan(const bson_t *cur, const fields_t *desired, const fields_t *baseline,
+outbox_plan(const bson_t *cur, const bson_t *desired, const bson_t *baseline,
     pushplan_record_t *out, bson_error_t *err)
 {
 	outbox_plan_t plan;
@@ -170,15 +205,15 @@ outbox_append_fencing(bson_t *set)
 }
 
 static void
-outbox_build_insert(bson_t *doc, int64_t id, const fields_t *desired,
-    const fields_t *baseline, const char *ticket_id, int64_t now_ms)
+outbox_build_insert(bson_t *doc, int64_t id, const bson_t *desired,
+    const bson_t *baseline, const char *ticket_id, int64_t now_ms)
 {
 	BSON_APPEND_INT64(doc, "_id", id);
-	fields_append_document(doc, "desired", desired);
-	fields_append_document(doc, "baseline", baseline);
+	BSON_APPEND_DOCUMENT(doc, "desired", desired);
+	BSON_APPEND_DOCUMENT(doc, "baseline", baseline);
 	BSON_APPEND_INT64(doc, "version", 1);
 	BSON_APPEND_INT64(doc, "pushed_version", 0);
-	BSON_APPEND_UTF8(doc, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
+	BSON_APPEND_UTF8(doc, "state", OUTBOX_PENDING);
 	BSON_APPEND_INT32(doc, "attempts", 0);
 	BSON_APPEND_DATE_TIME(doc, "next_attempt_at", now_ms);
 	BSON_APPEND_DATE_TIME(doc, "pending_since", now_ms);
@@ -194,7 +229,7 @@ outbox_build_insert(bson_t *doc, int64_t id, const fields_t *desired,
  * one in_flight with no claim (stuck). */
 static void
 outbox_build_update(bson_t *filter, bson_t *update, int64_t id, const outbox_plan_t *plan,
-    const fields_t *desired, const char *ticket_id, int64_t now_ms)
+    const bson_t *desired, const char *ticket_id, int64_t now_ms)
 {
 	bool synced = plan->rec.state == PUSHPLAN_STATE_SYNCED;
 	bson_t set, unset;
@@ -205,7 +240,7 @@ outbox_build_update(bson_t *filter, bson_t *update, int64_t id, const outbox_pla
 	outbox_append_fencing_guard_read(filter, plan->has_fencing, plan->fencing);
 	BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
 	outbox_append_fencing(&set);
-	fields_append_document(&set, "desired", desired);
+	BSON_APPEND_DOCUMENT(&set, "desired", desired);
 	BSON_APPEND_INT64(&set, "version", plan->rec.version);
 	BSON_APPEND_UTF8(&set, "state", pushplan_state_name(plan->rec.state));
 	BSON_APPEND_INT32(&set, "attempts", 0);
@@ -224,11 +259,11 @@ outbox_build_update(bson_t *filter, bson_t *update, int64_t id, const outbox_pla
 }
 
 bool
-outbox_set_desired(mongoc_client_t *client, const char *db, int64_t id,
-    const fields_t *desired, const fields_t *baseline, const char *ticket_id, int64_t now_ms,
+outbox_set_desired(mongoc_client_t *client, const char *db, const char *coll_name, int64_t id,
+    const bson_t *desired, const bson_t *baseline, const char *ticket_id, int64_t now_ms,
     outbox_set_result_t *result_out, bson_error_t *err)
 {
-	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, coll_name);
 	outbox_set_result_t res;
 	bool ok = false;
 
@@ -243,8 +278,8 @@ outbox_set_desired(mongoc_client_t *client, const char *db, int64_t id,
 			goto cleanup;
 		}
 		current = found ? &cur : NULL;
-		ok = outbox_set_desired_many(client, db, 1, &id, desired, baseline, &ticket_id,
-		    &current, now_ms, &res, err);
+		ok = outbox_set_desired_many(client, db, coll_name, 1, &id, &desired, &baseline,
+		    &ticket_id, &current, now_ms, &res, err);
 		bson_destroy(&cur);
 		if (!ok || res.change != OUTBOX_CONFLICT)
 			goto cleanup;
@@ -315,8 +350,8 @@ outbox_insert_conflicts(const bson_t *reply, const size_t *op_item, size_t n_ops
  * Called by refresh for each chunk.
  */
 bool
-outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
-    const int64_t *ids, const fields_t *desired, const fields_t *baselines,
+outbox_set_desired_many(mongoc_client_t *client, const char *db, const char *coll_name,
+    size_t n, const int64_t *ids, const bson_t *const *desired, const bson_t *const *baselines,
     const char *const *ticket_ids, const bson_t *const *current, int64_t now_ms,
     outbox_set_result_t *results, bson_error_t *err)
 {
@@ -349,7 +384,7 @@ outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
 			goto cleanup;
 		}
 	}
-	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
+	coll = mongoc_client_get_collection(client, db, coll_name);
 
 	BSON_APPEND_BOOL(&opts, "ordered", false);
 	ins = mongoc_collection_create_bulk_operation_with_opts(coll, &opts);
@@ -358,15 +393,15 @@ outbox_set_desired_many(mongoc_client_t *client, const char *db, size_t n,
 		bson_t doc = BSON_INITIALIZER, filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
 		bool added = true;
 
-		if (!outbox_decide(current[i], &desired[i], &baselines[i], &plans[i], err))
+		if (!outbox_decide(current[i], desired[i], baselines[i], &plans[i], err))
 			goto cleanup;
 		if (plans[i].rec.write == PUSHPLAN_WRITE_INSERT) {
-			outbox_build_insert(&doc, ids[i], &desired[i], &baselines[i], ticket_ids[i],
+			outbox_build_insert(&doc, ids[i], desired[i], baselines[i], ticket_ids[i],
 			    now_ms);
 			added = mongoc_bulk_operation_insert_with_opts(ins, &doc, NULL, err);
 			ins_item[n_ins++] = i;
 		} else if (plans[i].rec.write == PUSHPLAN_WRITE_UPDATE) {
-			outbox_build_update(&filter, &update, ids[i], &plans[i], &desired[i],
+			outbox_build_update(&filter, &update, ids[i], &plans[i], desired[i],
 			    ticket_ids[i], now_ms);
 			added = mongoc_bulk_operation_update_one_with_opts(upd, &filter, &update, NULL,
 			    err);
@@ -432,13 +467,13 @@ outbox_append_due(bson_t *filter, int64_t now_ms)
 
 	BSON_APPEND_ARRAY_BEGIN(filter, "$or", &or);
 	BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &branch);
-	BSON_APPEND_UTF8(&branch, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
+	BSON_APPEND_UTF8(&branch, "state", OUTBOX_PENDING);
 	BSON_APPEND_DOCUMENT_BEGIN(&branch, "next_attempt_at", &cond);
 	BSON_APPEND_DATE_TIME(&cond, "$lte", now_ms);
 	bson_append_document_end(&branch, &cond);
 	bson_append_document_end(&or, &branch);
 	BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &branch);
-	BSON_APPEND_UTF8(&branch, "state", pushplan_state_name(PUSHPLAN_STATE_IN_FLIGHT));
+	BSON_APPEND_UTF8(&branch, "state", OUTBOX_IN_FLIGHT);
 	BSON_APPEND_DOCUMENT_BEGIN(&branch, "claimed_until", &cond);
 	BSON_APPEND_DATE_TIME(&cond, "$lt", now_ms);
 	bson_append_document_end(&branch, &cond);
@@ -461,8 +496,8 @@ outbox_claim_guard(bson_t *guard, const bson_t *doc, int64_t version)
 	const char *state = store_doc_utf8(doc, "state", "");
 	static const char *const pending_keys[] = { "next_attempt_at", NULL };
 	static const char *const in_flight_keys[] = { "claim_id", "claimed_until", NULL };
-	const char *const *keys = strcmp(state, pushplan_state_name(PUSHPLAN_STATE_PENDING)) == 0 ? pending_keys
-	                                                                   : in_flight_keys;
+	const char *const *keys = strcmp(state, OUTBOX_PENDING) == 0 ? pending_keys
+	                                                              : in_flight_keys;
 	bool has_fencing = bson_has_field(doc, "fencing");
 	int64_t fencing = store_doc_int64(doc, "fencing", 0);
 	bson_iter_t it;
@@ -496,13 +531,25 @@ outbox_append_sort_due(bson_t *opts)
 	bson_append_document_end(opts, &sort);
 }
 
-/* Read a claimed document into item; false (why set) when it is unreadable. */
+void
+outbox_item_clear(outbox_item_t *item)
+{
+	if (item == NULL)
+		return;
+	bson_destroy(item->desired);
+	bson_destroy(item->pushed);
+	bson_destroy(item->baseline);
+	item->desired = item->pushed = item->baseline = NULL;
+}
+
+/* Read a claimed document into item; false (why set, item holds nothing) when it is
+ * unreadable. */
 static bool
 outbox_item_from_doc(const bson_t *doc, const char *claim_id, outbox_item_t *item,
     bson_error_t *why)
 {
-	fields_t base, pushed;
-	bool present, has_base, has_pushed;
+	bson_t desired, pushed, base;
+	bool has_desired, has_base, has_pushed;
 	bson_iter_t it;
 
 	memset(item, 0, sizeof(*item));
@@ -510,25 +557,25 @@ outbox_item_from_doc(const bson_t *doc, const char *claim_id, outbox_item_t *ite
 		bson_set_error(why, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT, "_id is not a number");
 		return false;
 	}
+	if (!outbox_value_get(doc, "desired", &desired, &has_desired, why) ||
+	    !outbox_value_get(doc, "baseline", &base, &has_base, why) ||
+	    !outbox_value_get(doc, "pushed", &pushed, &has_pushed, why))
+		return false;
+	if (!has_desired) {
+		bson_set_error(why, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT, "no desired value");
+		return false;
+	}
 	bson_strncpy(item->claim_id, claim_id, sizeof(item->claim_id));
 	item->version = store_doc_int64(doc, "version", 0);
 	item->attempts = (int32_t)store_doc_int64(doc, "attempts", 0);
-	if (!store_fields_get(doc, "desired", &item->desired, &present, why))
-		return false;
-	if (!present) {
-		bson_set_error(why, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT, "no desired fields");
-		return false;
-	}
-	if (!store_fields_get(doc, "baseline", &base, &has_base, why) ||
-	    !store_fields_get(doc, "pushed", &pushed, &has_pushed, why))
-		return false;
 	item->recheck_at_ms = store_doc_date(doc, "recheck_at", 0);
-	item->mask = pushplan_claim_mask(&item->desired, has_pushed ? &pushed : NULL,
-	    has_base ? &base : NULL,
-	    bson_iter_init_find(&it, doc, "force_full") && BSON_ITER_HOLDS_BOOL(&it) &&
-	        bson_iter_bool(&it));
+	item->force_full = bson_iter_init_find(&it, doc, "force_full") &&
+	    BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
 	bson_strncpy(item->ticket_id, store_doc_utf8(doc, "ticket_id", ""),
 	    sizeof(item->ticket_id));
+	item->desired = bson_copy(&desired);
+	item->pushed = has_pushed ? bson_copy(&pushed) : NULL;
+	item->baseline = has_base ? bson_copy(&base) : NULL;
 	return true;
 }
 
@@ -551,7 +598,7 @@ outbox_park_unreadable(mongoc_collection_t *coll, const bson_t *doc, const char 
 	bson_append_iter(&filter, "_id", -1, &it);
 	BSON_APPEND_UTF8(&filter, "claim_id", claim_id);
 	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-	BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_PARKED));
+	BSON_APPEND_UTF8(&set, "state", OUTBOX_PARKED);
 	BSON_APPEND_UTF8(&set, "parked_reason", reason);
 	BSON_APPEND_DATE_TIME(&set, "parked_at", now_ms);
 	BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
@@ -584,7 +631,8 @@ outbox_cmp_guard(const void *a, const void *b)
 }
 
 bool
-outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t limit,
+outbox_claim(mongoc_client_t *client, const char *db, const char *coll_name, int64_t now_ms,
+    size_t limit,
     const char *owner, int64_t claim_timeout_ms, outbox_item_t *items, size_t *n_out,
     bson_error_t *err)
 {
@@ -623,7 +671,7 @@ outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t lim
 		    "outbox claim: claim timeout must be positive");
 		goto cleanup;
 	}
-	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
+	coll = mongoc_client_get_collection(client, db, coll_name);
 
 	/* 1. Candidates, oldest due first (index state_1_next_attempt_at_1 serves both
 	 *    branches of the $or in next_attempt_at order). */
@@ -691,7 +739,7 @@ outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t lim
 		store_append_in_int64(&sel, "_id", group_ids, k);
 		bson_concat(&sel, order[i]);
 		BSON_APPEND_DOCUMENT_BEGIN(&upd, "$set", &set);
-		BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_IN_FLIGHT));
+		BSON_APPEND_UTF8(&set, "state", OUTBOX_IN_FLIGHT);
 		BSON_APPEND_UTF8(&set, "claim_id", claim_id);
 		BSON_APPEND_UTF8(&set, "claimed_by", owner);
 		BSON_APPEND_DATE_TIME(&set, "claimed_until", now_ms + claim_timeout_ms);
@@ -716,7 +764,7 @@ outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t lim
 	bson_reinit(&opts);
 	store_append_in_int64(&filter, "_id", ids, n_cand);
 	BSON_APPEND_UTF8(&filter, "claim_id", claim_id);
-	BSON_APPEND_UTF8(&filter, "state", pushplan_state_name(PUSHPLAN_STATE_IN_FLIGHT));
+	BSON_APPEND_UTF8(&filter, "state", OUTBOX_IN_FLIGHT);
 	outbox_append_sort_due(&opts);
 	BSON_APPEND_INT64(&opts, "batchSize", (int64_t)n_cand);
 	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
@@ -734,6 +782,9 @@ outbox_claim(mongoc_client_t *client, const char *db, int64_t now_ms, size_t lim
 	*n_out = n;
 	ok = true;
 cleanup:
+	/* A claim that failed hands out nothing (its claims expire and are taken again). */
+	for (size_t i = 0; !ok && i < n; i++)
+		outbox_item_clear(&items[i]);
 	mongoc_cursor_destroy(cursor);
 	mongoc_bulk_operation_destroy(bulk);
 	mongoc_collection_destroy(coll);
@@ -795,7 +846,7 @@ outbox_append_unset_claim(bson_t *update, bool synced, bool pushed, bool recheck
 static void
 outbox_append_pushed(bson_t *set, const outbox_result_t *r, int64_t now_ms)
 {
-	fields_append_document(set, "pushed", r->sent);
+	BSON_APPEND_DOCUMENT(set, "pushed", r->sent);
 	BSON_APPEND_INT64(set, "pushed_version", r->version);
 	BSON_APPEND_DATE_TIME(set, "pushed_at", now_ms);
 }
@@ -809,7 +860,7 @@ outbox_append_claim_filter(bson_t *filter, const outbox_result_t *r, const char 
 
 	BSON_APPEND_INT64(filter, "_id", r->id);
 	BSON_APPEND_UTF8(filter, "claim_id", r->claim_id);
-	BSON_APPEND_UTF8(filter, "state", pushplan_state_name(PUSHPLAN_STATE_IN_FLIGHT));
+	BSON_APPEND_UTF8(filter, "state", OUTBOX_IN_FLIGHT);
 	if (version_cmp != NULL && strcmp(version_cmp, "$eq") == 0) {
 		BSON_APPEND_INT64(filter, "version", r->version);
 	} else if (version_cmp != NULL) {
@@ -836,29 +887,29 @@ outbox_build_final(bson_t *update, const outbox_result_t *r, int64_t now_ms)
 			/* An older attempt may still land after this push: say it all once more
 			 * at the recheck time. The time stays recorded, so a push that goes out
 			 * earlier (a newer value) does not use the recheck up. */
-			BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
+			BSON_APPEND_UTF8(&set, "state", OUTBOX_PENDING);
 			BSON_APPEND_DATE_TIME(&set, "next_attempt_at", r->recheck_at_ms);
 			BSON_APPEND_BOOL(&set, "force_full", true);
 		} else {
-			BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_SYNCED));
+			BSON_APPEND_UTF8(&set, "state", OUTBOX_SYNCED);
 		}
 		BSON_APPEND_INT32(&set, "attempts", 0);
 		outbox_append_pushed(&set, r, now_ms);
 		break;
 	case PUSHPLAN_RETRIED:
-		BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
+		BSON_APPEND_UTF8(&set, "state", OUTBOX_PENDING);
 		BSON_APPEND_DATE_TIME(&set, "next_attempt_at", next);
 		if (r->recheck_at_ms > 0)
 			BSON_APPEND_DATE_TIME(&set, "recheck_at", r->recheck_at_ms);
 		break;
 	case PUSHPLAN_PARKED:
 		store_text_sanitize(r->message ? r->message : "parked", reason, sizeof(reason));
-		BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_PARKED));
+		BSON_APPEND_UTF8(&set, "state", OUTBOX_PARKED);
 		BSON_APPEND_UTF8(&set, "parked_reason", reason);
 		BSON_APPEND_DATE_TIME(&set, "parked_at", now_ms);
 		break;
 	case PUSHPLAN_RELEASED:
-		BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
+		BSON_APPEND_UTF8(&set, "state", OUTBOX_PENDING);
 		BSON_APPEND_DATE_TIME(&set, "next_attempt_at", next);
 		break;
 	}
@@ -883,7 +934,7 @@ outbox_build_overtaken(bson_t *update, const outbox_result_t *r, int64_t now_ms)
 	bson_t set;
 
 	BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
-	BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
+	BSON_APPEND_UTF8(&set, "state", OUTBOX_PENDING);
 	BSON_APPEND_DATE_TIME(&set, "next_attempt_at", now_ms);
 	BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
 	outbox_append_last(&set, r, now_ms);
@@ -987,9 +1038,9 @@ outbox_keep_rechecks(mongoc_collection_t *coll, const outbox_result_t *results, 
 		if (r->outcome != PUSHPLAN_RETRIED || r->recheck_at_ms <= 0)
 			continue;
 		BSON_APPEND_INT64(&f1, "_id", r->id);
-		BSON_APPEND_UTF8(&f1, "state", pushplan_state_name(PUSHPLAN_STATE_SYNCED));
+		BSON_APPEND_UTF8(&f1, "state", OUTBOX_SYNCED);
 		BSON_APPEND_DOCUMENT_BEGIN(&u1, "$set", &set);
-		BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
+		BSON_APPEND_UTF8(&set, "state", OUTBOX_PENDING);
 		BSON_APPEND_DATE_TIME(&set, "next_attempt_at",
 		    r->recheck_at_ms > now_ms ? r->recheck_at_ms : now_ms);
 		BSON_APPEND_BOOL(&set, "force_full", true);
@@ -998,7 +1049,7 @@ outbox_keep_rechecks(mongoc_collection_t *coll, const outbox_result_t *results, 
 		bson_append_document_end(&u1, &set);
 		BSON_APPEND_INT64(&f2, "_id", r->id);
 		BSON_APPEND_DOCUMENT_BEGIN(&f2, "state", &cond);
-		BSON_APPEND_UTF8(&cond, "$ne", pushplan_state_name(PUSHPLAN_STATE_SYNCED));
+		BSON_APPEND_UTF8(&cond, "$ne", OUTBOX_SYNCED);
 		bson_append_document_end(&f2, &cond);
 		BSON_APPEND_DOCUMENT_BEGIN(&u2, "$max", &set);
 		BSON_APPEND_DATE_TIME(&set, "recheck_at", r->recheck_at_ms);
@@ -1022,8 +1073,9 @@ cleanup:
 }
 
 bool
-outbox_complete(mongoc_client_t *client, const char *db, const outbox_result_t *results,
-    size_t n, int64_t now_ms, size_t *applied_out, bson_error_t *err)
+outbox_complete(mongoc_client_t *client, const char *db, const char *coll_name,
+    const outbox_result_t *results, size_t n, int64_t now_ms, size_t *applied_out,
+    bson_error_t *err)
 {
 	mongoc_collection_t *coll = NULL;
 	size_t matched = 0;
@@ -1045,7 +1097,7 @@ outbox_complete(mongoc_client_t *client, const char *db, const outbox_result_t *
 			return false;
 		}
 	}
-	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
+	coll = mongoc_client_get_collection(client, db, coll_name);
 	/* Both updates of a result require our claim and state in_flight, and each leaves
 	 * the document out of in_flight, so at most one of the pair applies. The final
 	 * updates go first, as plain equality filters; only when some did not match
@@ -1071,8 +1123,8 @@ cleanup:
 /* ---- operator views ---- */
 
 bool
-outbox_replay_parked(mongoc_client_t *client, const char *db, const int64_t *ids,
-    size_t n_ids, int64_t now_ms, int64_t *count_out, bson_error_t *err)
+outbox_replay_parked(mongoc_client_t *client, const char *db, const char *coll_name,
+    const int64_t *ids, size_t n_ids, int64_t now_ms, int64_t *count_out, bson_error_t *err)
 {
 	mongoc_collection_t *coll = NULL;
 	size_t done = 0;
@@ -1082,7 +1134,7 @@ outbox_replay_parked(mongoc_client_t *client, const char *db, const int64_t *ids
 	*count_out = 0;
 	if (ids != NULL && n_ids == 0)
 		return true;
-	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
+	coll = mongoc_client_get_collection(client, db, coll_name);
 	/* One updateMany per slice of ids keeps each command well under 16 MB. */
 	do {
 		bson_t filter = BSON_INITIALIZER;
@@ -1093,14 +1145,14 @@ outbox_replay_parked(mongoc_client_t *client, const char *db, const int64_t *ids
 		size_t take = 0;
 		bool one;
 
-		BSON_APPEND_UTF8(&filter, "state", pushplan_state_name(PUSHPLAN_STATE_PARKED));
+		BSON_APPEND_UTF8(&filter, "state", OUTBOX_PARKED);
 		if (ids != NULL) {
 			take = n_ids - done < OUTBOX_IDS_PER_COMMAND ? n_ids - done
 			                                            : OUTBOX_IDS_PER_COMMAND;
 			store_append_in_int64(&filter, "_id", ids + done, take);
 		}
 		BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-		BSON_APPEND_UTF8(&set, "state", pushplan_state_name(PUSHPLAN_STATE_PENDING));
+		BSON_APPEND_UTF8(&set, "state", OUTBOX_PENDING);
 		BSON_APPEND_DATE_TIME(&set, "next_attempt_at", now_ms);
 		BSON_APPEND_INT32(&set, "attempts", 0);
 		BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
@@ -1127,10 +1179,10 @@ cleanup:
 }
 
 bool
-outbox_get(mongoc_client_t *client, const char *db, int64_t id, bson_t *out, bool *found,
-    bson_error_t *err)
+outbox_get(mongoc_client_t *client, const char *db, const char *coll_name, int64_t id,
+    bson_t *out, bool *found, bson_error_t *err)
 {
-	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, coll_name);
 	bool ok = outbox_find_one(coll, id, out, found, err);
 
 	mongoc_collection_destroy(coll);

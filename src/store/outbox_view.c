@@ -15,7 +15,8 @@ outbox_view_count(mongoc_collection_t *coll, const bson_t *filter, int64_t *out,
 }
 
 bool
-outbox_view_counts(mongoc_client_t *client, const char *db, int64_t now_ms,
+outbox_view_counts(mongoc_client_t *client, const char *db, const char *coll_name,
+    int64_t now_ms,
     outbox_counts_t *counts_out, bson_error_t *err)
 {
 	mongoc_collection_t *coll = NULL;
@@ -30,7 +31,7 @@ outbox_view_counts(mongoc_client_t *client, const char *db, int64_t now_ms,
 
 	memset(&c, 0, sizeof(c));
 	c.oldest_pending_age_ms = -1;
-	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
+	coll = mongoc_client_get_collection(client, db, coll_name);
 
 	/* Unsynced detections are few in a healthy deployment; group them in one pass
 	 * and count the (many) synced ones from the index alone. */
@@ -41,9 +42,9 @@ outbox_view_counts(mongoc_client_t *client, const char *db, int64_t now_ms,
 		bson_t list;
 
 		BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
-		BSON_APPEND_UTF8(&list, "0", pushplan_state_name(PUSHPLAN_STATE_PENDING));
-		BSON_APPEND_UTF8(&list, "1", pushplan_state_name(PUSHPLAN_STATE_IN_FLIGHT));
-		BSON_APPEND_UTF8(&list, "2", pushplan_state_name(PUSHPLAN_STATE_PARKED));
+		BSON_APPEND_UTF8(&list, "0", OUTBOX_PENDING);
+		BSON_APPEND_UTF8(&list, "1", OUTBOX_IN_FLIGHT);
+		BSON_APPEND_UTF8(&list, "2", OUTBOX_PARKED);
 		bson_append_array_end(&in, &list);
 	}
 	bson_append_document_end(&inner, &in);
@@ -67,13 +68,13 @@ outbox_view_counts(mongoc_client_t *client, const char *db, int64_t now_ms,
 		bson_iter_t it;
 		bool unsynced = false;
 
-		if (strcmp(state, pushplan_state_name(PUSHPLAN_STATE_PENDING)) == 0) {
+		if (strcmp(state, OUTBOX_PENDING) == 0) {
 			c.pending = n;
 			unsynced = true;
-		} else if (strcmp(state, pushplan_state_name(PUSHPLAN_STATE_IN_FLIGHT)) == 0) {
+		} else if (strcmp(state, OUTBOX_IN_FLIGHT) == 0) {
 			c.in_flight = n;
 			unsynced = true;
-		} else if (strcmp(state, pushplan_state_name(PUSHPLAN_STATE_PARKED)) == 0) {
+		} else if (strcmp(state, OUTBOX_PARKED) == 0) {
 			c.parked = n;
 		}
 		if (unsynced && bson_iter_init_find(&it, doc, "oldest") &&
@@ -85,7 +86,7 @@ outbox_view_counts(mongoc_client_t *client, const char *db, int64_t now_ms,
 	if (oldest != INT64_MAX)
 		c.oldest_pending_age_ms = now_ms > oldest ? now_ms - oldest : 0;
 
-	BSON_APPEND_UTF8(&filter, "state", pushplan_state_name(PUSHPLAN_STATE_SYNCED));
+	BSON_APPEND_UTF8(&filter, "state", OUTBOX_SYNCED);
 	if (!outbox_view_count(coll, &filter, &c.synced, err))
 		goto cleanup;
 	bson_reinit(&filter);
@@ -104,7 +105,8 @@ cleanup:
 }
 
 bool
-outbox_view_parked(mongoc_client_t *client, const char *db, size_t limit,
+outbox_view_parked(mongoc_client_t *client, const char *db, const char *coll_name,
+    size_t limit,
     bool (*cb)(const bson_t *doc, void *ctx), void *ctx, bson_error_t *err)
 {
 	mongoc_collection_t *coll = NULL;
@@ -115,14 +117,14 @@ outbox_view_parked(mongoc_client_t *client, const char *db, size_t limit,
 	const bson_t *doc;
 	bool ok;
 
-	BSON_APPEND_UTF8(&filter, "state", pushplan_state_name(PUSHPLAN_STATE_PARKED));
+	BSON_APPEND_UTF8(&filter, "state", OUTBOX_PARKED);
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
 	BSON_APPEND_INT32(&sort, "parked_at", 1);
 	BSON_APPEND_INT32(&sort, "_id", 1);
 	bson_append_document_end(&opts, &sort);
 	if (limit > 0)
 		BSON_APPEND_INT64(&opts, "limit", (int64_t)limit);
-	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
+	coll = mongoc_client_get_collection(client, db, coll_name);
 	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
 	while (mongoc_cursor_next(cursor, &doc)) {
 		if (!cb(doc, ctx))

@@ -117,10 +117,11 @@ overview_collect(mongoc_client_t *client, const char *db, int64_t now_ms, size_t
 
 	memset(out, 0, sizeof(*out));
 	out->now_ms = now_ms;
-	if (!outbox_view_counts(client, db, now_ms, &out->counts, err))
+	if (!outbox_view_counts(client, db, STORE_COLL_STATE, now_ms, &out->counts, err))
 		return false;
 	if (parked_limit > 0) {
-		if (!outbox_view_parked(client, db, parked_limit, overview_on_parked, &pc, err))
+		if (!outbox_view_parked(client, db, STORE_COLL_STATE, parked_limit, overview_on_parked,
+		        &pc, err))
 			return false;
 		if (pc.oom) {
 			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG, "status: out of memory");

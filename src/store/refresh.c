@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ticketsync/audit.h"
+#include "ticketsync/clock.h"
 #include "ticketsync/detection.h"
 #include "ticketsync/log.h"
 #include "ticketsync/metrics.h"
@@ -49,7 +50,7 @@ typedef struct refresh_chunk {
 	/* Desired fields to record, written together at the end of the chunk (parallel
 	 * arrays, the shape outbox_set_desired_many takes). */
 	int64_t *w_ids;
-	fields_t *w_desired, *w_baseline;
+	bson_t **w_desired, **w_baseline; /* ExtraHop's values: fields documents (owned) */
 	const char **w_tickets;     /* winning ticket ids (point into tickets) */
 	size_t *w_candidates;       /* tickets listing the detection */
 	outbox_set_result_t *w_results;
@@ -107,6 +108,10 @@ refresh_chunk_clear(refresh_chunk_t *c)
 		bson_free(c->audit_strs[i]);
 	for (size_t i = 0; i < c->nstates; i++)
 		bson_destroy(c->states[i].doc);
+	for (size_t i = 0; i < c->nwrites; i++) {
+		bson_destroy(c->w_desired[i]);
+		bson_destroy(c->w_baseline[i]);
+	}
 	c->ndets = c->ntickets = c->nstates = c->naudits = c->nwrites = 0;
 }
 
@@ -325,6 +330,8 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 	reconcile_input_t in;
 	reconcile_result_t res;
 	pushplan_record_t plan;
+	bson_t *desired, *baseline;
+	bool ok = false;
 	bson_error_t perr;
 	char msg[512];
 	size_t w;
@@ -367,8 +374,10 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 	}
 	/* What recording it would do, decided from the state document as read: the
 	 * same decision outbox_set_desired_many makes when it writes. */
-	if (!outbox_plan(found != NULL ? found->doc : NULL, &res.desired, &det.fields, &plan, err))
-		return false;
+	desired = fields_new_document(&res.desired);
+	baseline = fields_new_document(&det.fields);
+	if (!outbox_plan(found != NULL ? found->doc : NULL, desired, baseline, &plan, err))
+		goto drop;
 	if (plan.write == PUSHPLAN_WRITE_NONE) {
 		/* Desired already recorded (replays, duplicates, rescans), or ExtraHop already
 		 * shows it and nothing was ever recorded. */
@@ -376,26 +385,32 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 			stats->unchanged++;
 		else
 			stats->in_sync++;
-		return true;
+		ok = true;
+		goto drop;
 	}
 	if (ctx->dry_run) {
 		if (plan.state == PUSHPLAN_STATE_SYNCED)
 			stats->in_sync++;
 		else
 			stats->queued++;
-		return true;
+		ok = true;
+		goto drop;
 	}
 	if (!refresh_grow_writes(c)) {
 		bson_set_error(err, 1, 1, "refresh: out of memory");
-		return false;
+		goto drop;
 	}
 	w = c->nwrites++;
 	c->w_ids[w] = d->id;
-	c->w_desired[w] = res.desired;
-	c->w_baseline[w] = det.fields;
+	c->w_desired[w] = desired; /* the chunk owns them now */
+	c->w_baseline[w] = baseline;
 	c->w_tickets[w] = res.winner->id;
 	c->w_candidates[w] = res.candidates;
 	return true;
+drop:
+	bson_destroy(desired);
+	bson_destroy(baseline);
+	return ok;
 }
 
 /* Record the chunk's changed desired fields in one batch, then count and audit what
@@ -427,8 +442,9 @@ refresh_write(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chunk_t
 		const refresh_state_t *s = refresh_find_state(c, c->w_ids[i]);
 		current[i] = s != NULL ? s->doc : NULL;
 	}
-	ok = outbox_set_desired_many(client, ctx->database, c->nwrites, c->w_ids, c->w_desired,
-	    c->w_baseline, c->w_tickets, current, now, c->w_results, err);
+	ok = outbox_set_desired_many(client, ctx->database, STORE_COLL_STATE, c->nwrites, c->w_ids,
+	    (const bson_t *const *)c->w_desired, (const bson_t *const *)c->w_baseline,
+	    c->w_tickets, current, now, c->w_results, err);
 	free(current);
 	if (!ok)
 		return false;
@@ -441,7 +457,7 @@ refresh_write(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chunk_t
 			c->w_ids[nconflicts++] = c->w_ids[i];
 			continue;
 		}
-		if (strcmp(set->state, "synced") == 0 || set->change == OUTBOX_UNCHANGED) {
+		if (strcmp(set->state, OUTBOX_SYNCED) == 0 || set->change == OUTBOX_UNCHANGED) {
 			stats->in_sync++;
 		} else {
 			stats->queued++;
@@ -478,7 +494,7 @@ refresh_chunk_run(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chu
 	int64_t *ids = NULL;
 	bson_t filter;
 	bool ok = false;
-	int64_t now = store_now_ms();
+	int64_t now = clock_wall_ms();
 
 	if (c->ndets == 0) {
 		/* Nothing to reconcile, but the scan may have found ids to report. */

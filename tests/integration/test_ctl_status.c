@@ -14,12 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ticketsync/clock.h"
 #include "ticketsync/audit.h"
 #include "ticketsync/checkpoint.h"
 #include "ticketsync/outbox.h"
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
 #include "ticketsync/timefmt.h"
+#include "tsoutbox.h"
 #include "tsscene.h"
 
 typedef tsscene_t fixture_t;
@@ -102,7 +104,7 @@ set_desired(fixture_t *f, int64_t id, const char *ticket, int64_t now)
 	fields_init(&desired);
 	fields_set_ticket_id(&desired, ticket);
 	desired.status = FIELDS_STATUS_IN_PROGRESS;
-	if (!outbox_set_desired(f->client, f->db, id, &desired, &baseline, ticket, now, &res, &err))
+	if (!tsoutbox_set(f->client, f->db, id, &desired, &baseline, ticket, now, &res, &err))
 		fail_msg("set_desired %lld: %s", (long long)id, err.message);
 	assert_int_equal(res.change, OUTBOX_INSERTED);
 }
@@ -117,24 +119,28 @@ claim_and_complete(fixture_t *f, size_t n, int64_t now, enum pushplan_outcome ou
 	size_t got = 0, applied = 0;
 	bson_error_t err;
 
-	if (!outbox_claim(f->client, f->db, now, n, "test-daemon", 600000, items, &got, &err))
+	if (!outbox_claim(f->client, f->db, STORE_COLL_STATE, now, n, "test-daemon", 600000, items,
+	        &got, &err))
 		fail_msg("claim: %s", err.message);
 	assert_int_equal(got, n);
-	if (messages == NULL)
+	if (messages == NULL) {
+		tsoutbox_clear(items, got);
 		return; /* leave them in flight */
+	}
 	for (size_t i = 0; i < n; i++)
 		results[i] = (outbox_result_t){
 			.id = items[i].id,
 			.version = items[i].version,
 			.claim_id = items[i].claim_id,
 			.outcome = outcome,
-			.sent = &items[i].desired,
+			.sent = items[i].desired,
 			.http_status = outcome == PUSHPLAN_PUSHED ? 204 : 404,
 			.message = messages[i],
 		};
-	if (!outbox_complete(f->client, f->db, results, n, now, &applied, &err))
+	if (!outbox_complete(f->client, f->db, STORE_COLL_STATE, results, n, now, &applied, &err))
 		fail_msg("complete: %s", err.message);
 	assert_int_equal(applied, n);
+	tsoutbox_clear(items, got);
 }
 
 static void
@@ -142,6 +148,7 @@ audit_at(fixture_t *f, int64_t at, const char *event, int64_t id, const char *ti
     int http, const char *message)
 {
 	fields_t sent;
+	bson_t sent_doc = BSON_INITIALIZER;
 	audit_record_t r = {
 		.at_ms = at,
 		.event = event,
@@ -160,11 +167,12 @@ audit_at(fixture_t *f, int64_t at, const char *event, int64_t id, const char *ti
 		fields_init(&sent);
 		fields_set_ticket_id(&sent, ticket);
 		sent.status = FIELDS_STATUS_IN_PROGRESS;
-		r.fields = &sent;
-		r.fields_mask = FIELDS_TICKET_ID | FIELDS_STATUS;
+		fields_append_members(&sent_doc, &sent, FIELDS_TICKET_ID | FIELDS_STATUS);
+		r.fields = &sent_doc;
 	}
 	if (!audit_append(f->client, f->db, &r, &err))
 		fail_msg("audit: %s", err.message);
+	bson_destroy(&sent_doc);
 }
 
 /*
@@ -174,7 +182,7 @@ audit_at(fixture_t *f, int64_t at, const char *event, int64_t id, const char *ti
 static void
 arrange(fixture_t *f)
 {
-	int64_t t = store_now_ms();
+	int64_t t = clock_wall_ms();
 	bson_t token = BSON_INITIALIZER;
 	char data[64];
 	bson_error_t err;
@@ -471,7 +479,7 @@ state_of(fixture_t *f, int64_t id)
 	bson_error_t err;
 	const char *s;
 
-	if (!outbox_get(f->client, f->db, id, &doc, &found, &err))
+	if (!outbox_get(f->client, f->db, STORE_COLL_STATE, id, &doc, &found, &err))
 		fail_msg("outbox_get: %s", err.message);
 	assert_true(found);
 	s = tsmongo_get_str(tsmongo_tmp_keep(bson_copy(&doc)), "state");

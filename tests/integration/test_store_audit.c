@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "ticketsync/clock.h"
 #include "ticketsync/audit.h"
 #include "ticketsync/checkpoint.h"
 #include "ticketsync/schema.h"
@@ -102,6 +103,7 @@ test_append_one_full_record(void **state)
 {
 	fixture_t *f = *state;
 	fields_t sent;
+	bson_t sent_doc = BSON_INITIALIZER;
 	bson_t detail = BSON_INITIALIZER;
 	audit_record_t r = { 0 };
 	audit_query_t q = { 0 };
@@ -121,14 +123,15 @@ test_append_one_full_record(void **state)
 	r.version = 3;
 	r.attempt = 2;
 	r.http_status = 204;
-	r.fields = &sent;
-	r.fields_mask = FIELDS_TICKET_ID | FIELDS_STATUS | FIELDS_RESOLUTION;
+	fields_append_members(&sent_doc, &sent, FIELDS_TICKET_ID | FIELDS_STATUS | FIELDS_RESOLUTION);
+	r.fields = &sent_doc;
 	r.message = "ok";
 	r.instance = "host-1:123";
 	r.detail = &detail;
 	if (!audit_append(f->client, f->db, &r, &err))
 		fail_msg("append: %s", err.message);
 	bson_destroy(&detail);
+	bson_destroy(&sent_doc);
 
 	q.has_detection_id = true;
 	q.detection_id = 9;
@@ -163,7 +166,7 @@ test_minimal_record_and_bad_events(void **state)
 	audit_query_t q = { .event = AUDIT_HISTORY_LOST };
 	seen_t s = { 0 };
 	bson_error_t err;
-	int64_t before = store_now_ms();
+	int64_t before = clock_wall_ms();
 
 	assert_true(audit_append(f->client, f->db, &r, &err));
 	query(f, &q, &s);
@@ -292,7 +295,7 @@ test_checkpoint_save_load(void **state)
 	bool found;
 	int64_t saved_at;
 	bson_error_t err;
-	int64_t before = store_now_ms();
+	int64_t before = clock_wall_ms();
 
 	assert_true(checkpoint_load(f->client, f->db, CHECKPOINT_WATCHER, &got, &found, &saved_at,
 	    &err));
@@ -307,7 +310,7 @@ test_checkpoint_save_load(void **state)
 	    &err));
 	assert_true(found);
 	assert_true(bson_equal(&got, &token));
-	assert_true(saved_at >= before && saved_at <= store_now_ms());
+	assert_true(saved_at >= before && saved_at <= clock_wall_ms());
 	bson_destroy(&got);
 
 	/* A later save replaces it (upsert, one document per name). */

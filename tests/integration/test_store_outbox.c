@@ -20,6 +20,7 @@
 #include "ticketsync/outbox_view.h"
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
+#include "tsoutbox.h"
 #include "tsstore.h"
 
 #define T0 1700000000000LL /* a fixed "now" */
@@ -32,6 +33,42 @@ static int
 setup(void **state)
 {
 	return tsstore_setup(state, "outbox", TSSTORE_SCHEMA_ALL);
+}
+
+/* Claimed items own their values; the tests keep items on the stack and hand them to
+ * complete after reading them, so the values of every claim made on the test's own
+ * thread are kept here and released at teardown. */
+static bson_t **kept;
+static size_t n_kept, cap_kept;
+
+static void
+keep_values(outbox_item_t *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		bson_t *v[3] = { items[i].desired, items[i].pushed, items[i].baseline };
+
+		for (size_t k = 0; k < 3; k++) {
+			if (v[k] == NULL)
+				continue;
+			if (n_kept == cap_kept) {
+				cap_kept = cap_kept ? 2 * cap_kept : 64;
+				kept = realloc(kept, cap_kept * sizeof(*kept));
+				assert_non_null(kept);
+			}
+			kept[n_kept++] = v[k];
+		}
+	}
+}
+
+static int
+teardown(void **state)
+{
+	for (size_t i = 0; i < n_kept; i++)
+		bson_destroy(kept[i]);
+	free(kept);
+	kept = NULL;
+	n_kept = cap_kept = 0;
+	return tsstore_teardown(state);
 }
 
 /* ---- helpers ---- */
@@ -65,7 +102,7 @@ set(fixture_t *f, int64_t id, const fields_t *desired, const fields_t *baseline,
 	outbox_set_result_t r;
 	bson_error_t err;
 
-	if (!outbox_set_desired(f->client, f->db, id, desired, baseline,
+	if (!tsoutbox_set(f->client, f->db, id, desired, baseline,
 	        desired->has_ticket_id ? desired->ticket_id : NULL, now, &r, &err))
 		fail_msg("set_desired %lld: %s", (long long)id, err.message);
 	assert_int_equal(r.change, want_change);
@@ -80,9 +117,11 @@ claim(fixture_t *f, int64_t now, size_t limit, const char *owner, int64_t timeou
 	bson_error_t err;
 	size_t n = 99999;
 
-	if (!outbox_claim(f->client, f->db, now, limit, owner, timeout, items, &n, &err))
+	if (!outbox_claim(f->client, f->db, STORE_COLL_STATE, now, limit, owner, timeout, items, &n,
+	        &err))
 		fail_msg("claim: %s", err.message);
 	assert_true(n <= limit);
+	keep_values(items, n);
 	return n;
 }
 
@@ -95,7 +134,7 @@ complete1(fixture_t *f, const outbox_item_t *it, enum pushplan_outcome outcome, 
 		.version = it->version,
 		.claim_id = it->claim_id,
 		.outcome = outcome,
-		.sent = &it->desired,
+		.sent = it->desired,
 		.next_attempt_ms = next,
 		.http_status = http,
 		.message = msg,
@@ -103,7 +142,7 @@ complete1(fixture_t *f, const outbox_item_t *it, enum pushplan_outcome outcome, 
 	bson_error_t err;
 	size_t applied = 99;
 
-	if (!outbox_complete(f->client, f->db, &r, 1, now, &applied, &err))
+	if (!outbox_complete(f->client, f->db, STORE_COLL_STATE, &r, 1, now, &applied, &err))
 		fail_msg("complete: %s", err.message);
 	return applied;
 }
@@ -115,7 +154,7 @@ get_doc(fixture_t *f, int64_t id, bson_t *doc)
 	bson_error_t err;
 	bool found;
 
-	if (!outbox_get(f->client, f->db, id, doc, &found, &err))
+	if (!outbox_get(f->client, f->db, STORE_COLL_STATE, id, doc, &found, &err))
 		fail_msg("get: %s", err.message);
 	assert_true(found);
 }
@@ -192,7 +231,7 @@ test_insert_unchanged_update(void **state)
 
 	/* Already what ExtraHop shows: nothing written at all. */
 	set(f, 1, &base, &base, T0, OUTBOX_UNCHANGED, 0, "");
-	assert_true(outbox_get(f->client, f->db, 1, &doc, &found, &err));
+	assert_true(outbox_get(f->client, f->db, STORE_COLL_STATE, 1, &doc, &found, &err));
 	assert_false(found);
 	bson_destroy(&doc);
 
@@ -249,9 +288,9 @@ test_push_cycle_and_mask(void **state)
 	assert_int_equal(claim(f, T0, 4, "worker-1", 30000, items), 1);
 	assert_int_equal(items[0].id, 7);
 	assert_int_equal(items[0].version, 1);
-	assert_true(fields_equal(&items[0].desired, &a));
+	assert_true(fields_equal((fields_t[]){ tsoutbox_desired(&items[0]) }, &a));
 	/* Only what differs from the baseline, plus ticket_id which ExtraHop requires. */
-	assert_int_equal(items[0].mask, FIELDS_TICKET_ID | FIELDS_STATUS | FIELDS_ASSIGNEE);
+	assert_int_equal(tsoutbox_mask(&items[0]), FIELDS_TICKET_ID | FIELDS_STATUS | FIELDS_ASSIGNEE);
 	assert_int_equal(items[0].attempts, 0);
 	assert_string_equal(items[0].ticket_id, "JIRA-7");
 	assert_int_equal(strlen(items[0].claim_id), 24);
@@ -278,7 +317,7 @@ test_push_cycle_and_mask(void **state)
 	/* The next change is diffed against what was pushed, not the baseline. */
 	set(f, 7, &b, &base, T0 + 20, OUTBOX_UPDATED, 2, "pending");
 	assert_int_equal(claim(f, T0 + 20, 4, "worker-1", 30000, items), 1);
-	assert_int_equal(items[0].mask, FIELDS_TICKET_ID | FIELDS_STATUS | FIELDS_RESOLUTION);
+	assert_int_equal(tsoutbox_mask(&items[0]), FIELDS_TICKET_ID | FIELDS_STATUS | FIELDS_RESOLUTION);
 
 	assert_true(store_load_pushed(f->client, f->db, 7, &st, &err));
 	assert_true(st.found);
@@ -316,7 +355,7 @@ test_recheck_after_ambiguous_attempt(void **state)
 	/* Timed out: retried at T0+100, recheck at T0+5000. */
 	r = (outbox_result_t){ .id = 9, .version = items[0].version, .claim_id = items[0].claim_id,
 		.outcome = PUSHPLAN_RETRIED, .next_attempt_ms = T0 + 100, .recheck_at_ms = T0 + 5000 };
-	assert_true(outbox_complete(f->client, f->db, &r, 1, T0 + 10, NULL, &err));
+	assert_true(outbox_complete(f->client, f->db, STORE_COLL_STATE, &r, 1, T0 + 10, NULL, &err));
 	get_doc(f, 9, &doc);
 	assert_int_equal(doc_int(&doc, "recheck_at"), T0 + 5000);
 	bson_destroy(&doc);
@@ -324,9 +363,9 @@ test_recheck_after_ambiguous_attempt(void **state)
 	assert_int_equal(claim(f, T0 + 100, 2, "w", 30000, items), 1);
 	assert_int_equal(items[0].recheck_at_ms, T0 + 5000);
 	r = (outbox_result_t){ .id = 9, .version = items[0].version, .claim_id = items[0].claim_id,
-		.outcome = PUSHPLAN_PUSHED, .sent = &items[0].desired, .http_status = 204,
+		.outcome = PUSHPLAN_PUSHED, .sent = items[0].desired, .http_status = 204,
 		.recheck_at_ms = items[0].recheck_at_ms };
-	assert_true(outbox_complete(f->client, f->db, &r, 1, T0 + 110, NULL, &err));
+	assert_true(outbox_complete(f->client, f->db, STORE_COLL_STATE, &r, 1, T0 + 110, NULL, &err));
 	get_doc(f, 9, &doc);
 	assert_string_equal(doc_str(&doc, "state"), "pending");
 	assert_int_equal(doc_int(&doc, "next_attempt_at"), T0 + 5000);
@@ -337,12 +376,12 @@ test_recheck_after_ambiguous_attempt(void **state)
 	/* Not before its time; then once, with every field. */
 	assert_int_equal(claim(f, T0 + 4999, 2, "w", 30000, items), 0);
 	assert_int_equal(claim(f, T0 + 5000, 2, "w", 30000, items), 1);
-	assert_int_equal(items[0].mask, FIELDS_ALL);
+	assert_int_equal(tsoutbox_mask(&items[0]), FIELDS_ALL);
 	assert_int_equal(items[0].recheck_at_ms, T0 + 5000);
 	r = (outbox_result_t){ .id = 9, .version = items[0].version, .claim_id = items[0].claim_id,
-		.outcome = PUSHPLAN_PUSHED, .sent = &items[0].desired, .http_status = 204,
+		.outcome = PUSHPLAN_PUSHED, .sent = items[0].desired, .http_status = 204,
 		.recheck_at_ms = items[0].recheck_at_ms };
-	assert_true(outbox_complete(f->client, f->db, &r, 1, T0 + 5010, NULL, &err));
+	assert_true(outbox_complete(f->client, f->db, STORE_COLL_STATE, &r, 1, T0 + 5010, NULL, &err));
 	get_doc(f, 9, &doc);
 	assert_false(doc_has(&doc, "recheck_at"));
 	bson_destroy(&doc);
@@ -365,14 +404,14 @@ test_recheck_after_ambiguous_attempt(void **state)
 		r = (outbox_result_t){ .id = 9, .version = late[0].version, .claim_id = late[0].claim_id,
 			.outcome = PUSHPLAN_RETRIED, .next_attempt_ms = T0 + 103000,
 			.recheck_at_ms = T0 + 120000 };
-		assert_true(outbox_complete(f->client, f->db, &r, 1, T0 + 103000, NULL, &err));
+		assert_true(outbox_complete(f->client, f->db, STORE_COLL_STATE, &r, 1, T0 + 103000, NULL, &err));
 		get_doc(f, 9, &doc);
 		assert_string_equal(doc_str(&doc, "state"), "pending");
 		assert_int_equal(doc_int(&doc, "next_attempt_at"), T0 + 120000);
 		assert_true(doc_has(&doc, "force_full"));
 		bson_destroy(&doc);
 		assert_int_equal(claim(f, T0 + 120000, 2, "w", 1000, items), 1);
-		assert_int_equal(items[0].mask, FIELDS_ALL);
+		assert_int_equal(tsoutbox_mask(&items[0]), FIELDS_ALL);
 	}
 }
 
@@ -398,7 +437,7 @@ test_fencing_keeps_the_old_holder_out(void **state)
 	bson_destroy(&doc);
 	/* The old holder (token 3) wakes up: its write does not apply... */
 	outbox_set_writer_fencing(3);
-	assert_false(outbox_set_desired(f->client, f->db, 5, &old, &base, "JIRA-5", T0 + 10, &res,
+	assert_false(tsoutbox_set(f->client, f->db, 5, &old, &base, "JIRA-5", T0 + 10, &res,
 	    &err));
 	get_doc(f, 5, &doc);
 	assert_true(doc_fields_equal(&doc, "desired", &a));
@@ -439,8 +478,8 @@ test_in_flight_stays_in_flight(void **state)
 
 	assert_int_equal(claim(f, T0 + 20, 2, "w", 60000, second), 1);
 	assert_int_equal(second[0].version, 2);
-	assert_true(fields_equal(&second[0].desired, &b));
-	assert_int_equal(second[0].mask, FIELDS_TICKET_ID | FIELDS_STATUS | FIELDS_ASSIGNEE);
+	assert_true(fields_equal((fields_t[]){ tsoutbox_desired(&second[0]) }, &b));
+	assert_int_equal(tsoutbox_mask(&second[0]), FIELDS_TICKET_ID | FIELDS_STATUS | FIELDS_ASSIGNEE);
 	assert_string_not_equal(second[0].claim_id, first[0].claim_id);
 	assert_int_equal(complete1(f, &second[0], PUSHPLAN_PUSHED, T0 + 30, 0, 204, NULL), 1);
 	assert_state(f, 11, "synced");
@@ -500,11 +539,11 @@ test_claim_rejects_bad_arguments(void **state)
 	bson_error_t err;
 	size_t n;
 
-	assert_false(outbox_claim(f->client, f->db, T0, 0, "w", 1000, items, &n, &err));
-	assert_false(outbox_claim(f->client, f->db, T0, OUTBOX_CLAIM_MAX + 1, "w", 1000, items,
+	assert_false(outbox_claim(f->client, f->db, STORE_COLL_STATE, T0, 0, "w", 1000, items, &n, &err));
+	assert_false(outbox_claim(f->client, f->db, STORE_COLL_STATE, T0, OUTBOX_CLAIM_MAX + 1, "w", 1000, items,
 	    &n, &err));
-	assert_false(outbox_claim(f->client, f->db, T0, 1, "", 1000, items, &n, &err));
-	assert_false(outbox_claim(f->client, f->db, T0, 1, "w", 0, items, &n, &err));
+	assert_false(outbox_claim(f->client, f->db, STORE_COLL_STATE, T0, 1, "", 1000, items, &n, &err));
+	assert_false(outbox_claim(f->client, f->db, STORE_COLL_STATE, T0, 1, "w", 0, items, &n, &err));
 	assert_non_null(strstr(err.message, "timeout"));
 }
 
@@ -631,12 +670,12 @@ test_park_unpark_replay(void **state)
 	{
 		int64_t ids[] = { 42, 999 };
 
-		assert_true(outbox_replay_parked(f->client, f->db, ids, 2, T0 + 30, &count, &err));
+		assert_true(outbox_replay_parked(f->client, f->db, STORE_COLL_STATE, ids, 2, T0 + 30, &count, &err));
 		assert_int_equal(count, 1);
 	}
 	assert_state(f, 42, "pending");
 	assert_state(f, 43, "parked");
-	assert_true(outbox_replay_parked(f->client, f->db, NULL, 0, T0 + 40, &count, &err));
+	assert_true(outbox_replay_parked(f->client, f->db, STORE_COLL_STATE, NULL, 0, T0 + 40, &count, &err));
 	assert_int_equal(count, 1);
 	get_doc(f, 43, &doc);
 	assert_string_equal(doc_str(&doc, "state"), "pending");
@@ -644,7 +683,7 @@ test_park_unpark_replay(void **state)
 	assert_int_equal(doc_int(&doc, "next_attempt_at"), T0 + 40);
 	assert_false(doc_has(&doc, "parked_reason"));
 	bson_destroy(&doc);
-	assert_true(outbox_replay_parked(f->client, f->db, NULL, 0, T0 + 50, &count, &err));
+	assert_true(outbox_replay_parked(f->client, f->db, STORE_COLL_STATE, NULL, 0, T0 + 50, &count, &err));
 	assert_int_equal(count, 0);
 }
 
@@ -675,7 +714,7 @@ test_counts_and_list(void **state)
 	bson_error_t err;
 	int64_t parked[8] = { 0 };
 
-	assert_true(outbox_view_counts(f->client, f->db, T0, &c, &err));
+	assert_true(outbox_view_counts(f->client, f->db, STORE_COLL_STATE, T0, &c, &err));
 	assert_int_equal(c.pending + c.in_flight + c.synced + c.parked + c.due, 0);
 	assert_int_equal(c.oldest_pending_age_ms, -1);
 
@@ -688,7 +727,7 @@ test_counts_and_list(void **state)
 	assert_int_equal(complete1(f, &items[2], PUSHPLAN_RETRIED, T0 + 20, T0 + 5000, 503, NULL), 1);
 	/* 54 stays in flight until T0 + 1010. */
 
-	assert_true(outbox_view_counts(f->client, f->db, T0 + 100, &c, &err));
+	assert_true(outbox_view_counts(f->client, f->db, STORE_COLL_STATE, T0 + 100, &c, &err));
 	assert_int_equal(c.synced, 1);
 	assert_int_equal(c.parked, 1);
 	assert_int_equal(c.in_flight, 1);
@@ -697,10 +736,10 @@ test_counts_and_list(void **state)
 	assert_int_equal(c.oldest_pending_age_ms, 100 - 2); /* 53 waits since T0 + 2 */
 
 	/* Later: the retry is due and 54's claim has expired. */
-	assert_true(outbox_view_counts(f->client, f->db, T0 + 6000, &c, &err));
+	assert_true(outbox_view_counts(f->client, f->db, STORE_COLL_STATE, T0 + 6000, &c, &err));
 	assert_int_equal(c.due, 4);
 
-	assert_true(outbox_view_parked(f->client, f->db, 0, collect_parked, parked, &err));
+	assert_true(outbox_view_parked(f->client, f->db, STORE_COLL_STATE, 0, collect_parked, parked, &err));
 	assert_int_equal(parked[0], 52);
 	assert_int_equal(parked[1], 0);
 }
@@ -725,17 +764,17 @@ test_complete_batch_and_bad_input(void **state)
 			.version = items[i].version,
 			.claim_id = items[i].claim_id,
 			.outcome = i % 2 ? PUSHPLAN_PUSHED : PUSHPLAN_RETRIED,
-			.sent = &items[i].desired,
+			.sent = items[i].desired,
 			.next_attempt_ms = T0 + 100,
 			.http_status = i % 2 ? 204 : 429,
 		};
 	}
-	assert_true(outbox_complete(f->client, f->db, results, 40, T0 + 1, &applied, &err));
+	assert_true(outbox_complete(f->client, f->db, STORE_COLL_STATE, results, 40, T0 + 1, &applied, &err));
 	assert_int_equal(applied, 40);
 	{
 		outbox_counts_t c;
 
-		assert_true(outbox_view_counts(f->client, f->db, T0 + 1, &c, &err));
+		assert_true(outbox_view_counts(f->client, f->db, STORE_COLL_STATE, T0 + 1, &c, &err));
 		assert_int_equal(c.synced, 20);
 		assert_int_equal(c.pending, 20);
 		assert_int_equal(c.in_flight, 0);
@@ -743,11 +782,11 @@ test_complete_batch_and_bad_input(void **state)
 	/* A PUSHED result without the fields sent is refused before anything is written. */
 	results[0].outcome = PUSHPLAN_PUSHED;
 	results[0].sent = NULL;
-	assert_false(outbox_complete(f->client, f->db, results, 1, T0 + 2, &applied, &err));
-	results[0].sent = &items[0].desired;
+	assert_false(outbox_complete(f->client, f->db, STORE_COLL_STATE, results, 1, T0 + 2, &applied, &err));
+	results[0].sent = items[0].desired;
 	results[0].claim_id = NULL;
-	assert_false(outbox_complete(f->client, f->db, results, 1, T0 + 2, &applied, &err));
-	assert_true(outbox_complete(f->client, f->db, results, 0, T0 + 2, &applied, &err));
+	assert_false(outbox_complete(f->client, f->db, STORE_COLL_STATE, results, 1, T0 + 2, &applied, &err));
+	assert_true(outbox_complete(f->client, f->db, STORE_COLL_STATE, results, 0, T0 + 2, &applied, &err));
 	assert_int_equal(applied, 0);
 }
 
@@ -795,6 +834,7 @@ apm_started(const mongoc_apm_command_started_t *event)
 	c->commands++;
 }
 
+/* Microseconds: one claim takes less than the shared clock's millisecond. */
 static int64_t
 mono_us(void)
 {
@@ -828,7 +868,7 @@ test_round_trips_per_batch(void **state)
 		fields_t d = F("RT-1", FIELDS_STATUS_NEW, NULL, FIELDS_RESOLUTION_NULL);
 		outbox_set_result_t r;
 
-		assert_true(outbox_set_desired(client, f->db, id, &d, &base, "RT-1", T0, &r, &err));
+		assert_true(tsoutbox_set(client, f->db, id, &d, &base, "RT-1", T0, &r, &err));
 	}
 	t_set = mono_us() - t_set;
 	/* One read and one insert per new detection. */
@@ -836,8 +876,9 @@ test_round_trips_per_batch(void **state)
 
 	count.commands = 0;
 	t_claim = mono_us();
-	assert_true(outbox_claim(client, f->db, T0, 100, "w", 60000, items, &n, &err));
+	assert_true(outbox_claim(client, f->db, STORE_COLL_STATE, T0, 100, "w", 60000, items, &n, &err));
 	t_claim = mono_us() - t_claim;
+	keep_values(items, n);
 	assert_int_equal(n, 100);
 	if (count.commands != 3)
 		fail_msg("claim took %d commands (%s, %s, %s, %s ...)", count.commands,
@@ -849,10 +890,10 @@ test_round_trips_per_batch(void **state)
 	for (size_t i = 0; i < n; i++)
 		results[i] = (outbox_result_t){ .id = items[i].id, .version = items[i].version,
 			.claim_id = items[i].claim_id, .outcome = PUSHPLAN_PUSHED,
-			.sent = &items[i].desired, .http_status = 204 };
+			.sent = items[i].desired, .http_status = 204 };
 	count.commands = 0;
 	t_complete = mono_us();
-	assert_true(outbox_complete(client, f->db, results, n, T0 + 1, &applied, &err));
+	assert_true(outbox_complete(client, f->db, STORE_COLL_STATE, results, n, T0 + 1, &applied, &err));
 	t_complete = mono_us() - t_complete;
 	assert_int_equal(applied, 100);
 	assert_int_equal(count.commands, 1);
@@ -864,7 +905,7 @@ test_round_trips_per_batch(void **state)
 		fields_t d = F("RT-1", FIELDS_STATUS_NEW, NULL, FIELDS_RESOLUTION_NULL);
 		outbox_set_result_t r;
 
-		assert_true(outbox_set_desired(client, f->db, id, &d, &base, "RT-1", T0, &r, &err));
+		assert_true(tsoutbox_set(client, f->db, id, &d, &base, "RT-1", T0, &r, &err));
 		assert_int_equal(r.change, OUTBOX_UNCHANGED);
 	}
 	assert_int_equal(count.commands, 100);
@@ -899,9 +940,10 @@ racer_main(void *arg)
 	outbox_result_t results[7];
 	bson_error_t err;
 	size_t n, applied;
+	bool ok;
 
 	for (;;) {
-		if (!outbox_claim(client, r->db, r->now, 7, r->owner, 600000, items, &n, &err)) {
+		if (!outbox_claim(client, r->db, STORE_COLL_STATE, r->now, 7, r->owner, 600000, items, &n, &err)) {
 			snprintf(r->error, sizeof(r->error), "claim: %s", err.message);
 			break;
 		}
@@ -912,9 +954,11 @@ racer_main(void *arg)
 			r->claimed[items[i].id - 1]++;
 			results[i] = (outbox_result_t){ .id = items[i].id, .version = items[i].version,
 				.claim_id = items[i].claim_id, .outcome = PUSHPLAN_PUSHED,
-				.sent = &items[i].desired, .http_status = 204 };
+				.sent = items[i].desired, .http_status = 204 };
 		}
-		if (!outbox_complete(client, r->db, results, n, r->now, &applied, &err)) {
+		ok = outbox_complete(client, r->db, STORE_COLL_STATE, results, n, r->now, &applied, &err);
+		tsoutbox_clear(items, n);
+		if (!ok) {
 			snprintf(r->error, sizeof(r->error), "complete: %s", err.message);
 			break;
 		}
@@ -974,7 +1018,7 @@ test_concurrent_claimers(void **state)
 		outbox_counts_t c;
 		bson_error_t err;
 
-		assert_true(outbox_view_counts(f->client, f->db, T0 + RACE_ROUNDS * 1000, &c, &err));
+		assert_true(outbox_view_counts(f->client, f->db, STORE_COLL_STATE, T0 + RACE_ROUNDS * 1000, &c, &err));
 		assert_int_equal(c.synced, RACE_DETECTIONS);
 		assert_int_equal(c.pending + c.in_flight + c.parked, 0);
 	}
@@ -1009,7 +1053,7 @@ setter_main(void *arg)
 			fields_init(&d);
 			fields_set_ticket_id(&d, t);
 			d.status = FIELDS_STATUS_NEW;
-			if (!outbox_set_desired(client, s->db, id, &d, &base, t, T0 + round, &res,
+			if (!tsoutbox_set(client, s->db, id, &d, &base, t, T0 + round, &res,
 			        &err)) {
 				snprintf(s->error, sizeof(s->error), "%s", err.message);
 				break;
@@ -1102,7 +1146,7 @@ soak_setter(void *arg)
 		fields_init(&d);
 		fields_set_ticket_id(&d, t);
 		d.status = FIELDS_STATUS_IN_PROGRESS;
-		if (!outbox_set_desired(client, s->db, id, &d, &base, t, T0, &r, &err))
+		if (!tsoutbox_set(client, s->db, id, &d, &base, t, T0, &r, &err))
 			soak_fail(s, "set_desired: %s", err.message);
 	}
 	store_push(tsstore_pool(), client);
@@ -1119,9 +1163,10 @@ soak_pusher(void *arg)
 	outbox_result_t results[5];
 	bson_error_t err;
 	size_t n, applied;
+	bool ok;
 
 	while (!__atomic_load_n(&s->stop, __ATOMIC_SEQ_CST)) {
-		if (!outbox_claim(client, s->db, T0 + 1000, 5, w->owner, 1000000000, items, &n,
+		if (!outbox_claim(client, s->db, STORE_COLL_STATE, T0 + 1000, 5, w->owner, 1000000000, items, &n,
 		        &err)) {
 			soak_fail(s, "claim: %s", err.message);
 			break;
@@ -1135,14 +1180,17 @@ soak_pusher(void *arg)
 			results[i] = (outbox_result_t){ .id = items[i].id, .version = items[i].version,
 				.claim_id = items[i].claim_id,
 				.outcome = rand_r(&w->seed) % 4 ? PUSHPLAN_PUSHED : PUSHPLAN_RETRIED,
-				.sent = &items[i].desired, .next_attempt_ms = T0 + 500, .http_status = 204 };
+				.sent = items[i].desired, .next_attempt_ms = T0 + 500, .http_status = 204 };
 		}
 		w->batches += n > 0;
 		/* Cleared before the write: until it lands the document is still in flight,
 		 * so nobody can legitimately claim it in between. */
 		for (size_t i = 0; i < n; i++)
 			__atomic_store_n(&s->in_flight[items[i].id], 0, __ATOMIC_SEQ_CST);
-		if (n > 0 && !outbox_complete(client, s->db, results, n, T0 + 1000, &applied, &err))
+		ok = n == 0 || outbox_complete(client, s->db, STORE_COLL_STATE, results, n, T0 + 1000,
+		                  &applied, &err);
+		tsoutbox_clear(items, n);
+		if (!ok)
 			soak_fail(s, "complete: %s", err.message);
 		else if (n > 0 && applied != n)
 			soak_fail(s, "complete applied %zu of %zu", applied, n);
@@ -1182,18 +1230,19 @@ test_concurrent_set_claim_complete(void **state)
 
 	/* Drain what is left (retries due at T0 + 500 included). */
 	for (int round = 0; round < 10; round++) {
-		assert_true(outbox_claim(f->client, f->db, T0 + 1000, SOAK_IDS, "drain", 1000000000,
-		    items, &n, &err));
+		assert_true(outbox_claim(f->client, f->db, STORE_COLL_STATE, T0 + 1000, SOAK_IDS, "drain",
+		    1000000000, items, &n, &err));
+		keep_values(items, n);
 		if (n == 0)
 			break;
 		for (size_t i = 0; i < n; i++)
 			results[i] = (outbox_result_t){ .id = items[i].id, .version = items[i].version,
 				.claim_id = items[i].claim_id, .outcome = PUSHPLAN_PUSHED,
-				.sent = &items[i].desired, .http_status = 204 };
-		assert_true(outbox_complete(f->client, f->db, results, n, T0 + 1000, &applied, &err));
+				.sent = items[i].desired, .http_status = 204 };
+		assert_true(outbox_complete(f->client, f->db, STORE_COLL_STATE, results, n, T0 + 1000, &applied, &err));
 		assert_int_equal(applied, n);
 	}
-	assert_true(outbox_view_counts(f->client, f->db, T0 + 1000, &c, &err));
+	assert_true(outbox_view_counts(f->client, f->db, STORE_COLL_STATE, T0 + 1000, &c, &err));
 	if (c.pending || c.in_flight || c.parked)
 		fail_msg("left behind: %lld pending, %lld in flight, %lld parked",
 		    (long long)c.pending, (long long)c.in_flight, (long long)c.parked);
@@ -1213,23 +1262,23 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_insert_unchanged_update, setup, tsstore_teardown),
-		cmocka_unit_test_setup_teardown(test_push_cycle_and_mask, setup, tsstore_teardown),
-		cmocka_unit_test_setup_teardown(test_recheck_after_ambiguous_attempt, setup, tsstore_teardown),
-		cmocka_unit_test_setup_teardown(test_fencing_keeps_the_old_holder_out, setup, tsstore_teardown),
-		cmocka_unit_test_setup_teardown(test_in_flight_stays_in_flight, setup, tsstore_teardown),
-		cmocka_unit_test_setup_teardown(test_claim_order_and_limit, setup, tsstore_teardown),
-		cmocka_unit_test_setup_teardown(test_claim_rejects_bad_arguments, setup, tsstore_teardown),
-		cmocka_unit_test_setup_teardown(test_abandoned_claim_retaken, setup, tsstore_teardown),
-		cmocka_unit_test_setup_teardown(test_retry_and_release, setup, tsstore_teardown),
-		cmocka_unit_test_setup_teardown(test_park_unpark_replay, setup, tsstore_teardown),
-		cmocka_unit_test_setup_teardown(test_counts_and_list, setup, tsstore_teardown),
-		cmocka_unit_test_setup_teardown(test_complete_batch_and_bad_input, setup, tsstore_teardown),
-		cmocka_unit_test_setup_teardown(test_message_sanitized, setup, tsstore_teardown),
-		cmocka_unit_test_setup_teardown(test_round_trips_per_batch, setup, tsstore_teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_claimers, setup, tsstore_teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_setters, setup, tsstore_teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_set_claim_complete, setup, tsstore_teardown),
+		cmocka_unit_test_setup_teardown(test_insert_unchanged_update, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_cycle_and_mask, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recheck_after_ambiguous_attempt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fencing_keeps_the_old_holder_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_in_flight_stays_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_order_and_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_rejects_bad_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abandoned_claim_retaken, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_and_release, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_park_unpark_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counts_and_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_complete_batch_and_bad_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_message_sanitized, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_round_trips_per_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_claimers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_setters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_set_claim_complete, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, tsstore_group_setup, tsstore_group_teardown);
