@@ -23,6 +23,8 @@
 #include <curl/curl.h>
 #include <mongoc/mongoc.h>
 
+#include "ticketsync/clock.h"
+
 #define DEMO_KEY "demo-api-key"
 #define DEMO_DB "extrahop"
 
@@ -35,15 +37,6 @@ typedef struct demo_proc {
 static demo_proc_t procs[3];
 static int nprocs;
 static char workdir[256];
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 sleep_ms(int ms)
@@ -76,7 +69,7 @@ start(const char *name, char *const argv[], char *const env[], const char *logfi
 	int fds[2];
 	char buf[2048];
 	size_t used = 0;
-	int64_t deadline = mono_ms() + 30000;
+	int64_t deadline = clock_mono_ms() + 30000;
 
 	p->name = name;
 	if (pipe(fds) != 0)
@@ -96,7 +89,7 @@ start(const char *name, char *const argv[], char *const env[], const char *logfi
 		_exit(127);
 	}
 	close(fds[1]);
-	while (mono_ms() < deadline) {
+	while (clock_mono_ms() < deadline) {
 		struct pollfd pfd = { fds[0], POLLIN, 0 };
 		char *nl;
 		ssize_t n;
@@ -273,9 +266,9 @@ patch_accepted(const char *control_url)
 static bool
 wait_accepted(const char *control_url, int64_t n, int timeout_ms)
 {
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t deadline = clock_mono_ms() + timeout_ms;
 
-	while (mono_ms() < deadline) {
+	while (clock_mono_ms() < deadline) {
 		if (patch_accepted(control_url) >= n)
 			return true;
 		sleep_ms(50);
@@ -399,7 +392,7 @@ main(int argc, char **argv)
 	put(client, "detections", "{\"_id\": 3, \"title\": \"Data Exfiltration\", \"type\": \"data_exfil\", \"categories\": [\"sec.exfil\"], \"risk_score\": 88, \"status\": null, \"assignee\": null, \"ticket_id\": null, \"resolution\": null, \"update_time\": 1764300000000}");
 
 	printf("2. Tickets arrive (ExtraHop's documented example): TK-16982 new/sally, TK-2078 jim, TK-3452 alex.\n");
-	t0 = mono_ms();
+	t0 = clock_mono_ms();
 	put(client, "tickets", "{\"_id\": \"TK-16982\", \"detection_ids\": [1], \"status\": \"new\", \"assignee\": \"sally\", \"resolution\": null, \"updated_at\": {\"$date\": \"2026-11-28T09:00:00Z\"}, \"source\": \"demo\"}");
 	put(client, "tickets", "{\"_id\": \"TK-2078\", \"detection_ids\": [2], \"status\": null, \"assignee\": \"jim\", \"resolution\": null, \"updated_at\": {\"$date\": \"2026-11-28T09:00:00Z\"}, \"source\": \"demo\"}");
 	put(client, "tickets", "{\"_id\": \"TK-3452\", \"detection_ids\": [3], \"status\": null, \"assignee\": \"alex\", \"resolution\": null, \"updated_at\": {\"$date\": \"2026-11-28T09:00:00Z\"}, \"source\": \"demo\"}");
@@ -408,15 +401,15 @@ main(int argc, char **argv)
 		goto done;
 	}
 	printf("   ExtraHop received, %lld ms after the tickets were written:\n",
-	    (long long)(mono_ms() - t0));
+	    (long long)(clock_mono_ms() - t0));
 	show_requests(control_url, &since);
 
 	printf("3. In Jira, TK-16982 is done (resolution Fixed).\n");
-	t0 = mono_ms();
+	t0 = clock_mono_ms();
 	put(client, "tickets", "{\"_id\": \"TK-16982\", \"detection_ids\": [1], \"status\": \"Done\", \"assignee\": \"sally\", \"resolution\": \"Fixed\", \"updated_at\": {\"$date\": \"2026-11-28T10:00:00Z\"}, \"source\": \"demo\"}");
 	if (!wait_accepted(control_url, 4, 15000))
 		goto done;
-	printf("   ExtraHop received, %lld ms later:\n", (long long)(mono_ms() - t0));
+	printf("   ExtraHop received, %lld ms later:\n", (long long)(clock_mono_ms() - t0));
 	show_requests(control_url, &since);
 
 	printf("4. TK-2078 moves to \"Waiting for vendor\", a status nobody mapped: nothing is pushed, the audit says why.\n");

@@ -66,9 +66,6 @@ void store_text_sanitize(const char *src, char *dst, size_t dstlen);
  * U+10FFFF. Pure. */
 size_t store_utf8_seq(const unsigned char *s, size_t left);
 
-/* Wall-clock milliseconds since the epoch, the unit of BSON dates. */
-int64_t store_now_ms(void);
-
 /* Read a number stored as int32, int64 or an integral double (ExtraHop's trigger
  * writes JavaScript numbers as either) as int64. false for other types, fractions,
  * NaN or out-of-range doubles. */

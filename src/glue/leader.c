@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "ticketsync/clock.h"
 #include "ticketsync/dbworker.h"
 #include "ticketsync/lease.h"
 #include "ticketsync/log.h"
@@ -40,15 +41,6 @@ typedef struct leader_job {
 	bool ok;
 	bson_error_t err;
 } leader_job_t;
-
-static int64_t
-leader_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int64_t
 leader_deadline_ms(int64_t start_ms, int64_t period_ms)
@@ -90,7 +82,7 @@ leader_job_run(dbjob_t *base, mongoc_client_t *client)
 	leader_t *l = job->l;
 
 	/* The deadline counts from before the request: never later than the server's. */
-	job->started_ms = leader_mono_ms();
+	job->started_ms = clock_mono_ms();
 	if (job->release)
 		job->ok = lease_release(client, l->database, LEASE_DAEMON, l->instance,
 		    job->my_fencing, &job->err);
@@ -127,10 +119,10 @@ leader_job_done(dbjob_t *base)
 		    job->err.message);
 	} else if (job->st.held) {
 		int64_t until = leader_deadline_ms(job->started_ms, l->period_ms);
-		if (leader_mono_ms() < until) {
+		if (clock_mono_ms() < until) {
 			atomic_store(&l->fencing, job->st.fencing);
 			atomic_store(&l->valid_until, until);
-			leader_arm(l->deadline, until - leader_mono_ms());
+			leader_arm(l->deadline, until - clock_mono_ms());
 			leader_set_active(l, true, job->st.fencing);
 		}
 	} else {
@@ -183,13 +175,13 @@ leader_on_deadline(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (leader_mono_ms() >= atomic_load(&l->valid_until)) {
+	if (clock_mono_ms() >= atomic_load(&l->valid_until)) {
 		atomic_store(&l->valid_until, 0);
 		log_errorx("leader: the lease could not be renewed in time; stepping down before "
 		    "it can expire");
 		leader_set_active(l, false, 0);
 	} else {
-		leader_arm(l->deadline, atomic_load(&l->valid_until) - leader_mono_ms());
+		leader_arm(l->deadline, atomic_load(&l->valid_until) - clock_mono_ms());
 	}
 }
 
@@ -229,7 +221,7 @@ leader_start(struct event_base *base, struct dbworker *db, const leader_opts_t *
 bool
 leader_active(const leader_t *l)
 {
-	return leader_mono_ms() < atomic_load(&((leader_t *)l)->valid_until);
+	return clock_mono_ms() < atomic_load(&((leader_t *)l)->valid_until);
 }
 
 int64_t

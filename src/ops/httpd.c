@@ -13,6 +13,7 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "ticketsync/clock.h"
 #include "ticketsync/log.h"
 #include "ticketsync/metrics.h"
 
@@ -93,11 +94,9 @@ static void
 httpd_on_metrics(struct evhttp_request *req, void *arg)
 {
 	struct evbuffer *buf = evbuffer_new();
-	struct timespec now;
 
 	(void)arg;
-	clock_gettime(CLOCK_REALTIME, &now);
-	metrics_render(buf, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	metrics_render(buf, clock_wall_ms());
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	    "text/plain; version=0.0.4");
 	evhttp_send_reply(req, 200, "OK", buf);

@@ -10,6 +10,8 @@
 
 #include <mongoc/mongoc.h>
 
+#include "ticketsync/clock.h"
+
 static const char *log_progname = "ticketsync";
 static atomic_int log_threshold = LOG_LEVEL_INFO;
 
@@ -58,7 +60,8 @@ log_vlog(enum log_level level, const char *fmt, va_list ap)
 {
 	char msg[2048];
 	char ts[40];
-	struct timespec now;
+	int64_t now_ms;
+	time_t now_s;
 	struct tm tm;
 
 	if ((int)level < atomic_load(&log_threshold))
@@ -68,11 +71,12 @@ log_vlog(enum log_level level, const char *fmt, va_list ap)
 	for (char *p = msg; *p != '\0'; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
+	now_ms = clock_wall_ms();
+	now_s = (time_t)(now_ms / 1000);
+	gmtime_r(&now_s, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "ts=%s.%03ldZ level=%s prog=%s %s\n", ts,
-	    now.tv_nsec / 1000000, log_names[level], log_progname, msg);
+	fprintf(stderr, "ts=%s.%03dZ level=%s prog=%s %s\n", ts,
+	    (int)(now_ms % 1000), log_names[level], log_progname, msg);
 }
 
 #define LOG_DEFINE(name, level)                                 \

@@ -14,6 +14,7 @@
 #include <openssl/hmac.h>
 
 #include "ticketsync/audit.h"
+#include "ticketsync/clock.h"
 #include "ticketsync/intake.h"
 #include "ticketsync/log.h"
 #include "ticketsync/metrics.h"
@@ -74,15 +75,6 @@ struct webhooks_job {
 	intake_result_t res;
 	bson_error_t err;
 };
-
-static int64_t
-webhooks_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- replies ---- */
 
@@ -546,7 +538,7 @@ webhooks_on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (!webhooks_authenticate(r, req, body, len, why, sizeof(why))) {
-		int64_t now = webhooks_now_ms();
+		int64_t now = clock_mono_ms();
 
 		webhooks_peer(req, peer, sizeof(peer));
 		if (w->deny_logged_ms == 0 || now - w->deny_logged_ms >= WEBHOOKS_DENY_LOG_MS) {

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "ticketsync/clock.h"
 #include "ticketsync/store.h"
 
 static bool
@@ -102,7 +103,7 @@ checkpoint_save(mongoc_client_t *client, const char *db, const char *name,
 	BSON_APPEND_UTF8(&filter, "_id", name);
 	BSON_APPEND_UTF8(&doc, "_id", name);
 	BSON_APPEND_DOCUMENT(&doc, "token", token);
-	BSON_APPEND_DATE_TIME(&doc, "saved_at", store_now_ms());
+	BSON_APPEND_DATE_TIME(&doc, "saved_at", clock_wall_ms());
 	if (instance != NULL && bson_utf8_validate(instance, strlen(instance), false))
 		BSON_APPEND_UTF8(&doc, "instance", instance);
 	BSON_APPEND_BOOL(&opts, "upsert", true);

@@ -171,15 +171,6 @@ store_text_sanitize(const char *src, char *dst, size_t dstlen)
 	dst[used] = '\0';
 }
 
-int64_t
-store_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 const char *
 store_doc_utf8(const bson_t *doc, const char *key, const char *dflt)
 {

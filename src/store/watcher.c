@@ -18,6 +18,7 @@
 #include "ticketsync/audit.h"
 #include "ticketsync/backoff.h"
 #include "ticketsync/checkpoint.h"
+#include "ticketsync/clock.h"
 #include "ticketsync/detection.h"
 #include "ticketsync/handoff.h"
 #include "ticketsync/log.h"
@@ -63,15 +64,6 @@ struct watcher {
 	atomic_int phase;
 };
 
-static int64_t
-watcher_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 watcher_item_free(void *p)
 {
@@ -103,9 +95,9 @@ watcher_item_new(enum watcher_item_kind kind, const bson_t *token)
 static void
 watcher_sleep(watcher_t *w, int64_t ms)
 {
-	int64_t until = watcher_now_ms() + ms;
+	int64_t until = clock_mono_ms() + ms;
 
-	while (!atomic_load(&w->stop) && watcher_now_ms() < until)
+	while (!atomic_load(&w->stop) && clock_mono_ms() < until)
 		usleep(20000);
 }
 
@@ -540,7 +532,7 @@ static void
 watcher_save_checkpoint(watcher_applier_t *a, bool force)
 {
 	bson_error_t err;
-	int64_t now = watcher_now_ms();
+	int64_t now = clock_mono_ms();
 
 	if (a->unsaved == NULL)
 		return;
@@ -553,12 +545,7 @@ watcher_save_checkpoint(watcher_applier_t *a, bool force)
 		return;
 	}
 	metrics_inc(METRICS_CHECKPOINTS, 1);
-	{
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		metrics_set(METRICS_CHECKPOINT_SAVED_MS,
-		    (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-	}
+	metrics_set(METRICS_CHECKPOINT_SAVED_MS, clock_wall_ms());
 	bson_destroy(a->unsaved);
 	a->unsaved = NULL;
 	a->last_save_ms = now;
@@ -649,7 +636,7 @@ watcher_applier_main(void *arg)
 	bool failed = false;
 
 	a.client = store_pop(w->store);
-	a.last_save_ms = watcher_now_ms();
+	a.last_save_ms = clock_mono_ms();
 	/* Everything this term's applier records carries its lease token. */
 	outbox_set_writer_fencing(w->ctx.fencing);
 	while (!failed) {

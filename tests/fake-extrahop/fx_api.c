@@ -3,6 +3,7 @@
 
 #include "fx_json.h"
 #include "fx_search.h"
+#include "ticketsync/clock.h"
 
 #include <event2/keyvalq_struct.h>
 #include <stdio.h>
@@ -72,7 +73,7 @@ fx_api_find(fx_ctx_t *ctx, int64_t id)
 	if (id <= 0)
 		return NULL;
 	if (ctx->auto_create)
-		return fx_store_get_or_create(ctx->store, id, fx_routes_now_ms());
+		return fx_store_get_or_create(ctx->store, id, clock_wall_ms());
 	return fx_store_get(ctx->store, id);
 }
 
@@ -99,7 +100,7 @@ fx_api_patch_one(fx_ctx_t *ctx, struct evhttp_request *req, int64_t id, const ch
 	if (fx_patch_parse(body, len, ctx->require_ticket_id, &p, &error) != 0) {
 		fx_json_add_error(out, "%s", error.message);
 		status = 400;
-	} else if (fx_patch_apply(ctx->store, d, &p, fx_routes_now_ms()) != 0) {
+	} else if (fx_patch_apply(ctx->store, d, &p, clock_wall_ms()) != 0) {
 		fx_json_add_error(out, "out of memory");
 		status = 500;
 	} else {
@@ -127,7 +128,7 @@ fx_api_patch_tickets(fx_ctx_t *ctx, struct evhttp_request *req, const char *body
 		fx_json_add_error(out, "%s", error.message);
 		status = 400;
 	} else {
-		fx_patch_apply_by_ticket(ctx->store, &p, fx_routes_now_ms());
+		fx_patch_apply_by_ticket(ctx->store, &p, clock_wall_ms());
 	}
 	fx_patch_cleanup(&p);
 	return status;
@@ -143,7 +144,7 @@ fx_api_search(fx_ctx_t *ctx, struct evhttp_request *req, const char *body, size_
 
 	if (!fx_api_json_type(req, out))
 		return 415;
-	if (fx_search_run(ctx->store, body, len, fx_routes_now_ms(), &res, &error) != 0) {
+	if (fx_search_run(ctx->store, body, len, clock_wall_ms(), &res, &error) != 0) {
 		fx_json_add_error(out, "%s", error.message);
 		status = 400;
 		goto cleanup;
@@ -201,7 +202,7 @@ fx_api_notes(struct evhttp_request *req, const char *method,
 		fx_json_add_error(out, "body must be {\"note\": \"...\"}");
 		status = 400;
 	} else {
-		status = fx_store_set_note(d, bson_iter_utf8(&it, NULL), fx_routes_now_ms())
+		status = fx_store_set_note(d, bson_iter_utf8(&it, NULL), clock_wall_ms())
 		    ? 500 : 204;
 	}
 	bson_destroy(&doc);
@@ -261,7 +262,7 @@ fx_api_handle(fx_ctx_t *ctx, struct evhttp_request *req, const char *method,
 			bson_destroy(&reply);
 			return fx_api_method_not_allowed(req, "POST", out);
 		}
-		status = fx_auth_token(ctx->auth, authz, body, len, fx_routes_mono_ms(), &reply);
+		status = fx_auth_token(ctx->auth, authz, body, len, clock_mono_ms(), &reply);
 		fx_json_add(out, &reply);
 		bson_destroy(&reply);
 		if (status == 200)
@@ -269,7 +270,7 @@ fx_api_handle(fx_ctx_t *ctx, struct evhttp_request *req, const char *method,
 			    "no-store");
 		return status;
 	}
-	if (!fx_auth_check(ctx->auth, authz, fx_routes_mono_ms(), &why)) {
+	if (!fx_auth_check(ctx->auth, authz, clock_mono_ms(), &why)) {
 		fx_json_add_error(out, "%s", why);
 		return 401;
 	}

@@ -3,6 +3,7 @@
 
 #include "fx_api.h"
 #include "fx_json.h"
+#include "ticketsync/clock.h"
 
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
@@ -41,7 +42,7 @@ fx_control_detections(fx_ctx_t *ctx, const char *method, const char *rest,
 		if (strcmp(method, "POST") != 0)
 			return fx_control_bad(out, 405, "use POST (create/replace) or DELETE (all)");
 		if (fx_json_parse_value(body, len, &wrapper, &error) != 0 ||
-		    fx_store_put_many(ctx->store, &wrapper, fx_routes_now_ms(), &stored,
+		    fx_store_put_many(ctx->store, &wrapper, clock_wall_ms(), &stored,
 			&error) != 0) {
 			status = fx_control_bad(out, 400, error.message);
 		} else {
@@ -84,7 +85,7 @@ fx_control_detections(fx_ctx_t *ctx, const char *method, const char *rest,
 			/* The path names the id; copy the body with it in front. */
 			BSON_APPEND_INT64(&doc, "id", id);
 			bson_copy_to_excluding_noinit(&parsed, &doc, "id", NULL);
-			if (fx_store_put(ctx->store, &doc, fx_routes_now_ms(), NULL, &error) != 0)
+			if (fx_store_put(ctx->store, &doc, clock_wall_ms(), NULL, &error) != 0)
 				status = fx_control_bad(out, 400, error.message);
 			else
 				status = 204;
@@ -150,7 +151,7 @@ fx_control_stats(fx_ctx_t *ctx, struct evbuffer *out)
 	BSON_APPEND_INT64(&doc, "delayed_now", (int64_t)ctx->npending);
 	BSON_APPEND_INT64(&doc, "fault_rules", (int64_t)fx_faults_count(ctx->faults));
 	BSON_APPEND_INT64(&doc, "live_tokens",
-	    (int64_t)fx_auth_live_tokens(ctx->auth, fx_routes_mono_ms()));
+	    (int64_t)fx_auth_live_tokens(ctx->auth, clock_mono_ms()));
 	status = fx_control_reply(out, &doc, 200);
 	bson_destroy(&doc);
 	return status;
@@ -364,7 +365,7 @@ fx_control_handle(fx_ctx_t *ctx, struct evhttp_request *req, const char *method,
 			status = fx_control_bad(out, 405, "use POST");
 		} else {
 			BSON_APPEND_INT64(&doc, "revoked",
-			    (int64_t)fx_auth_revoke_all(ctx->auth, fx_routes_mono_ms()));
+			    (int64_t)fx_auth_revoke_all(ctx->auth, clock_mono_ms()));
 			status = fx_control_reply(out, &doc, 200);
 		}
 	} else if (strcmp(p, "/settings") == 0) {

@@ -4,6 +4,7 @@
 #include "fx_api.h"
 #include "fx_control.h"
 #include "fx_json.h"
+#include "ticketsync/clock.h"
 #include "ticketsync/log.h"
 
 #include <event2/buffer.h>
@@ -25,24 +26,6 @@ struct fx_pending {
 	bool delayed;
 	struct fx_pending *prev, *next;
 };
-
-int64_t
-fx_routes_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
-fx_routes_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *
 fx_routes_method(struct evhttp_request *req)
@@ -132,13 +115,13 @@ fx_routes_finish(struct fx_pending *p)
 		fx_routes_send(req, status, out);
 	}
 	fx_record_finish(ctx->rec, p->seq, p->method, status, fault, p->delayed,
-	    fx_routes_now_ms());
+	    clock_wall_ms());
 	if (ctx->log_requests)
 		log_info("seq=%llu %s %s -> %d%s (%lld ms)", (unsigned long long)p->seq,
 		    p->method, path, status,
 		    fault == FX_RECORD_FAULT_CLOSE ? " closed" :
 		    fault == FX_RECORD_FAULT_STATUS ? " injected" : "",
-		    (long long)(fx_routes_now_ms() - p->start_ms));
+		    (long long)(clock_wall_ms() - p->start_ms));
 	evbuffer_free(out);
 }
 
@@ -181,7 +164,7 @@ fx_routes_flush(fx_ctx_t *ctx)
 		fx_json_add_error(out, "fake ExtraHop is shutting down");
 		fx_routes_send(p->req, 503, out);
 		fx_record_finish(ctx->rec, p->seq, p->method, 503, FX_RECORD_FAULT_NONE, true,
-		    fx_routes_now_ms());
+		    clock_wall_ms());
 		evbuffer_free(out);
 		free(p);
 	}
@@ -223,7 +206,7 @@ fx_routes_handle(struct evhttp_request *req, void *arg)
 	local.ctx = ctx;
 	local.req = req;
 	local.method = fx_routes_method(req);
-	local.start_ms = fx_routes_now_ms();
+	local.start_ms = clock_wall_ms();
 	r.method = local.method;
 	r.path = path;
 	r.query = query;

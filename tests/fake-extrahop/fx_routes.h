@@ -42,8 +42,4 @@ void fx_routes_handle(struct evhttp_request *req, void *arg);
 /* Answer every delayed request now (503), before the listeners are freed. */
 void fx_routes_flush(fx_ctx_t *ctx);
 
-/* Wall clock (epoch ms) for record and detection times; monotonic ms for expiry. */
-int64_t fx_routes_now_ms(void);
-int64_t fx_routes_mono_ms(void);
-
 #endif

@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "ticketsync/clock.h"
 #include "fx_auth.h"
 #include "fx_fault.h"
 #include "fx_json.h"
@@ -284,7 +285,7 @@ main(int argc, char **argv)
 	}
 	if (o.detections_file != NULL) {
 		int64_t n;
-		if (fx_store_load_file(ctx.store, o.detections_file, fx_routes_now_ms(), &n,
+		if (fx_store_load_file(ctx.store, o.detections_file, clock_wall_ms(), &n,
 			&error) != 0) {
 			log_errorx("--detections: %s", error.message);
 			goto cleanup;
@@ -292,7 +293,7 @@ main(int argc, char **argv)
 		log_info("loaded %lld detections from %s", (long long)n, o.detections_file);
 	}
 	if (o.detections_count > 0 &&
-	    fx_store_generate(ctx.store, o.detections_count, fx_routes_now_ms(), &error) != 0) {
+	    fx_store_generate(ctx.store, o.detections_count, clock_wall_ms(), &error) != 0) {
 		log_errorx("--detections-count: %s", error.message);
 		goto cleanup;
 	}

@@ -32,6 +32,7 @@
 #include "tsmongo.h"
 #include "tsscene.h"
 
+#include "ticketsync/clock.h"
 #include "ticketsync/fields.h"
 
 #define MB (1024 * 1024)
@@ -727,7 +728,7 @@ run_check_config(const char *path, char *out, size_t outlen)
 	char *argv[] = { bin, "--check-config", "-c", (char *)path, NULL };
 	int fds[2], st = -1;
 	size_t used = 0;
-	int64_t start = ts_now_ms();
+	int64_t start = clock_mono_ms();
 	pid_t pid;
 
 	snprintf(bin, sizeof(bin), "%s/ticketsyncd", tsproc_bin_dir());
@@ -747,7 +748,7 @@ run_check_config(const char *path, char *out, size_t outlen)
 		struct pollfd p = { fds[0], POLLIN, 0 };
 		ssize_t got;
 
-		if (ts_now_ms() - start > 30000 || poll(&p, 1, 1000) < 0) {
+		if (clock_mono_ms() - start > 30000 || poll(&p, 1, 1000) < 0) {
 			kill(pid, SIGKILL);
 			break;
 		}

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "ticketsync/clock.h"
+
 #include "tsworkload.h"
 
 #define PERIOD_MS 2000
@@ -31,9 +33,9 @@ typedef struct pair {
 static int64_t
 wait_ready_text(const tsdaemon_t *d, const char *needle, int timeout_ms)
 {
-	int64_t start = ts_now_ms();
+	int64_t start = clock_mono_ms();
 
-	while (ts_now_ms() - start < timeout_ms) {
+	while (clock_mono_ms() - start < timeout_ms) {
 		char *body = NULL;
 		bool hit;
 
@@ -41,7 +43,7 @@ wait_ready_text(const tsdaemon_t *d, const char *needle, int timeout_ms)
 		hit = body != NULL && strstr(body, needle) != NULL;
 		free(body);
 		if (hit)
-			return ts_now_ms() - start;
+			return clock_mono_ms() - start;
 		ts_sleep_ms(20);
 	}
 	return -1;
@@ -99,16 +101,6 @@ pair_teardown(void **state)
 	return 0;
 }
 
-/* Epoch milliseconds, the fake's clock for the requests it records. */
-static int64_t
-epoch_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 finish(pair_t *p, tsworkload_t *w, const char *what, int64_t takeover_ms)
 {
@@ -145,9 +137,9 @@ test_kill9_active_standby_takes_over(void **state)
 	 * between a reading just before kill() and one after waitpid(). A loaded machine
 	 * can run alpha for a few ms after the first reading, so its PATCHes are bounded
 	 * by the second, bravo's by the first. */
-	killed_at = epoch_ms();
+	killed_at = clock_wall_ms();
 	tsdaemon_kill(&p->s->d);
-	dead_at = epoch_ms();
+	dead_at = clock_wall_ms();
 	p->s->d_started = false;
 	took = wait_ready_text(&p->b, "ready: active", 4 * PERIOD_MS);
 	assert_true(took >= 0);
@@ -189,7 +181,7 @@ test_sigstop_active_steps_down(void **state)
 	took = wait_ready_text(&p->b, "ready: active", 4 * PERIOD_MS);
 	assert_true(took >= 0 && took <= 2 * PERIOD_MS);
 	ts_sleep_ms(PERIOD_MS);
-	resumed_at = epoch_ms();
+	resumed_at = clock_wall_ms();
 	assert_int_equal(tsproc_signal(&p->s->d.proc, SIGCONT), 0);
 	/* alpha notices it lost the lease and says so. */
 	assert_true(wait_ready_text(&p->s->d, "standby: the lease is held by bravo", 10000) >= 0);

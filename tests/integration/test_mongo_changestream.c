@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <mongoc/mongoc.h>
 
+#include "ticketsync/clock.h"
 #include "tsgroup.h"
 #include "tsmongo.h"
 
@@ -54,15 +55,6 @@ teardown(void **state)
 	return 0;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 assert_match(const bson_t *doc, const char *json)
 {
@@ -96,7 +88,7 @@ insert(mongoc_collection_t *c, const char *json)
 static const bson_t *
 next_event(mongoc_change_stream_t *cs, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = clock_mono_ms() + timeout_ms;
 	const bson_t *doc;
 	const bson_t *err_doc;
 	bson_error_t error;
@@ -108,7 +100,7 @@ next_event(mongoc_change_stream_t *cs, int timeout_ms)
 			char *text = bson_as_relaxed_extended_json(err_doc, NULL);
 			fail_msg("change stream error %u: %s (%s)", error.code, error.message, text);
 		}
-	} while (now_ms() < deadline);
+	} while (clock_mono_ms() < deadline);
 	return NULL;
 }
 
@@ -320,10 +312,10 @@ test_postbatch_token_advances_when_quiet(void **state)
 	(void)state;
 	insert(c, "{'first': true}");
 	cs = watch(c, NULL, "{'maxAwaitTimeMS': 150}");
-	t0 = now_ms();
+	t0 = clock_mono_ms();
 	assert_null(next_event(cs, 0));
 	/* The empty getMore was held on the server until maxAwaitTimeMS ran out. */
-	assert_true(now_ms() - t0 >= 100);
+	assert_true(clock_mono_ms() - t0 >= 100);
 	tok = mongoc_change_stream_get_resume_token(cs);
 	assert_non_null(tok);
 	bson_copy_to(tok, &t1);
@@ -726,12 +718,12 @@ test_block_connection_fail_point(void **state)
 	if (!tsmongo_admin_command(mongo, tsmongo_json("{'configureFailPoint': 'failCommand', 'mode': {'times': 1},"
 	    " 'data': {'failCommands': ['ping'], 'blockConnection': true, 'blockTimeMS': 300}}"), NULL, &error))
 		skip();
-	t0 = now_ms();
+	t0 = clock_mono_ms();
 	assert_true(tsmongo_cmd(client, "admin", "{'ping': 1}", NULL, &error));
-	assert_true(now_ms() - t0 >= 250);
-	t0 = now_ms();
+	assert_true(clock_mono_ms() - t0 >= 250);
+	t0 = clock_mono_ms();
 	assert_true(tsmongo_cmd(client, "admin", "{'ping': 1}", NULL, &error));
-	assert_true(now_ms() - t0 < 250);
+	assert_true(clock_mono_ms() - t0 < 250);
 }
 
 static void

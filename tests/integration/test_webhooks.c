@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "ticketsync/clock.h"
 #include "ticketsync/audit.h"
 #include "ticketsync/intake.h"
 #include "ticketsync/schema.h"
@@ -639,10 +640,10 @@ watch_tickets(fixture_t *f, mongoc_collection_t **coll)
 static const char *
 next_ticket_event(mongoc_change_stream_t *cs)
 {
-	int64_t start = ts_now_ms();
+	int64_t start = clock_mono_ms();
 	const bson_t *ev;
 
-	while (ts_now_ms() - start < 10000) {
+	while (clock_mono_ms() - start < 10000) {
 		if (mongoc_change_stream_next(cs, &ev))
 			return tsmongo_get_str(tsmongo_tmp_keep(bson_copy(ev)), "documentKey._id");
 	}

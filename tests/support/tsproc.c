@@ -13,16 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ticketsync/clock.h"
+
 extern char **environ;
-
-static long long
-tsproc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 tsproc_start(tsproc_t *p, char *const argv[], char *const env[],
@@ -69,10 +62,10 @@ tsproc_start(tsproc_t *p, char *const argv[], char *const env[],
 	close(fds[1]);
 	p->stdout_fd = fds[0];
 
-	deadline = tsproc_now_ms() + timeout_ms;
+	deadline = clock_mono_ms() + timeout_ms;
 	for (;;) {
 		char *nl;
-		long long left = deadline - tsproc_now_ms();
+		long long left = deadline - clock_mono_ms();
 		struct pollfd pfd = { .fd = p->stdout_fd, .events = POLLIN };
 		ssize_t n;
 
@@ -134,7 +127,7 @@ tsproc_field(const tsproc_t *p, const char *key, char *out, size_t outlen)
 int
 tsproc_wait(tsproc_t *p, int timeout_ms)
 {
-	long long deadline = tsproc_now_ms() + timeout_ms;
+	long long deadline = clock_mono_ms() + timeout_ms;
 	int status;
 
 	if (p->pid <= 0)
@@ -148,7 +141,7 @@ tsproc_wait(tsproc_t *p, int timeout_ms)
 			p->stdout_fd = -1;
 			return status;
 		}
-		if (r < 0 || tsproc_now_ms() >= deadline)
+		if (r < 0 || clock_mono_ms() >= deadline)
 			return -1;
 		usleep(10000);
 	}

@@ -16,20 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ticketsync/clock.h"
+
 #include "tsproc.h"
 
 extern char **environ;
 
 #define TSRUN_MAX_ARGS 64
-
-static double
-tsrun_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 typedef struct tsrun_buf {
 	char *data;
@@ -110,7 +103,7 @@ tsrun(const char *const *argv, const tsrun_opts_t *opts, tsrun_result_t *res)
 		goto fail;
 	}
 	env = tsrun_env(opts->env);
-	start = tsrun_now();
+	start = ((double)clock_mono_ms() / 1e3);
 	pid = fork();
 	if (pid < 0) {
 		free(env);
@@ -144,7 +137,7 @@ tsrun(const char *const *argv, const tsrun_opts_t *opts, tsrun_result_t *res)
 		struct pollfd pfd[3];
 		int nfd = 0, efd = master >= 0 ? master : err[0];
 		char buf[65536];
-		double left = deadline - tsrun_now();
+		double left = deadline - ((double)clock_mono_ms() / 1e3);
 
 		if (out[0] >= 0)
 			pfd[nfd++] = (struct pollfd){ .fd = out[0], .events = POLLIN };
@@ -199,7 +192,7 @@ tsrun(const char *const *argv, const tsrun_opts_t *opts, tsrun_result_t *res)
 	}
 	while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
 		;
-	res->seconds = tsrun_now() - start;
+	res->seconds = ((double)clock_mono_ms() / 1e3) - start;
 	res->maxrss_kb = ru.ru_maxrss;
 	res->cpu_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;

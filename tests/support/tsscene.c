@@ -10,15 +10,6 @@
 
 static int tsscene_seq;
 
-int64_t
-ts_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 ts_sleep_ms(int ms)
 {
@@ -60,7 +51,7 @@ tsscene_begin(tsscene_t *s, const tsextrahop_opts_t *fxo, const char *api_key)
 int
 tsscene_start_daemon(tsscene_t *s)
 {
-	int64_t start = ts_now_ms();
+	int64_t start = clock_mono_ms();
 
 	if (tsdaemon_start(&s->d, s->error, sizeof(s->error)) != 0)
 		return -1;
@@ -74,7 +65,7 @@ tsscene_start_daemon(tsscene_t *s)
 		free(body);
 		if (active)
 			return 0;
-		if (ts_now_ms() - start > 20000) {
+		if (clock_mono_ms() - start > 20000) {
 			snprintf(s->error, sizeof(s->error), "ticketsyncd never became active and ready");
 			return -1;
 		}
@@ -245,11 +236,11 @@ tsscene_patches(tsscene_t *s, int64_t id, bson_t *out_last_body, bson_t *all)
 int64_t
 tsscene_wait_patches(tsscene_t *s, int64_t id, int n, int timeout_ms)
 {
-	int64_t start = ts_now_ms();
+	int64_t start = clock_mono_ms();
 
-	while (ts_now_ms() - start < timeout_ms) {
+	while (clock_mono_ms() - start < timeout_ms) {
 		if (tsscene_patches(s, id, NULL, NULL) >= n)
-			return ts_now_ms() - start;
+			return clock_mono_ms() - start;
 		ts_sleep_ms(25);
 	}
 	return -1;
@@ -269,9 +260,9 @@ bool
 tsscene_wait_count(tsscene_t *s, const char *coll_name, const char *json_filter, int64_t n,
     int timeout_ms)
 {
-	int64_t start = ts_now_ms();
+	int64_t start = clock_mono_ms();
 
-	while (ts_now_ms() - start < timeout_ms) {
+	while (clock_mono_ms() - start < timeout_ms) {
 		if (tsscene_count(s, coll_name, json_filter) >= n)
 			return true;
 		ts_sleep_ms(25);

@@ -13,6 +13,8 @@
 
 #include <mongoc/mongoc.h>
 
+#include "ticketsync/clock.h"
+
 #include "tsdaemon.h"
 #include "tsextrahop.h"
 #include "tsgroup.h"
@@ -31,7 +33,6 @@ typedef struct tsscene {
 	char error[512];
 } tsscene_t;
 
-int64_t ts_now_ms(void);
 void ts_sleep_ms(int ms);
 
 /* A scene with its own database (named after tag); nothing started yet. */

@@ -1,4 +1,5 @@
 /* tsworkload: recognisable ticket changes and the lost/stale checks; see tsworkload.h. */
+#include "ticketsync/clock.h"
 #include "tsworkload.h"
 
 #include <stdio.h>
@@ -124,10 +125,10 @@ tsworkload_write(void *arg)
 bool
 tsworkload_wait_converged(tsworkload_t *w, int timeout_ms)
 {
-	int64_t start = ts_now_ms();
+	int64_t start = clock_mono_ms();
 	int stable = 0;
 
-	while (ts_now_ms() - start < timeout_ms) {
+	while (clock_mono_ms() - start < timeout_ms) {
 		if (tsscene_count(w->s, "ticketsync_state", "{'state': 'synced'}") == w->ndet) {
 			if (++stable == 3)
 				return true;

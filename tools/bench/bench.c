@@ -42,6 +42,7 @@
 #include <curl/curl.h>
 #include <mongoc/mongoc.h>
 
+#include "ticketsync/clock.h"
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
 #include "tsdaemon.h"
@@ -142,25 +143,6 @@ bench_note(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-}
-
-static double
-bench_mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Wall clock in ms: the fake records arrival times as epoch ms. */
-static double
-bench_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static void
@@ -272,7 +254,7 @@ bench_run(char *const argv[], const char *log_path, double timeout_s, char *out,
 {
 	int fds[2], status = -1;
 	size_t used = 0;
-	double deadline = bench_mono_s() + timeout_s;
+	double deadline = ((double)clock_mono_ms() / 1e3) + timeout_s;
 	pid_t pid;
 
 	out[0] = '\0';
@@ -298,7 +280,7 @@ bench_run(char *const argv[], const char *log_path, double timeout_s, char *out,
 	close(fds[1]);
 	for (;;) {
 		struct pollfd pfd = { fds[0], POLLIN, 0 };
-		double left = deadline - bench_mono_s();
+		double left = deadline - ((double)clock_mono_ms() / 1e3);
 		char sink[512];
 		ssize_t n;
 
@@ -410,14 +392,14 @@ bench_reset_fake(bench_t *b)
 static double
 bench_wait_accepted(bench_t *b, int64_t want, double timeout_s, int poll_ms, int64_t *seen)
 {
-	double deadline = bench_mono_s() + timeout_s;
+	double deadline = ((double)clock_mono_ms() / 1e3) + timeout_s;
 	int64_t acc = -1;
 
-	while (bench_mono_s() < deadline) {
+	while (((double)clock_mono_ms() / 1e3) < deadline) {
 		if (bench_stats(b, &acc, NULL) && acc >= want) {
 			if (seen != NULL)
 				*seen = acc;
-			return bench_mono_s();
+			return ((double)clock_mono_ms() / 1e3);
 		}
 		bench_sleep_ms(poll_ms);
 	}
@@ -526,7 +508,7 @@ bench_insert(bench_t *b, const char *db, const char *coll_name, int64_t from, lo
 	bson_t *docs = calloc(BENCH_INSERT_BATCH, sizeof(bson_t));
 	const bson_t **ptrs = calloc(BENCH_INSERT_BATCH, sizeof(bson_t *));
 	bool tickets = strcmp(coll_name, STORE_COLL_TICKETS) == 0;
-	int64_t now = (int64_t)bench_wall_ms();
+	int64_t now = clock_wall_ms();
 	bool ok = docs != NULL && ptrs != NULL;
 
 	for (long off = 0; ok && off < n; off += BENCH_INSERT_BATCH) {
@@ -653,9 +635,9 @@ bench_daemon_start(bench_t *b, tsdaemon_t *d, const char *db, const char *tag)
 static bool
 bench_daemon_idle(bench_t *b, tsdaemon_t *d, long reconciles, double timeout_s)
 {
-	double deadline = bench_mono_s() + timeout_s;
+	double deadline = ((double)clock_mono_ms() / 1e3) + timeout_s;
 
-	while (bench_mono_s() < deadline) {
+	while (((double)clock_mono_ms() / 1e3) < deadline) {
 		if (tsdaemon_get(d, "/readyz", NULL) == 200 &&
 		    tsdaemon_metric(d, "ticketsync_rescans_total") >= 1 &&
 		    tsdaemon_metric(d, "ticketsync_reconciles_total") >= (double)reconciles) {
@@ -836,13 +818,13 @@ bench_ticketsync(bench_t *b, bench_size_result_t *r)
 	n0 = bench_cpu_s(b->mongo->proc.pid);
 	f0 = bench_cpu_s(b->fx.proc.pid);
 	bench_note("N=%ld ticketsync: inserting %ld tickets", r->n, r->n);
-	chk.t0_ms = bench_wall_ms();
-	t0 = bench_mono_s();
+	chk.t0_ms = (double)clock_wall_ms();
+	t0 = ((double)clock_mono_ms() / 1e3);
 	if (!bench_insert(b, db, STORE_COLL_TICKETS, 1, r->n, "In Progress", "TK")) {
 		r->ok = false;
 		goto done;
 	}
-	r->write_s = bench_mono_s() - t0;
+	r->write_s = ((double)clock_mono_ms() / 1e3) - t0;
 	t1 = bench_wait_accepted(b, r->n, 60 + (double)r->n / 100, 10, &seen);
 	cpu1 = bench_cpu_s(d.proc.pid);
 	n1 = bench_cpu_s(b->mongo->proc.pid);
@@ -963,10 +945,10 @@ bench_steady(bench_t *b, bench_steady_result_t *r)
 	if (!bench_daemon_idle(b, &d, dets, 120))
 		goto done;
 	{
-		double until = bench_mono_s() + 60;
+		double until = ((double)clock_mono_ms() / 1e3) + 60;
 		int64_t left = -1;
 
-		while (bench_mono_s() < until &&
+		while (((double)clock_mono_ms() / 1e3) < until &&
 		    (left = bench_count(b, db, STORE_COLL_STATE,
 		         "{\"state\": {\"$ne\": \"synced\"}}")) != 0)
 			bench_sleep_ms(100);
@@ -984,9 +966,9 @@ bench_steady(bench_t *b, bench_steady_result_t *r)
 		lat[i] = -1;
 	bench_note("latency: %ld ticket changes, one every %.1f ms", changes, period_ms);
 	cpu0 = bench_cpu_s(d.proc.pid);
-	start = bench_mono_s();
+	start = ((double)clock_mono_ms() / 1e3);
 	for (long i = 0; i < changes; i++) {
-		double due = start + (double)i * period_ms / 1000.0, now = bench_mono_s();
+		double due = start + (double)i * period_ms / 1000.0, now = ((double)clock_mono_ms() / 1e3);
 		bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, set;
 		bson_error_t err;
 		char tid[32], who[32];
@@ -1000,7 +982,7 @@ bench_steady(bench_t *b, bench_steady_result_t *r)
 		BSON_APPEND_UTF8(&filter, "_id", tid);
 		BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
 		BSON_APPEND_UTF8(&set, "assignee", who);
-		write_ms[i] = bench_wall_ms();
+		write_ms[i] = (double)clock_wall_ms();
 		BSON_APPEND_DATE_TIME(&set, "updated_at", (int64_t)write_ms[i]);
 		bson_append_document_end(&update, &set);
 		if (!mongoc_collection_update_one(coll, &filter, &update, NULL, NULL, &err))
@@ -1067,12 +1049,12 @@ bench_pending(bench_t *b, bench_pending_result_t *r)
 		goto done;
 	bench_note("pending: %ld detections and tickets written while ExtraHop answers 503",
 	    r->pending);
-	t0 = bench_mono_s();
+	t0 = ((double)clock_mono_ms() / 1e3);
 	if (!bench_insert(b, db, STORE_COLL_DETECTIONS, 1, r->pending, NULL, NULL) ||
 	    !bench_insert(b, db, STORE_COLL_TICKETS, 1, r->pending, "In Progress", "TK"))
 		goto done;
 	deadline = t0 + 120 + (double)r->pending / 100;
-	while (bench_mono_s() < deadline) {
+	while (((double)clock_mono_ms() / 1e3) < deadline) {
 		n = bench_count(b, db, STORE_COLL_STATE,
 		    "{\"state\": {\"$in\": [\"pending\", \"in_flight\"]}}");
 		if (n >= r->pending)
@@ -1084,7 +1066,7 @@ bench_pending(bench_t *b, bench_pending_result_t *r)
 		    n, r->pending, d.stderr_path);
 		goto done;
 	}
-	r->reach_s = bench_mono_s() - t0;
+	r->reach_s = ((double)clock_mono_ms() / 1e3) - t0;
 	/* Let the pusher cycle through its retries for a while at this size. */
 	bench_sleep_ms(3000);
 	r->rss_mb = bench_mem_mb(d.proc.pid, "VmRSS");
