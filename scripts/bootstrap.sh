@@ -48,7 +48,8 @@ if [ -f "$NODE_DIR/package-lock.json" ]; then
   fi
 fi
 
-if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+# A cache without a Makefile is a configure that failed (a package was missing): redo it.
+if [ ! -f "$BUILD_DIR/CMakeCache.txt" ] || [ ! -f "$BUILD_DIR/Makefile" ]; then
   cmake -S "$ROOT" -B "$BUILD_DIR" "$@" >/dev/null
 fi
 cmake --build "$BUILD_DIR" -j"$(nproc)" -- --no-print-directory | grep -v -E '^\[ *[0-9]+%\] (Built target|Building|Linking)' || true
