@@ -177,9 +177,5 @@ void outbox_append_due(bson_t *filter, int64_t now_ms);
 bool outbox_replay_parked(mongoc_client_t *client, const char *db, const char *coll,
     const int64_t *ids, size_t n_ids, int64_t now_ms, int64_t *count_out, bson_error_t *err);
 
-/* The state document of id; out always initialised (empty when not found). */
-bool outbox_get(mongoc_client_t *client, const char *db, const char *coll, int64_t id,
-    bson_t *out, bool *found, bson_error_t *err);
-
 
 #endif

@@ -3,9 +3,9 @@
  * (watcher, DB worker, ticketsyncctl) pops its own client, since a mongoc_client_t is
  * not thread-safe. Also the read helpers the watcher needs.
  *
- * Every function taking a mongoc_client_t also takes the database name (the store's
- * store_db(), or the configured one in ticketsyncctl). Never called from the libevent
- * loop: every call blocks on the network.
+ * Every function taking a mongoc_client_t also takes the database name (the
+ * configured one). Never called from the libevent loop: every call blocks on the
+ * network.
  */
 #ifndef TICKETSYNC_STORE_H
 #define TICKETSYNC_STORE_H
@@ -52,7 +52,6 @@ void store_destroy(store_t *store); /* NULL-safe; every popped client must be pu
 /* Take a client for this thread (blocks while the pool is exhausted); give it back. */
 mongoc_client_t *store_pop(store_t *store);
 void store_push(store_t *store, mongoc_client_t *client);
-const char *store_db(const store_t *store);
 
 /* MongoDB database naming rules (non-empty, < 64 bytes, none of / \ . " $ space). */
 bool store_db_name_valid(const char *db, bson_error_t *err);
@@ -87,15 +86,13 @@ bool store_fields_get(const bson_t *doc, const char *key, fields_t *out, bool *p
 /* Called per document; return false to stop early (not an error). */
 typedef bool (*store_doc_cb)(const bson_t *doc, void *ctx);
 
-/* The detection with _id == id, whatever numeric type the trigger stored it as.
- * out is always initialised (empty when not found): the caller destroys it. */
-bool store_load_detection(mongoc_client_t *client, const char *db, int64_t id, bson_t *out,
-    bool *found, bson_error_t *err);
-
-/* Every ticket whose detection_ids holds id (in any numeric type), ascending _id.
- * n_out (may be NULL) counts the documents handed to cb. */
-bool store_load_tickets_for_detection(mongoc_client_t *client, const char *db, int64_t id,
-    store_doc_cb cb, void *ctx, size_t *n_out, bson_error_t *err);
+/* The first document coll holds matching filter (opts: projection, read concern...;
+ * the limit is added here) into out, which is always initialised (empty when none
+ * matched): the caller destroys it. The one "read one document" of the program.
+ * An int64 _id filter matches whatever numeric type the trigger stored the id as:
+ * MongoDB compares numbers by value across types. */
+bool store_find_one(mongoc_collection_t *coll, const bson_t *filter, const bson_t *opts,
+    bson_t *out, bool *found, bson_error_t *err);
 
 /*
  * One page of the detections with _id >= from_id, ascending _id, at most batch
@@ -124,9 +121,5 @@ typedef struct store_pushed {
 
 /* Parse a ticketsync_state document (e.g. from a bulk find) into out (found true). */
 bool store_pushed_from_doc(const bson_t *doc, store_pushed_t *out, bson_error_t *err);
-
-/* Load the state of detection id; out->found false when there is none. */
-bool store_load_pushed(mongoc_client_t *client, const char *db, int64_t id,
-    store_pushed_t *out, bson_error_t *err);
 
 #endif

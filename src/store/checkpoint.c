@@ -23,11 +23,10 @@ checkpoint_load(mongoc_client_t *client, const char *db, const char *name, bson_
     bool *found, int64_t *saved_at_ms, bson_error_t *err)
 {
 	mongoc_collection_t *coll = NULL;
-	mongoc_cursor_t *cursor = NULL;
 	mongoc_read_concern_t *rc = NULL;
 	bson_t filter = BSON_INITIALIZER;
 	bson_t opts = BSON_INITIALIZER;
-	const bson_t *doc;
+	bson_t doc = BSON_INITIALIZER;
 	bson_iter_t it;
 	bool ok = false;
 
@@ -38,46 +37,44 @@ checkpoint_load(mongoc_client_t *client, const char *db, const char *name, bson_
 	if (!checkpoint_name_valid(name, err))
 		goto cleanup;
 	BSON_APPEND_UTF8(&filter, "_id", name);
-	BSON_APPEND_INT64(&opts, "limit", 1);
 	/* Read what is durable, the same guarantee the save asked for. */
 	rc = mongoc_read_concern_new();
 	mongoc_read_concern_set_level(rc, MONGOC_READ_CONCERN_LEVEL_MAJORITY);
 	mongoc_read_concern_append(rc, &opts);
 	coll = mongoc_client_get_collection(client, db, STORE_COLL_CHECKPOINTS);
-	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-	if (mongoc_cursor_next(cursor, &doc)) {
-		if (!bson_iter_init_find(&it, doc, "token") || !BSON_ITER_HOLDS_DOCUMENT(&it)) {
+	bson_destroy(&doc);
+	if (!store_find_one(coll, &filter, &opts, &doc, found, err))
+		goto cleanup;
+	if (*found) {
+		const uint8_t *data;
+		uint32_t len;
+		bson_t token;
+
+		*found = false;
+		if (!bson_iter_init_find(&it, &doc, "token") || !BSON_ITER_HOLDS_DOCUMENT(&it)) {
 			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT,
 			    "checkpoint %s has no token document", name);
 			goto cleanup;
 		}
-		{
-			const uint8_t *data;
-			uint32_t len;
-			bson_t token;
-
-			bson_iter_document(&it, &len, &data);
-			if (!bson_init_static(&token, data, len)) {
-				bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT,
-				    "checkpoint %s: corrupt token", name);
-				goto cleanup;
-			}
-			bson_concat(token_out, &token);
+		bson_iter_document(&it, &len, &data);
+		if (!bson_init_static(&token, data, len)) {
+			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT,
+			    "checkpoint %s: corrupt token", name);
+			goto cleanup;
 		}
-		if (saved_at_ms != NULL && bson_iter_init_find(&it, doc, "saved_at") &&
+		bson_concat(token_out, &token);
+		if (saved_at_ms != NULL && bson_iter_init_find(&it, &doc, "saved_at") &&
 		    BSON_ITER_HOLDS_DATE_TIME(&it))
 			*saved_at_ms = bson_iter_date_time(&it);
 		*found = true;
 	}
-	if (mongoc_cursor_error(cursor, err))
-		goto cleanup;
 	ok = true;
 cleanup:
-	mongoc_cursor_destroy(cursor);
 	mongoc_collection_destroy(coll);
 	mongoc_read_concern_destroy(rc);
 	bson_destroy(&filter);
 	bson_destroy(&opts);
+	bson_destroy(&doc);
 	return ok;
 }
 

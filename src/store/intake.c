@@ -108,32 +108,23 @@ static bool
 intake_stored(mongoc_collection_t *coll, const char *id, bool *exists, int64_t *updated_at,
     bson_error_t *err)
 {
-	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, proj;
-	mongoc_cursor_t *cursor;
-	const bson_t *doc;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, proj, doc;
+	bson_iter_t it;
 	bool ok;
 
-	*exists = false;
 	*updated_at = 0;
 	BSON_APPEND_UTF8(&filter, "_id", id);
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
 	BSON_APPEND_INT32(&proj, "updated_at", 1);
 	bson_append_document_end(&opts, &proj);
-	BSON_APPEND_INT64(&opts, "limit", 1);
-	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-	if (mongoc_cursor_next(cursor, &doc)) {
-		bson_iter_t it;
-
-		*exists = true;
-		if (bson_iter_init_find(&it, doc, "updated_at")) {
-			if (BSON_ITER_HOLDS_DATE_TIME(&it))
-				*updated_at = bson_iter_date_time(&it);
-			else if (!store_iter_int64(&it, updated_at))
-				*updated_at = 0;
-		}
+	ok = store_find_one(coll, &filter, &opts, &doc, exists, err);
+	if (ok && *exists && bson_iter_init_find(&it, &doc, "updated_at")) {
+		if (BSON_ITER_HOLDS_DATE_TIME(&it))
+			*updated_at = bson_iter_date_time(&it);
+		else if (!store_iter_int64(&it, updated_at))
+			*updated_at = 0;
 	}
-	ok = !mongoc_cursor_error(cursor, err);
-	mongoc_cursor_destroy(cursor);
+	bson_destroy(&doc);
 	bson_destroy(&filter);
 	bson_destroy(&opts);
 	return ok;

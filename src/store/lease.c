@@ -182,10 +182,9 @@ lease_read(mongoc_client_t *client, const char *db, const char *name, lease_stat
 {
 	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, STORE_COLL_LEASES);
 	bson_t filter = BSON_INITIALIZER;
-	mongoc_cursor_t *cursor;
-	const bson_t *doc;
+	bson_t doc;
 	int64_t now = 0;
-	bool ok = true;
+	bool found, ok;
 
 	memset(out, 0, sizeof(*out));
 	if (!lease_server_now(client, &now, err)) {
@@ -194,12 +193,10 @@ lease_read(mongoc_client_t *client, const char *db, const char *name, lease_stat
 	}
 	out->server_now_ms = now;
 	BSON_APPEND_UTF8(&filter, "_id", name);
-	cursor = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
-	if (mongoc_cursor_next(cursor, &doc))
-		lease_from_doc(doc, NULL, out);
-	if (mongoc_cursor_error(cursor, err))
-		ok = false;
-	mongoc_cursor_destroy(cursor);
+	ok = store_find_one(coll, &filter, NULL, &doc, &found, err);
+	if (ok && found)
+		lease_from_doc(&doc, NULL, out);
+	bson_destroy(&doc);
 	bson_destroy(&filter);
 	mongoc_collection_destroy(coll);
 	return ok;

@@ -23,34 +23,6 @@ outbox_append_nullable(bson_t *doc, const char *key, const char *value)
 		BSON_APPEND_NULL(doc, key);
 }
 
-/* Find the one document with _id id into out (initialised here). */
-static bool
-outbox_find_one(mongoc_collection_t *coll, int64_t id, bson_t *out, bool *found,
-    bson_error_t *err)
-{
-	bson_t filter = BSON_INITIALIZER;
-	bson_t opts = BSON_INITIALIZER;
-	mongoc_cursor_t *cursor;
-	const bson_t *doc;
-	bool ok;
-
-	bson_init(out);
-	*found = false;
-	BSON_APPEND_INT64(&filter, "_id", id);
-	BSON_APPEND_INT64(&opts, "limit", 1);
-	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-	if (mongoc_cursor_next(cursor, &doc)) {
-		bson_destroy(out);
-		bson_copy_to(doc, out);
-		*found = true;
-	}
-	ok = !mongoc_cursor_error(cursor, err);
-	mongoc_cursor_destroy(cursor);
-	bson_destroy(&filter);
-	bson_destroy(&opts);
-	return ok;
-}
-
 /* ---- set_desired ---- */
 
 /* What recording desired means for a detection: pushplan's decision plus what the
@@ -269,11 +241,15 @@ outbox_set_desired(mongoc_client_t *client, const char *db, const char *coll_nam
 
 	memset(&res, 0, sizeof(res));
 	for (int attempt = 0; attempt < OUTBOX_CAS_TRIES; attempt++) {
+		bson_t filter = BSON_INITIALIZER;
 		bson_t cur;
 		const bson_t *current;
-		bool found;
+		bool found, read;
 
-		if (!outbox_find_one(coll, id, &cur, &found, err)) {
+		BSON_APPEND_INT64(&filter, "_id", id);
+		read = store_find_one(coll, &filter, NULL, &cur, &found, err);
+		bson_destroy(&filter);
+		if (!read) {
 			bson_destroy(&cur);
 			goto cleanup;
 		}
@@ -1174,17 +1150,6 @@ outbox_replay_parked(mongoc_client_t *client, const char *db, const char *coll_n
 	ok = true;
 cleanup:
 	*count_out = count;
-	mongoc_collection_destroy(coll);
-	return ok;
-}
-
-bool
-outbox_get(mongoc_client_t *client, const char *db, const char *coll_name, int64_t id,
-    bson_t *out, bool *found, bson_error_t *err)
-{
-	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, coll_name);
-	bool ok = outbox_find_one(coll, id, out, found, err);
-
 	mongoc_collection_destroy(coll);
 	return ok;
 }

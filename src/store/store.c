@@ -90,12 +90,6 @@ store_push(store_t *store, mongoc_client_t *client)
 		mongoc_client_pool_push(store->pool, client);
 }
 
-const char *
-store_db(const store_t *store)
-{
-	return store->db;
-}
-
 size_t
 store_utf8_seq(const unsigned char *s, size_t left)
 {
@@ -245,37 +239,28 @@ store_iter_int64(const bson_iter_t *it, int64_t *out)
 }
 
 bool
-store_load_detection(mongoc_client_t *client, const char *db, int64_t id, bson_t *out,
+store_find_one(mongoc_collection_t *coll, const bson_t *filter, const bson_t *opts, bson_t *out,
     bool *found, bson_error_t *err)
 {
-	mongoc_collection_t *coll = NULL;
-	mongoc_cursor_t *cursor = NULL;
+	mongoc_cursor_t *cursor;
 	const bson_t *doc;
-	bson_t filter = BSON_INITIALIZER;
-	bson_t opts = BSON_INITIALIZER;
-	bool ok = false;
+	bson_t find_opts = BSON_INITIALIZER;
+	bool ok;
 
 	bson_init(out);
 	*found = false;
-	/* An int64 equality matches the id whether the trigger stored int32, int64 or a
-	 * double: MongoDB compares numbers by value across types. */
-	BSON_APPEND_INT64(&filter, "_id", id);
-	BSON_APPEND_INT64(&opts, "limit", 1);
-	coll = mongoc_client_get_collection(client, db, STORE_COLL_DETECTIONS);
-	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+	if (opts != NULL)
+		bson_concat(&find_opts, opts);
+	BSON_APPEND_INT64(&find_opts, "limit", 1);
+	cursor = mongoc_collection_find_with_opts(coll, filter, &find_opts, NULL);
 	if (mongoc_cursor_next(cursor, &doc)) {
 		bson_destroy(out);
 		bson_copy_to(doc, out);
 		*found = true;
 	}
-	if (mongoc_cursor_error(cursor, err))
-		goto cleanup;
-	ok = true;
-cleanup:
+	ok = !mongoc_cursor_error(cursor, err);
 	mongoc_cursor_destroy(cursor);
-	mongoc_collection_destroy(coll);
-	bson_destroy(&filter);
-	bson_destroy(&opts);
+	bson_destroy(&find_opts);
 	return ok;
 }
 
@@ -312,27 +297,6 @@ cleanup:
 		*n_out = n;
 	mongoc_cursor_destroy(cursor);
 	mongoc_collection_destroy(coll);
-	return ok;
-}
-
-bool
-store_load_tickets_for_detection(mongoc_client_t *client, const char *db, int64_t id,
-    store_doc_cb cb, void *ctx, size_t *n_out, bson_error_t *err)
-{
-	bson_t filter = BSON_INITIALIZER;
-	bson_t opts = BSON_INITIALIZER;
-	bson_t sort;
-	bool ok;
-
-	/* Equality on an array field matches any element, of any numeric type. */
-	BSON_APPEND_INT64(&filter, "detection_ids", id);
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-	BSON_APPEND_INT32(&sort, "_id", 1);
-	bson_append_document_end(&opts, &sort);
-	ok = store_find_each(client, db, STORE_COLL_TICKETS, &filter, &opts, cb, ctx, n_out,
-	    NULL, err);
-	bson_destroy(&filter);
-	bson_destroy(&opts);
 	return ok;
 }
 
@@ -492,35 +456,4 @@ store_pushed_from_doc(const bson_t *doc, store_pushed_t *out, bson_error_t *err)
 	if (bson_iter_init_find(&it, doc, "state") && BSON_ITER_HOLDS_UTF8(&it))
 		bson_strncpy(out->state, bson_iter_utf8(&it, NULL), sizeof(out->state));
 	return true;
-}
-
-bool
-store_load_pushed(mongoc_client_t *client, const char *db, int64_t id, store_pushed_t *out,
-    bson_error_t *err)
-{
-	bson_t filter = BSON_INITIALIZER;
-	bson_t opts = BSON_INITIALIZER;
-	mongoc_collection_t *coll = NULL;
-	mongoc_cursor_t *cursor = NULL;
-	const bson_t *doc;
-	bool ok = false;
-
-	memset(out, 0, sizeof(*out));
-	BSON_APPEND_INT64(&filter, "_id", id);
-	BSON_APPEND_INT64(&opts, "limit", 1);
-	coll = mongoc_client_get_collection(client, db, STORE_COLL_STATE);
-	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-	if (mongoc_cursor_next(cursor, &doc)) {
-		if (!store_pushed_from_doc(doc, out, err))
-			goto cleanup;
-	}
-	if (mongoc_cursor_error(cursor, err))
-		goto cleanup;
-	ok = true;
-cleanup:
-	mongoc_cursor_destroy(cursor);
-	mongoc_collection_destroy(coll);
-	bson_destroy(&filter);
-	bson_destroy(&opts);
-	return ok;
 }

@@ -22,6 +22,7 @@
 #include "ticketsync/store.h"
 #include "ticketsync/timefmt.h"
 #include "tsoutbox.h"
+#include "tsstore.h"
 #include "tsscene.h"
 
 typedef tsscene_t fixture_t;
@@ -479,7 +480,7 @@ state_of(fixture_t *f, int64_t id)
 	bson_error_t err;
 	const char *s;
 
-	if (!outbox_get(f->client, f->db, STORE_COLL_STATE, id, &doc, &found, &err))
+	if (!tsstore_find_id(f->client, f->db, STORE_COLL_STATE, id, &doc, &found, &err))
 		fail_msg("outbox_get: %s", err.message);
 	assert_true(found);
 	s = tsmongo_get_str(tsmongo_tmp_keep(bson_copy(&doc)), "state");

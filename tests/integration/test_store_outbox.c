@@ -154,7 +154,7 @@ get_doc(fixture_t *f, int64_t id, bson_t *doc)
 	bson_error_t err;
 	bool found;
 
-	if (!outbox_get(f->client, f->db, STORE_COLL_STATE, id, doc, &found, &err))
+	if (!tsstore_find_id(f->client, f->db, STORE_COLL_STATE, id, doc, &found, &err))
 		fail_msg("get: %s", err.message);
 	assert_true(found);
 }
@@ -231,7 +231,7 @@ test_insert_unchanged_update(void **state)
 
 	/* Already what ExtraHop shows: nothing written at all. */
 	set(f, 1, &base, &base, T0, OUTBOX_UNCHANGED, 0, "");
-	assert_true(outbox_get(f->client, f->db, STORE_COLL_STATE, 1, &doc, &found, &err));
+	assert_true(tsstore_find_id(f->client, f->db, STORE_COLL_STATE, 1, &doc, &found, &err));
 	assert_false(found);
 	bson_destroy(&doc);
 
@@ -319,7 +319,7 @@ test_push_cycle_and_mask(void **state)
 	assert_int_equal(claim(f, T0 + 20, 4, "worker-1", 30000, items), 1);
 	assert_int_equal(tsoutbox_mask(&items[0]), FIELDS_TICKET_ID | FIELDS_STATUS | FIELDS_RESOLUTION);
 
-	assert_true(store_load_pushed(f->client, f->db, 7, &st, &err));
+	assert_true(tsstore_pushed(f->client, f->db, 7, &st, &err));
 	assert_true(st.found);
 	assert_true(st.has_pushed);
 	assert_true(fields_equal(&st.pushed, &a));
@@ -1249,7 +1249,7 @@ test_concurrent_set_claim_complete(void **state)
 	for (int64_t id = 1; id <= SOAK_IDS; id++) {
 		store_pushed_t st;
 
-		assert_true(store_load_pushed(f->client, f->db, id, &st, &err));
+		assert_true(tsstore_pushed(f->client, f->db, id, &st, &err));
 		if (!st.found)
 			continue; /* never differed from the baseline */
 		assert_string_equal(st.state, "synced");

@@ -162,20 +162,24 @@ test_load_detection_any_numeric_id(void **state)
 	insert_json(f, STORE_COLL_DETECTIONS, "{\"_id\": 103.0, \"title\": \"double\"}");
 	insert_json(f, STORE_COLL_DETECTIONS, "{\"_id\": \"104\", \"title\": \"string\"}");
 
-	assert_true(store_load_detection(f->client, f->db, 101, &doc, &found, &err));
+	assert_true(tsstore_find_id(f->client, f->db, STORE_COLL_DETECTIONS,
+	    101, &doc, &found, &err));
 	assert_true(found);
 	assert_string_equal(doc_str(&doc, "title"), "int32");
 	bson_destroy(&doc);
-	assert_true(store_load_detection(f->client, f->db, 4294967396LL, &doc, &found, &err));
+	assert_true(tsstore_find_id(f->client, f->db, STORE_COLL_DETECTIONS,
+	    4294967396LL, &doc, &found, &err));
 	assert_true(found);
 	assert_string_equal(doc_str(&doc, "title"), "int64");
 	bson_destroy(&doc);
-	assert_true(store_load_detection(f->client, f->db, 103, &doc, &found, &err));
+	assert_true(tsstore_find_id(f->client, f->db, STORE_COLL_DETECTIONS,
+	    103, &doc, &found, &err));
 	assert_true(found);
 	assert_string_equal(doc_str(&doc, "title"), "double");
 	bson_destroy(&doc);
 	/* A string id is not the number. */
-	assert_true(store_load_detection(f->client, f->db, 104, &doc, &found, &err));
+	assert_true(tsstore_find_id(f->client, f->db, STORE_COLL_DETECTIONS,
+	    104, &doc, &found, &err));
 	assert_false(found);
 	assert_true(bson_empty(&doc));
 	bson_destroy(&doc);
@@ -225,7 +229,7 @@ test_tickets_for_detection(void **state)
 	snprintf(buf, sizeof(buf), "{\"_id\": \"D-4\", \"detection_ids\": [80], %s", tail);
 	insert_json(f, STORE_COLL_TICKETS, buf);
 
-	assert_true(store_load_tickets_for_detection(f->client, f->db, 8, collect_ids, &c, &n,
+	assert_true(tsstore_tickets_for(f->client, f->db, 8, collect_ids, &c, &n,
 	    &err));
 	assert_int_equal(n, 3);
 	assert_string_equal(c.ids[0], "A-1");
@@ -233,13 +237,13 @@ test_tickets_for_detection(void **state)
 	assert_string_equal(c.ids[2], "C-3");
 
 	memset(&c, 0, sizeof(c));
-	assert_true(store_load_tickets_for_detection(f->client, f->db, 10, collect_ids, &c, &n,
+	assert_true(tsstore_tickets_for(f->client, f->db, 10, collect_ids, &c, &n,
 	    &err));
 	assert_int_equal(n, 0);
 
 	memset(&c, 0, sizeof(c));
 	c.stop_after = 1;
-	assert_true(store_load_tickets_for_detection(f->client, f->db, 8, collect_ids, &c, &n,
+	assert_true(tsstore_tickets_for(f->client, f->db, 8, collect_ids, &c, &n,
 	    &err));
 	assert_int_equal(n, 1);
 }
@@ -341,7 +345,7 @@ test_load_pushed_absent_and_corrupt(void **state)
 	bson_error_t err;
 	bson_t *doc;
 
-	assert_true(store_load_pushed(f->client, f->db, 77, &st, &err));
+	assert_true(tsstore_pushed(f->client, f->db, 77, &st, &err));
 	assert_false(st.found);
 
 	/* store_pushed_from_doc on a document the validator would refuse. */
@@ -377,7 +381,7 @@ test_pool_threads_get_own_clients(void **state)
 	assert_non_null(b);
 	assert_ptr_not_equal(a, b);
 	assert_ptr_not_equal(a, f->client);
-	assert_true(store_load_detection(a, f->db, 1, &doc, &found, &err));
+	assert_true(tsstore_find_id(a, f->db, STORE_COLL_DETECTIONS, 1, &doc, &found, &err));
 	bson_destroy(&doc);
 	store_push(tsstore_pool(), a);
 	store_push(tsstore_pool(), b);

@@ -239,7 +239,7 @@ test_detections_warn_only(void **state)
 	 * ExtraHop's trigger could never see a rejection. */
 	assert_int_equal(insert_json(f, STORE_COLL_DETECTIONS,
 	    "{\"_id\": 42, \"title\": 17, \"status\": \"weird\"}"), 0);
-	assert_true(store_load_detection(f->client, f->db, 42, &doc, &found, &err));
+	assert_true(tsstore_find_id(f->client, f->db, STORE_COLL_DETECTIONS, 42, &doc, &found, &err));
 	assert_true(found);
 	bson_destroy(&doc);
 }

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ticketsync/schema.h"
 
@@ -75,4 +76,68 @@ tsstore_teardown(void **state)
 	free(f);
 	*state = NULL;
 	return 0;
+}
+
+bool
+tsstore_find_id(mongoc_client_t *client, const char *db, const char *coll_name, int64_t id,
+    bson_t *out, bool *found, bson_error_t *err)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, coll_name);
+	bson_t filter = BSON_INITIALIZER;
+	bool ok;
+
+	BSON_APPEND_INT64(&filter, "_id", id);
+	ok = store_find_one(coll, &filter, NULL, out, found, err);
+	bson_destroy(&filter);
+	mongoc_collection_destroy(coll);
+	return ok;
+}
+
+bool
+tsstore_tickets_for(mongoc_client_t *client, const char *db, int64_t id, store_doc_cb cb,
+    void *ctx, size_t *n_out, bson_error_t *err)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, STORE_COLL_TICKETS);
+	bson_t filter = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER;
+	bson_t sort;
+	mongoc_cursor_t *cursor;
+	const bson_t *doc;
+	size_t n = 0;
+	bool ok;
+
+	/* Equality on an array field matches any element, of any numeric type. */
+	BSON_APPEND_INT64(&filter, "detection_ids", id);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "_id", 1);
+	bson_append_document_end(&opts, &sort);
+	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+	while (mongoc_cursor_next(cursor, &doc)) {
+		n++;
+		if (!cb(doc, ctx))
+			break;
+	}
+	ok = !mongoc_cursor_error(cursor, err);
+	if (n_out != NULL)
+		*n_out = n;
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	mongoc_collection_destroy(coll);
+	return ok;
+}
+
+bool
+tsstore_pushed(mongoc_client_t *client, const char *db, int64_t id, store_pushed_t *out,
+    bson_error_t *err)
+{
+	bson_t doc;
+	bool found, ok;
+
+	memset(out, 0, sizeof(*out));
+	ok = tsstore_find_id(client, db, STORE_COLL_STATE, id, &doc, &found, err);
+	if (ok && found)
+		ok = store_pushed_from_doc(&doc, out, err);
+	bson_destroy(&doc);
+	return ok;
 }

@@ -37,4 +37,18 @@ int tsstore_setup(void **state, const char *tag, tsstore_schema_t schema);
 /* Drop the database, give the client back, free the fixture. */
 int tsstore_teardown(void **state);
 
+/* Readers the service itself does not need, for checks on what the store wrote. */
+/* The document of coll with _id == id (int64: any stored numeric type matches), via
+ * store_find_one; out always initialised. */
+bool tsstore_find_id(mongoc_client_t *client, const char *db, const char *coll, int64_t id,
+    bson_t *out, bool *found, bson_error_t *err);
+/* Every ticket whose detection_ids holds id (in any numeric type), ascending _id;
+ * cb returns false to stop; n_out (may be NULL) counts the documents handed to cb. */
+bool tsstore_tickets_for(mongoc_client_t *client, const char *db, int64_t id,
+    store_doc_cb cb, void *ctx, size_t *n_out, bson_error_t *err);
+/* ticketsync_state's document of id parsed by store_pushed_from_doc; out->found false
+ * when there is none. */
+bool tsstore_pushed(mongoc_client_t *client, const char *db, int64_t id, store_pushed_t *out,
+    bson_error_t *err);
+
 #endif
