@@ -5,12 +5,11 @@
 #include <string.h>
 
 #include "ticketsync/audit.h"
+#include "ticketsync/mongoerr.h"
 #include "ticketsync/store.h"
 
 /* A lost race with a concurrent writer is retried this many times. */
 #define INTAKE_ATTEMPTS 3
-#define INTAKE_ERR_DUPLICATE_KEY 11000
-#define INTAKE_ERR_VALIDATION 121
 
 const char *
 intake_outcome_name(enum intake_outcome o)
@@ -169,13 +168,13 @@ intake_write(mongoc_client_t *client, const char *db, const ticket_t *t, intake_
 			}
 		} else {
 			bson_destroy(&reply);
-			if (werr.code == INTAKE_ERR_VALIDATION) {
+			if (werr.code == MONGOERR_DOCUMENT_VALIDATION_FAILURE) {
 				res->outcome = INTAKE_REFUSED;
 				store_text_sanitize(werr.message, res->message, sizeof(res->message));
 				ok = true;
 				goto cleanup;
 			}
-			if (werr.code != INTAKE_ERR_DUPLICATE_KEY) {
+			if (werr.code != MONGOERR_DUPLICATE_KEY) {
 				memcpy(err, &werr, sizeof(werr));
 				goto cleanup;
 			}

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "ticketsync/mongoerr.h"
 #include "ticketsync/store.h"
 
 bool
@@ -58,7 +59,7 @@ lease_modify(mongoc_collection_t *coll, const bson_t *query, const bson_t *updat
 	mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_RETURN_NEW |
 	    (upsert ? MONGOC_FIND_AND_MODIFY_UPSERT : 0));
 	ok = mongoc_collection_find_and_modify_with_opts(coll, query, opts, &reply, err);
-	if (!ok && err->code == 11000) {
+	if (!ok && err->code == MONGOERR_DUPLICATE_KEY) {
 		/* Upsert raced a live lease: somebody else holds it. */
 		ok = true;
 	} else if (ok && bson_iter_init_find(&it, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&it)) {

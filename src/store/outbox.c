@@ -5,12 +5,12 @@
 #include <string.h>
 
 #include "ticketsync/log.h"
+#include "ticketsync/mongoerr.h"
 #include "ticketsync/store.h"
 
 /* Lost compare-and-set races before giving up: each loss means another writer made
  * progress on the same detection, so a handful is plenty. */
 #define OUTBOX_CAS_TRIES 16
-#define OUTBOX_DUPLICATE_KEY 11000
 #define OUTBOX_IDS_PER_COMMAND 10000
 
 
@@ -304,7 +304,7 @@ outbox_insert_conflicts(const bson_t *reply, const size_t *op_item, size_t n_ops
 			else if (strcmp(bson_iter_key(&e), "code") == 0)
 				code = bson_iter_as_int64(&e);
 		}
-		if (code != OUTBOX_DUPLICATE_KEY || index < 0 || (size_t)index >= n_ops)
+		if (code != MONGOERR_DUPLICATE_KEY || index < 0 || (size_t)index >= n_ops)
 			return false;
 		redo[op_item[index]] = true;
 	}

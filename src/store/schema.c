@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ticketsync/mongoerr.h"
 #include "ticketsync/store.h"
 
-#define SCHEMA_NAMESPACE_EXISTS 48 /* server error: collection already exists */
-#define SCHEMA_COMMAND_NOT_FOUND 59
 
 const char *const schema_service_collections[] = {
 	STORE_COLL_STATE,
@@ -582,7 +581,7 @@ schema_ensure_one(mongoc_database_t *database, const char *db, const schema_spec
 		schema_append_validation(&create_opts, spec);
 		created = mongoc_database_create_collection(database, spec->name, &create_opts, err);
 		if (created == NULL) {
-			if (err->code != SCHEMA_NAMESPACE_EXISTS)
+			if (err->code != MONGOERR_NAMESPACE_EXISTS)
 				goto cleanup;
 			/* Another init won the race: check what it made like any other. */
 			bson_reinit(&options);
@@ -667,7 +666,7 @@ schema_check_deployment(mongoc_client_t *client, schema_deployment_t *info_out,
 	memset(&info, 0, sizeof(info));
 	BSON_APPEND_INT32(&cmd, "hello", 1);
 	if (!mongoc_client_command_simple(client, "admin", &cmd, NULL, &reply, err)) {
-		if (err->code != SCHEMA_COMMAND_NOT_FOUND)
+		if (err->code != MONGOERR_COMMAND_NOT_FOUND)
 			goto cleanup;
 		/* Servers before 4.4.2 / 5.0 know only isMaster. */
 		bson_reinit(&cmd);

@@ -13,11 +13,11 @@
 
 #include <cmocka.h>
 
+#include "ticketsync/mongoerr.h"
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
 #include "tsstore.h"
 
-#define DOCUMENT_VALIDATION_FAILURE 121
 
 typedef tsstore_fixture_t fixture_t;
 
@@ -206,22 +206,22 @@ test_ticket_validator(void **state)
 	    "{\"_id\": \"JIRA-2\", \"detection_ids\": [\"1\"], \"status\": \"Done\", "
 	    "\"assignee\": null, \"resolution\": \"Fixed\", "
 	    "\"updated_at\": {\"$date\": \"2024-01-01T00:00:00Z\"}}"),
-	    DOCUMENT_VALIDATION_FAILURE);
+	    MONGOERR_DOCUMENT_VALIDATION_FAILURE);
 	/* updated_at must be a date, not a string. */
 	assert_int_equal(insert_json(f, STORE_COLL_TICKETS,
 	    "{\"_id\": \"JIRA-3\", \"detection_ids\": [1], \"status\": \"Done\", "
 	    "\"assignee\": null, \"resolution\": null, \"updated_at\": \"yesterday\"}"),
-	    DOCUMENT_VALIDATION_FAILURE);
+	    MONGOERR_DOCUMENT_VALIDATION_FAILURE);
 	/* status is required. */
 	assert_int_equal(insert_json(f, STORE_COLL_TICKETS,
 	    "{\"_id\": \"JIRA-4\", \"detection_ids\": [1], \"assignee\": null, "
 	    "\"resolution\": null, \"updated_at\": {\"$date\": \"2024-01-01T00:00:00Z\"}}"),
-	    DOCUMENT_VALIDATION_FAILURE);
+	    MONGOERR_DOCUMENT_VALIDATION_FAILURE);
 	/* _id is the ticket id string. */
 	assert_int_equal(insert_json(f, STORE_COLL_TICKETS,
 	    "{\"_id\": 5, \"detection_ids\": [1], \"status\": \"New\", \"assignee\": null, "
 	    "\"resolution\": null, \"updated_at\": {\"$date\": \"2024-01-01T00:00:00Z\"}}"),
-	    DOCUMENT_VALIDATION_FAILURE);
+	    MONGOERR_DOCUMENT_VALIDATION_FAILURE);
 }
 
 static void
@@ -253,13 +253,13 @@ test_service_validators_reject(void **state)
 	ensure(f, NULL, false, &plan);
 	schema_plan_destroy(&plan);
 	assert_int_equal(insert_json(f, STORE_COLL_STATE,
-	    "{\"_id\": 1, \"state\": \"pending\"}"), DOCUMENT_VALIDATION_FAILURE);
+	    "{\"_id\": 1, \"state\": \"pending\"}"), MONGOERR_DOCUMENT_VALIDATION_FAILURE);
 	assert_int_equal(insert_json(f, STORE_COLL_AUDIT,
 	    "{\"at\": {\"$date\": \"2024-01-01T00:00:00Z\"}, \"event\": \"Bad Event\"}"),
-	    DOCUMENT_VALIDATION_FAILURE);
+	    MONGOERR_DOCUMENT_VALIDATION_FAILURE);
 	assert_int_equal(insert_json(f, STORE_COLL_CHECKPOINTS,
 	    "{\"_id\": \"watcher\", \"token\": \"not a document\", "
-	    "\"saved_at\": {\"$date\": \"2024-01-01T00:00:00Z\"}}"), DOCUMENT_VALIDATION_FAILURE);
+	    "\"saved_at\": {\"$date\": \"2024-01-01T00:00:00Z\"}}"), MONGOERR_DOCUMENT_VALIDATION_FAILURE);
 }
 
 static void
@@ -293,7 +293,7 @@ test_drifted_validator_repaired(void **state)
 	assert_int_equal(plan.n, 1);
 	schema_plan_destroy(&plan);
 	assert_int_equal(insert_json(f, STORE_COLL_TICKETS, "{\"_id\": \"X-2\"}"),
-	    DOCUMENT_VALIDATION_FAILURE);
+	    MONGOERR_DOCUMENT_VALIDATION_FAILURE);
 	ensure(f, NULL, false, &plan);
 	assert_int_equal(plan.n, 0);
 	schema_plan_destroy(&plan);

@@ -25,11 +25,11 @@
 #include <cmocka.h>
 
 #include "ticketsync/detection.h"
+#include "ticketsync/mongoerr.h"
 #include "ticketsync/schema.h"
 #include "tsgroup.h"
 #include "tsmongo.h"
 
-#define DOCUMENT_VALIDATION_FAILURE 121
 #define T0 INT64_C(1700000000000)
 #define LARGE_ID ((INT64_C(1) << 40) + 7)
 #define STRICT_COLL "detections_strict"
@@ -479,13 +479,13 @@ test_trigger_checks_catch_bad_documents(void **state)
 	    tsmongo_json("{'$set': {'title': 't', 'type': 'x', 'categories': [], 'start_time': 1, "
 	                 "'update_time': 1, 'risk_score': 'high'}}"),
 	    tsmongo_json("{'upsert': true}"), NULL, &err));
-	assert_int_equal(err.code, DOCUMENT_VALIDATION_FAILURE);
+	assert_int_equal(err.code, MONGOERR_DOCUMENT_VALIDATION_FAILURE);
 	/* Missing required fields (what the trigger leaves out when ExtraHop has no
 	 * value) are refused by the strict copy too. */
 	assert_false(mongoc_collection_update_one(strict, tsmongo_json("{'_id': 42}"),
 	    tsmongo_json("{'$set': {'type': 'x', 'categories': [], 'start_time': 1}}"),
 	    tsmongo_json("{'upsert': true}"), NULL, &err));
-	assert_int_equal(err.code, DOCUMENT_VALIDATION_FAILURE);
+	assert_int_equal(err.code, MONGOERR_DOCUMENT_VALIDATION_FAILURE);
 
 	if (!mongoc_collection_update_one(det, tsmongo_json("{'_id': 41}"),
 	        tsmongo_json("{'$set': {'title': 't', 'type': 'x', 'categories': [], "
