@@ -1,9 +1,13 @@
 /*
  * ticketsyncd: argument parsing and wiring only.
  *
- * Threads: the main thread runs the libevent loop (signals, push timer, libcurl,
- * HTTP listener) and never calls libmongoc; the watcher's two threads and the DB
- * worker each use their own pooled client.
+ * Threads: the main thread runs the libevent loop (signals, push timer, lease timer,
+ * libcurl, HTTP listener with the webhooks) and never calls libmongoc. Three DB
+ * workers (dbworker_start), each a thread with its own pooled client, run the loop's
+ * jobs: claims, webhook writes and gauges on d.db; the pusher's results on
+ * d.record_db; lease renewals on d.lease_db. While this instance holds the lease the
+ * watcher adds two more (change stream reader and applier), each with its own client;
+ * a previous term's watcher may still be finishing beside them.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -335,7 +339,7 @@ run(const config_t *cfg, bool print_ready)
 		rc = EXIT_CONFIG;
 		goto cleanup;
 	}
-	d.db = dbworker_start(d.store, d.base, &err);
+	d.db = dbworker_start(store_pool(d.store), d.base, &err);
 	if (d.db == NULL) {
 		log_errorx("%s", err.message);
 		goto cleanup;
@@ -344,12 +348,12 @@ run(const config_t *cfg, bool print_ready)
 	 * overlaps claiming the next. The lease gets one too: a renewal never waits
 	 * behind pushes (a late renewal can cost the lease), and claims never wait
 	 * behind a renewal. */
-	d.record_db = dbworker_start(d.store, d.base, &err);
+	d.record_db = dbworker_start(store_pool(d.store), d.base, &err);
 	if (d.record_db == NULL) {
 		log_errorx("%s", err.message);
 		goto cleanup;
 	}
-	d.lease_db = dbworker_start(d.store, d.base, &err);
+	d.lease_db = dbworker_start(store_pool(d.store), d.base, &err);
 	if (d.lease_db == NULL) {
 		log_errorx("%s", err.message);
 		goto cleanup;

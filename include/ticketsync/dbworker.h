@@ -24,13 +24,12 @@ struct dbjob {
 	void (*done)(dbjob_t *job);
 };
 
-struct store;
-dbworker_t *dbworker_start(struct store *store, struct event_base *base,
+/* The worker pops its client from pool (the store's, store_pool) for its lifetime;
+ * the pool outlives the worker. */
+dbworker_t *dbworker_start(mongoc_client_pool_t *pool, struct event_base *base,
     bson_error_t *err);
 /* Loop thread. False once the worker is stopping (the caller keeps the job). */
 bool dbworker_submit(dbworker_t *w, dbjob_t *job);
-/* Jobs submitted and not yet handed back. */
-size_t dbworker_pending(const dbworker_t *w);
 /* Refuse new jobs, run the ones queued, join the thread, then run done() for every
  * finished job on the calling thread (which must be the loop thread). */
 void dbworker_stop(dbworker_t *w);

@@ -16,15 +16,12 @@ enum log_level {
 
 void log_init(const char *progname, enum log_level level);
 void log_set_level(enum log_level level);
-enum log_level log_get_level(void);
 /* "debug", "info", "warn"/"warning", "error" -> 0; anything else -> -1 */
 int log_level_parse(const char *name, enum log_level *out);
 
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Like log_warnx, with ": strerror(errno)" appended. */
-void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Send libmongoc's own log lines through this log (its default handler writes to
  * stdout, which belongs to a program's output). Call once, early in main. */

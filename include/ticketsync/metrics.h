@@ -58,7 +58,6 @@ enum metrics_webhook_outcome {
 
 void metrics_inc(enum metrics_counter c, uint64_t n);
 void metrics_webhook_inc(enum metrics_webhook_source s, enum metrics_webhook_outcome o);
-uint64_t metrics_webhook_get(enum metrics_webhook_source s, enum metrics_webhook_outcome o);
 uint64_t metrics_get(enum metrics_counter c);
 void metrics_set(enum metrics_gauge g, int64_t v);
 int64_t metrics_gauge(enum metrics_gauge g);

@@ -52,6 +52,9 @@ void store_destroy(store_t *store); /* NULL-safe; every popped client must be pu
 /* Take a client for this thread (blocks while the pool is exhausted); give it back. */
 mongoc_client_t *store_pop(store_t *store);
 void store_push(store_t *store, mongoc_client_t *client);
+/* The pool itself, for the bottom layer's DB workers (dbworker), which cannot
+ * include this header. */
+mongoc_client_pool_t *store_pool(store_t *store);
 
 /* MongoDB database naming rules (non-empty, < 64 bytes, none of / \ . " $ space). */
 bool store_db_name_valid(const char *db, bson_error_t *err);

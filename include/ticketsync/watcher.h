@@ -51,7 +51,5 @@ bool watcher_finished(const watcher_t *w);
 void watcher_stop(watcher_t *w);
 enum watcher_phase watcher_phase(const watcher_t *w);
 const char *watcher_phase_name(enum watcher_phase p);
-/* Events read but not yet applied. */
-size_t watcher_backlog(const watcher_t *w);
 
 #endif

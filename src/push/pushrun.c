@@ -217,7 +217,7 @@ pushrun_until_idle(const config_t *cfg, struct store *store, const char *owner,
 	pr.eh = extrahop_new(pr.base, &eo, err);
 	if (pr.eh == NULL)
 		goto cleanup;
-	pr.db = dbworker_start(store, pr.base, err);
+	pr.db = dbworker_start(store_pool(store), pr.base, err);
 	if (pr.db == NULL)
 		goto cleanup;
 	pushrun_pusher_opts(cfg, owner, &po);

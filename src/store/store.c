@@ -90,6 +90,12 @@ store_push(store_t *store, mongoc_client_t *client)
 		mongoc_client_pool_push(store->pool, client);
 }
 
+mongoc_client_pool_t *
+store_pool(store_t *store)
+{
+	return store->pool;
+}
+
 size_t
 store_utf8_seq(const unsigned char *s, size_t left)
 {

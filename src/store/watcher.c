@@ -1,5 +1,9 @@
 /*
- * watcher: change stream reader thread + apply thread; see watcher.h.
+ * watcher: the change stream reader thread, plus the watcher's lifecycle (start, stop,
+ * phase); see watcher.h. The reader opens the database-level change stream (resuming
+ * from the checkpoint, or queueing a full rescan first), turns each event into a queue
+ * item (ids to refresh, a rescan, or only a newer resume token) and hands it to the
+ * apply thread (watcher_apply.c) through a bounded handoff queue.
  *
  * Why two threads: the reader may block up to max_await_ms in getMore; if it also
  * applied changes, events that arrived just before an idle wait would sit there for
@@ -12,7 +16,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ticketsync/audit.h"
@@ -23,48 +26,18 @@
 #include "ticketsync/handoff.h"
 #include "ticketsync/log.h"
 #include "ticketsync/metrics.h"
-#include "ticketsync/outbox.h"
+#include "ticketsync/mongoerr.h"
 #include "ticketsync/store.h"
 #include "ticketsync/ticket.h"
+#include "ticketsync/watcher_apply.h"
 
-#define WATCHER_CHECKPOINT_NAME "watcher"
 /* The reader waits while this many items are queued, so memory stays bounded when
  * MongoDB produces events faster than they can be applied. */
 #define WATCHER_QUEUE_MAX 5000
 /* Change events per getMore reply. */
 #define WATCHER_BATCH_SIZE 1000
 
-enum watcher_item_kind {
-	WATCHER_ITEM_EVENT,  /* ids to refresh */
-	WATCHER_ITEM_TOKEN,  /* nothing to do; the stream moved on (postBatchResumeToken) */
-	WATCHER_ITEM_RESCAN, /* full rescan before anything queued after it */
-};
-
-typedef struct watcher_item {
-	enum watcher_item_kind kind;
-	int64_t *ids;
-	size_t nids;
-	char *ticket_id;       /* ticket whose event this was (NULL for detections) */
-	bool winner_lookup;    /* refresh the detections ticket_id was the winner of */
-	bson_t *token;         /* resume token once this item is applied; may be NULL */
-	char reason[160];      /* RESCAN: why */
-	bool closes_stream;    /* invalidate: the cursor is closed after it */
-} watcher_item_t;
-
-struct watcher {
-	store_t *store;
-	refresh_ctx_t ctx;
-	watcher_opts_t opts;
-	handoff_t *queue;
-	pthread_t reader, applier;
-	bool reader_started, applier_started;
-	atomic_bool stop;
-	atomic_bool reader_done;
-	atomic_bool applier_done;
-	atomic_int phase;
-};
-
-static void
+void
 watcher_item_free(void *p)
 {
 	watcher_item_t *item = p;
@@ -92,7 +65,7 @@ watcher_item_new(enum watcher_item_kind kind, const bson_t *token)
 }
 
 /* Sleep in small steps so stop is noticed quickly. */
-static void
+void
 watcher_sleep(watcher_t *w, int64_t ms)
 {
 	int64_t until = clock_mono_ms() + ms;
@@ -101,7 +74,7 @@ watcher_sleep(watcher_t *w, int64_t ms)
 		usleep(20000);
 }
 
-static int64_t
+int64_t
 watcher_backoff(const watcher_t *w, uint32_t attempt)
 {
 	backoff_policy_t policy = {
@@ -121,7 +94,7 @@ watcher_enqueue(watcher_t *w, watcher_item_t *item)
 		watcher_item_free(item);
 }
 
-static void
+void
 watcher_audit(mongoc_client_t *client, const watcher_t *w, const char *event,
     const char *message)
 {
@@ -246,7 +219,8 @@ watcher_is_history_lost(const bson_error_t *err, const bson_t *reply)
 {
 	bson_iter_t it, arr;
 
-	if (err->code == 286 || err->code == 280)
+	if (err->code == MONGOERR_CHANGE_STREAM_HISTORY_LOST ||
+	    err->code == MONGOERR_CHANGE_STREAM_FATAL)
 		return true;
 	if (reply != NULL && bson_iter_init_find(&it, reply, "errorLabels") &&
 	    BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &arr)) {
@@ -425,280 +399,6 @@ watcher_reader_main(void *arg)
 	return NULL;
 }
 
-static int
-watcher_cmp_id(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static int
-watcher_cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* A batch of change events reduced to distinct ids. */
-typedef struct watcher_batch {
-	int64_t *ids;
-	size_t nids, capids;
-	char **tickets;
-	size_t ntickets, captickets;
-	bson_t *token;
-	size_t items;
-} watcher_batch_t;
-
-static void
-watcher_batch_add(watcher_batch_t *b, watcher_item_t *item)
-{
-	if (item->nids > 0) {
-		if (b->nids + item->nids > b->capids) {
-			size_t cap = (b->nids + item->nids) * 2;
-			int64_t *n = realloc(b->ids, cap * sizeof(int64_t));
-			if (n == NULL)
-				abort(); /* an out-of-memory daemon cannot promise anything */
-			b->ids = n;
-			b->capids = cap;
-		}
-		memcpy(b->ids + b->nids, item->ids, item->nids * sizeof(int64_t));
-		b->nids += item->nids;
-	}
-	if (item->ticket_id != NULL && item->winner_lookup) {
-		if (b->ntickets == b->captickets) {
-			size_t cap = b->captickets ? b->captickets * 2 : 16;
-			char **n = realloc(b->tickets, cap * sizeof(char *));
-			if (n == NULL)
-				abort();
-			b->tickets = n;
-			b->captickets = cap;
-		}
-		b->tickets[b->ntickets++] = item->ticket_id;
-		item->ticket_id = NULL;
-	}
-	if (item->token != NULL) {
-		if (b->token != NULL)
-			bson_destroy(b->token);
-		b->token = item->token;
-		item->token = NULL;
-	}
-	b->items++;
-}
-
-static void
-watcher_batch_dedupe(watcher_batch_t *b)
-{
-	size_t n = 0;
-
-	/* qsort must not see a NULL array, even with a zero count (UB). */
-	if (b->nids > 1)
-		qsort(b->ids, b->nids, sizeof(int64_t), watcher_cmp_id);
-	for (size_t i = 0; i < b->nids; i++)
-		if (n == 0 || b->ids[n - 1] != b->ids[i])
-			b->ids[n++] = b->ids[i];
-	b->nids = n;
-	if (b->ntickets > 1)
-		qsort(b->tickets, b->ntickets, sizeof(char *), watcher_cmp_str);
-	n = 0;
-	for (size_t i = 0; i < b->ntickets; i++) {
-		if (n > 0 && strcmp(b->tickets[n - 1], b->tickets[i]) == 0)
-			bson_free(b->tickets[i]);
-		else
-			b->tickets[n++] = b->tickets[i];
-	}
-	b->ntickets = n;
-}
-
-static void
-watcher_batch_reset(watcher_batch_t *b, bool keep_token)
-{
-	for (size_t i = 0; i < b->ntickets; i++)
-		bson_free(b->tickets[i]);
-	b->nids = b->ntickets = b->items = 0;
-	if (!keep_token && b->token != NULL) {
-		bson_destroy(b->token);
-		b->token = NULL;
-	}
-}
-
-typedef struct watcher_applier {
-	watcher_t *w;
-	mongoc_client_t *client;
-	bson_t *unsaved;         /* applied but not yet checkpointed token */
-	int64_t last_save_ms;
-} watcher_applier_t;
-
-static void
-watcher_save_checkpoint(watcher_applier_t *a, bool force)
-{
-	bson_error_t err;
-	int64_t now = clock_mono_ms();
-
-	if (a->unsaved == NULL)
-		return;
-	if (!force && now - a->last_save_ms < a->w->opts.checkpoint_every_ms)
-		return;
-	if (!checkpoint_save(a->client, a->w->ctx.database, WATCHER_CHECKPOINT_NAME,
-	        a->unsaved, a->w->ctx.instance, &err)) {
-		metrics_inc(METRICS_DB_ERRORS, 1);
-		log_warnx("watcher: cannot save checkpoint (will retry): %s", err.message);
-		return;
-	}
-	metrics_inc(METRICS_CHECKPOINTS, 1);
-	metrics_set(METRICS_CHECKPOINT_SAVED_MS, clock_wall_ms());
-	bson_destroy(a->unsaved);
-	a->unsaved = NULL;
-	a->last_save_ms = now;
-}
-
-static void
-watcher_applied(watcher_applier_t *a, bson_t **token)
-{
-	if (*token == NULL)
-		return;
-	if (a->unsaved != NULL)
-		bson_destroy(a->unsaved);
-	a->unsaved = *token;
-	*token = NULL;
-}
-
-/* Apply one batch, retrying until it succeeds or the watcher stops: a change is
- * never skipped, and the checkpoint never passes work that failed. */
-static bool
-watcher_apply_batch(watcher_applier_t *a, watcher_batch_t *b)
-{
-	watcher_t *w = a->w;
-	uint32_t attempt = 0;
-
-	watcher_batch_dedupe(b);
-	if (b->nids == 0 && b->ntickets == 0)
-		return true;
-	for (;;) {
-		refresh_stats_t stats = { 0 };
-		bson_error_t err;
-
-		if (refresh_ids(a->client, &w->ctx, b->ids, b->nids, b->tickets, b->ntickets,
-		        &stats, &err))
-			return true;
-		metrics_inc(METRICS_DB_ERRORS, 1);
-		log_warnx("watcher: applying %zu change(s) failed (will retry): %s", b->items,
-		    err.message);
-		/* Stopping: leave the checkpoint before this batch; the next start replays. */
-		if (atomic_load(&w->stop))
-			return false;
-		watcher_sleep(w, watcher_backoff(w, attempt++));
-	}
-}
-
-static bool
-watcher_rescan(watcher_applier_t *a, const watcher_item_t *item)
-{
-	watcher_t *w = a->w;
-	uint32_t attempt = 0;
-	char msg[320];
-
-	atomic_store(&w->phase, WATCHER_RESCANNING);
-	log_info("watcher: rescan started (%s)", item->reason);
-	for (;;) {
-		refresh_stats_t stats = { 0 };
-		bson_error_t err;
-
-		if (refresh_all(a->client, &w->ctx, 0, w->opts.rescan_batch, NULL, NULL, &stats,
-		        &err)) {
-			metrics_inc(METRICS_RESCANS, 1);
-			snprintf(msg, sizeof(msg),
-			    "rescan after %s: %llu scanned, %llu queued, %llu in sync, %llu "
-			    "unmapped, %llu rejected",
-			    item->reason, (unsigned long long)stats.scanned,
-			    (unsigned long long)stats.queued, (unsigned long long)stats.in_sync,
-			    (unsigned long long)stats.unmapped, (unsigned long long)stats.rejected);
-			log_info("watcher: %s", msg);
-			watcher_audit(a->client, w, "rescan", msg);
-			if (atomic_load(&w->phase) == WATCHER_RESCANNING)
-				atomic_store(&w->phase, WATCHER_STREAMING);
-			return true;
-		}
-		metrics_inc(METRICS_DB_ERRORS, 1);
-		log_warnx("watcher: rescan failed (will retry): %s", err.message);
-		if (atomic_load(&w->stop))
-			return false;
-		watcher_sleep(w, watcher_backoff(w, attempt++));
-	}
-}
-
-static void *
-watcher_applier_main(void *arg)
-{
-	watcher_applier_t a = { .w = arg };
-	watcher_t *w = a.w;
-	watcher_batch_t batch = { 0 };
-	watcher_item_t *held = NULL; /* a RESCAN waiting for the batch before it */
-	bool failed = false;
-
-	a.client = store_pop(w->store);
-	a.last_save_ms = clock_mono_ms();
-	/* Everything this term's applier records carries its lease token. */
-	outbox_set_writer_fencing(w->ctx.fencing);
-	while (!failed) {
-		watcher_item_t *item = held;
-
-		held = NULL;
-		if (item == NULL)
-			item = handoff_pop(w->queue, 200);
-		if (item == NULL) {
-			watcher_save_checkpoint(&a, true);
-			if (atomic_load(&w->reader_done) && handoff_len(w->queue) == 0)
-				break;
-			continue;
-		}
-		if (item->kind == WATCHER_ITEM_RESCAN) {
-			if (!watcher_rescan(&a, item)) {
-				failed = true;
-			} else {
-				watcher_applied(&a, &item->token);
-				watcher_save_checkpoint(&a, true);
-			}
-			watcher_item_free(item);
-			continue;
-		}
-		/* Take what has accumulated, up to apply_batch ids, stopping at a rescan. */
-		watcher_batch_add(&batch, item);
-		watcher_item_free(item);
-		while (batch.nids < w->opts.apply_batch) {
-			item = handoff_pop(w->queue, 0);
-			if (item == NULL)
-				break;
-			if (item->kind == WATCHER_ITEM_RESCAN) {
-				held = item;
-				break;
-			}
-			watcher_batch_add(&batch, item);
-			watcher_item_free(item);
-		}
-		if (!watcher_apply_batch(&a, &batch)) {
-			failed = true;
-		} else {
-			watcher_applied(&a, &batch.token);
-			watcher_save_checkpoint(&a, handoff_len(w->queue) == 0);
-		}
-		watcher_batch_reset(&batch, false);
-	}
-	if (failed)
-		log_warnx("watcher: stopping with unapplied changes; the checkpoint stays "
-		    "before them, so they are replayed at the next start");
-	else
-		watcher_save_checkpoint(&a, true);
-	watcher_item_free(held);
-	watcher_batch_reset(&batch, false);
-	free(batch.ids);
-	free(batch.tickets);
-	if (a.unsaved != NULL)
-		bson_destroy(a.unsaved);
-	store_push(w->store, a.client);
-	atomic_store(&w->applier_done, true);
-	return NULL;
-}
-
 watcher_t *
 watcher_start(store_t *store, const refresh_ctx_t *ctx,
     const watcher_opts_t *opts, bson_error_t *err)
@@ -789,10 +489,4 @@ watcher_phase_name(enum watcher_phase p)
 	case WATCHER_STOPPED: return "stopped";
 	}
 	return "unknown";
-}
-
-size_t
-watcher_backlog(const watcher_t *w)
-{
-	return handoff_len(w->queue);
 }

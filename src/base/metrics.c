@@ -78,14 +78,6 @@ metrics_webhook_inc(enum metrics_webhook_source s, enum metrics_webhook_outcome 
 }
 
 uint64_t
-metrics_webhook_get(enum metrics_webhook_source s, enum metrics_webhook_outcome o)
-{
-	if ((unsigned)s >= METRICS_WEBHOOK_SOURCE_COUNT || (unsigned)o >= METRICS_WEBHOOK_OUTCOME_COUNT)
-		return 0;
-	return atomic_load(&metrics_webhooks[s][o]);
-}
-
-uint64_t
 metrics_get(enum metrics_counter c)
 {
 	return atomic_load(&metrics_counters[c]);

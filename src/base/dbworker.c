@@ -2,29 +2,25 @@
 #include "ticketsync/dbworker.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "ticketsync/handoff.h"
 #include "ticketsync/log.h"
-#include "ticketsync/store.h"
 
 struct dbworker {
-	store_t *store;
+	mongoc_client_pool_t *pool;
 	handoff_t *requests; /* loop -> DB thread */
 	handoff_t *replies;  /* DB thread -> loop */
 	pthread_t thread;
 	bool started;
-	atomic_size_t pending;
 };
 
 static void
 dbworker_on_reply(void *item, void *arg)
 {
-	dbworker_t *w = arg;
 	dbjob_t *job = item;
 
-	atomic_fetch_sub(&w->pending, 1);
+	(void)arg;
 	job->done(job);
 }
 
@@ -32,7 +28,7 @@ static void *
 dbworker_main(void *arg)
 {
 	dbworker_t *w = arg;
-	mongoc_client_t *client = store_pop(w->store);
+	mongoc_client_t *client = mongoc_client_pool_pop(w->pool);
 	dbjob_t *job;
 
 	/* handoff_pop returns NULL only once closed and drained. */
@@ -41,12 +37,12 @@ dbworker_main(void *arg)
 		if (!handoff_push(w->replies, job))
 			log_errorx("dbworker: reply queue closed; job lost");
 	}
-	store_push(w->store, client);
+	mongoc_client_pool_push(w->pool, client);
 	return NULL;
 }
 
 dbworker_t *
-dbworker_start(store_t *store, struct event_base *base, bson_error_t *err)
+dbworker_start(mongoc_client_pool_t *pool, struct event_base *base, bson_error_t *err)
 {
 	dbworker_t *w = calloc(1, sizeof(*w));
 
@@ -54,7 +50,7 @@ dbworker_start(store_t *store, struct event_base *base, bson_error_t *err)
 		bson_set_error(err, 1, 1, "dbworker: out of memory");
 		return NULL;
 	}
-	w->store = store;
+	w->pool = pool;
 	w->requests = handoff_new();
 	w->replies = handoff_new_loop(base, dbworker_on_reply, w);
 	if (w->requests == NULL || w->replies == NULL) {
@@ -77,16 +73,7 @@ fail:
 bool
 dbworker_submit(dbworker_t *w, dbjob_t *job)
 {
-	if (!handoff_push(w->requests, job))
-		return false;
-	atomic_fetch_add(&w->pending, 1);
-	return true;
-}
-
-size_t
-dbworker_pending(const dbworker_t *w)
-{
-	return atomic_load(&((dbworker_t *)w)->pending);
+	return handoff_push(w->requests, job);
 }
 
 void
@@ -101,10 +88,8 @@ dbworker_stop(dbworker_t *w)
 		pthread_join(w->thread, NULL);
 	/* Deliver what finished after the loop stopped draining. */
 	handoff_close(w->replies);
-	while ((job = handoff_pop(w->replies, 0)) != NULL) {
-		atomic_fetch_sub(&w->pending, 1);
+	while ((job = handoff_pop(w->replies, 0)) != NULL)
 		job->done(job);
-	}
 	handoff_destroy(w->requests, NULL);
 	handoff_destroy(w->replies, NULL);
 	free(w);

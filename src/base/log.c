@@ -1,10 +1,8 @@
 /* log: logfmt lines on stderr; one fprintf per line so threads never interleave. */
 #include "ticketsync/log.h"
 
-#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <string.h>
 #include <strings.h>
 #include <time.h>
 
@@ -29,12 +27,6 @@ void
 log_set_level(enum log_level level)
 {
 	atomic_store(&log_threshold, (int)level);
-}
-
-enum log_level
-log_get_level(void)
-{
-	return (enum log_level)atomic_load(&log_threshold);
 }
 
 int
@@ -92,19 +84,6 @@ LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG)
 LOG_DEFINE(log_info, LOG_LEVEL_INFO)
 LOG_DEFINE(log_warnx, LOG_LEVEL_WARN)
 LOG_DEFINE(log_errorx, LOG_LEVEL_ERROR)
-
-void
-log_warn(const char *fmt, ...)
-{
-	char buf[1536];
-	int saved = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	log_warnx("%s: %s", buf, strerror(saved));
-}
 
 static void
 log_mongoc(mongoc_log_level_t level, const char *domain, const char *message, void *arg)
