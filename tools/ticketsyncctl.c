@@ -34,6 +34,7 @@
 #include "ticketsync/report.h"
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
+#include "ticketsync/text.h"
 #include "ticketsync/tickets.h"
 #include "ticketsync/timefmt.h"
 
@@ -382,7 +383,7 @@ import_on_refused(void *arg, const importer_ticket_t *t, int code, const char *m
 	char where[4200], msg[512];
 
 	import_where(ic->name, t->line, where, sizeof(where));
-	report_sanitize(message, 300, msg, sizeof(msg));
+	text_sanitize(msg, sizeof(msg), message, TEXT_STRLEN, 300, REPORT_TEXT_FLAGS);
 	fprintf(stderr, "%s: ticket %s refused by MongoDB (code %d): %s\n", where, t->id, code, msg);
 	ic->refused_rows += t->rows;
 }

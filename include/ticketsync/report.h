@@ -18,6 +18,7 @@
 
 #include "ticketsync/overview.h"
 #include "ticketsync/refresh.h"
+#include "ticketsync/text.h"
 
 /* ---- tables ---- */
 
@@ -36,9 +37,10 @@ size_t report_table_rows(const report_table_t *t);
 void report_table_print(const report_table_t *t, FILE *out);
 void report_table_free(report_table_t *t); /* NULL-safe */
 
-/* Copy src into dst (dstlen >= 4) safe for a terminal: controls -> ' ', invalid
- * UTF-8 -> '?', cut to max_chars characters with "..." (0 = only the buffer limits). */
-void report_sanitize(const char *src, size_t max_chars, char *dst, size_t dstlen);
+/* text_sanitize's flags for text bound for a terminal (cells, ticketsyncctl's
+ * messages): controls -> ' ' (no escape sequences), a cut ends in "...", and the
+ * room for "..." is always kept, as report's tables always did. */
+#define REPORT_TEXT_FLAGS (TEXT_CONTROLS_TO_SPACE | TEXT_ELLIPSIS | TEXT_ELLIPSIS_RESERVED)
 /* Display width in characters (code points) of UTF-8 text. */
 size_t report_width(const char *s);
 

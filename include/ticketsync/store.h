@@ -59,15 +59,6 @@ mongoc_client_pool_t *store_pool(store_t *store);
 /* MongoDB database naming rules (non-empty, < 64 bytes, none of / \ . " $ space). */
 bool store_db_name_valid(const char *db, bson_error_t *err);
 
-/* Copy src (any bytes, NULL = "") into dst as valid UTF-8, for messages that may
- * carry a remote server's reply: each invalid byte becomes '?', and text longer than
- * dstlen - 1 bytes (dstlen >= 4) is cut on a character boundary ending in "...". */
-void store_text_sanitize(const char *src, char *dst, size_t dstlen);
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one. Checks
- * what bson_utf8_validate checks: no overlongs, surrogates or code points past
- * U+10FFFF. Pure. */
-size_t store_utf8_seq(const unsigned char *s, size_t left);
-
 /* Read a number stored as int32, int64 or an integral double (ExtraHop's trigger
  * writes JavaScript numbers as either) as int64. false for other types, fractions,
  * NaN or out-of-range doubles. */

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ticketsync/store.h"
+#include "ticketsync/text.h"
 
 #define EXTRAHOP_API_TOKEN_MAX 8192
 /* expires_in above this (about 68 years) is clamped: no arithmetic overflows. */
@@ -56,38 +56,6 @@ extrahop_api_patch_body(const fields_t *f, unsigned mask, size_t *len)
 	return json;
 }
 
-/* Copy s into out: control characters become spaces, truncation never splits a
- * UTF-8 sequence (the text ends up in logs and in BSON audit records). */
-static void
-extrahop_api_copy_text(char *out, size_t outlen, const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, used = 0;
-
-	if (outlen == 0)
-		return;
-	/* What a remote server sends is not trusted to be UTF-8 (libbson's JSON reader
-	 * even lets the overlong C0 80 through): invalid bytes become '?', control
-	 * characters spaces, and a cut never splits a character, since the text goes
-	 * into logs and audit records. */
-	while (i < n) {
-		size_t seq = store_utf8_seq(u + i, n - i);
-		size_t take = seq ? seq : 1;
-
-		if (used + take > outlen - 1)
-			break;
-		if (seq == 0)
-			out[used] = '?';
-		else if (seq == 1 && (u[i] < 0x20 || u[i] == 0x7f))
-			out[used] = ' ';
-		else
-			memcpy(out + used, u + i, seq);
-		used += take;
-		i += take;
-	}
-	out[used] = '\0';
-}
-
 /* libbson would also take a top-level array; replies must be objects. */
 static bool
 extrahop_api_is_object(const char *body, size_t len)
@@ -101,7 +69,7 @@ extrahop_api_is_object(const char *body, size_t len)
 	return i < len && body[i] == '{';
 }
 
-/* prefix + text into out, truncated like extrahop_api_copy_text. */
+/* The prefix is ours (ASCII): copied as is; only the text is sanitized. */
 void
 extrahop_api_join(char *out, size_t outlen, const char *prefix, const char *text)
 {
@@ -110,7 +78,7 @@ extrahop_api_join(char *out, size_t outlen, const char *prefix, const char *text
 	if (n >= outlen)
 		n = outlen - 1;
 	memcpy(out, prefix, n);
-	extrahop_api_copy_text(out + n, outlen - n, text, strlen(text));
+	text_sanitize(out + n, outlen - n, text, TEXT_STRLEN, 0, TEXT_CONTROLS_TO_SPACE);
 }
 
 bool
@@ -139,7 +107,9 @@ extrahop_api_error_message(const char *body, size_t len, char *out, size_t outle
 		s = bson_iter_utf8(&it, &n);
 		if (n == 0)
 			continue;
-		extrahop_api_copy_text(out, outlen, s, n);
+		/* A remote server's text, bound for logs and audit records: libbson's JSON
+		 * reader even lets the overlong C0 80 through. */
+		text_sanitize(out, outlen, s, n, 0, TEXT_CONTROLS_TO_SPACE);
 		found = true;
 	}
 	bson_destroy(&doc);

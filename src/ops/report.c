@@ -19,80 +19,6 @@ struct report_table {
 
 /* ---- text ---- */
 
-/* Length of the UTF-8 sequence starting at s (0 when invalid), checked against its
- * continuation bytes; overlongs and surrogates are left to bson_utf8_validate. */
-static size_t
-report_utf8_len(const unsigned char *s)
-{
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0)
-		n = 2;
-	else if ((s[0] & 0xf0) == 0xe0)
-		n = 3;
-	else if ((s[0] & 0xf8) == 0xf0)
-		n = 4;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return bson_utf8_validate((const char *)s, n, false) ? n : 0;
-}
-
-void
-report_sanitize(const char *src, size_t max_chars, char *dst, size_t dstlen)
-{
-	const unsigned char *s = (const unsigned char *)(src ? src : "");
-	size_t n = 0, chars = 0, total = 0;
-	bool cut = false;
-
-	if (dstlen < 4) {
-		if (dstlen > 0)
-			dst[0] = '\0';
-		return;
-	}
-	for (const unsigned char *p = s; *p != '\0';) {
-		size_t l = report_utf8_len(p);
-		total++;
-		p += l ? l : 1;
-	}
-	if (max_chars > 0 && total > max_chars && max_chars >= 4)
-		max_chars -= 3; /* room for "..." */
-	else if (max_chars > 0 && total <= max_chars)
-		max_chars = 0;
-	while (*s != '\0') {
-		size_t l = report_utf8_len(s);
-		if (max_chars > 0 && chars == max_chars) {
-			cut = true;
-			break;
-		}
-		if (n + (l ? l : 1) + 4 > dstlen) {
-			cut = true;
-			break;
-		}
-		if (l == 0) {
-			dst[n++] = '?';
-			s++;
-		} else if (l == 1) {
-			dst[n++] = (*s < 0x20 || *s == 0x7f) ? ' ' : (char)*s;
-			s++;
-		} else {
-			memcpy(dst + n, s, l);
-			n += l;
-			s += l;
-		}
-		chars++;
-	}
-	if (cut) {
-		memcpy(dst + n, "...", 3);
-		n += 3;
-	}
-	dst[n] = '\0';
-}
-
 size_t
 report_width(const char *s)
 {
@@ -169,7 +95,8 @@ report_table_add(report_table_t *t, const char *const *cells)
 	}
 	for (size_t c = 0; c < t->ncols; c++) {
 		char buf[REPORT_CELL_MAX * 2];
-		report_sanitize(cells[c] ? cells[c] : "-", t->max_width[c], buf, sizeof(buf));
+		text_sanitize(buf, sizeof(buf), cells[c] ? cells[c] : "-", TEXT_STRLEN, t->max_width[c],
+		    REPORT_TEXT_FLAGS);
 		t->cells[t->nrows * t->ncols + c] = bson_strdup(buf);
 	}
 	t->nrows++;
@@ -355,7 +282,7 @@ report_status_print(FILE *out, const overview_t *o)
 		char tk[FIELDS_TICKET_ID_MAX * 2 + 8];
 		timefmt_format_iso8601(o->last_push_ms, false, t, sizeof(t));
 		report_age(o->now_ms, o->last_push_ms, a, sizeof(a));
-		report_sanitize(o->last_push_ticket, 0, tk, sizeof(tk));
+		text_sanitize(tk, sizeof(tk), o->last_push_ticket, TEXT_STRLEN, 0, REPORT_TEXT_FLAGS);
 		fprintf(out, "  last push     %s (%s): detection %lld, ticket %s, HTTP %d\n", t, a,
 		    (long long)o->last_push_detection, tk[0] ? tk : "-", o->last_push_http);
 	} else {
@@ -377,7 +304,7 @@ report_status_print(FILE *out, const overview_t *o)
 		fprintf(out, "  active        none (no ticketsyncd has taken the lease yet)\n");
 	} else {
 		char h[LEASE_HOLDER_MAX * 2 + 8];
-		report_sanitize(o->lease.holder, 0, h, sizeof(h));
+		text_sanitize(h, sizeof(h), o->lease.holder, TEXT_STRLEN, 0, REPORT_TEXT_FLAGS);
 		if (o->lease.expires_at_ms > o->lease.server_now_ms) {
 			timefmt_format_duration(o->lease.expires_at_ms - o->lease.server_now_ms, a,
 			    sizeof(a));
@@ -529,11 +456,13 @@ report_audit_cells(const bson_t *rec, char cells[REPORT_AUDIT_COLS][REPORT_CELL_
 	if (bson_iter_init_find(&it, rec, "at") && BSON_ITER_HOLDS_DATE_TIME(&it))
 		timefmt_format_iso8601(bson_iter_date_time(&it), false, cells[0], REPORT_CELL_MAX);
 	if (bson_iter_init_find(&it, rec, "event") && BSON_ITER_HOLDS_UTF8(&it))
-		report_sanitize(bson_iter_utf8(&it, NULL), 0, cells[1], REPORT_CELL_MAX);
+		text_sanitize(cells[1], REPORT_CELL_MAX, bson_iter_utf8(&it, NULL), TEXT_STRLEN, 0,
+		    REPORT_TEXT_FLAGS);
 	if (bson_iter_init_find(&it, rec, "detection_id") && store_iter_int64(&it, &v))
 		snprintf(cells[2], REPORT_CELL_MAX, "%lld", (long long)v);
 	if (bson_iter_init_find(&it, rec, "ticket_id") && BSON_ITER_HOLDS_UTF8(&it))
-		report_sanitize(bson_iter_utf8(&it, NULL), 0, cells[3], REPORT_CELL_MAX);
+		text_sanitize(cells[3], REPORT_CELL_MAX, bson_iter_utf8(&it, NULL), TEXT_STRLEN, 0,
+		    REPORT_TEXT_FLAGS);
 	if (bson_iter_init_find(&it, rec, "http_status") && store_iter_int64(&it, &v))
 		snprintf(cells[4], REPORT_CELL_MAX, "%lld", (long long)v);
 	if (bson_iter_init_find(&it, rec, "version") && store_iter_int64(&it, &v))
@@ -543,7 +472,8 @@ report_audit_cells(const bson_t *rec, char cells[REPORT_AUDIT_COLS][REPORT_CELL_
 	if (strcmp(ver, "-") != 0 || strcmp(att, "-") != 0)
 		snprintf(cells[5], REPORT_CELL_MAX, "%s/%s", ver, att);
 	if (bson_iter_init_find(&it, rec, "message") && BSON_ITER_HOLDS_UTF8(&it))
-		report_sanitize(bson_iter_utf8(&it, NULL), 0, cells[6], REPORT_CELL_MAX);
+		text_sanitize(cells[6], REPORT_CELL_MAX, bson_iter_utf8(&it, NULL), TEXT_STRLEN, 0,
+		    REPORT_TEXT_FLAGS);
 }
 
 report_table_t *

@@ -19,6 +19,7 @@
 #include "ticketsync/log.h"
 #include "ticketsync/metrics.h"
 #include "ticketsync/store.h"
+#include "ticketsync/text.h"
 #include "ticketsync/timefmt.h"
 #include "ticketsync/webhook.h"
 
@@ -100,7 +101,7 @@ webhooks_append_text(bson_t *doc, const char *key, const char *text)
 {
 	char buf[WEBHOOKS_WHY_MAX];
 
-	store_text_sanitize(text, buf, sizeof(buf));
+	text_sanitize(buf, sizeof(buf), text, TEXT_STRLEN, 0, TEXT_ELLIPSIS);
 	BSON_APPEND_UTF8(doc, key, buf);
 }
 

@@ -25,6 +25,7 @@
 
 #include "ticketsync/curlev.h"
 #include "ticketsync/log.h"
+#include "ticketsync/text.h"
 
 #define EXTRAHOP_USER_AGENT "ticketsync/" TICKETSYNC_VERSION
 
@@ -198,7 +199,8 @@ extrahop_set_result(extrahop_req_t *r, enum pushplan_class o, long status, CURLc
 	r->res.http_status = status;
 	r->res.curl_code = rc;
 	r->res.retry_after_ms = retry_after_ms;
-	extrahop_api_join(r->res.message, sizeof(r->res.message), "", msg);
+	text_sanitize(r->res.message, sizeof(r->res.message), msg, TEXT_STRLEN, 0,
+	    TEXT_CONTROLS_TO_SPACE);
 }
 
 /* Fail a request that never reached the network; its callback runs from the loop. */
@@ -381,7 +383,8 @@ extrahop_req_done(CURL *easy, CURLcode rc, void *arg)
 
 	o = pushplan_classify(status, rc == CURLE_OK);
 	if (rc != CURLE_OK)
-		extrahop_api_join(msg, sizeof(msg), "", extrahop_curl_text(rc, r->errbuf));
+		text_sanitize(msg, sizeof(msg), extrahop_curl_text(rc, r->errbuf), TEXT_STRLEN, 0,
+		    TEXT_CONTROLS_TO_SPACE);
 	else if (o == PUSHPLAN_OK)
 		msg[0] = '\0';
 	else if (!extrahop_api_error_message(r->resp.data, r->resp.len, msg, sizeof(msg))) {

@@ -5,6 +5,7 @@
 
 #include "ticketsync/clock.h"
 #include "ticketsync/store.h"
+#include "ticketsync/text.h"
 
 static bool
 audit_event_valid(const char *event)
@@ -32,7 +33,7 @@ audit_append_text(bson_t *doc, const char *key, const char *value, size_t max)
 		return;
 	/* The message may quote a remote reply: never let its bytes cost us the record. */
 	buf = bson_malloc(max);
-	store_text_sanitize(value, buf, max);
+	text_sanitize(buf, max, value, TEXT_STRLEN, 0, TEXT_ELLIPSIS);
 	BSON_APPEND_UTF8(doc, key, buf);
 	bson_free(buf);
 }

@@ -7,6 +7,7 @@
 #include "ticketsync/audit.h"
 #include "ticketsync/mongoerr.h"
 #include "ticketsync/store.h"
+#include "ticketsync/text.h"
 
 /* A lost race with a concurrent writer is retried this many times. */
 #define INTAKE_ATTEMPTS 3
@@ -170,7 +171,8 @@ intake_write(mongoc_client_t *client, const char *db, const ticket_t *t, intake_
 			bson_destroy(&reply);
 			if (werr.code == MONGOERR_DOCUMENT_VALIDATION_FAILURE) {
 				res->outcome = INTAKE_REFUSED;
-				store_text_sanitize(werr.message, res->message, sizeof(res->message));
+				text_sanitize(res->message, sizeof(res->message), werr.message, TEXT_STRLEN, 0,
+				    TEXT_ELLIPSIS);
 				ok = true;
 				goto cleanup;
 			}

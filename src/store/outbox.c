@@ -7,6 +7,7 @@
 #include "ticketsync/log.h"
 #include "ticketsync/mongoerr.h"
 #include "ticketsync/store.h"
+#include "ticketsync/text.h"
 
 /* Lost compare-and-set races before giving up: each loss means another writer made
  * progress on the same detection, so a handful is plenty. */
@@ -570,7 +571,7 @@ outbox_park_unreadable(mongoc_collection_t *coll, const bson_t *doc, const char 
 
 	if (!bson_iter_init_find(&it, doc, "_id"))
 		goto cleanup;
-	store_text_sanitize(why, reason, sizeof(reason));
+	text_sanitize(reason, sizeof(reason), why, TEXT_STRLEN, 0, TEXT_ELLIPSIS);
 	bson_append_iter(&filter, "_id", -1, &it);
 	BSON_APPEND_UTF8(&filter, "claim_id", claim_id);
 	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
@@ -792,7 +793,7 @@ outbox_append_last(bson_t *set, const outbox_result_t *r, int64_t now_ms)
 	if (r->http_status != 0)
 		BSON_APPEND_INT32(&last, "http_status", r->http_status);
 	if (r->message != NULL) {
-		store_text_sanitize(r->message, msg, sizeof(msg));
+		text_sanitize(msg, sizeof(msg), r->message, TEXT_STRLEN, 0, TEXT_ELLIPSIS);
 		BSON_APPEND_UTF8(&last, "message", msg);
 	}
 	bson_append_document_end(set, &last);
@@ -879,7 +880,8 @@ outbox_build_final(bson_t *update, const outbox_result_t *r, int64_t now_ms)
 			BSON_APPEND_DATE_TIME(&set, "recheck_at", r->recheck_at_ms);
 		break;
 	case PUSHPLAN_PARKED:
-		store_text_sanitize(r->message ? r->message : "parked", reason, sizeof(reason));
+		text_sanitize(reason, sizeof(reason), r->message ? r->message : "parked", TEXT_STRLEN, 0,
+		    TEXT_ELLIPSIS);
 		BSON_APPEND_UTF8(&set, "state", OUTBOX_PARKED);
 		BSON_APPEND_UTF8(&set, "parked_reason", reason);
 		BSON_APPEND_DATE_TIME(&set, "parked_at", now_ms);

@@ -2,7 +2,8 @@
  * fuzz_remote: what a remote server's bytes reach before they are trusted or stored:
  * the OAuth2 token reply (extrahop_api_token_parse: the token goes into a header line),
  * ExtraHop's error bodies (extrahop_api_error_message: quoted into audit records), and
- * store_text_sanitize (every audit message passes through it), on the same input.
+ * text_sanitize as the store calls it (every audit message passes through it), on the
+ * same input.
  *
  * Checks: an accepted token is non-empty visible ASCII with a sane lifetime and
  * refresh time; error text and sanitized text are valid UTF-8, NUL-terminated inside
@@ -11,7 +12,7 @@
 #include "fuzz_common.h"
 #include "ticketsync/extrahop.h"
 #include "ticketsync/extrahop_api.h"
-#include "ticketsync/store.h"
+#include "ticketsync/text.h"
 
 #define GUARD 8
 
@@ -80,7 +81,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    "control character 0x%02x in an error message", (unsigned char)*p);
 		if (n >= 4) {
 			memset(buf, 'G', sizeof(buf));
-			store_text_sanitize(text, buf, n);
+			text_sanitize(buf, n, text, TEXT_STRLEN, 0, TEXT_ELLIPSIS);
 			check_text("sanitized text", buf, n);
 			if (strlen(text) < n)
 				FUZZ_CHECK(strlen(buf) == strlen(text), "short text changed length");

@@ -15,6 +15,7 @@
 
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
+#include "ticketsync/text.h"
 #include "tsstore.h"
 
 typedef tsstore_fixture_t fixture_t;
@@ -121,28 +122,28 @@ test_text_sanitize(void **state)
 	char out[16];
 
 	(void)state;
-	store_text_sanitize("plain", out, sizeof(out));
+	text_sanitize(out, sizeof(out), "plain", TEXT_STRLEN, 0, TEXT_ELLIPSIS);
 	assert_string_equal(out, "plain");
-	store_text_sanitize(NULL, out, sizeof(out));
+	text_sanitize(out, sizeof(out), NULL, TEXT_STRLEN, 0, TEXT_ELLIPSIS);
 	assert_string_equal(out, "");
 	/* Invalid bytes, a lone continuation byte, an overlong '/' and a surrogate. */
-	store_text_sanitize("a\xff" "b\x80" "c\xc0\xaf" "d", out, sizeof(out));
+	text_sanitize(out, sizeof(out), "a\xff" "b\x80" "c\xc0\xaf" "d", TEXT_STRLEN, 0, TEXT_ELLIPSIS);
 	assert_string_equal(out, "a?b?c??d");
-	store_text_sanitize("\xed\xa0\x80", out, sizeof(out));
+	text_sanitize(out, sizeof(out), "\xed\xa0\x80", TEXT_STRLEN, 0, TEXT_ELLIPSIS);
 	assert_string_equal(out, "???");
 	/* Fits exactly (15 bytes): no cut. */
-	store_text_sanitize("123456789012345", out, sizeof(out));
+	text_sanitize(out, sizeof(out), "123456789012345", TEXT_STRLEN, 0, TEXT_ELLIPSIS);
 	assert_string_equal(out, "123456789012345");
-	store_text_sanitize("1234567890123456", out, sizeof(out));
+	text_sanitize(out, sizeof(out), "1234567890123456", TEXT_STRLEN, 0, TEXT_ELLIPSIS);
 	assert_string_equal(out, "123456789012...");
 	/* Never cut inside a character: "é" is two bytes at offsets 11-12. */
-	store_text_sanitize("12345678901\xc3\xa9" "4567", out, sizeof(out));
+	text_sanitize(out, sizeof(out), "12345678901\xc3\xa9" "4567", TEXT_STRLEN, 0, TEXT_ELLIPSIS);
 	assert_string_equal(out, "12345678901...");
-	store_text_sanitize("1234567890\xc3\xa9" "34567", out, sizeof(out));
+	text_sanitize(out, sizeof(out), "1234567890\xc3\xa9" "34567", TEXT_STRLEN, 0, TEXT_ELLIPSIS);
 	assert_string_equal(out, "1234567890\xc3\xa9...");
 	assert_true(bson_utf8_validate(out, strlen(out), false));
 	/* A 4-byte character that does not fit ends the text. */
-	store_text_sanitize("12345678901234\xf0\x9f\x98\x80", out, sizeof(out));
+	text_sanitize(out, sizeof(out), "12345678901234\xf0\x9f\x98\x80", TEXT_STRLEN, 0, TEXT_ELLIPSIS);
 	assert_string_equal(out, "123456789012...");
 }
 

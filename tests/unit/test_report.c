@@ -20,22 +20,22 @@ test_sanitize(void **state)
 	char buf[64];
 
 	(void)state;
-	report_sanitize("plain", 0, buf, sizeof(buf));
+	text_sanitize(buf, sizeof(buf), "plain", TEXT_STRLEN, 0, REPORT_TEXT_FLAGS);
 	assert_string_equal(buf, "plain");
 	/* Controls become spaces, invalid bytes '?', valid multibyte text stays. */
-	report_sanitize("a\nb\033[31mc\xff\xc3(d", 0, buf, sizeof(buf));
+	text_sanitize(buf, sizeof(buf), "a\nb\033[31mc\xff\xc3(d", TEXT_STRLEN, 0, REPORT_TEXT_FLAGS);
 	assert_string_equal(buf, "a b [31mc?" "?(d");
-	report_sanitize("Zoë Ångström", 0, buf, sizeof(buf));
+	text_sanitize(buf, sizeof(buf), "Zoë Ångström", TEXT_STRLEN, 0, REPORT_TEXT_FLAGS);
 	assert_string_equal(buf, "Zoë Ångström");
 	/* Cut by characters, never inside one, with "...". */
-	report_sanitize("ÅÅÅÅÅÅÅÅÅÅ", 6, buf, sizeof(buf));
+	text_sanitize(buf, sizeof(buf), "ÅÅÅÅÅÅÅÅÅÅ", TEXT_STRLEN, 6, REPORT_TEXT_FLAGS);
 	assert_string_equal(buf, "ÅÅÅ...");
-	report_sanitize("exactly6", 8, buf, sizeof(buf));
+	text_sanitize(buf, sizeof(buf), "exactly6", TEXT_STRLEN, 8, REPORT_TEXT_FLAGS);
 	assert_string_equal(buf, "exactly6");
 	/* A small buffer is never overrun, and the cut is marked. */
-	report_sanitize("0123456789", 0, buf, 8);
+	text_sanitize(buf, 8, "0123456789", TEXT_STRLEN, 0, REPORT_TEXT_FLAGS);
 	assert_string_equal(buf, "0123...");
-	report_sanitize(NULL, 0, buf, sizeof(buf));
+	text_sanitize(buf, sizeof(buf), NULL, TEXT_STRLEN, 0, REPORT_TEXT_FLAGS);
 	assert_string_equal(buf, "");
 	assert_int_equal(report_width("Ångström"), 8);
 }
