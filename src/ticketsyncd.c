@@ -38,6 +38,7 @@
 #include "ticketsync/store.h"
 #include "ticketsync/watcher.h"
 #include "ticketsync/webhooks.h"
+#include "ticketsync/xalloc.h"
 
 #define EXIT_CONFIG 2
 #define GAUGE_REFRESH_MS 5000
@@ -213,8 +214,9 @@ on_gauges(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (d->gauges_busy || d->stopping || (job = calloc(1, sizeof(*job))) == NULL)
+	if (d->gauges_busy || d->stopping)
 		return;
+	job = xcalloc(1, sizeof(*job));
 	job->base.run = gauge_run;
 	job->base.done = gauge_done;
 	job->d = d;

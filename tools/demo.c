@@ -24,6 +24,7 @@
 #include <mongoc/mongoc.h>
 
 #include "ticketsync/clock.h"
+#include "ticketsync/xalloc.h"
 
 #define DEMO_KEY "demo-api-key"
 #define DEMO_DB "extrahop"
@@ -136,10 +137,8 @@ static size_t
 on_body(char *ptr, size_t size, size_t n, void *arg)
 {
 	buf_t *b = arg;
-	char *d = realloc(b->data, b->len + size * n + 1);
+	char *d = xreallocarray(b->data, b->len + size * n + 1, 1);
 
-	if (d == NULL)
-		return 0;
 	memcpy(d + b->len, ptr, size * n);
 	b->len += size * n;
 	d[b->len] = '\0';

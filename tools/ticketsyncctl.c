@@ -37,6 +37,7 @@
 #include "ticketsync/text.h"
 #include "ticketsync/tickets.h"
 #include "ticketsync/timefmt.h"
+#include "ticketsync/xalloc.h"
 
 #define EXIT_OK 0
 #define EXIT_FAIL 1
@@ -230,10 +231,7 @@ parse_detection_ids(const char *arg, int64_t **ids, size_t *n, size_t *cap)
 			return false;
 		if (*n == *cap) {
 			size_t c = *cap ? *cap * 2 : 8;
-			int64_t *nn = realloc(*ids, c * sizeof(int64_t));
-			if (nn == NULL)
-				return false;
-			*ids = nn;
+			*ids = xreallocarray(*ids, c, sizeof(int64_t));
 			*cap = c;
 		}
 		(*ids)[(*n)++] = v;
@@ -329,18 +327,12 @@ read_input(const char *path, size_t *len, char *why, size_t whylen)
 	for (;;) {
 		size_t got;
 		if (cap - n < 65536) {
-			char *nb;
 			cap = cap ? cap * 2 : 1 << 20;
 			if (cap > CTL_IMPORT_MAX + 65536) {
 				snprintf(why, whylen, "larger than %zu MiB; split it", CTL_IMPORT_MAX >> 20);
 				goto fail;
 			}
-			nb = realloc(buf, cap);
-			if (nb == NULL) {
-				snprintf(why, whylen, "out of memory");
-				goto fail;
-			}
-			buf = nb;
+			buf = xreallocarray(buf, cap, 1);
 		}
 		got = fread(buf + n, 1, cap - n, f);
 		n += got;
@@ -439,11 +431,7 @@ cmd_import(int argc, char **argv, const ctl_cmd_t *cmd)
 		rc = ctl_fail(cmd, "cannot read %s: %s", ic.name, why);
 		goto cleanup;
 	}
-	if (!importer_parse(data, len, format, file, &res, &err)) {
-		free(data);
-		rc = ctl_fail(cmd, "%s", err.message);
-		goto cleanup;
-	}
+	importer_parse(data, len, format, file, &res);
 	free(data);
 	for (size_t i = 0; i < res.n_warnings; i++) {
 		import_where(ic.name, res.warnings[i].line, where, sizeof(where));
@@ -751,8 +739,7 @@ audit_on_record(const bson_t *doc, void *arg)
 		report_audit_cells(doc, cells);
 		for (int i = 0; i < REPORT_AUDIT_COLS; i++)
 			ptrs[i] = cells[i];
-		if (!report_table_add(ao->table, ptrs))
-			return false;
+		report_table_add(ao->table, ptrs);
 	}
 	return true;
 }
@@ -828,10 +815,8 @@ cmd_audit(int argc, char **argv, const ctl_cmd_t *cmd)
 		return usage_error(cmd, "--detection and --ticket exclude each other");
 	if ((rc = ctl_open(&c, cmd, path, false)) != EXIT_OK)
 		return rc;
-	if (!ao.json && (ao.table = report_audit_table_new()) == NULL) {
-		rc = ctl_fail(cmd, "out of memory");
-		goto cleanup;
-	}
+	if (!ao.json)
+		ao.table = report_audit_table_new();
 	if (!audit_query(c.client, c.db, &q, audit_on_record, &ao, &n, &err)) {
 		rc = ctl_fail(cmd, "%s", err.message);
 		goto cleanup;
@@ -856,7 +841,6 @@ cleanup:
 typedef struct replay_ctx {
 	int64_t *ids;
 	size_t n, cap;
-	bool oom;
 } replay_ctx_t;
 
 static bool
@@ -870,12 +854,7 @@ replay_on_parked(const bson_t *doc, void *arg)
 		return true;
 	if (r->n == r->cap) {
 		size_t c = r->cap ? r->cap * 2 : 64;
-		int64_t *n = realloc(r->ids, c * sizeof(int64_t));
-		if (n == NULL) {
-			r->oom = true;
-			return false;
-		}
-		r->ids = n;
+		r->ids = xreallocarray(r->ids, c, sizeof(int64_t));
 		r->cap = c;
 	}
 	r->ids[r->n++] = id;
@@ -927,16 +906,12 @@ cmd_replay(int argc, char **argv, const ctl_cmd_t *cmd)
 	if (!named) {
 		/* All of them: list first, so each replay is audited under its detection. */
 		if (!outbox_view_parked(c.client, c.db, STORE_COLL_STATE, 0, replay_on_parked, &want,
-		        &err) || want.oom) {
-			rc = ctl_fail(cmd, "%s", want.oom ? "out of memory" : err.message);
+		        &err)) {
+			rc = ctl_fail(cmd, "%s", err.message);
 			goto cleanup;
 		}
 	}
-	replayed = calloc(want.n ? want.n : 1, sizeof(int64_t));
-	if (replayed == NULL) {
-		rc = ctl_fail(cmd, "out of memory");
-		goto cleanup;
-	}
+	replayed = xcalloc(want.n, sizeof(int64_t));
 	/* One detection at a time: the count says exactly which ones were parked, so the
 	 * audit trail never claims a replay that did not happen. */
 	for (size_t i = 0; i < want.n; i++) {
@@ -952,11 +927,7 @@ cmd_replay(int argc, char **argv, const ctl_cmd_t *cmd)
 			fprintf(stderr, "ticketsyncctl %s: detection %lld is not parked; nothing to "
 			    "replay\n", cmd->name, (long long)want.ids[i]);
 	}
-	recs = calloc(nreplayed ? nreplayed : 1, sizeof(*recs));
-	if (recs == NULL) {
-		rc = ctl_fail(cmd, "out of memory");
-		goto cleanup;
-	}
+	recs = xcalloc(nreplayed, sizeof(*recs));
 	for (size_t off = 0; off < nreplayed; off += AUDIT_BATCH_MAX) {
 		size_t take = nreplayed - off < AUDIT_BATCH_MAX ? nreplayed - off : AUDIT_BATCH_MAX;
 		for (size_t i = 0; i < take; i++)
@@ -1098,9 +1069,7 @@ main(int argc, char **argv)
 		return usage_error(NULL, "unknown command \"%s\"", argv[optind]);
 	/* A -c before the command is passed on as if given after it. */
 	nargs = argc - optind + (path ? 2 : 0);
-	args = calloc((size_t)nargs + 1, sizeof(char *));
-	if (args == NULL)
-		return EXIT_FAIL;
+	args = xcalloc((size_t)nargs + 1, sizeof(char *));
 	args[0] = argv[optind];
 	if (path != NULL) {
 		args[1] = (char *)"--config";

@@ -23,8 +23,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ticketsync/error.h"
 #include "ticketsync/log.h"
 #include "ticketsync/statusmap.h"
+
+/* Codes of the errors config_load, config_parse_string and config_require_extrahop
+ * raise (domain ERROR_DOMAIN). */
+enum config_error {
+	CONFIG_ERR_FILE = ERROR_BASE_CONFIG, /* the config file or a secret file cannot be read,
+	                                      * or is not a text file of the allowed size */
+	CONFIG_ERR_SYNTAX,   /* not INI, or an unknown section, key or environment variable */
+	CONFIG_ERR_VALUE,    /* a value (or a secret file's content) is refused */
+	CONFIG_ERR_CONFLICT, /* settings that contradict each other, or one given twice */
+	CONFIG_ERR_MISSING,  /* a setting the caller needs is not set */
+};
 
 enum config_auth {
 	CONFIG_AUTH_NONE = 0, /* only when [extrahop] url is unset too */

@@ -18,6 +18,8 @@
 #include <curl/curl.h>
 #include <stddef.h>
 
+#include "ticketsync/error.h"
+
 struct event_base;
 typedef struct curlev curlev_t;
 
@@ -31,6 +33,13 @@ typedef struct curlev_opts {
  * was cancelled. Runs on the loop thread; may call curlev_add / curlev_cancel_all, but
  * never curlev_destroy. */
 typedef void (*curlev_done_fn)(CURL *easy, CURLcode rc, void *arg);
+
+/* Codes of curlev_new's and curlev_add's errors (domain ERROR_DOMAIN). */
+enum curlev_error {
+	CURLEV_ERR_ARG = ERROR_BASE_CURLEV, /* a NULL base, handle or callback */
+	CURLEV_ERR_RESOURCE, /* the multi handle or its timer cannot be created */
+	CURLEV_ERR_ADD,      /* libcurl refused the transfer (its reason in the message) */
+};
 
 /* opts may be NULL (no limits). Returns NULL with err set on failure. */
 curlev_t *curlev_new(struct event_base *base, const curlev_opts_t *opts, bson_error_t *err);

@@ -15,6 +15,8 @@
 #include <bson/bson.h>
 #include <mongoc/mongoc.h>
 
+#include "ticketsync/error.h"
+
 struct event_base;
 typedef struct dbworker dbworker_t;
 typedef struct dbjob dbjob_t;
@@ -22,6 +24,11 @@ typedef struct dbjob dbjob_t;
 struct dbjob {
 	void (*run)(dbjob_t *job, mongoc_client_t *client);
 	void (*done)(dbjob_t *job);
+};
+
+/* Codes of dbworker_start's errors (domain ERROR_DOMAIN). */
+enum dbworker_error {
+	DBWORKER_ERR_RESOURCE = ERROR_BASE_DBWORKER, /* its queue's event or its thread */
 };
 
 /* The worker pops its client from pool (the store's, store_pool) for its lifetime;

@@ -39,7 +39,7 @@ typedef struct dest_ops {
 	bool (*describe)(const outbox_item_t *item, bson_t *sent, bson_error_t *err);
 	/* Start sending item (valid only during the call: copy what is needed). 0 when
 	 * accepted (done runs later), -1 with err when the destination cannot take it now
-	 * (closing, out of memory): the engine releases it. */
+	 * (closing, a request that cannot be built): the engine releases it. */
 	int (*send)(void *impl, const outbox_item_t *item, dest_done_fn done, void *arg,
 	    bson_error_t *err);
 	/* Complete every accepted item now, synchronously, as cancelled

@@ -11,6 +11,7 @@
 #include <bson/bson.h>
 #include <stdint.h>
 
+#include "ticketsync/error.h"
 #include "ticketsync/fields.h"
 
 /* Largest id or time accepted: every integer a JavaScript number holds exactly. */
@@ -42,6 +43,13 @@ typedef struct detection {
 	const char *title;
 	const char *type;
 } detection_t;
+
+/* Codes of detection_parse's errors (domain ERROR_DOMAIN). */
+enum detection_error {
+	DETECTION_ERR_ID = ERROR_BASE_DETECTION, /* _id is missing or not a detection id: the
+	                                          * document can never be loaded by id */
+	DETECTION_ERR_INVALID, /* another field, or the document, is unusable */
+};
 
 /* 0 on success; -1 with err ("detection 12: risk_score must be a number or null,
  * got string") otherwise. out is fully written either way. */

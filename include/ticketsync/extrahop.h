@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ticketsync/error.h"
 #include "ticketsync/fields.h"
 #include "ticketsync/pushplan.h"
 
@@ -29,6 +30,18 @@ typedef struct extrahop extrahop_t;
 
 /* Response bodies are kept up to this many bytes; the rest is read and dropped. */
 #define EXTRAHOP_BODY_MAX (64 * 1024)
+
+/* Codes of extrahop_new's and extrahop_patch_detection's errors (domain ERROR_DOMAIN). */
+enum extrahop_error {
+	EXTRAHOP_ERR_ARG = ERROR_BASE_EXTRAHOP, /* a NULL base, options, client, fields or
+	                                         * callback: the caller's bug */
+	EXTRAHOP_ERR_CONFIG,   /* the options are unusable (URL, API key, OAuth2 client,
+	                        * auth kind, negative limits): fix the configuration */
+	EXTRAHOP_ERR_RESOURCE, /* a libcurl or libevent object cannot be created */
+	EXTRAHOP_ERR_CLOSING,  /* the client is shutting down: nothing more is accepted */
+	EXTRAHOP_ERR_REQUEST,  /* this detection's PATCH cannot be built (bad id, empty mask,
+	                        * a value JSON cannot carry): retrying will not help */
+};
 
 enum extrahop_auth {
 	EXTRAHOP_AUTH_APIKEY = 0, /* Authorization: ExtraHop apikey=<KEY> */
@@ -68,7 +81,7 @@ typedef void (*extrahop_done_fn)(const pushplan_reply_t *res, void *arg);
 extrahop_t *extrahop_new(struct event_base *base, const extrahop_opts_t *opts, bson_error_t *err);
 
 /* PATCH the fields named by mask onto detection id. Returns 0 when accepted (cb will
- * run), -1 with err set when not (bad id or empty mask, out of memory, closing). */
+ * run), -1 with err set when not (bad arguments, bad id or empty mask, closing). */
 int extrahop_patch_detection(extrahop_t *eh, int64_t detection_id, const fields_t *f,
     unsigned mask, extrahop_done_fn cb, void *arg, bson_error_t *err);
 

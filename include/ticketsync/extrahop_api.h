@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ticketsync/error.h"
 #include "ticketsync/fields.h"
 
 /* Refresh an OAuth2 token this long before it expires (or at half its lifetime
@@ -29,6 +30,14 @@ char *extrahop_api_patch_body(const fields_t *f, unsigned mask, size_t *len);
  * characters replaced by spaces). false when the body is not a JSON object carrying
  * one as a non-empty string. */
 bool extrahop_api_error_message(const char *body, size_t len, char *out, size_t outlen);
+
+/* Codes of extrahop_api_token_parse's errors (domain ERROR_DOMAIN). */
+enum extrahop_api_error {
+	EXTRAHOP_API_ERR_SYNTAX = ERROR_BASE_EXTRAHOP_API, /* the reply is not a JSON object
+	                                                    * (a proxy's page, a wrong URL) */
+	EXTRAHOP_API_ERR_TOKEN, /* JSON, but no usable Bearer token: access_token, token_type
+	                         * or expires_in missing or refused */
+};
 
 typedef struct extrahop_api_token {
 	char *access_token;  /* bson_malloc'd; free with extrahop_api_token_clear */

@@ -13,6 +13,8 @@
 #include <bson/bson.h>
 #include <stdbool.h>
 
+#include "ticketsync/error.h"
+
 /* Longest accepted values (bytes, without NUL). Longer input is rejected, not cut. */
 #define FIELDS_TICKET_ID_MAX 128
 #define FIELDS_ASSIGNEE_MAX 256
@@ -77,6 +79,13 @@ void fields_append_members(bson_t *doc, const fields_t *f, unsigned mask);
  * sub-document): ExtraHop's value in the outbox, in its one canonical form, since the
  * outbox compares values byte for byte. Free with bson_destroy. */
 bson_t *fields_new_document(const fields_t *f);
+/* Codes of fields_from_document's errors (domain ERROR_DOMAIN). */
+enum fields_error {
+	FIELDS_ERR_CORRUPT = ERROR_BASE_FIELDS, /* not a readable BSON document */
+	FIELDS_ERR_TYPE,                        /* a field neither a string nor null */
+	FIELDS_ERR_VALUE,                       /* a string the field cannot hold */
+};
+
 /* Parse a document written by fields_append_document (or a PATCH body); unknown keys
  * are ignored, absent keys mean null. Returns false with err set on a bad type or
  * value. */

@@ -17,10 +17,11 @@ typedef struct handoff handoff_t;
 /* Called on the loop thread for each item, in push order. */
 typedef void (*handoff_loop_fn)(void *item, void *arg);
 
-/* A queue consumed by a thread that calls handoff_pop. */
+/* A queue consumed by a thread that calls handoff_pop. Never NULL. */
 handoff_t *handoff_new(void);
 /* A queue consumed on base's loop: fn runs there for every pushed item. Requires
- * evthread_use_pthreads() before base was created. */
+ * evthread_use_pthreads() before base was created. NULL when its event cannot be
+ * created. */
 handoff_t *handoff_new_loop(struct event_base *base, handoff_loop_fn fn, void *arg);
 
 /* Any thread. Returns false (item not taken) once the queue is closed. */

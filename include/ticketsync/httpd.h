@@ -11,6 +11,8 @@
 
 #include <bson/bson.h>
 
+#include "ticketsync/error.h"
+
 struct event_base;
 struct evhttp_request;
 typedef struct httpd httpd_t;
@@ -19,6 +21,13 @@ typedef struct httpd httpd_t;
 
 /* Fill reason (for the 503 body and the log) and return false when not ready. */
 typedef bool (*httpd_ready_fn)(void *arg, char *reason, size_t reasonlen);
+
+/* Codes of httpd_start's errors (domain ERROR_DOMAIN). */
+enum httpd_error {
+	HTTPD_ERR_ADDRESS = ERROR_BASE_HTTPD, /* listen is not host:port or [v6]:port */
+	HTTPD_ERR_RESOURCE,                   /* the HTTP server cannot be created */
+	HTTPD_ERR_LISTEN, /* the address cannot be bound (in use, not local, no permission) */
+};
 
 /* listen is "host:port" or "[v6]:port"; port 0 picks a free one (see httpd_port). */
 httpd_t *httpd_start(struct event_base *base, const char *listen, httpd_ready_fn ready,

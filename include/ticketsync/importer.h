@@ -96,11 +96,11 @@ int importer_format_parse(const char *s, enum importer_format *out);
 /*
  * Parse len bytes (need not be NUL-terminated) in the given format (IMPORTER_AUTO:
  * importer_detect with name). out is always initialised: free it with
- * importer_result_free. Returns false only when memory runs out (err set); bad input
- * is reported in out->errors, never as a failure.
+ * importer_result_free. Bad input is reported in out->errors, never as a failure:
+ * nothing else can go wrong (running out of memory aborts: xalloc.h).
  */
-bool importer_parse(const char *data, size_t len, enum importer_format format,
-    const char *name, importer_result_t *out, bson_error_t *err);
+void importer_parse(const char *data, size_t len, enum importer_format format,
+    const char *name, importer_result_t *out);
 
 void importer_result_free(importer_result_t *r); /* NULL-safe; zeroes r */
 

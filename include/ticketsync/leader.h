@@ -15,6 +15,8 @@
 
 #include <bson/bson.h>
 
+#include "ticketsync/error.h"
+
 struct event_base;
 struct dbworker;
 typedef struct leader leader_t;
@@ -29,6 +31,11 @@ typedef struct leader_opts {
 /* Called on the loop when this instance becomes active (fencing = its token) or
  * stops being active (fencing 0). */
 typedef void (*leader_change_fn)(void *arg, bool active, int64_t fencing);
+
+/* Codes of leader_start's errors (domain ERROR_DOMAIN). */
+enum leader_error {
+	LEADER_ERR_RESOURCE = ERROR_BASE_LEADER, /* its timers cannot be created */
+};
 
 leader_t *leader_start(struct event_base *base, struct dbworker *db, const leader_opts_t *opts,
     leader_change_fn cb, void *arg, bson_error_t *err);

@@ -19,6 +19,8 @@
 
 #include <bson/bson.h>
 
+#include "ticketsync/error.h"
+
 struct event_base;
 struct dbworker;
 struct dest;
@@ -47,6 +49,11 @@ typedef struct pusher_stats {
 	int64_t last_push_ms;     /* wall clock of the last acknowledged PATCH; 0 = never */
 	uint64_t pushed, retried, parked, released;
 } pusher_stats_t;
+
+/* Codes of pusher_new's errors (domain ERROR_DOMAIN). */
+enum pusher_error {
+	PUSHER_ERR_RESOURCE = ERROR_BASE_PUSHER, /* its timers cannot be created */
+};
 
 /* Claims run on db; results are recorded on record_db (NULL: db as well). With a
  * worker of their own, recording one batch overlaps claiming the next. */

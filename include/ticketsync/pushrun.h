@@ -21,6 +21,7 @@
 #include <bson/bson.h>
 
 #include "ticketsync/config.h"
+#include "ticketsync/error.h"
 #include "ticketsync/extrahop.h"
 #include "ticketsync/outbox.h"
 #include "ticketsync/outbox_view.h"
@@ -43,6 +44,14 @@ typedef void (*pushrun_progress_fn)(void *arg, const pushrun_stats_t *s);
 /* The configuration as the push engine's options; strings point into cfg. */
 void pushrun_extrahop_opts(const config_t *cfg, extrahop_opts_t *out);
 void pushrun_pusher_opts(const config_t *cfg, const char *owner, pusher_opts_t *out);
+
+/* Codes of pushrun_until_idle's own errors (domain ERROR_DOMAIN; the engine's modules
+ * raise theirs). */
+enum pushrun_error {
+	PUSHRUN_ERR_RESOURCE = ERROR_BASE_PUSHRUN, /* the event loop or its timers */
+	PUSHRUN_ERR_BLOCKED,     /* ExtraHop refused the credentials: nothing more was sent */
+	PUSHRUN_ERR_INTERRUPTED, /* a signal stopped the run */
+};
 
 /*
  * Push until nothing is due (see above). true when the run ended because nothing was

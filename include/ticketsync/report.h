@@ -24,14 +24,14 @@
 
 typedef struct report_table report_table_t;
 
-/* ncols headers; NULL when out of memory. */
+/* ncols headers. Never NULL. */
 report_table_t *report_table_new(size_t ncols, const char *const *headers);
 /* Cells of column col are cut to max_width characters ("..." at the end); 0 = no cap. */
 void report_table_set_max_width(report_table_t *t, size_t col, size_t max_width);
 /* Numbers read better right-aligned. */
 void report_table_set_right(report_table_t *t, size_t col);
-/* Append a row of ncols cells (copied; NULL is written as "-"). false when out of memory. */
-bool report_table_add(report_table_t *t, const char *const *cells);
+/* Append a row of ncols cells (copied; NULL is written as "-"). */
+void report_table_add(report_table_t *t, const char *const *cells);
 size_t report_table_rows(const report_table_t *t);
 /* Columns two spaces apart, padded by display width; the last one is not padded. */
 void report_table_print(const report_table_t *t, FILE *out);

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ticketsync/error.h"
 #include "ticketsync/fields.h"
 
 /* Longest accepted ticket status / resolution (bytes); the ticket parser uses it too. */
@@ -36,12 +37,18 @@
 
 typedef struct statusmap statusmap_t;
 
+/* Codes of statusmap_add's errors (domain ERROR_DOMAIN). */
+enum statusmap_error {
+	STATUSMAP_ERR_VALUE = ERROR_BASE_STATUSMAP, /* the key or value cannot be parsed */
+	STATUSMAP_ERR_DUPLICATE, /* the key was already added (keys ignore case) */
+};
+
 enum statusmap_result {
 	STATUSMAP_MAPPED = 0,
 	STATUSMAP_UNMAPPED, /* no entry: the caller pushes nothing and audits */
 };
 
-/* An empty map, or one holding the shipped defaults. NULL only when out of memory. */
+/* An empty map, or one holding the shipped defaults. Never NULL. */
 statusmap_t *statusmap_new(bool with_defaults);
 void statusmap_destroy(statusmap_t *map);
 

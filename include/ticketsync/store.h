@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ticketsync/error.h"
 #include "ticketsync/fields.h"
 
 #define STORE_DEFAULT_DB "extrahop"
@@ -28,10 +29,10 @@
 #define STORE_COLL_CHECKPOINTS "ticketsync_checkpoints"
 #define STORE_COLL_LEASES "ticketsync_leases"
 
-/* Error domain/codes set by the store modules (server errors keep the driver's). */
-#define STORE_ERROR_DOMAIN 0x7453 /* "tS" */
-enum {
-	STORE_ERR_ARG = 1,   /* bad argument (names the argument) */
+/* Codes of the errors every store module (outbox, checkpoint, lease, audit, schema...)
+ * raises (domain ERROR_DOMAIN; server errors keep the driver's). */
+enum store_error {
+	STORE_ERR_ARG = ERROR_BASE_STORE, /* bad argument (names the argument) */
 	STORE_ERR_CORRUPT,   /* a stored document has an unexpected shape */
 	STORE_ERR_CONFLICT,  /* gave up after too many lost compare-and-set races */
 	STORE_ERR_DEPLOYMENT /* the server cannot do what ticketsync needs */

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ticketsync/error.h"
+
 #define TICKET_DETECTION_IDS_MAX 10000
 #define TICKET_SOURCE_MAX 256
 
@@ -36,6 +38,12 @@ typedef struct ticket {
 	int64_t updated_at; /* epoch ms, 0 = unknown */
 	char *source;     /* NULL = absent */
 } ticket_t;
+
+/* Codes of ticket_parse's errors (domain ERROR_DOMAIN). */
+enum ticket_error {
+	TICKET_ERR_ID = ERROR_BASE_TICKET, /* _id is missing or not a usable ticket id */
+	TICKET_ERR_INVALID,                /* another field, or the document, is unusable */
+};
 
 /* 0 on success (out owns copies; free with ticket_cleanup); -1 with err otherwise,
  * out then holds nothing to free. */

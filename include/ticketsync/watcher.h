@@ -18,6 +18,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "ticketsync/error.h"
 #include "ticketsync/refresh.h"
 
 typedef struct watcher watcher_t;
@@ -37,6 +38,11 @@ enum watcher_phase {
 	WATCHER_STREAMING,
 	WATCHER_RECOVERING,     /* stream failed; rebuilding with backoff */
 	WATCHER_STOPPED,
+};
+
+/* Codes of watcher_start's errors (domain ERROR_DOMAIN). */
+enum watcher_error {
+	WATCHER_ERR_THREAD = ERROR_BASE_WATCHER, /* the reader or apply thread cannot start */
 };
 
 struct store;

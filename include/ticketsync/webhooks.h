@@ -31,9 +31,16 @@
 
 #include "ticketsync/config.h"
 #include "ticketsync/dbworker.h"
+#include "ticketsync/error.h"
 #include "ticketsync/httpd.h"
 
 typedef struct webhooks webhooks_t;
+
+/* Codes of webhooks_start's errors (domain ERROR_DOMAIN). */
+enum webhooks_error {
+	WEBHOOKS_ERR_CRYPTO = ERROR_BASE_WEBHOOKS, /* OpenSSL cannot compute SHA-256 */
+	WEBHOOKS_ERR_ROUTE,  /* evhttp refused a route (its path is already registered) */
+};
 
 /* Deliveries waiting for the DB worker before new ones get 503. */
 #define WEBHOOKS_MAX_PENDING 256
@@ -41,7 +48,7 @@ typedef struct webhooks webhooks_t;
 /*
  * Register the three routes on httpd and set its body limit from cfg ([webhooks],
  * [mongodb] database); audit records name instance. Strings are copied. NULL with err
- * when out of memory or a route cannot be registered.
+ * when SHA-256 is unavailable or a route cannot be registered.
  */
 webhooks_t *webhooks_start(httpd_t *httpd, dbworker_t *db, const config_t *cfg,
     const char *instance, bson_error_t *err);

@@ -6,6 +6,7 @@
 
 #include "ticketsync/handoff.h"
 #include "ticketsync/log.h"
+#include "ticketsync/xalloc.h"
 
 struct dbworker {
 	mongoc_client_pool_t *pool;
@@ -44,21 +45,19 @@ dbworker_main(void *arg)
 dbworker_t *
 dbworker_start(mongoc_client_pool_t *pool, struct event_base *base, bson_error_t *err)
 {
-	dbworker_t *w = calloc(1, sizeof(*w));
+	dbworker_t *w = xcalloc(1, sizeof(*w));
 
-	if (w == NULL) {
-		bson_set_error(err, 1, 1, "dbworker: out of memory");
-		return NULL;
-	}
 	w->pool = pool;
 	w->requests = handoff_new();
 	w->replies = handoff_new_loop(base, dbworker_on_reply, w);
-	if (w->requests == NULL || w->replies == NULL) {
-		bson_set_error(err, 1, 2, "dbworker: cannot create queues");
+	if (w->replies == NULL) {
+		bson_set_error(err, ERROR_DOMAIN, DBWORKER_ERR_RESOURCE,
+		    "dbworker: cannot create the reply queue's event");
 		goto fail;
 	}
 	if (pthread_create(&w->thread, NULL, dbworker_main, w) != 0) {
-		bson_set_error(err, 1, 3, "dbworker: cannot start thread");
+		bson_set_error(err, ERROR_DOMAIN, DBWORKER_ERR_RESOURCE,
+		    "dbworker: cannot start thread");
 		goto fail;
 	}
 	w->started = true;

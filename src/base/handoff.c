@@ -8,6 +8,8 @@
 
 #include <event2/event.h>
 
+#include "ticketsync/xalloc.h"
+
 struct handoff_node {
 	struct handoff_node *next;
 	void *item;
@@ -28,11 +30,9 @@ struct handoff {
 static handoff_t *
 handoff_alloc(void)
 {
-	handoff_t *h = calloc(1, sizeof(*h));
+	handoff_t *h = xcalloc(1, sizeof(*h));
 	pthread_condattr_t attr;
 
-	if (h == NULL)
-		return NULL;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -92,8 +92,6 @@ handoff_new_loop(struct event_base *base, handoff_loop_fn fn, void *arg)
 {
 	handoff_t *h = handoff_alloc();
 
-	if (h == NULL)
-		return NULL;
 	h->fn = fn;
 	h->arg = arg;
 	h->ev = event_new(base, -1, 0, handoff_on_wake, h);
@@ -107,10 +105,8 @@ handoff_new_loop(struct event_base *base, handoff_loop_fn fn, void *arg)
 bool
 handoff_push(handoff_t *h, void *item)
 {
-	struct handoff_node *n = malloc(sizeof(*n));
+	struct handoff_node *n = xmalloc(sizeof(*n));
 
-	if (n == NULL)
-		return false;
 	n->next = NULL;
 	n->item = item;
 	pthread_mutex_lock(&h->lock);

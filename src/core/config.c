@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ticketsync/xalloc.h"
+
 #define CONFIG_OFF(field) offsetof(config_t, field)
 #define CONFIG_FILE_MAX (1024 * 1024)
 #define CONFIG_SECRET_FILE_MAX (64 * 1024)
@@ -178,13 +180,14 @@ config_name(const config_key_t *k, const struct config_origin *o, char *buf, siz
 		snprintf(buf, len, "[%s] %s", k->section, k->name);
 }
 
-/* Record the first error only: it is the one the operator must fix first. */
+/* Record the first error only: it is the one the operator must fix first. code is an
+ * enum config_error. */
 static int
-config_fail(struct config_ctx *ctx, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+config_fail(struct config_ctx *ctx, int code, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static int
-config_fail(struct config_ctx *ctx, int line, const char *fmt, ...)
+config_fail(struct config_ctx *ctx, int code, int line, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -195,8 +198,8 @@ config_fail(struct config_ctx *ctx, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	if (ctx->err != NULL) {
 		vsnprintf(ctx->err->message, sizeof(ctx->err->message), fmt, ap);
-		ctx->err->domain = 1;
-		ctx->err->code = 1;
+		ctx->err->domain = ERROR_DOMAIN;
+		ctx->err->code = (uint32_t)code;
 	}
 	va_end(ap);
 	return -1;
@@ -204,12 +207,12 @@ config_fail(struct config_ctx *ctx, int line, const char *fmt, ...)
 
 /* An error about key ki's value: "<name>: <why><where>". */
 static int
-config_key_fail(struct config_ctx *ctx, size_t ki, const struct config_origin *o, const char *fmt,
-                ...) __attribute__((format(printf, 4, 5)));
+config_key_fail(struct config_ctx *ctx, int code, size_t ki, const struct config_origin *o,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 static int
-config_key_fail(struct config_ctx *ctx, size_t ki, const struct config_origin *o, const char *fmt,
-                ...)
+config_key_fail(struct config_ctx *ctx, int code, size_t ki, const struct config_origin *o,
+                const char *fmt, ...)
 {
 	char name[160], where[300], why[768];
 	va_list ap;
@@ -219,7 +222,9 @@ config_key_fail(struct config_ctx *ctx, size_t ki, const struct config_origin *o
 	va_end(ap);
 	config_name(&config_keys[ki], o, name, sizeof(name));
 	config_where(ctx, o, where, sizeof(where));
-	return config_fail(ctx, o->kind == CONFIG_FROM_FILE ? o->line : 0, "%s: %s%s", name, why, where);
+	return config_fail(ctx, code,
+	    o->kind == CONFIG_FROM_FILE ? o->line : 0, "%s: %s%s", name, why,
+	    where);
 }
 
 static void
@@ -229,16 +234,21 @@ static void
 config_warn(struct config_ctx *ctx, const char *fmt, ...)
 {
 	config_t *cfg = ctx->cfg;
-	char **w = realloc(cfg->warnings, (cfg->nwarnings + 1) * sizeof(char *));
 	va_list ap;
+	int len;
 
-	if (w == NULL)
-		return;
-	cfg->warnings = w;
+	/* Measured, then written: vasprintf would allocate outside xalloc's policy. */
 	va_start(ap, fmt);
-	if (vasprintf(&w[cfg->nwarnings], fmt, ap) >= 0)
-		cfg->nwarnings++;
+	len = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
+	if (len < 0) /* an encoding error; our formats have none */
+		return;
+	cfg->warnings = xreallocarray(cfg->warnings, cfg->nwarnings + 1, sizeof(char *));
+	cfg->warnings[cfg->nwarnings] = xmalloc((size_t)len + 1);
+	va_start(ap, fmt);
+	vsnprintf(cfg->warnings[cfg->nwarnings], (size_t)len + 1, fmt, ap);
+	va_end(ap);
+	cfg->nwarnings++;
 }
 
 /* Free a string that may hold a secret, wiping it first. */
@@ -333,7 +343,7 @@ config_valid_url(const char *s, char *why, size_t len)
 	bool ok = false;
 
 	if (u == NULL) {
-		snprintf(why, len, "out of memory");
+		snprintf(why, len, "cannot create a libcurl URL handle to check it");
 		return false;
 	}
 	rc = curl_url_set(u, CURLUPART_URL, s, 0);
@@ -419,9 +429,9 @@ config_parse_listen(const char *s, char **host, int *port)
 	if (colon[1] == '\0' || strlen(colon + 1) > 5 || colon[1] == '-' ||
 	    !config_parse_int(colon + 1, &p) || p < 0 || p > 65535)
 		return false;
-	*host = strdup(buf);
+	*host = xstrdup(buf);
 	*port = (int)p;
-	return *host != NULL;
+	return true;
 }
 
 /* Validate value for key ki and store it; o says where it came from. */
@@ -439,41 +449,43 @@ config_apply(struct config_ctx *ctx, size_t ki, const char *value, const struct 
 	char *copy = NULL;
 
 	if (n > CONFIG_STRING_MAX)
-		return config_key_fail(ctx, ki, o, "longer than %d bytes", CONFIG_STRING_MAX);
+		return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, o,
+		    "longer than %d bytes", CONFIG_STRING_MAX);
 	switch (k->kind) {
 	case CONFIG_KIND_INT:
 		if (!config_parse_int(value, &iv) || iv < k->min || iv > k->max)
-			return config_key_fail(ctx, ki, o,
+			return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, o,
 			    "expected an integer from %" PRId64 " to %" PRId64 ", got \"%.64s\"", k->min, k->max,
 			    value);
 		*(int64_t *)field = iv;
 		break;
 	case CONFIG_KIND_BOOL:
 		if (!config_parse_bool(value, &bv))
-			return config_key_fail(ctx, ki, o,
+			return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, o,
 			    "expected true or false (or yes/no, 1/0), got \"%.64s\"", value);
 		*(bool *)field = bv;
 		break;
 	case CONFIG_KIND_LOG_LEVEL:
 		if (log_level_parse(value, &lv) != 0)
-			return config_key_fail(ctx, ki, o,
+			return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, o,
 			    "expected debug, info, warn or error, got \"%.64s\"", value);
 		*(enum log_level *)field = lv;
 		break;
 	case CONFIG_KIND_SECRET:
 		/* Never quote a secret, not even a malformed one. */
 		if (n > 0 && (config_has_control(value) || !bson_utf8_validate(value, n, false)))
-			return config_key_fail(ctx, ki, o,
+			return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, o,
 			    "contains control characters or invalid UTF-8 (value not shown)");
 		break;
 	case CONFIG_KIND_STRING:
 	case CONFIG_KIND_SECRET_FILE:
 		if (config_has_control(value) || !bson_utf8_validate(value, n, false))
-			return config_key_fail(ctx, ki, o, "contains control characters or invalid UTF-8");
+			return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, o,
+			    "contains control characters or invalid UTF-8");
 		break;
 	case CONFIG_KIND_URL:
 		if (n > 0 && !config_valid_url(value, why, sizeof(why)))
-			return config_key_fail(ctx, ki, o, "%s", why);
+			return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, o, "%s", why);
 		break;
 	case CONFIG_KIND_MONGODB_URI: {
 		bson_error_t uerr;
@@ -481,20 +493,23 @@ config_apply(struct config_ctx *ctx, size_t ki, const char *value, const struct 
 
 		/* The URI may hold a password: quote libmongoc's reason, not the value. */
 		if (uri == NULL)
-			return config_key_fail(ctx, ki, o, "not a valid MongoDB URI: %s", uerr.message);
+			return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, o,
+			    "not a valid MongoDB URI: %s",
+			    uerr.message);
 		mongoc_uri_destroy(uri);
 		break;
 	}
 	case CONFIG_KIND_DATABASE:
 		if (!config_valid_database(value, why, sizeof(why)))
-			return config_key_fail(ctx, ki, o, "%s, got \"%.64s\"", why, value);
+			return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, o,
+			    "%s, got \"%.64s\"", why, value);
 		break;
 	case CONFIG_KIND_LISTEN: {
 		char *host = NULL;
 		int port = 0;
 
 		if (n > 0 && strcasecmp(value, "off") != 0 && !config_parse_listen(value, &host, &port))
-			return config_key_fail(ctx, ki, o,
+			return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, o,
 			    "expected host:port (e.g. 127.0.0.1:9464 or [::1]:9464, port 0 picks one), "
 			    "\"off\" or empty, got \"%.64s\"", value);
 		free(cfg->http.host);
@@ -516,9 +531,7 @@ config_apply(struct config_ctx *ctx, size_t ki, const char *value, const struct 
 				while (n > 0 && value[n - 1] == '/')
 					n--;
 			}
-			copy = strndup(value, n);
-			if (copy == NULL)
-				return config_key_fail(ctx, ki, o, "out of memory");
+			copy = xstrndup(value, n);
 		}
 		config_free_string(sp);
 		*sp = copy;
@@ -565,7 +578,7 @@ config_section_keys(const char *section, char *buf, size_t len)
 	}
 }
 
-static int
+static void
 config_add_entry(struct config_ctx *ctx, const char *key, const char *value, int line)
 {
 	struct config_entry *e;
@@ -573,23 +586,14 @@ config_add_entry(struct config_ctx *ctx, const char *key, const char *value, int
 	if (ctx->nentries == ctx->capentries) {
 		size_t cap = ctx->capentries ? ctx->capentries * 2 : 16;
 
-		e = realloc(ctx->entries, cap * sizeof(*e));
-		if (e == NULL)
-			return config_fail(ctx, line, "out of memory");
-		ctx->entries = e;
+		ctx->entries = xreallocarray(ctx->entries, cap, sizeof(*e));
 		ctx->capentries = cap;
 	}
 	e = &ctx->entries[ctx->nentries];
-	e->key = strdup(key);
-	e->value = strdup(value);
+	e->key = xstrdup(key);
+	e->value = xstrdup(value);
 	e->line = line;
-	if (e->key == NULL || e->value == NULL) {
-		free(e->key);
-		free(e->value);
-		return config_fail(ctx, line, "out of memory");
-	}
 	ctx->nentries++;
-	return 0;
 }
 
 /*
@@ -598,27 +602,31 @@ config_add_entry(struct config_ctx *ctx, const char *key, const char *value, int
  * first '=', the key is everything before that '=' and the value what inih found after
  * it ("key: value" lines without '=' keep inih's split).
  */
-static int
+static void
 config_statusmap_entry(struct config_ctx *ctx, const char *name, const char *value, int line)
 {
 	const char *eq = strchr(ctx->line, '='), *colon = strchr(ctx->line, ':'), *v;
 	char key[sizeof(ctx->line)];
 	size_t klen;
 
-	if (eq == NULL || colon == NULL || colon > eq)
-		return config_add_entry(ctx, name, value, line);
+	if (eq == NULL || colon == NULL || colon > eq) {
+		config_add_entry(ctx, name, value, line);
+		return;
+	}
 	klen = (size_t)(eq - ctx->line);
 	while (klen > 0 && (ctx->line[klen - 1] == ' ' || ctx->line[klen - 1] == '\t'))
 		klen--;
 	memcpy(key, ctx->line, klen);
 	key[klen] = '\0';
 	v = strchr(value, '=');
-	if (v == NULL) /* cannot happen: the '=' follows inih's separator */
-		return config_add_entry(ctx, name, value, line);
+	if (v == NULL) { /* cannot happen: the '=' follows inih's separator */
+		config_add_entry(ctx, name, value, line);
+		return;
+	}
 	v++;
 	while (*v == ' ' || *v == '\t')
 		v++;
-	return config_add_entry(ctx, key, v, line);
+	config_add_entry(ctx, key, v, line);
 }
 
 /* inih handler: one "key = value" line of the file. */
@@ -634,25 +642,30 @@ config_ini_handler(void *user, const char *section, const char *name, const char
 	if (ctx->failed)
 		return 0;
 	if (section[0] == '\0')
-		return config_fail(ctx, o.line, "%s line %d: \"%s\" comes before any [section]",
-		           ctx->source, o.line, name) == 0;
+		return config_fail(ctx, CONFIG_ERR_SYNTAX, o.line,
+		           "%s line %d: \"%s\" comes before any [section]", ctx->source, o.line,
+		           name) == 0;
 	sec = config_find_section(section);
 	if (sec == NULL)
-		return config_fail(ctx, o.line,
+		return config_fail(ctx, CONFIG_ERR_SYNTAX, o.line,
 		           "[%s]: unknown section (%s line %d); sections are mongodb, extrahop, push, "
 		           "watch, http, log, service, lease, webhooks and statusmap",
 		           section, ctx->source, o.line) == 0;
 	ki = config_find_key(sec, name);
-	if (ki < 0 && strcmp(sec, "statusmap") == 0)
-		return config_statusmap_entry(ctx, name, value, o.line) == 0;
+	if (ki < 0 && strcmp(sec, "statusmap") == 0) {
+		config_statusmap_entry(ctx, name, value, o.line);
+		return 1;
+	}
 	if (ki < 0) {
 		config_section_keys(sec, keys, sizeof(keys));
-		return config_fail(ctx, o.line, "[%s] %s: unknown key (%s line %d); [%s] has %s", sec, name,
-		           ctx->source, o.line, sec, keys) == 0;
+		return config_fail(ctx, CONFIG_ERR_SYNTAX, o.line,
+		           "[%s] %s: unknown key (%s line %d); [%s] has %s", sec, name, ctx->source,
+		           o.line, sec, keys) == 0;
 	}
 	if (ctx->origin[ki].kind == CONFIG_FROM_FILE)
-		return config_fail(ctx, o.line, "[%s] %s: given twice (%s lines %d and %d)", sec,
-		           config_keys[ki].name, ctx->source, ctx->origin[ki].line, o.line) == 0;
+		return config_fail(ctx, CONFIG_ERR_CONFLICT, o.line,
+		           "[%s] %s: given twice (%s lines %d and %d)", sec, config_keys[ki].name,
+		           ctx->source, ctx->origin[ki].line, o.line) == 0;
 	return config_apply(ctx, (size_t)ki, value, &o) == 0;
 }
 
@@ -678,8 +691,9 @@ config_ini_reader(char *str, int num, void *stream)
 		len--;
 	}
 	if (num < 2 || len > (size_t)num - 2) {
-		config_fail(ctx, ctx->lineno, "%s line %d: longer than %d bytes (the INI parser's limit)",
-		    ctx->source, ctx->lineno, num - 2);
+		config_fail(ctx, CONFIG_ERR_SYNTAX, ctx->lineno,
+		    "%s line %d: longer than %d bytes (the INI parser's limit)", ctx->source,
+		    ctx->lineno, num - 2);
 		return NULL;
 	}
 	memcpy(str, start, len);
@@ -702,13 +716,14 @@ config_parse_ini(struct config_ctx *ctx, const char *text)
 	 * any error our handler found on a later line. */
 	if (rc > 0 && (!ctx->failed || (ctx->fail_line > 0 && rc < ctx->fail_line))) {
 		ctx->failed = false;
-		return config_fail(ctx, rc, "%s line %d: not a [section] or key = value line", ctx->source,
-		    rc);
+		return config_fail(ctx, CONFIG_ERR_SYNTAX, rc,
+		    "%s line %d: not a [section] or key = value line", ctx->source, rc);
 	}
 	if (ctx->failed)
 		return -1;
 	if (rc < 0)
-		return config_fail(ctx, 0, "%s: cannot parse (inih error %d)", ctx->source, rc);
+		return config_fail(ctx, CONFIG_ERR_SYNTAX, 0, "%s: cannot parse (inih error %d)",
+		    ctx->source, rc);
 	return 0;
 }
 
@@ -753,13 +768,14 @@ config_apply_env(struct config_ctx *ctx, char *const *envp)
 			}
 		}
 		if (ki < 0 && strcmp(sec, "statusmap") == 0)
-			return config_fail(ctx, 0,
+			return config_fail(ctx, CONFIG_ERR_SYNTAX, 0,
 			    "%s: unknown setting; status map entries can only be given in the config "
 			    "file, the environment sets only TICKETSYNC_STATUSMAP_DEFAULTS", o.env);
 		if (ki < 0) {
 			config_section_keys(sec, keys, sizeof(keys));
-			return config_fail(ctx, 0, "%s: unknown setting (upper-case name of a [%s] key: %s)",
-			    o.env, sec, keys);
+			return config_fail(ctx, CONFIG_ERR_SYNTAX, 0,
+			    "%s: unknown setting (upper-case name of a [%s] key: %s)", o.env, sec,
+			    keys);
 		}
 		/* The first definition wins, as with getenv(3). */
 		if (ctx->origin[ki].kind == CONFIG_FROM_ENV)
@@ -790,27 +806,26 @@ config_read_secret(struct config_ctx *ctx, size_t file_ki, char **out)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return config_key_fail(ctx, file_ki, o, "cannot read \"%s\": %s", path, strerror(errno));
+		return config_key_fail(ctx, CONFIG_ERR_FILE, file_ki, o, "cannot read \"%s\": %s",
+		    path, strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		config_key_fail(ctx, file_ki, o, "\"%s\" is not a regular file", path);
+		config_key_fail(ctx, CONFIG_ERR_FILE, file_ki, o,
+		    "\"%s\" is not a regular file", path);
 		goto cleanup;
 	}
 	if (st.st_size > CONFIG_SECRET_FILE_MAX) {
-		config_key_fail(ctx, file_ki, o, "\"%s\" is larger than %d bytes", path,
-		    CONFIG_SECRET_FILE_MAX);
+		config_key_fail(ctx, CONFIG_ERR_FILE, file_ki, o, "\"%s\" is larger than %d bytes",
+		    path, CONFIG_SECRET_FILE_MAX);
 		goto cleanup;
 	}
-	buf = calloc(1, CONFIG_SECRET_FILE_MAX + 1);
-	if (buf == NULL) {
-		config_key_fail(ctx, file_ki, o, "out of memory");
-		goto cleanup;
-	}
+	buf = xcalloc(1, CONFIG_SECRET_FILE_MAX + 1);
 	while (len < CONFIG_SECRET_FILE_MAX &&
 	       (got = read(fd, buf + len, CONFIG_SECRET_FILE_MAX - len)) != 0) {
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			config_key_fail(ctx, file_ki, o, "cannot read \"%s\": %s", path, strerror(errno));
+			config_key_fail(ctx, CONFIG_ERR_FILE, file_ki, o, "cannot read \"%s\": %s",
+			    path, strerror(errno));
 			goto cleanup;
 		}
 		len += (size_t)got;
@@ -818,11 +833,11 @@ config_read_secret(struct config_ctx *ctx, size_t file_ki, char **out)
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		buf[--len] = '\0';
 	if (len == 0) {
-		config_key_fail(ctx, file_ki, o, "\"%s\" is empty", path);
+		config_key_fail(ctx, CONFIG_ERR_VALUE, file_ki, o, "\"%s\" is empty", path);
 		goto cleanup;
 	}
 	if (strlen(buf) != len || config_has_control(buf) || !bson_utf8_validate(buf, len, false)) {
-		config_key_fail(ctx, file_ki, o,
+		config_key_fail(ctx, CONFIG_ERR_VALUE, file_ki, o,
 		    "\"%s\" must hold the secret on one line (no control characters, valid UTF-8)", path);
 		goto cleanup;
 	}
@@ -873,13 +888,14 @@ config_check_auth(struct config_ctx *ctx)
 	if (cfg->extrahop.api_key != NULL && cfg->extrahop.api_key_file != NULL) {
 		config_describe(ctx, k_key, a, sizeof(a));
 		config_describe(ctx, k_keyf, b, sizeof(b));
-		return config_fail(ctx, 0, "[extrahop] both %s and %s are set: give the API key once", a, b);
+		return config_fail(ctx, CONFIG_ERR_CONFLICT, 0,
+		    "[extrahop] both %s and %s are set: give the API key once", a, b);
 	}
 	if (cfg->extrahop.oauth_client_secret != NULL && cfg->extrahop.oauth_client_secret_file != NULL) {
 		config_describe(ctx, k_sec, a, sizeof(a));
 		config_describe(ctx, k_secf, b, sizeof(b));
-		return config_fail(ctx, 0, "[extrahop] both %s and %s are set: give the client secret once",
-		    a, b);
+		return config_fail(ctx, CONFIG_ERR_CONFLICT, 0,
+		    "[extrahop] both %s and %s are set: give the client secret once", a, b);
 	}
 	has_key = cfg->extrahop.api_key != NULL || cfg->extrahop.api_key_file != NULL;
 	has_oauth = cfg->extrahop.oauth_client_id != NULL || cfg->extrahop.oauth_client_secret != NULL ||
@@ -889,25 +905,25 @@ config_check_auth(struct config_ctx *ctx)
 		config_describe(ctx,
 		    cfg->extrahop.oauth_client_id ? k_id : cfg->extrahop.oauth_client_secret ? k_sec : k_secf,
 		    b, sizeof(b));
-		return config_fail(ctx, 0,
+		return config_fail(ctx, CONFIG_ERR_CONFLICT, 0,
 		    "[extrahop] both %s and %s are set: configure exactly one authentication method, "
 		    "an API key (api_key or api_key_file) or OAuth2 (oauth_client_id with "
 		    "oauth_client_secret or oauth_client_secret_file)", a, b);
 	}
 	if (has_oauth && cfg->extrahop.oauth_client_id == NULL) {
 		config_describe(ctx, cfg->extrahop.oauth_client_secret ? k_sec : k_secf, a, sizeof(a));
-		return config_fail(ctx, 0, "[extrahop] %s is set but oauth_client_id is not: OAuth2 needs both",
-		    a);
+		return config_fail(ctx, CONFIG_ERR_MISSING, 0,
+		    "[extrahop] %s is set but oauth_client_id is not: OAuth2 needs both", a);
 	}
 	if (has_oauth && cfg->extrahop.oauth_client_secret == NULL &&
 	    cfg->extrahop.oauth_client_secret_file == NULL) {
 		config_describe(ctx, k_id, a, sizeof(a));
-		return config_fail(ctx, 0,
+		return config_fail(ctx, CONFIG_ERR_MISSING, 0,
 		    "[extrahop] %s is set but neither oauth_client_secret nor oauth_client_secret_file: "
 		    "OAuth2 needs both", a);
 	}
 	if (!has_key && !has_oauth && cfg->extrahop.url != NULL)
-		return config_fail(ctx, 0,
+		return config_fail(ctx, CONFIG_ERR_MISSING, 0,
 		    "[extrahop] no authentication: set api_key or api_key_file (API key), or "
 		    "oauth_client_id with oauth_client_secret or oauth_client_secret_file (OAuth2)");
 
@@ -920,10 +936,10 @@ config_check_auth(struct config_ctx *ctx)
 
 	if (cfg->extrahop.auth == CONFIG_AUTH_OAUTH && cfg->extrahop.oauth_token_url == NULL &&
 	    cfg->extrahop.url != NULL) {
-		if (asprintf(&cfg->extrahop.oauth_token_url, "%s/oauth2/token", cfg->extrahop.url) < 0) {
-			cfg->extrahop.oauth_token_url = NULL;
-			return config_fail(ctx, 0, "out of memory");
-		}
+		size_t n = strlen(cfg->extrahop.url) + sizeof("/oauth2/token");
+
+		cfg->extrahop.oauth_token_url = xmalloc(n);
+		snprintf(cfg->extrahop.oauth_token_url, n, "%s/oauth2/token", cfg->extrahop.url);
 	} else if (cfg->extrahop.auth != CONFIG_AUTH_OAUTH && cfg->extrahop.oauth_token_url != NULL) {
 		config_describe(ctx, k_tok, a, sizeof(a));
 		config_warn(ctx, "[extrahop] %s is ignored without OAuth2 authentication", a);
@@ -980,8 +996,9 @@ config_check_webhooks(struct config_ctx *ctx)
 		if (*secrets[i] != NULL && file != NULL) {
 			config_describe(ctx, ks, a, sizeof(a));
 			config_describe(ctx, kf, b, sizeof(b));
-			return config_fail(ctx, 0, "[webhooks] both %s and %s are set: give the %s secret once",
-			    a, b, sources[i]);
+			return config_fail(ctx, CONFIG_ERR_CONFLICT, 0,
+			    "[webhooks] both %s and %s are set: give the %s secret once", a, b,
+			    sources[i]);
 		}
 		if (file != NULL && config_read_secret(ctx, kf, secrets[i]) != 0)
 			return -1;
@@ -993,7 +1010,7 @@ config_check_webhooks(struct config_ctx *ctx)
 	}
 	ki = config_index("webhooks", "jira_detection_field");
 	if (!config_valid_field_name(cfg->webhooks.jira_detection_field))
-		return config_key_fail(ctx, ki, &ctx->origin[ki],
+		return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, &ctx->origin[ki],
 		    "expected summary, labels or an issue field name such as customfield_12345 "
 		    "(letters, digits, '_'), got \"%.64s\"",
 		    cfg->webhooks.jira_detection_field ? cfg->webhooks.jira_detection_field : "");
@@ -1001,13 +1018,13 @@ config_check_webhooks(struct config_ctx *ctx)
 	if (strcmp(cfg->webhooks.jira_detection_field, "labels") == 0 &&
 	    (cfg->webhooks.jira_label_prefix == NULL ||
 	        strpbrk(cfg->webhooks.jira_label_prefix, " \t") != NULL))
-		return config_key_fail(ctx, ki, &ctx->origin[ki],
+		return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, &ctx->origin[ki],
 		    "jira_detection_field = labels needs a label prefix without blanks (Jira labels "
 		    "cannot hold them), got \"%.64s\"",
 		    cfg->webhooks.jira_label_prefix ? cfg->webhooks.jira_label_prefix : "");
 	ki = config_index("webhooks", "servicenow_detection_field");
 	if (!config_valid_field_name(cfg->webhooks.servicenow_detection_field))
-		return config_key_fail(ctx, ki, &ctx->origin[ki],
+		return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, &ctx->origin[ki],
 		    "expected an incident field name such as correlation_id or u_extrahop_detection_id "
 		    "(letters, digits, '_'), got \"%.64s\"",
 		    cfg->webhooks.servicenow_detection_field ? cfg->webhooks.servicenow_detection_field
@@ -1029,7 +1046,8 @@ config_check_order(struct config_ctx *ctx, const char *sa, const char *ka, const
 		return 0;
 	config_describe(ctx, ia, a, sizeof(a));
 	config_describe(ctx, ib, b, sizeof(b));
-	return config_fail(ctx, 0, "[%s] %s = %" PRId64 " must be %s [%s] %s = %" PRId64 ": %s", sa, a, va,
+	return config_fail(ctx, CONFIG_ERR_CONFLICT, 0,
+	    "[%s] %s = %" PRId64 " must be %s [%s] %s = %" PRId64 ": %s", sa, a, va,
 	    strict ? "less than" : "at most", sb, b, vb, reason);
 }
 
@@ -1040,12 +1058,15 @@ config_build_statusmap(struct config_ctx *ctx)
 	bson_error_t e;
 
 	cfg->statusmap.map = statusmap_new(cfg->statusmap.defaults);
-	if (cfg->statusmap.map == NULL)
-		return config_fail(ctx, 0, "out of memory");
 	for (size_t i = 0; i < ctx->nentries; i++) {
-		if (statusmap_add(cfg->statusmap.map, ctx->entries[i].key, ctx->entries[i].value, &e) != 0)
-			return config_fail(ctx, ctx->entries[i].line, "[statusmap] %s (%s line %d)", e.message,
-			    ctx->source, ctx->entries[i].line);
+		int code;
+
+		if (statusmap_add(cfg->statusmap.map, ctx->entries[i].key, ctx->entries[i].value, &e) == 0)
+			continue;
+		/* A key given twice conflicts, as a key of another section given twice does. */
+		code = e.code == STATUSMAP_ERR_DUPLICATE ? CONFIG_ERR_CONFLICT : CONFIG_ERR_VALUE;
+		return config_fail(ctx, code, ctx->entries[i].line, "[statusmap] %s (%s line %d)",
+		    e.message, ctx->source, ctx->entries[i].line);
 	}
 	cfg->statusmap.user_entries = ctx->nentries;
 	return 0;
@@ -1094,15 +1115,9 @@ config_build(config_t **out, const char *text, const char *source, const char *p
 	*out = NULL;
 	ctx.err = err;
 	ctx.source = source;
-	ctx.cfg = calloc(1, sizeof(config_t));
-	if (ctx.cfg == NULL) {
-		bson_set_error(err, 1, 1, "out of memory");
-		return -1;
-	}
-	if (path != NULL && (ctx.cfg->path = strdup(path)) == NULL) {
-		config_fail(&ctx, 0, "out of memory");
-		goto cleanup;
-	}
+	ctx.cfg = xcalloc(1, sizeof(config_t));
+	if (path != NULL)
+		ctx.cfg->path = xstrdup(path);
 	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
 		if (config_keys[i].default_value != NULL &&
 		    config_apply(&ctx, i, config_keys[i].default_value, &def) != 0)
@@ -1159,26 +1174,26 @@ config_load(config_t **out, const char *path, char *const *envp, bson_error_t *e
 		return config_build(out, NULL, "<none>", NULL, -1, envp, err);
 	f = fopen(path, "re");
 	if (f == NULL) {
-		bson_set_error(err, 1, 1, "cannot read config file \"%s\": %s", path, strerror(errno));
+		bson_set_error(err, ERROR_DOMAIN, CONFIG_ERR_FILE,
+		    "cannot read config file \"%s\": %s", path, strerror(errno));
 		return -1;
 	}
-	text = malloc(CONFIG_FILE_MAX + 1);
-	if (text == NULL) {
-		bson_set_error(err, 1, 1, "out of memory");
-		goto cleanup;
-	}
+	text = xmalloc(CONFIG_FILE_MAX + 1);
 	len = fread(text, 1, CONFIG_FILE_MAX + 1, f);
 	if (ferror(f)) {
-		bson_set_error(err, 1, 1, "cannot read config file \"%s\": %s", path, strerror(errno));
+		bson_set_error(err, ERROR_DOMAIN, CONFIG_ERR_FILE,
+		    "cannot read config file \"%s\": %s", path, strerror(errno));
 		goto cleanup;
 	}
 	if (len > CONFIG_FILE_MAX) {
-		bson_set_error(err, 1, 1, "config file \"%s\" is larger than %d bytes", path, CONFIG_FILE_MAX);
+		bson_set_error(err, ERROR_DOMAIN, CONFIG_ERR_FILE,
+		    "config file \"%s\" is larger than %d bytes", path, CONFIG_FILE_MAX);
 		goto cleanup;
 	}
 	text[len] = '\0';
 	if (strlen(text) != len) {
-		bson_set_error(err, 1, 1, "config file \"%s\" contains a NUL byte", path);
+		bson_set_error(err, ERROR_DOMAIN, CONFIG_ERR_FILE,
+		    "config file \"%s\" contains a NUL byte", path);
 		goto cleanup;
 	}
 	rc = config_build(out, text, path, path,
@@ -1196,12 +1211,12 @@ int
 config_require_extrahop(const config_t *cfg, bson_error_t *err)
 {
 	if (cfg->extrahop.url == NULL) {
-		bson_set_error(err, 1, 1,
+		bson_set_error(err, ERROR_DOMAIN, CONFIG_ERR_MISSING,
 		    "[extrahop] url is required (set it in the config file or TICKETSYNC_EXTRAHOP_URL)");
 		return -1;
 	}
 	if (cfg->extrahop.auth == CONFIG_AUTH_NONE) {
-		bson_set_error(err, 1, 1,
+		bson_set_error(err, ERROR_DOMAIN, CONFIG_ERR_MISSING,
 		    "[extrahop] no authentication: set api_key or api_key_file (API key), or "
 		    "oauth_client_id with oauth_client_secret or oauth_client_secret_file (OAuth2)");
 		return -1;

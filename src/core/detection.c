@@ -98,10 +98,14 @@ detection_fail(struct detection_ctx *c, const char *field, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	/* The id is known once _id has passed: an error before that is about the id. */
 	if (c->id > 0)
-		bson_set_error(c->err, 1, 1, "detection %" PRId64 ": %s %s", c->id, field, why);
+		bson_set_error(c->err, ERROR_DOMAIN, DETECTION_ERR_INVALID,
+		    "detection %" PRId64 ": %s %s",
+		    c->id, field, why);
 	else
-		bson_set_error(c->err, 1, 1, "detection: %s %s", field, why);
+		bson_set_error(c->err, ERROR_DOMAIN, DETECTION_ERR_ID,
+		    "detection: %s %s", field, why);
 	return -1;
 }
 
@@ -222,7 +226,7 @@ detection_parse(const bson_t *doc, detection_t *out, bson_error_t *err)
 	memset(out, 0, sizeof(*out));
 	fields_init(&out->fields);
 	if (!bson_iter_init_find(&it, doc, "_id")) {
-		bson_set_error(err, 1, 1, "detection: _id is missing");
+		bson_set_error(err, ERROR_DOMAIN, DETECTION_ERR_ID, "detection: _id is missing");
 		return -1;
 	}
 	if (detection_id_from_iter(&it, &out->id, why, sizeof(why)) != 0)

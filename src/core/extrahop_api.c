@@ -147,7 +147,8 @@ extrahop_api_parse_expires(bson_iter_t *it, int64_t *out, bson_error_t *err)
 	case BSON_TYPE_DOUBLE: {
 		double d = bson_iter_double(it);
 		if (!isfinite(d) || d != floor(d)) {
-			bson_set_error(err, 1, 4, "token reply: expires_in is not a whole number");
+			bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_API_ERR_TOKEN,
+			    "token reply: expires_in is not a whole number");
 			return false;
 		}
 		v = d >= 9.2e18 ? INT64_MAX : d <= -9.2e18 ? INT64_MIN : (int64_t)d;
@@ -159,24 +160,28 @@ extrahop_api_parse_expires(bson_iter_t *it, int64_t *out, bson_error_t *err)
 		long long ll;
 
 		if (*s < '0' || *s > '9') {
-			bson_set_error(err, 1, 4, "token reply: expires_in is not a number");
+			bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_API_ERR_TOKEN,
+			    "token reply: expires_in is not a number");
 			return false;
 		}
 		errno = 0;
 		ll = strtoll(s, &end, 10);
 		if (*end != '\0') {
-			bson_set_error(err, 1, 4, "token reply: expires_in is not a number");
+			bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_API_ERR_TOKEN,
+			    "token reply: expires_in is not a number");
 			return false;
 		}
 		v = errno == ERANGE ? INT64_MAX : (int64_t)ll;
 		break;
 	}
 	default:
-		bson_set_error(err, 1, 4, "token reply: expires_in has the wrong type");
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_API_ERR_TOKEN,
+		    "token reply: expires_in has the wrong type");
 		return false;
 	}
 	if (v <= 0) {
-		bson_set_error(err, 1, 5, "token reply: expires_in must be positive");
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_API_ERR_TOKEN,
+		    "token reply: expires_in must be positive");
 		return false;
 	}
 	*out = v > EXTRAHOP_API_EXPIRES_MAX_S ? EXTRAHOP_API_EXPIRES_MAX_S : v;
@@ -196,26 +201,31 @@ extrahop_api_token_parse(const char *body, size_t len, extrahop_api_token_t *out
 	out->access_token = NULL;
 	out->expires_in_s = -1;
 	if (!extrahop_api_is_object(body, len)) {
-		bson_set_error(err, 1, 1, "token reply: not a JSON object");
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_API_ERR_SYNTAX,
+		    "token reply: not a JSON object");
 		return false;
 	}
 	if (!bson_init_from_json(&doc, body, (ssize_t)len, NULL)) {
-		bson_set_error(err, 1, 1, "token reply: not a JSON object");
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_API_ERR_SYNTAX,
+		    "token reply: not a JSON object");
 		return false;
 	}
 	if (!bson_iter_init_find(&it, &doc, "access_token") || !BSON_ITER_HOLDS_UTF8(&it)) {
-		bson_set_error(err, 1, 2, "token reply: no access_token string");
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_API_ERR_TOKEN,
+		    "token reply: no access_token string");
 		goto cleanup;
 	}
 	tok = bson_iter_utf8(&it, &toklen);
 	if (toklen == 0 || toklen > EXTRAHOP_API_TOKEN_MAX) {
-		bson_set_error(err, 1, 2, "token reply: access_token is empty or too long");
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_API_ERR_TOKEN,
+		    "token reply: access_token is empty or too long");
 		goto cleanup;
 	}
 	for (uint32_t k = 0; k < toklen; k++) {
 		/* It goes into a header line: visible ASCII only, no CR/LF injection. */
 		if ((unsigned char)tok[k] < 0x21 || (unsigned char)tok[k] > 0x7e) {
-			bson_set_error(err, 1, 2, "token reply: access_token has invalid characters");
+			bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_API_ERR_TOKEN,
+			    "token reply: access_token has invalid characters");
 			goto cleanup;
 		}
 	}
@@ -223,7 +233,8 @@ extrahop_api_token_parse(const char *body, size_t len, extrahop_api_token_t *out
 	if (bson_iter_init_find(&it, &doc, "token_type")) {
 		if (!BSON_ITER_HOLDS_UTF8(&it) ||
 		    strcasecmp(bson_iter_utf8(&it, NULL), "bearer") != 0) {
-			bson_set_error(err, 1, 3, "token reply: token_type is not Bearer");
+			bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_API_ERR_TOKEN,
+			    "token reply: token_type is not Bearer");
 			goto cleanup;
 		}
 	}

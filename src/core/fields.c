@@ -175,7 +175,7 @@ fields_from_document(const bson_t *doc, fields_t *out, bson_error_t *err)
 
 	fields_init(out);
 	if (!bson_iter_init(&it, doc)) {
-		bson_set_error(err, 1, 1, "fields: corrupt document");
+		bson_set_error(err, ERROR_DOMAIN, FIELDS_ERR_CORRUPT, "fields: corrupt document");
 		return false;
 	}
 	while (bson_iter_next(&it)) {
@@ -193,11 +193,13 @@ fields_from_document(const bson_t *doc, fields_t *out, bson_error_t *err)
 			/* BSON strings carry a length; an embedded NUL would silently cut the
 			 * value, so it is refused. */
 			if (strlen(s) != len) {
-				bson_set_error(err, 1, 4, "fields: %s contains a NUL byte", key);
+				bson_set_error(err, ERROR_DOMAIN, FIELDS_ERR_VALUE,
+				    "fields: %s contains a NUL byte", key);
 				return false;
 			}
 		} else if (t != BSON_TYPE_NULL) {
-			bson_set_error(err, 1, 2, "fields: %s must be a string or null", key);
+			bson_set_error(err, ERROR_DOMAIN, FIELDS_ERR_TYPE,
+			    "fields: %s must be a string or null", key);
 			return false;
 		}
 		if (strcmp(key, "ticket_id") == 0)
@@ -211,12 +213,13 @@ fields_from_document(const bson_t *doc, fields_t *out, bson_error_t *err)
 			rc = s == NULL ? (out->resolution = FIELDS_RESOLUTION_NULL, 0)
 			               : fields_resolution_parse(s, &out->resolution);
 		if (rc != 0) {
-			bson_set_error(err, 1, 3, "fields: invalid %s", key);
+			bson_set_error(err, ERROR_DOMAIN, FIELDS_ERR_VALUE,
+			    "fields: invalid %s", key);
 			return false;
 		}
 	}
 	if (it.err_off != 0) {
-		bson_set_error(err, 1, 1, "fields: corrupt document");
+		bson_set_error(err, ERROR_DOMAIN, FIELDS_ERR_CORRUPT, "fields: corrupt document");
 		return false;
 	}
 	return true;

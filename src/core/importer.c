@@ -11,6 +11,7 @@
 #include "ticketsync/fields.h"
 #include "ticketsync/statusmap.h"
 #include "ticketsync/timefmt.h"
+#include "ticketsync/xalloc.h"
 
 /* Warnings kept in full; the rest are only counted in a last one. */
 #define IMPORTER_WARNINGS_MAX 100
@@ -52,7 +53,6 @@ typedef struct imp {
 	imp_row_t *rows;
 	size_t nrows, caprows;
 	size_t caperrs, capwarns, nwarns_dropped;
-	bool oom;
 	/* CSV state */
 	bool have_header;
 	int col_of[COL_COUNT];  /* column index of each known field, -1 if absent */
@@ -63,36 +63,28 @@ typedef struct imp {
 	size_t rec_line, cur_line;
 } imp_t;
 
-static bool
-imp_grow(imp_t *im, void **arr, size_t *cap, size_t need, size_t size)
+static void
+imp_grow(void **arr, size_t *cap, size_t need, size_t size)
 {
-	void *n;
 	size_t c;
 
 	if (need <= *cap)
-		return true;
+		return;
 	c = *cap ? *cap * 2 : 16;
 	while (c < need)
 		c *= 2;
-	n = realloc(*arr, c * size);
-	if (n == NULL) {
-		im->oom = true;
-		return false;
-	}
-	*arr = n;
+	*arr = xreallocarray(*arr, c, size);
 	*cap = c;
-	return true;
 }
 
-static void imp_issue(imp_t *im, importer_issue_t **arr, size_t *n, size_t *cap, size_t line,
-    const char *fmt, va_list ap) BSON_GNUC_PRINTF(6, 0);
+static void imp_issue(importer_issue_t **arr, size_t *n, size_t *cap, size_t line,
+    const char *fmt, va_list ap) BSON_GNUC_PRINTF(5, 0);
 
 static void
-imp_issue(imp_t *im, importer_issue_t **arr, size_t *n, size_t *cap, size_t line,
-    const char *fmt, va_list ap)
+imp_issue(importer_issue_t **arr, size_t *n, size_t *cap, size_t line, const char *fmt,
+    va_list ap)
 {
-	if (!imp_grow(im, (void **)arr, cap, *n + 1, sizeof(importer_issue_t)))
-		return;
+	imp_grow((void **)arr, cap, *n + 1, sizeof(importer_issue_t));
 	(*arr)[*n].line = line;
 	(*arr)[*n].message = bson_strdupv_printf(fmt, ap);
 	(*n)++;
@@ -106,7 +98,7 @@ imp_error(imp_t *im, size_t line, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	imp_issue(im, &im->out->errors, &im->out->n_errors, &im->caperrs, line, fmt, ap);
+	imp_issue(&im->out->errors, &im->out->n_errors, &im->caperrs, line, fmt, ap);
 	va_end(ap);
 }
 
@@ -122,7 +114,7 @@ imp_warn(imp_t *im, size_t line, const char *fmt, ...)
 		return;
 	}
 	va_start(ap, fmt);
-	imp_issue(im, &im->out->warnings, &im->out->n_warnings, &im->capwarns, line, fmt, ap);
+	imp_issue(&im->out->warnings, &im->out->n_warnings, &im->capwarns, line, fmt, ap);
 	va_end(ap);
 }
 
@@ -247,24 +239,18 @@ imp_text_max(enum imp_col c)
 	}
 }
 
-static bool
-imp_add_id(imp_t *im, imp_row_t *row, size_t *cap, int64_t id)
+static void
+imp_add_id(imp_row_t *row, size_t *cap, int64_t id)
 {
-	if (!imp_grow(im, (void **)&row->ids, cap, row->nids + 1, sizeof(int64_t)))
-		return false;
+	imp_grow((void **)&row->ids, cap, row->nids + 1, sizeof(int64_t));
 	row->ids[row->nids++] = id;
-	return true;
 }
 
-static bool
+static void
 imp_keep_row(imp_t *im, imp_row_t *row)
 {
-	if (!imp_grow(im, (void **)&im->rows, &im->caprows, im->nrows + 1, sizeof(imp_row_t))) {
-		imp_row_free(row);
-		return false;
-	}
+	imp_grow((void **)&im->rows, &im->caprows, im->nrows + 1, sizeof(imp_row_t));
 	im->rows[im->nrows++] = *row;
-	return true;
 }
 
 /* A text column of a row: stores the value, or reports the row. */
@@ -308,9 +294,7 @@ imp_csv_on_field(void *data, size_t len, void *arg)
 {
 	imp_t *im = arg;
 
-	if (!imp_grow(im, (void **)&im->fields, &im->capfields, im->nfields + 1,
-	        sizeof(imp_field_t)))
-		return;
+	imp_grow((void **)&im->fields, &im->capfields, im->nfields + 1, sizeof(imp_field_t));
 	im->fields[im->nfields].data = bson_malloc(len + 1);
 	if (len > 0)
 		memcpy(im->fields[im->nfields].data, data, len);
@@ -396,8 +380,7 @@ imp_csv_row(imp_t *im)
 				imp_error(im, line, "detection_id \"%s\" is not an integer from 1 to 2^53", q);
 				goto bad;
 			}
-			if (!imp_add_id(im, &row, &capids, id))
-				goto bad;
+			imp_add_id(&row, &capids, id);
 		} else if (c == COL_UPDATED_AT) {
 			if (f->len == 0)
 				continue;
@@ -492,6 +475,21 @@ imp_csv_bad_quoting(imp_t *im, const char *why)
 	im->in_record = false;
 }
 
+/* libcsv grows its value buffer through this, so the out-of-memory policy (xalloc.h)
+ * covers it too: csv_parse cannot fail with CSV_ENOMEM. */
+static void *
+imp_csv_grow(void *p, size_t size)
+{
+	return xreallocarray(p, size, 1);
+}
+
+static void
+imp_csv_init(struct csv_parser *p, unsigned char opts)
+{
+	(void)csv_init(p, opts); /* fails only for a NULL parser; it allocates nothing */
+	csv_set_realloc_func(p, imp_csv_grow);
+}
+
 static void
 imp_csv(imp_t *im, const char *data, size_t len)
 {
@@ -499,12 +497,9 @@ imp_csv(imp_t *im, const char *data, size_t len)
 	size_t pos = 0, line = 1, rec_next_pos = 0;
 	const unsigned char opts = CSV_STRICT | CSV_STRICT_FINI;
 
-	if (csv_init(&p, opts) != 0) {
-		im->oom = true;
-		return;
-	}
+	imp_csv_init(&p, opts);
 	for (;;) {
-		while (pos < len && !im->out->file_error && !im->oom) {
+		while (pos < len && !im->out->file_error) {
 			size_t n = imp_line_len(data + pos, len - pos);
 
 			if (!im->in_record && !imp_blank(data + pos, n)) {
@@ -513,22 +508,18 @@ imp_csv(imp_t *im, const char *data, size_t len)
 				rec_next_pos = pos + n;
 			}
 			im->cur_line = line;
+			/* The one error left is CSV_EPARSE: the buffer grows through imp_csv_grow
+			 * (no CSV_ENOMEM) and cannot outgrow SIZE_MAX on our input (CSV_ETOOBIG). */
 			if (csv_parse(&p, data + pos, n, imp_csv_on_field, imp_csv_on_record, im) != n) {
-				if (csv_error(&p) == CSV_EPARSE)
-					imp_csv_bad_quoting(im, "malformed quoting (a quote inside an "
-					    "unquoted value, or text after a closing quote)");
-				else
-					im->oom = true;
+				imp_csv_bad_quoting(im, "malformed quoting (a quote inside an "
+				    "unquoted value, or text after a closing quote)");
 				csv_free(&p);
-				if (csv_init(&p, opts) != 0) {
-					im->oom = true;
-					return;
-				}
+				imp_csv_init(&p, opts);
 			}
 			pos += n;
 			line++;
 		}
-		if (im->out->file_error || im->oom)
+		if (im->out->file_error)
 			break;
 		im->cur_line = line - 1;
 		if (csv_fini(&p, imp_csv_on_field, imp_csv_on_record, im) == 0)
@@ -540,15 +531,12 @@ imp_csv(imp_t *im, const char *data, size_t len)
 		csv_free(&p);
 		if (im->out->file_error)
 			return;
-		if (csv_init(&p, opts) != 0) {
-			im->oom = true;
-			return;
-		}
+		imp_csv_init(&p, opts);
 		line = im->rec_line + 1;
 		pos = rec_next_pos;
 	}
 	csv_free(&p);
-	if (!im->have_header && !im->out->file_error && !im->oom) {
+	if (!im->have_header && !im->out->file_error) {
 		imp_error(im, 0, "the input is empty: the first line must be a header naming the "
 		    "columns (detection_id,ticket_id,status,assignee,resolution)");
 		im->out->file_error = true;
@@ -633,8 +621,7 @@ imp_jsonl_line(imp_t *im, const char *s, size_t len, size_t line)
 					    detection_type_name(bson_iter_type(&arr)));
 					goto bad;
 				}
-				if (!imp_add_id(im, &row, &capids, id))
-					goto bad;
+				imp_add_id(&row, &capids, id);
 			}
 			continue;
 		}
@@ -654,8 +641,7 @@ imp_jsonl_line(imp_t *im, const char *s, size_t len, size_t line)
 				    detection_type_name(bson_iter_type(&it)));
 				goto bad;
 			}
-			if (!imp_add_id(im, &row, &capids, id))
-				goto bad;
+			imp_add_id(&row, &capids, id);
 		} else if (c == COL_UPDATED_AT) {
 			if (BSON_ITER_HOLDS_NULL(&it))
 				continue;
@@ -723,7 +709,7 @@ imp_jsonl(imp_t *im, const char *data, size_t len)
 {
 	size_t pos = 0, line = 1;
 
-	while (pos < len && !im->oom) {
+	while (pos < len) {
 		size_t n = imp_line_len(data + pos, len - pos);
 		size_t l = n;
 
@@ -803,11 +789,7 @@ imp_merge(imp_t *im)
 		return;
 	/* Stable by construction: ties are broken by line. */
 	qsort(im->rows, im->nrows, sizeof(imp_row_t), imp_cmp_row);
-	out->tickets = calloc(im->nrows, sizeof(importer_ticket_t));
-	if (out->tickets == NULL) {
-		im->oom = true;
-		return;
-	}
+	out->tickets = xcalloc(im->nrows, sizeof(importer_ticket_t));
 	while (i < im->nrows) {
 		size_t j = i, nids = 0, k = 0;
 		importer_ticket_t *t = &out->tickets[out->n_tickets];
@@ -819,13 +801,7 @@ imp_merge(imp_t *im)
 		im->rows[i].ticket_id = NULL;
 		t->line = im->rows[i].line;
 		t->rows = j - i;
-		t->detection_ids = malloc(nids * sizeof(int64_t));
-		if (t->detection_ids == NULL) {
-			im->oom = true;
-			bson_free(t->id);
-			t->id = NULL;
-			return;
-		}
+		t->detection_ids = xmalloc(nids * sizeof(int64_t));
 		for (size_t r = i; r < j; r++) {
 			imp_row_t *row = &im->rows[r];
 			memcpy(t->detection_ids + k, row->ids, row->nids * sizeof(int64_t));
@@ -927,9 +903,9 @@ importer_format_parse(const char *s, enum importer_format *out)
 	return 0;
 }
 
-bool
+void
 importer_parse(const char *data, size_t len, enum importer_format format, const char *name,
-    importer_result_t *out, bson_error_t *err)
+    importer_result_t *out)
 {
 	imp_t im = { .out = out };
 
@@ -950,13 +926,14 @@ importer_parse(const char *data, size_t len, enum importer_format format, const 
 		imp_csv(&im, data, len);
 	imp_csv_fields_clear(&im);
 	free(im.fields);
-	if (!out->file_error && !im.oom)
+	if (!out->file_error)
 		imp_merge(&im);
 	for (size_t i = 0; i < im.nrows; i++)
 		imp_row_free(&im.rows[i]);
 	free(im.rows);
-	if (im.nwarns_dropped > 0 && imp_grow(&im, (void **)&out->warnings, &im.capwarns,
-	        out->n_warnings + 1, sizeof(importer_issue_t))) {
+	if (im.nwarns_dropped > 0) {
+		imp_grow((void **)&out->warnings, &im.capwarns, out->n_warnings + 1,
+		    sizeof(importer_issue_t));
 		out->warnings[out->n_warnings].line = 0;
 		out->warnings[out->n_warnings++].message = bson_strdup_printf("%zu more warnings "
 		    "not shown", im.nwarns_dropped);
@@ -964,12 +941,6 @@ importer_parse(const char *data, size_t len, enum importer_format format, const 
 	/* Errors come from two passes (rows, then merging): one order for the reader. */
 	if (out->n_errors > 1)
 		qsort(out->errors, out->n_errors, sizeof(importer_issue_t), imp_cmp_issue);
-	if (im.oom) {
-		importer_result_free(out);
-		bson_set_error(err, 1, 1, "import: out of memory");
-		return false;
-	}
-	return true;
 }
 
 void

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ticketsync/xalloc.h"
+
 struct statusmap_entry {
 	char *status;     /* normalized (trimmed, ASCII lower case) */
 	char *resolution; /* normalized; NULL = status-only entry, "" = blank resolution */
@@ -131,39 +133,41 @@ statusmap_norm(const char *s, size_t len, char *buf)
 	return true;
 }
 
+/* The shipped defaults are this file's own constants, loaded by every unit test of the
+ * map: one refused is a bug here, not a condition a caller could handle. */
+static void
+statusmap_add_default(statusmap_t *map, const char *key, const char *value)
+{
+	if (statusmap_add(map, key, value, NULL) != 0)
+		abort();
+}
+
 statusmap_t *
 statusmap_new(bool with_defaults)
 {
-	statusmap_t *map = calloc(1, sizeof(*map));
+	statusmap_t *map = xcalloc(1, sizeof(*map));
 	char key[2 * STATUSMAP_NAME_MAX + 2];
 
-	if (map == NULL || !with_defaults)
+	if (!with_defaults)
 		return map;
-	for (size_t i = 0; i < STATUSMAP_ARRAY_LEN(statusmap_defaults); i++) {
-		if (statusmap_add(map, statusmap_defaults[i].key, statusmap_defaults[i].value, NULL) != 0)
-			goto fail;
-	}
+	for (size_t i = 0; i < STATUSMAP_ARRAY_LEN(statusmap_defaults); i++)
+		statusmap_add_default(map, statusmap_defaults[i].key, statusmap_defaults[i].value);
 	for (size_t i = 0; i < STATUSMAP_ARRAY_LEN(statusmap_jira_done); i++) {
 		for (size_t j = 0; j < STATUSMAP_ARRAY_LEN(statusmap_jira_no_action); j++) {
 			snprintf(key, sizeof(key), "%s|%s", statusmap_jira_done[i], statusmap_jira_no_action[j]);
-			if (statusmap_add(map, key, "closed/no_action_taken", NULL) != 0)
-				goto fail;
+			statusmap_add_default(map, key, "closed/no_action_taken");
 		}
 	}
 	for (size_t i = 0; i < STATUSMAP_ARRAY_LEN(statusmap_snow_resolved); i++) {
 		for (size_t j = 0; j < STATUSMAP_ARRAY_LEN(statusmap_snow_no_action); j++) {
 			snprintf(key, sizeof(key), "%s|%s", statusmap_snow_resolved[i], statusmap_snow_no_action[j]);
-			if (statusmap_add(map, key, "closed/no_action_taken", NULL) != 0)
-				goto fail;
+			statusmap_add_default(map, key, "closed/no_action_taken");
 		}
 	}
 	/* Everything so far is a default that user entries may replace. */
 	for (size_t i = 0; i < map->n; i++)
 		map->entries[i].user = false;
 	return map;
-fail:
-	statusmap_destroy(map);
-	return NULL;
 }
 
 static void
@@ -185,18 +189,6 @@ statusmap_destroy(statusmap_t *map)
 		statusmap_entry_free(&map->entries[i]);
 	free(map->entries);
 	free(map);
-}
-
-static char *
-statusmap_strndup(const char *s, size_t len)
-{
-	char *p = malloc(len + 1);
-
-	if (p != NULL) {
-		memcpy(p, s, len);
-		p[len] = '\0';
-	}
-	return p;
 }
 
 /* Parse the value side: "<status>[/<resolution>]". */
@@ -312,22 +304,23 @@ statusmap_add(statusmap_t *map, const char *key, const char *value, bson_error_t
 	         statusmap_parse_value(value, &e, why, sizeof(why)))
 		why[0] = '\0';
 	if (why[0] != '\0') {
-		bson_set_error(err, 1, 1, "\"%.*s\" = \"%.*s\": %s", kq, k, vq, v, why);
+		bson_set_error(err, ERROR_DOMAIN, STATUSMAP_ERR_VALUE,
+		    "\"%.*s\" = \"%.*s\": %s", kq, k,
+		    vq, v, why);
 		return -1;
 	}
 	old = statusmap_find(map, status, has_res ? resolution : NULL);
 	if (old != NULL && old->user) {
-		bson_set_error(err, 1, 2, "\"%.*s\": given twice (same entry as \"%s\"; keys ignore case)",
-		    kq, k, old->key);
+		bson_set_error(err, ERROR_DOMAIN, STATUSMAP_ERR_DUPLICATE,
+		    "\"%.*s\": given twice (same entry as \"%s\"; keys ignore case)", kq, k,
+		    old->key);
 		return -1;
 	}
-	e.status = strdup(status);
-	e.resolution = has_res ? strdup(resolution) : NULL;
-	e.key = statusmap_strndup(k, klen);
-	e.value = statusmap_strndup(v, vlen);
+	e.status = xstrdup(status);
+	e.resolution = has_res ? xstrdup(resolution) : NULL;
+	e.key = xstrndup(k, klen);
+	e.value = xstrndup(v, vlen);
 	e.user = true;
-	if (e.status == NULL || (has_res && e.resolution == NULL) || e.key == NULL || e.value == NULL)
-		goto nomem;
 	if (old != NULL) {
 		/* A user entry replaces the shipped default in place. */
 		statusmap_entry_free(old);
@@ -336,19 +329,12 @@ statusmap_add(statusmap_t *map, const char *key, const char *value, bson_error_t
 	}
 	if (map->n == map->cap) {
 		size_t cap = map->cap ? map->cap * 2 : 64;
-		struct statusmap_entry *n = realloc(map->entries, cap * sizeof(*n));
 
-		if (n == NULL)
-			goto nomem;
-		map->entries = n;
+		map->entries = xreallocarray(map->entries, cap, sizeof(*map->entries));
 		map->cap = cap;
 	}
 	map->entries[map->n++] = e;
 	return 0;
-nomem:
-	statusmap_entry_free(&e);
-	bson_set_error(err, 1, 3, "out of memory");
-	return -1;
 }
 
 /* norm (already normalized) equals name trimmed and lower-cased. */

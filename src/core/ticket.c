@@ -7,6 +7,7 @@
 #include "ticketsync/detection.h"
 #include "ticketsync/fields.h"
 #include "ticketsync/statusmap.h"
+#include "ticketsync/xalloc.h"
 
 static int
 ticket_fail(bson_error_t *err, const char *id, const char *field, const char *fmt, ...)
@@ -21,10 +22,12 @@ ticket_fail(bson_error_t *err, const char *id, const char *field, const char *fm
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	/* id is NULL until _id has passed: an error before that is about the id. */
 	if (id != NULL)
-		bson_set_error(err, 1, 1, "ticket %s: %s %s", id, field, why);
+		bson_set_error(err, ERROR_DOMAIN, TICKET_ERR_INVALID,
+		    "ticket %s: %s %s", id, field, why);
 	else
-		bson_set_error(err, 1, 1, "ticket: %s %s", field, why);
+		bson_set_error(err, ERROR_DOMAIN, TICKET_ERR_ID, "ticket: %s %s", field, why);
 	return -1;
 }
 
@@ -47,9 +50,7 @@ ticket_string(const bson_iter_t *it, const char *id, const char *field, size_t m
 		return ticket_fail(err, id, field, "is longer than %zu bytes (%" PRIu32 ")", max, len);
 	if (!bson_utf8_validate(s, len, false))
 		return ticket_fail(err, id, field, "is not valid UTF-8");
-	*out = strdup(s);
-	if (*out == NULL)
-		return ticket_fail(err, id, field, "could not be copied (out of memory)");
+	*out = xstrdup(s);
 	return 0;
 }
 
@@ -101,9 +102,7 @@ ticket_detection_ids(const bson_iter_t *it, ticket_t *t, bson_error_t *err)
 		    count, TICKET_DETECTION_IDS_MAX);
 	if (count == 0)
 		return 0;
-	t->detection_ids = calloc(count, sizeof(int64_t));
-	if (t->detection_ids == NULL)
-		return ticket_fail(err, t->id, "detection_ids", "could not be copied (out of memory)");
+	t->detection_ids = xcalloc(count, sizeof(int64_t));
 	bson_iter_recurse(it, &child);
 	while (bson_iter_next(&child) && n < count) {
 		char why[128], field[48];
@@ -163,11 +162,12 @@ ticket_parse(const bson_t *doc, ticket_t *out, bson_error_t *err)
 
 	memset(out, 0, sizeof(*out));
 	if (!bson_iter_init_find(&it, doc, "_id")) {
-		bson_set_error(err, 1, 1, "ticket: _id is missing");
+		bson_set_error(err, ERROR_DOMAIN, TICKET_ERR_ID, "ticket: _id is missing");
 		return -1;
 	}
 	if (!BSON_ITER_HOLDS_UTF8(&it)) {
-		bson_set_error(err, 1, 1, "ticket: _id must be a string (the ticket id), got %s",
+		bson_set_error(err, ERROR_DOMAIN, TICKET_ERR_ID,
+		    "ticket: _id must be a string (the ticket id), got %s",
 		    detection_type_name(bson_iter_type(&it)));
 		return -1;
 	}

@@ -12,6 +12,7 @@
 #include "ticketsync/fields.h"
 #include "ticketsync/statusmap.h"
 #include "ticketsync/timefmt.h"
+#include "ticketsync/xalloc.h"
 
 #define WEBHOOK_DEFAULT_JIRA_FIELD "summary"
 #define WEBHOOK_DEFAULT_LABEL_PREFIX "extrahop-detection-"
@@ -23,7 +24,6 @@ typedef struct wh {
 	size_t whylen;
 	int64_t *ids;
 	size_t nids, capids;
-	bool oom;
 } wh_t;
 
 const char *
@@ -111,11 +111,7 @@ wh_copy(wh_t *w, const bson_iter_t *it, const char *path, size_t max, char **out
 		return wh_fail(w, "%s is not valid UTF-8 (or holds a NUL)", path);
 	if (len > max)
 		return wh_fail(w, "%s is longer than %zu bytes (%" PRIu32 ")", path, max, len);
-	*out = strdup(s);
-	if (*out == NULL) {
-		w->oom = true;
-		return wh_fail(w, "out of memory");
-	}
+	*out = xstrdup(s);
 	return 0;
 }
 
@@ -164,11 +160,7 @@ wh_text(wh_t *w, const bson_t *doc, const char *path, size_t max, bool prefer_di
 	}
 	if (BSON_ITER_HOLDS_INT32(&it) || BSON_ITER_HOLDS_INT64(&it)) {
 		snprintf(num, sizeof(num), "%" PRId64, bson_iter_as_int64(&it));
-		*out = strdup(num);
-		if (*out == NULL) {
-			w->oom = true;
-			return wh_fail(w, "out of memory");
-		}
+		*out = xstrdup(num);
 		return 0;
 	}
 	if (!BSON_ITER_HOLDS_UTF8(&it))
@@ -202,26 +194,19 @@ wh_required(wh_t *w, const bson_t *doc, const char *path, size_t max, char **out
 
 /* ---- detection ids ---- */
 
-static int
+static void
 wh_add_id(wh_t *w, int64_t id)
 {
 	if (w->nids == w->capids) {
 		size_t cap = w->capids ? w->capids * 2 : 8;
-		int64_t *n;
 
 		/* Room for one past the limit, so the count check can tell. */
 		if (w->nids > TICKET_DETECTION_IDS_MAX)
-			return 0;
-		n = realloc(w->ids, cap * sizeof(int64_t));
-		if (n == NULL) {
-			w->oom = true;
-			return wh_fail(w, "out of memory");
-		}
-		w->ids = n;
+			return;
+		w->ids = xreallocarray(w->ids, cap, sizeof(int64_t));
 		w->capids = cap;
 	}
 	w->ids[w->nids++] = id;
-	return 0;
 }
 
 /* One id written as decimal digits (surrounding blanks allowed). */
@@ -268,8 +253,7 @@ wh_ids_from_list(wh_t *w, const char *s, const char *path)
 				return wh_fail(w,
 				    "%s must hold detection ids (decimal 1 to 2^53, comma-separated), got "
 				    "\"%.*s\"", path, (int)(len > 40 ? 40 : len), p);
-			if (wh_add_id(w, id) != 0)
-				return -1;
+			wh_add_id(w, id);
 		}
 		if (comma == NULL)
 			return 0;
@@ -292,7 +276,8 @@ wh_ids_from_value(wh_t *w, const bson_iter_t *it, const char *path, int depth)
 	if (BSON_ITER_HOLDS_INT32(it) || BSON_ITER_HOLDS_INT64(it) || BSON_ITER_HOLDS_DOUBLE(it)) {
 		if (detection_id_from_iter(it, &id, why, sizeof(why)) != 0)
 			return wh_fail(w, "%s: a detection id %s", path, why);
-		return wh_add_id(w, id);
+		wh_add_id(w, id);
+		return 0;
 	}
 	if (BSON_ITER_HOLDS_UTF8(it)) {
 		uint32_t len;
@@ -430,7 +415,8 @@ wh_jira_summary_ids(wh_t *w, const bson_t *doc)
 		return wh_fail(w, "issue.fields.summary starts with \"%s\" but no detection id (1 to "
 		                  "2^53) follows: \"%.60s\"", WEBHOOK_SUMMARY_PREFIX,
 		    bson_utf8_validate(s, strlen(s), false) ? s : "(invalid UTF-8)");
-	return wh_add_id(w, id);
+	wh_add_id(w, id);
+	return 0;
 }
 
 /* Every label "<prefix><id>"; labels without the prefix are someone else's. */
@@ -459,8 +445,7 @@ wh_jira_label_ids(wh_t *w, const bson_t *doc, const char *prefix)
 			return wh_fail(w, "issue.fields.labels: \"%.60s\" has the prefix \"%s\" but no "
 			                  "detection id (1 to 2^53) after it",
 			    bson_utf8_validate(label, len, false) ? label : "(invalid UTF-8)", prefix);
-		if (wh_add_id(w, id) != 0)
-			return -1;
+		wh_add_id(w, id);
 	}
 	return 0;
 }
@@ -671,11 +656,8 @@ webhook_parse_bson(enum webhook_source src, const bson_t *doc, const webhook_opt
 	}
 	if (r == WEBHOOK_OK && wh_finish_ids(&w, out) != 0)
 		r = WEBHOOK_INVALID;
-	if (r == WEBHOOK_OK && (out->source = strdup(webhook_source_tag(src))) == NULL) {
-		w.oom = true;
-		wh_fail(&w, "out of memory");
-		r = WEBHOOK_INVALID;
-	}
+	if (r == WEBHOOK_OK)
+		out->source = xstrdup(webhook_source_tag(src));
 	free(w.ids);
 	if (r != WEBHOOK_OK)
 		ticket_cleanup(out);

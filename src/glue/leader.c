@@ -14,6 +14,7 @@
 #include "ticketsync/lease.h"
 #include "ticketsync/log.h"
 #include "ticketsync/metrics.h"
+#include "ticketsync/xalloc.h"
 
 struct leader {
 	struct event_base *base;
@@ -143,9 +144,7 @@ leader_submit(leader_t *l, bool release)
 
 	if (l->busy && !release)
 		return;
-	job = calloc(1, sizeof(*job));
-	if (job == NULL)
-		return;
+	job = xcalloc(1, sizeof(*job));
 	job->base.run = leader_job_run;
 	job->base.done = leader_job_done;
 	job->l = l;
@@ -189,13 +188,9 @@ leader_t *
 leader_start(struct event_base *base, struct dbworker *db, const leader_opts_t *opts,
     leader_change_fn cb, void *arg, bson_error_t *err)
 {
-	leader_t *l = calloc(1, sizeof(*l));
+	leader_t *l = xcalloc(1, sizeof(*l));
 	struct timeval tv;
 
-	if (l == NULL) {
-		bson_set_error(err, 1, 1, "leader: out of memory");
-		return NULL;
-	}
 	l->base = base;
 	l->db = db;
 	l->database = bson_strdup(opts->database);
@@ -207,7 +202,8 @@ leader_start(struct event_base *base, struct dbworker *db, const leader_opts_t *
 	l->tick = event_new(base, -1, EV_PERSIST, leader_on_tick, l);
 	l->deadline = evtimer_new(base, leader_on_deadline, l);
 	if (l->tick == NULL || l->deadline == NULL) {
-		bson_set_error(err, 1, 2, "leader: cannot create timers");
+		bson_set_error(err, ERROR_DOMAIN, LEADER_ERR_RESOURCE,
+		    "leader: cannot create timers");
 		leader_free(l);
 		return NULL;
 	}

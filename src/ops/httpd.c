@@ -16,6 +16,7 @@
 #include "ticketsync/clock.h"
 #include "ticketsync/log.h"
 #include "ticketsync/metrics.h"
+#include "ticketsync/xalloc.h"
 
 struct httpd {
 	struct evhttp *http;
@@ -122,12 +123,14 @@ httpd_start(struct event_base *base, const char *listen, httpd_ready_fn ready,
 	socklen_t sslen = sizeof(ss);
 
 	if (httpd_parse_listen(listen, host, sizeof(host), &port) != 0) {
-		bson_set_error(err, 1, 1, "httpd: invalid listen address \"%s\"", listen);
+		bson_set_error(err, ERROR_DOMAIN, HTTPD_ERR_ADDRESS,
+		    "httpd: invalid listen address \"%s\"", listen);
 		return NULL;
 	}
-	h = calloc(1, sizeof(*h));
-	if (h == NULL || (h->http = evhttp_new(base)) == NULL) {
-		bson_set_error(err, 1, 2, "httpd: out of memory");
+	h = xcalloc(1, sizeof(*h));
+	if ((h->http = evhttp_new(base)) == NULL) {
+		bson_set_error(err, ERROR_DOMAIN, HTTPD_ERR_RESOURCE,
+		    "httpd: cannot create the HTTP server");
 		goto fail;
 	}
 	h->ready = ready;
@@ -147,7 +150,8 @@ httpd_start(struct event_base *base, const char *listen, httpd_ready_fn ready,
 	evhttp_set_gencb(h->http, httpd_on_other, h);
 	bound = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
 	if (bound == NULL) {
-		bson_set_error(err, 1, 3, "httpd: cannot listen on %s", listen);
+		bson_set_error(err, ERROR_DOMAIN, HTTPD_ERR_LISTEN,
+		    "httpd: cannot listen on %s", listen);
 		goto fail;
 	}
 	if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sslen) == 0) {

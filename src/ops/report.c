@@ -7,6 +7,7 @@
 
 #include "ticketsync/store.h"
 #include "ticketsync/timefmt.h"
+#include "ticketsync/xalloc.h"
 
 struct report_table {
 	size_t ncols;
@@ -51,18 +52,12 @@ report_thousands(uint64_t v, char *buf, size_t buflen)
 report_table_t *
 report_table_new(size_t ncols, const char *const *headers)
 {
-	report_table_t *t = calloc(1, sizeof(*t));
+	report_table_t *t = xcalloc(1, sizeof(*t));
 
-	if (t == NULL)
-		return NULL;
 	t->ncols = ncols;
-	t->headers = calloc(ncols, sizeof(char *));
-	t->max_width = calloc(ncols, sizeof(size_t));
-	t->right = calloc(ncols, sizeof(bool));
-	if (t->headers == NULL || t->max_width == NULL || t->right == NULL) {
-		report_table_free(t);
-		return NULL;
-	}
+	t->headers = xcalloc(ncols, sizeof(char *));
+	t->max_width = xcalloc(ncols, sizeof(size_t));
+	t->right = xcalloc(ncols, sizeof(bool));
 	for (size_t i = 0; i < ncols; i++)
 		t->headers[i] = bson_strdup(headers[i]);
 	return t;
@@ -82,15 +77,12 @@ report_table_set_right(report_table_t *t, size_t col)
 		t->right[col] = true;
 }
 
-bool
+void
 report_table_add(report_table_t *t, const char *const *cells)
 {
 	if (t->nrows == t->caprows) {
 		size_t cap = t->caprows ? t->caprows * 2 : 16;
-		char **n = realloc(t->cells, cap * t->ncols * sizeof(char *));
-		if (n == NULL)
-			return false;
-		t->cells = n;
+		t->cells = xreallocarray(t->cells, cap * t->ncols, sizeof(char *));
 		t->caprows = cap;
 	}
 	for (size_t c = 0; c < t->ncols; c++) {
@@ -100,7 +92,6 @@ report_table_add(report_table_t *t, const char *const *cells)
 		t->cells[t->nrows * t->ncols + c] = bson_strdup(buf);
 	}
 	t->nrows++;
-	return true;
 }
 
 size_t
@@ -125,10 +116,8 @@ report_cell_print(FILE *out, const char *s, size_t width, bool right, bool last)
 void
 report_table_print(const report_table_t *t, FILE *out)
 {
-	size_t *w = calloc(t->ncols, sizeof(size_t));
+	size_t *w = xcalloc(t->ncols, sizeof(size_t));
 
-	if (w == NULL)
-		return;
 	for (size_t c = 0; c < t->ncols; c++) {
 		w[c] = report_width(t->headers[c]);
 		for (size_t r = 0; r < t->nrows; r++) {
@@ -329,8 +318,6 @@ report_status_print(FILE *out, const overview_t *o)
 			"REASON" };
 		report_table_t *tbl = report_table_new(5, h);
 
-		if (tbl == NULL)
-			return;
 		report_table_set_right(tbl, 0);
 		report_table_set_right(tbl, 3);
 		report_table_set_max_width(tbl, 4, 100);
@@ -481,11 +468,9 @@ report_audit_table_new(void)
 {
 	report_table_t *t = report_table_new(REPORT_AUDIT_COLS, report_audit_headers);
 
-	if (t != NULL) {
-		report_table_set_right(t, 2);
-		report_table_set_right(t, 4);
-		report_table_set_max_width(t, 6, 120);
-	}
+	report_table_set_right(t, 2);
+	report_table_set_right(t, 4);
+	report_table_set_max_width(t, 6, 120);
 	return t;
 }
 

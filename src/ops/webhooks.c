@@ -22,6 +22,7 @@
 #include "ticketsync/text.h"
 #include "ticketsync/timefmt.h"
 #include "ticketsync/webhook.h"
+#include "ticketsync/xalloc.h"
 
 #define WEBHOOKS_DIGEST_LEN 32 /* SHA-256 */
 #define WEBHOOKS_WHY_MAX 512
@@ -467,12 +468,13 @@ webhooks_audit_later(webhooks_t *w, enum webhook_source src, const char *event, 
 {
 	webhooks_job_t *job;
 
-	if (w->pending >= WEBHOOKS_MAX_PENDING || (job = calloc(1, sizeof(*job))) == NULL) {
+	if (w->pending >= WEBHOOKS_MAX_PENDING) {
 		log_warnx("webhooks: %s delivery (%s) not audited: too many deliveries waiting",
 		    webhook_source_name(src), event);
 		ticket_cleanup(ticket);
 		return;
 	}
+	job = xcalloc(1, sizeof(*job));
 	job->base.run = webhooks_run;
 	job->base.done = webhooks_done;
 	job->w = w;
@@ -534,7 +536,8 @@ webhooks_on_request(struct evhttp_request *req, void *arg)
 	}
 	body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
 	if (body == NULL) {
-		webhooks_send_error(req, 503, "out of memory");
+		/* libevent could not make the body contiguous (its own allocation). */
+		webhooks_send_error(req, 503, "the body cannot be read; send it again");
 		webhooks_count(r->src, METRICS_WEBHOOK_FAILED);
 		return;
 	}
@@ -578,7 +581,7 @@ webhooks_on_request(struct evhttp_request *req, void *arg)
 		webhooks_audit_later(w, r->src, AUDIT_WEBHOOK_IGNORED, 200, why, NULL);
 		return;
 	}
-	if (w->pending >= WEBHOOKS_MAX_PENDING || (job = calloc(1, sizeof(*job))) == NULL) {
+	if (w->pending >= WEBHOOKS_MAX_PENDING) {
 		ticket_cleanup(&t);
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
 		    WEBHOOKS_RETRY_AFTER);
@@ -587,6 +590,7 @@ webhooks_on_request(struct evhttp_request *req, void *arg)
 		webhooks_count(r->src, METRICS_WEBHOOK_FAILED);
 		return;
 	}
+	job = xcalloc(1, sizeof(*job));
 	job->base.run = webhooks_run;
 	job->base.done = webhooks_done;
 	job->w = w;
@@ -609,17 +613,11 @@ webhooks_on_request(struct evhttp_request *req, void *arg)
 
 /* ---- life cycle ---- */
 
+/* A copy of an optional setting (NULL stays NULL). */
 static char *
-webhooks_strdup(const char *s, bool *oom)
+webhooks_strdup(const char *s)
 {
-	char *p;
-
-	if (s == NULL)
-		return NULL;
-	p = strdup(s);
-	if (p == NULL)
-		*oom = true;
-	return p;
+	return s != NULL ? xstrdup(s) : NULL;
 }
 
 static void
@@ -648,29 +646,20 @@ webhooks_start(httpd_t *httpd, dbworker_t *db, const config_t *cfg, const char *
 		[WEBHOOK_SERVICENOW] = cfg->webhooks.servicenow_secret,
 		[WEBHOOK_GENERIC] = cfg->webhooks.generic_secret,
 	};
-	webhooks_t *w = calloc(1, sizeof(*w));
-	bool oom = w == NULL;
+	webhooks_t *w = xcalloc(1, sizeof(*w));
 	char enabled[160] = "";
 
-	if (oom) {
-		bson_set_error(err, 1, 1, "webhooks: out of memory");
-		return NULL;
-	}
 	w->httpd = httpd;
 	w->db = db;
-	w->database = webhooks_strdup(cfg->mongodb.database, &oom);
-	w->instance = webhooks_strdup(instance, &oom);
-	w->jira_field = webhooks_strdup(cfg->webhooks.jira_detection_field, &oom);
-	w->label_prefix = webhooks_strdup(cfg->webhooks.jira_label_prefix, &oom);
-	w->snow_field = webhooks_strdup(cfg->webhooks.servicenow_detection_field, &oom);
+	w->database = webhooks_strdup(cfg->mongodb.database);
+	w->instance = webhooks_strdup(instance);
+	w->jira_field = webhooks_strdup(cfg->webhooks.jira_detection_field);
+	w->label_prefix = webhooks_strdup(cfg->webhooks.jira_label_prefix);
+	w->snow_field = webhooks_strdup(cfg->webhooks.servicenow_detection_field);
 	w->parse.jira_detection_field = w->jira_field;
 	w->parse.jira_label_prefix = w->label_prefix;
 	w->parse.servicenow_detection_field = w->snow_field;
 	w->max_body = (size_t)cfg->webhooks.max_body_bytes;
-	if (oom) {
-		bson_set_error(err, 1, 1, "webhooks: out of memory");
-		goto fail;
-	}
 	for (size_t i = 0; i < WEBHOOK_SOURCE_COUNT; i++) {
 		struct webhooks_route *r = &w->routes[i];
 
@@ -679,13 +668,10 @@ webhooks_start(httpd_t *httpd, dbworker_t *db, const config_t *cfg, const char *
 		snprintf(r->path, sizeof(r->path), "/webhooks/%s", webhook_source_name(r->src));
 		if (secrets[i] != NULL && secrets[i][0] != '\0') {
 			r->secret_len = strlen(secrets[i]);
-			r->secret = strdup(secrets[i]);
-			if (r->secret == NULL) {
-				bson_set_error(err, 1, 2, "webhooks: out of memory");
-				goto fail;
-			}
+			r->secret = xstrdup(secrets[i]);
 			if (!webhooks_sha256(r->secret, r->secret_len, r->digest)) {
-				bson_set_error(err, 1, 3, "webhooks: SHA-256 is unavailable");
+				bson_set_error(err, ERROR_DOMAIN, WEBHOOKS_ERR_CRYPTO,
+				    "webhooks: SHA-256 is unavailable");
 				goto fail;
 			}
 			r->enabled = true;
@@ -694,7 +680,8 @@ webhooks_start(httpd_t *httpd, dbworker_t *db, const config_t *cfg, const char *
 		}
 		/* Disabled sources keep their route, to answer 404 with the reason. */
 		if (httpd_add_route(httpd, r->path, webhooks_on_request, r) != 0) {
-			bson_set_error(err, 1, 4, "webhooks: cannot register %s", r->path);
+			bson_set_error(err, ERROR_DOMAIN, WEBHOOKS_ERR_ROUTE,
+			    "webhooks: cannot register %s", r->path);
 			goto fail;
 		}
 	}

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "ticketsync/log.h"
+#include "ticketsync/xalloc.h"
 
 struct curlev_xfer {
 	curlev_t *cev;
@@ -170,9 +171,7 @@ curlev_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *sock
 	if (what & CURL_POLL_OUT)
 		kind |= EV_WRITE;
 	if (s == NULL) {
-		s = calloc(1, sizeof(*s));
-		if (s == NULL)
-			return -1;
+		s = xcalloc(1, sizeof(*s));
 		s->cev = cev;
 		s->fd = fd;
 		s->next = cev->socks;
@@ -203,19 +202,16 @@ curlev_new(struct event_base *base, const curlev_opts_t *opts, bson_error_t *err
 	curlev_t *cev;
 
 	if (base == NULL) {
-		bson_set_error(err, 1, 1, "curlev: no event base");
+		bson_set_error(err, ERROR_DOMAIN, CURLEV_ERR_ARG, "curlev: no event base");
 		return NULL;
 	}
-	cev = calloc(1, sizeof(*cev));
-	if (cev == NULL) {
-		bson_set_error(err, 1, 2, "curlev: out of memory");
-		return NULL;
-	}
+	cev = xcalloc(1, sizeof(*cev));
 	cev->base = base;
 	cev->timer = evtimer_new(base, curlev_timer_event_cb, cev);
 	cev->multi = curl_multi_init();
 	if (cev->timer == NULL || cev->multi == NULL) {
-		bson_set_error(err, 1, 3, "curlev: cannot create the multi handle or its timer");
+		bson_set_error(err, ERROR_DOMAIN, CURLEV_ERR_RESOURCE,
+		    "curlev: cannot create the multi handle or its timer");
 		curlev_destroy(cev);
 		return NULL;
 	}
@@ -245,14 +241,10 @@ curlev_add(curlev_t *cev, CURL *easy, curlev_done_fn cb, void *arg, bson_error_t
 	CURLMcode mc;
 
 	if (cev == NULL || easy == NULL || cb == NULL) {
-		bson_set_error(err, 1, 4, "curlev: bad arguments");
+		bson_set_error(err, ERROR_DOMAIN, CURLEV_ERR_ARG, "curlev: bad arguments");
 		return -1;
 	}
-	x = calloc(1, sizeof(*x));
-	if (x == NULL) {
-		bson_set_error(err, 1, 2, "curlev: out of memory");
-		return -1;
-	}
+	x = xcalloc(1, sizeof(*x));
 	x->cev = cev;
 	x->easy = easy;
 	x->cb = cb;
@@ -269,7 +261,8 @@ curlev_add(curlev_t *cev, CURL *easy, curlev_done_fn cb, void *arg, bson_error_t
 		curlev_xfer_unlink(cev, x);
 		free(x);
 		curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
-		bson_set_error(err, 1, 5, "curlev: curl_multi_add_handle: %s",
+		bson_set_error(err, ERROR_DOMAIN, CURLEV_ERR_ADD,
+		    "curlev: curl_multi_add_handle: %s",
 		    curl_multi_strerror(mc));
 		return -1;
 	}

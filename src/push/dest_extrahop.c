@@ -16,7 +16,7 @@ dest_extrahop_value(const bson_t *value, const char *what, fields_t *out, bool *
 		return true;
 	if (fields_from_document(value, out, &why))
 		return true;
-	bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT, "%s: %s", what, why.message);
+	bson_set_error(err, ERROR_DOMAIN, STORE_ERR_CORRUPT, "%s: %s", what, why.message);
 	return false;
 }
 
@@ -32,7 +32,7 @@ dest_extrahop_decode(const outbox_item_t *item, fields_t *desired, unsigned *mas
 	    !dest_extrahop_value(item->baseline, "baseline", &base, &has_base, err))
 		return false;
 	if (!has_desired) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT, "no desired fields");
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_CORRUPT, "no desired fields");
 		return false;
 	}
 	*mask = pushplan_claim_mask(desired, has_pushed ? &pushed : NULL, has_base ? &base : NULL,

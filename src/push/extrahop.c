@@ -298,7 +298,8 @@ extrahop_send(extrahop_req_t *r)
 		if (t == NULL) {
 			curl_slist_free_all(h);
 			curl_easy_cleanup(easy);
-			extrahop_defer(r, PUSHPLAN_RETRY, CURLE_OUT_OF_MEMORY, "out of memory");
+			extrahop_defer(r, PUSHPLAN_RETRY, CURLE_OUT_OF_MEMORY,
+			    "cannot build the request headers");
 			return;
 		}
 		h = t;
@@ -540,22 +541,25 @@ extrahop_url_ok(const char *url, const char *what, bson_error_t *err)
 	bool ok = false;
 
 	if (url == NULL || *url == '\0') {
-		bson_set_error(err, 1, 10, "extrahop: %s is not set", what);
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_CONFIG, "extrahop: %s is not set", what);
 		return false;
 	}
 	u = curl_url();
 	if (u == NULL) {
-		bson_set_error(err, 1, 11, "extrahop: out of memory");
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_RESOURCE,
+		    "extrahop: cannot create a URL parser");
 		return false;
 	}
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
-		bson_set_error(err, 1, 12, "extrahop: %s is not an absolute URL", what);
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_CONFIG,
+		    "extrahop: %s is not an absolute URL", what);
 		goto cleanup;
 	}
 	if (strcasecmp(scheme, "https") != 0 && strcasecmp(scheme, "http") != 0) {
-		bson_set_error(err, 1, 13, "extrahop: %s must use http or https", what);
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_CONFIG,
+		    "extrahop: %s must use http or https", what);
 		goto cleanup;
 	}
 	ok = true;
@@ -580,14 +584,15 @@ extrahop_new(struct event_base *base, const extrahop_opts_t *opts, bson_error_t 
 	struct curl_slist *t;
 
 	if (base == NULL || opts == NULL) {
-		bson_set_error(err, 1, 14, "extrahop: no event base or options");
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_ARG,
+		    "extrahop: no event base or options");
 		return NULL;
 	}
 	if (!extrahop_url_ok(opts->base_url, "base URL", err))
 		return NULL;
 	if (opts->auth == EXTRAHOP_AUTH_APIKEY) {
 		if (!extrahop_header_safe(opts->api_key)) {
-			bson_set_error(err, 1, 15,
+			bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_CONFIG,
 			    "extrahop: the API key is missing or has characters a header cannot carry");
 			return NULL;
 		}
@@ -597,20 +602,24 @@ extrahop_new(struct event_base *base, const extrahop_opts_t *opts, bson_error_t 
 		if (opts->client_id == NULL || *opts->client_id == '\0' ||
 		    strchr(opts->client_id, ':') != NULL) {
 			/* HTTP Basic cannot carry a ':' in the user id (RFC 7617). */
-			bson_set_error(err, 1, 16, "extrahop: OAuth2 client id is missing or contains ':'");
+			bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_CONFIG,
+			    "extrahop: OAuth2 client id is missing or contains ':'");
 			return NULL;
 		}
 		if (opts->client_secret == NULL || *opts->client_secret == '\0') {
-			bson_set_error(err, 1, 17, "extrahop: OAuth2 client secret is missing");
+			bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_CONFIG,
+			    "extrahop: OAuth2 client secret is missing");
 			return NULL;
 		}
 	} else {
-		bson_set_error(err, 1, 18, "extrahop: unknown authentication kind");
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_CONFIG,
+		    "extrahop: unknown authentication kind");
 		return NULL;
 	}
 	if (opts->connect_timeout_ms < 0 || opts->request_timeout_ms < 0 ||
 	    opts->max_total_connections < 0 || opts->max_host_connections < 0) {
-		bson_set_error(err, 1, 19, "extrahop: timeouts and connection limits cannot be negative");
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_CONFIG,
+		    "extrahop: timeouts and connection limits cannot be negative");
 		return NULL;
 	}
 
@@ -641,7 +650,8 @@ extrahop_new(struct event_base *base, const extrahop_opts_t *opts, bson_error_t 
 			eh->token_headers = t;
 		t = t != NULL ? curl_slist_append(t, "Accept: application/json") : NULL;
 		if (t == NULL) {
-			bson_set_error(err, 1, 11, "extrahop: out of memory");
+			bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_RESOURCE,
+			    "extrahop: cannot build the token request headers");
 			goto fail;
 		}
 	}
@@ -652,7 +662,8 @@ extrahop_new(struct event_base *base, const extrahop_opts_t *opts, bson_error_t 
 		goto fail;
 	eh->defer_ev = event_new(base, -1, 0, extrahop_defer_cb, eh);
 	if (eh->defer_ev == NULL) {
-		bson_set_error(err, 1, 11, "extrahop: cannot create an event");
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_RESOURCE,
+		    "extrahop: cannot create an event");
 		goto fail;
 	}
 	return eh;
@@ -668,19 +679,22 @@ extrahop_patch_detection(extrahop_t *eh, int64_t detection_id, const fields_t *f
 	extrahop_req_t *r;
 
 	if (eh == NULL || f == NULL || cb == NULL) {
-		bson_set_error(err, 1, 20, "extrahop: bad arguments");
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_ARG, "extrahop: bad arguments");
 		return -1;
 	}
 	if (eh->closing) {
-		bson_set_error(err, 1, 21, "extrahop: client is shutting down");
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_CLOSING,
+		    "extrahop: client is shutting down");
 		return -1;
 	}
 	if (detection_id < 0) {
-		bson_set_error(err, 1, 22, "extrahop: invalid detection id %" PRId64, detection_id);
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_REQUEST,
+		    "extrahop: invalid detection id %" PRId64, detection_id);
 		return -1;
 	}
 	if ((mask & FIELDS_ALL) == 0) {
-		bson_set_error(err, 1, 23, "extrahop: nothing to send for detection %" PRId64,
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_REQUEST,
+		    "extrahop: nothing to send for detection %" PRId64,
 		    detection_id);
 		return -1;
 	}
@@ -692,7 +706,9 @@ extrahop_patch_detection(extrahop_t *eh, int64_t detection_id, const fields_t *f
 	r->url = extrahop_api_detection_url(eh->base_url, detection_id);
 	r->body = extrahop_api_patch_body(f, mask, &r->body_len);
 	if (r->url == NULL || r->body == NULL) {
-		bson_set_error(err, 1, 24, "extrahop: cannot build the request");
+		/* A field libbson cannot write as JSON (e.g. invalid UTF-8). */
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_REQUEST,
+		    "extrahop: cannot build the request");
 		extrahop_req_free(r);
 		return -1;
 	}

@@ -16,6 +16,7 @@
 #include "ticketsync/outbox.h"
 #include "ticketsync/ratelimit.h"
 #include "ticketsync/store.h"
+#include "ticketsync/xalloc.h"
 
 /* Results are recorded in batches of at most this many, or after this long. */
 #define PUSHER_RECORD_BATCH 256
@@ -138,15 +139,11 @@ pusher_record_run(dbjob_t *base, mongoc_client_t *client)
 {
 	pusher_record_job_t *job = (pusher_record_job_t *)base;
 	const pusher_opts_t *o = &job->p->opts;
-	outbox_result_t *results = calloc(job->n, sizeof(*results));
-	audit_record_t *recs = calloc(job->n, sizeof(*recs));
+	outbox_result_t *results = xcalloc(job->n, sizeof(*results));
+	audit_record_t *recs = xcalloc(job->n, sizeof(*recs));
 	size_t i = 0;
 	int64_t now = clock_wall_ms();
 
-	if (results == NULL || recs == NULL) {
-		bson_set_error(&job->err, 1, 1, "out of memory");
-		goto cleanup;
-	}
 	for (pusher_req_t *r = job->reqs; r != NULL; r = r->next, i++) {
 		results[i] = (outbox_result_t){
 			.id = r->item.id,
@@ -192,7 +189,6 @@ pusher_record_run(dbjob_t *base, mongoc_client_t *client)
 		log_warnx("pusher: audit write failed for %zu record(s): %s", job->n,
 		    job->err.message);
 	}
-cleanup:
 	free(results);
 	free(recs);
 }
@@ -225,11 +221,7 @@ pusher_flush(pusher_t *p)
 	if (p->ndone == 0)
 		return;
 	event_del(p->record_wait);
-	job = calloc(1, sizeof(*job));
-	if (job == NULL) {
-		log_errorx("pusher: out of memory recording results");
-		return;
-	}
+	job = xcalloc(1, sizeof(*job));
 	job->base.run = pusher_record_run;
 	job->base.done = pusher_record_done;
 	job->p = p;
@@ -476,12 +468,9 @@ pusher_claim_done(dbjob_t *base)
 static void
 pusher_claim(pusher_t *p, size_t limit)
 {
-	pusher_claim_job_t *job = calloc(1, sizeof(*job));
+	pusher_claim_job_t *job = xcalloc(1, sizeof(*job));
 
-	if (job == NULL || (job->items = calloc(limit, sizeof(outbox_item_t))) == NULL) {
-		free(job);
-		return;
-	}
+	job->items = xcalloc(limit, sizeof(outbox_item_t));
 	job->base.run = pusher_claim_run;
 	job->base.done = pusher_claim_done;
 	job->p = p;
@@ -584,12 +573,8 @@ pusher_t *
 pusher_new(struct event_base *base, struct dbworker *db, struct dbworker *record_db,
     const dest_t *dest, const pusher_opts_t *opts, bson_error_t *err)
 {
-	pusher_t *p = calloc(1, sizeof(*p));
+	pusher_t *p = xcalloc(1, sizeof(*p));
 
-	if (p == NULL) {
-		bson_set_error(err, 1, 1, "pusher: out of memory");
-		return NULL;
-	}
 	p->base = base;
 	p->db = db;
 	p->record_db = record_db != NULL ? record_db : db;
@@ -623,7 +608,8 @@ pusher_new(struct event_base *base, struct dbworker *db, struct dbworker *record
 	p->watch = event_new(base, -1, EV_PERSIST, pusher_on_watch, p);
 	if (p->tick == NULL || p->send_wait == NULL || p->record_wait == NULL ||
 	    p->follow_up == NULL || p->watch == NULL) {
-		bson_set_error(err, 1, 1, "pusher: cannot create timers");
+		bson_set_error(err, ERROR_DOMAIN, PUSHER_ERR_RESOURCE,
+		    "pusher: cannot create timers");
 		pusher_free(p);
 		return NULL;
 	}

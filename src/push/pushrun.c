@@ -13,6 +13,7 @@
 #include "ticketsync/dest_extrahop.h"
 #include "ticketsync/log.h"
 #include "ticketsync/store.h"
+#include "ticketsync/xalloc.h"
 
 /* How often the loop looks at the pusher (and, when idle, asks the outbox). */
 #define PUSHRUN_CHECK_MS 100
@@ -163,9 +164,8 @@ pushrun_on_check(evutil_socket_t fd, short what, void *arg)
 		pr->progress(pr->progress_arg, pr->out);
 	}
 	if (!pr->counting && pusher_idle(pr->pusher)) {
-		pushrun_count_job_t *job = calloc(1, sizeof(*job));
-		if (job == NULL)
-			return;
+		pushrun_count_job_t *job = xcalloc(1, sizeof(*job));
+
 		job->base.run = pushrun_count_run;
 		job->base.done = pushrun_count_done;
 		job->pr = pr;
@@ -209,7 +209,8 @@ pushrun_until_idle(const config_t *cfg, struct store *store, const char *owner,
 	pr.start_ms = pr.last_progress_ms = clock_mono_ms();
 	pr.base = event_base_new();
 	if (pr.base == NULL) {
-		bson_set_error(err, 1, 1, "cannot create an event loop");
+		bson_set_error(err, ERROR_DOMAIN, PUSHRUN_ERR_RESOURCE,
+		    "cannot create an event loop");
 		return false;
 	}
 	pushrun_extrahop_opts(cfg, &eo);
@@ -229,7 +230,7 @@ pushrun_until_idle(const config_t *cfg, struct store *store, const char *owner,
 	pr.sigint = evsignal_new(pr.base, SIGINT, pushrun_on_signal, &pr);
 	pr.sigterm = evsignal_new(pr.base, SIGTERM, pushrun_on_signal, &pr);
 	if (pr.check == NULL || pr.sigint == NULL || pr.sigterm == NULL) {
-		bson_set_error(err, 1, 1, "cannot create timers");
+		bson_set_error(err, ERROR_DOMAIN, PUSHRUN_ERR_RESOURCE, "cannot create timers");
 		goto cleanup;
 	}
 	event_add(pr.check, &tv);
@@ -239,9 +240,10 @@ pushrun_until_idle(const config_t *cfg, struct store *store, const char *owner,
 	event_base_dispatch(pr.base);
 	pushrun_copy_stats(&pr);
 	if (out->blocked)
-		bson_set_error(err, 1, 1, "pushes stopped: %s", out->blocked_reason);
+		bson_set_error(err, ERROR_DOMAIN, PUSHRUN_ERR_BLOCKED, "pushes stopped: %s",
+		    out->blocked_reason);
 	else if (out->interrupted)
-		bson_set_error(err, 1, 1, "interrupted");
+		bson_set_error(err, ERROR_DOMAIN, PUSHRUN_ERR_INTERRUPTED, "interrupted");
 	else
 		ok = pr.done_idle;
 cleanup:

@@ -45,7 +45,7 @@ audit_record_to_bson(const audit_record_t *r, int64_t now_ms, bson_t *doc, bson_
 
 	bson_init(doc);
 	if (!audit_event_valid(r->event)) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 		    "audit: event name \"%s\" must be 1..%d of [a-z_], starting with a letter",
 		    r->event ? r->event : "(null)", AUDIT_EVENT_MAX);
 		return false;
@@ -95,7 +95,7 @@ audit_append_many(mongoc_client_t *client, const char *db, const audit_record_t 
 	if (n == 0)
 		return true;
 	if (n > AUDIT_BATCH_MAX) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 		    "audit: %zu records in one batch; at most %d", n, AUDIT_BATCH_MAX);
 		return false;
 	}

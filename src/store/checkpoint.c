@@ -11,7 +11,7 @@ checkpoint_name_valid(const char *name, bson_error_t *err)
 {
 	if (name == NULL || name[0] == '\0' || strlen(name) > 128 ||
 	    !bson_utf8_validate(name, strlen(name), false)) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 		    "checkpoint name must be 1..128 bytes of UTF-8");
 		return false;
 	}
@@ -52,13 +52,13 @@ checkpoint_load(mongoc_client_t *client, const char *db, const char *name, bson_
 
 		*found = false;
 		if (!bson_iter_init_find(&it, &doc, "token") || !BSON_ITER_HOLDS_DOCUMENT(&it)) {
-			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT,
+			bson_set_error(err, ERROR_DOMAIN, STORE_ERR_CORRUPT,
 			    "checkpoint %s has no token document", name);
 			goto cleanup;
 		}
 		bson_iter_document(&it, &len, &data);
 		if (!bson_init_static(&token, data, len)) {
-			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT,
+			bson_set_error(err, ERROR_DOMAIN, STORE_ERR_CORRUPT,
 			    "checkpoint %s: corrupt token", name);
 			goto cleanup;
 		}
@@ -93,7 +93,7 @@ checkpoint_save(mongoc_client_t *client, const char *db, const char *name,
 	if (!checkpoint_name_valid(name, err))
 		goto cleanup;
 	if (token == NULL || bson_empty(token)) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 		    "checkpoint %s: empty resume token", name);
 		goto cleanup;
 	}
@@ -107,7 +107,7 @@ checkpoint_save(mongoc_client_t *client, const char *db, const char *name,
 	wc = mongoc_write_concern_new();
 	mongoc_write_concern_set_wmajority(wc, 10000);
 	if (!mongoc_write_concern_append(wc, &opts)) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG, "cannot set write concern");
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG, "cannot set write concern");
 		goto cleanup;
 	}
 	coll = mongoc_client_get_collection(client, db, STORE_COLL_CHECKPOINTS);

@@ -198,7 +198,7 @@ intake_write(mongoc_client_t *client, const char *db, const ticket_t *t, intake_
 		}
 		/* Stored older than us after all: someone wrote between our two steps. */
 	}
-	bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CONFLICT,
+	bson_set_error(err, ERROR_DOMAIN, STORE_ERR_CONFLICT,
 	    "intake: ticket %s kept changing under %d attempts to store it", t->id, INTAKE_ATTEMPTS);
 cleanup:
 	bson_destroy(&filter);

@@ -18,7 +18,7 @@ lease_server_now(mongoc_client_t *client, int64_t *now_ms, bson_error_t *err)
 	if (ok && bson_iter_init_find(&it, &reply, "localTime") && BSON_ITER_HOLDS_DATE_TIME(&it)) {
 		*now_ms = bson_iter_date_time(&it);
 	} else if (ok) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_DEPLOYMENT,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_DEPLOYMENT,
 		    "lease: the server's hello reply has no localTime");
 		ok = false;
 	}

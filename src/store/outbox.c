@@ -8,6 +8,7 @@
 #include "ticketsync/mongoerr.h"
 #include "ticketsync/store.h"
 #include "ticketsync/text.h"
+#include "ticketsync/xalloc.h"
 
 /* Lost compare-and-set races before giving up: each loss means another writer made
  * progress on the same detection, so a handful is plenty. */
@@ -49,13 +50,13 @@ outbox_value_get(const bson_t *doc, const char *key, bson_t *out, bool *present,
 	if (!bson_iter_init_find(&it, doc, key))
 		return true;
 	if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_CORRUPT,
 		    "state document: %s is not a document", key);
 		return false;
 	}
 	bson_iter_document(&it, &len, &data);
 	if (!bson_init_static(out, data, len)) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_CORRUPT,
 		    "state document: %s is corrupt", key);
 		return false;
 	}
@@ -262,7 +263,7 @@ outbox_set_desired(mongoc_client_t *client, const char *db, const char *coll_nam
 			goto cleanup;
 		ok = false; /* another writer changed it since the read: read and decide again */
 	}
-	bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CONFLICT,
+	bson_set_error(err, ERROR_DOMAIN, STORE_ERR_CONFLICT,
 	    "outbox: detection %lld changed concurrently %d times in a row; gave up",
 	    (long long)id, OUTBOX_CAS_TRIES);
 cleanup:
@@ -334,19 +335,15 @@ outbox_set_desired_many(mongoc_client_t *client, const char *db, const char *col
 {
 	mongoc_collection_t *coll = NULL;
 	mongoc_bulk_operation_t *ins = NULL, *upd = NULL;
-	int64_t *sorted = calloc(n ? n : 1, sizeof(*sorted)); /* to find duplicates */
-	outbox_plan_t *plans = calloc(n ? n : 1, sizeof(*plans));
-	size_t *ins_item = calloc(n ? n : 1, sizeof(*ins_item));
-	bool *redo = calloc(n ? n : 1, sizeof(*redo));
+	int64_t *sorted = xcalloc(n, sizeof(*sorted)); /* to find duplicates */
+	outbox_plan_t *plans = xcalloc(n, sizeof(*plans));
+	size_t *ins_item = xcalloc(n, sizeof(*ins_item));
+	bool *redo = xcalloc(n, sizeof(*redo));
 	bson_t opts = BSON_INITIALIZER;
 	bson_t reply = BSON_INITIALIZER;
 	size_t n_ins = 0, n_upd = 0;
 	bool ok = false;
 
-	if (sorted == NULL || plans == NULL || ins_item == NULL || redo == NULL) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG, "outbox: out of memory");
-		goto cleanup;
-	}
 	memset(results, 0, n * sizeof(*results));
 	if (n == 0) {
 		ok = true;
@@ -356,7 +353,7 @@ outbox_set_desired_many(mongoc_client_t *client, const char *db, const char *col
 	qsort(sorted, n, sizeof(*sorted), outbox_cmp_i64);
 	for (size_t i = 1; i < n; i++) {
 		if (sorted[i] == sorted[i - 1]) {
-			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+			bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 			    "outbox: detection %lld given twice in one batch", (long long)sorted[i]);
 			goto cleanup;
 		}
@@ -531,7 +528,7 @@ outbox_item_from_doc(const bson_t *doc, const char *claim_id, outbox_item_t *ite
 
 	memset(item, 0, sizeof(*item));
 	if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &item->id)) {
-		bson_set_error(why, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT, "_id is not a number");
+		bson_set_error(why, ERROR_DOMAIN, STORE_ERR_CORRUPT, "_id is not a number");
 		return false;
 	}
 	if (!outbox_value_get(doc, "desired", &desired, &has_desired, why) ||
@@ -539,7 +536,7 @@ outbox_item_from_doc(const bson_t *doc, const char *claim_id, outbox_item_t *ite
 	    !outbox_value_get(doc, "pushed", &pushed, &has_pushed, why))
 		return false;
 	if (!has_desired) {
-		bson_set_error(why, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT, "no desired value");
+		bson_set_error(why, ERROR_DOMAIN, STORE_ERR_CORRUPT, "no desired value");
 		return false;
 	}
 	bson_strncpy(item->claim_id, claim_id, sizeof(item->claim_id));
@@ -633,18 +630,18 @@ outbox_claim(mongoc_client_t *client, const char *db, const char *coll_name, int
 
 	*n_out = 0;
 	if (limit == 0 || limit > OUTBOX_CLAIM_MAX) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 		    "outbox claim: limit %zu out of range 1..%d", limit, OUTBOX_CLAIM_MAX);
 		goto cleanup;
 	}
 	if (owner == NULL || owner[0] == '\0' || strlen(owner) > OUTBOX_OWNER_MAX ||
 	    !bson_utf8_validate(owner, strlen(owner), false)) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 		    "outbox claim: owner must be 1..%d bytes of UTF-8", OUTBOX_OWNER_MAX);
 		goto cleanup;
 	}
 	if (claim_timeout_ms <= 0) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 		    "outbox claim: claim timeout must be positive");
 		goto cleanup;
 	}
@@ -1069,7 +1066,7 @@ outbox_complete(mongoc_client_t *client, const char *db, const char *coll_name,
 		if (r->claim_id == NULL || r->claim_id[0] == '\0' ||
 		    (unsigned)r->outcome > PUSHPLAN_RELEASED ||
 		    (r->outcome == PUSHPLAN_PUSHED && r->sent == NULL)) {
-			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+			bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 			    "outbox complete: result %zu (detection %lld) lacks a claim id, a valid "
 			    "outcome or (when pushed) the fields sent", i, (long long)r->id);
 			return false;

@@ -8,11 +8,11 @@
 
 #include "ticketsync/checkpoint.h"
 #include "ticketsync/store.h"
+#include "ticketsync/xalloc.h"
 
 typedef struct overview_parked_ctx {
 	overview_t *o;
 	size_t cap;
-	bool oom;
 } overview_parked_ctx_t;
 
 static bool
@@ -24,12 +24,8 @@ overview_on_parked(const bson_t *doc, void *arg)
 
 	if (c->o->n_parked == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 16;
-		overview_parked_t *n = realloc(c->o->parked, cap * sizeof(*n));
-		if (n == NULL) {
-			c->oom = true;
-			return false;
-		}
-		c->o->parked = n;
+
+		c->o->parked = xreallocarray(c->o->parked, cap, sizeof(*c->o->parked));
 		c->cap = cap;
 	}
 	p = &c->o->parked[c->o->n_parked++];
@@ -75,7 +71,7 @@ overview_events(mongoc_client_t *client, const char *db, overview_t *o, bson_err
 	    "]");
 	const bson_t *doc;
 	size_t cap = 0;
-	bool ok = true;
+	bool ok;
 
 	cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline, NULL, NULL);
 	while (mongoc_cursor_next(cursor, &doc)) {
@@ -84,22 +80,15 @@ overview_events(mongoc_client_t *client, const char *db, overview_t *o, bson_err
 			continue; /* records without an event cannot pass the validator */
 		if (o->n_events == cap) {
 			size_t c = cap ? cap * 2 : 16;
-			overview_event_t *n = realloc(o->events, c * sizeof(*n));
-			if (n == NULL) {
-				bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
-				    "status: out of memory");
-				ok = false;
-				break;
-			}
-			o->events = n;
+
+			o->events = xreallocarray(o->events, c, sizeof(*o->events));
 			cap = c;
 		}
 		bson_strncpy(o->events[o->n_events].event, ev, sizeof(o->events[0].event));
 		o->events[o->n_events].count = store_doc_int64(doc, "n", 0);
 		o->n_events++;
 	}
-	if (ok && mongoc_cursor_error(cursor, err))
-		ok = false;
+	ok = !mongoc_cursor_error(cursor, err);
 	mongoc_cursor_destroy(cursor);
 	mongoc_collection_destroy(coll);
 	bson_destroy(pipeline);
@@ -123,10 +112,6 @@ overview_collect(mongoc_client_t *client, const char *db, int64_t now_ms, size_t
 		if (!outbox_view_parked(client, db, STORE_COLL_STATE, parked_limit, overview_on_parked,
 		        &pc, err))
 			return false;
-		if (pc.oom) {
-			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG, "status: out of memory");
-			return false;
-		}
 	}
 	if (!audit_query(client, db, &q, overview_on_push, out, NULL, err))
 		return false;

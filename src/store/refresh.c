@@ -20,6 +20,7 @@
 #include "ticketsync/statusmap.h"
 #include "ticketsync/store.h"
 #include "ticketsync/ticket.h"
+#include "ticketsync/xalloc.h"
 
 /* Detections per chunk when the caller hands over ids. */
 #define REFRESH_CHUNK 500
@@ -78,23 +79,18 @@ refresh_cmp_state(const void *a, const void *b)
 	    &((const refresh_state_t *)b)->id);
 }
 
-static bool
+static void
 refresh_grow(void **arr, size_t *cap, size_t need, size_t size)
 {
-	void *n;
 	size_t c;
 
 	if (need <= *cap)
-		return true;
+		return;
 	c = *cap ? *cap : 16;
 	while (c < need)
 		c *= 2;
-	n = realloc(*arr, c * size);
-	if (n == NULL)
-		return false;
-	*arr = n;
+	*arr = xreallocarray(*arr, c, size);
 	*cap = c;
-	return true;
 }
 
 static void
@@ -132,34 +128,21 @@ refresh_chunk_free(refresh_chunk_t *c)
 	free(c->w_results);
 }
 
-static bool
-refresh_realloc(void **arr, size_t cap, size_t size)
-{
-	void *n = realloc(*arr, cap * size);
-
-	if (n == NULL)
-		return false;
-	*arr = n;
-	return true;
-}
-
 /* Room for one more pending write in every parallel array. */
-static bool
+static void
 refresh_grow_writes(refresh_chunk_t *c)
 {
 	size_t cap = c->capwrites ? c->capwrites * 2 : 64;
 
 	if (c->nwrites < c->capwrites)
-		return true;
-	if (!refresh_realloc((void **)&c->w_ids, cap, sizeof(*c->w_ids)) ||
-	    !refresh_realloc((void **)&c->w_desired, cap, sizeof(*c->w_desired)) ||
-	    !refresh_realloc((void **)&c->w_baseline, cap, sizeof(*c->w_baseline)) ||
-	    !refresh_realloc((void **)&c->w_tickets, cap, sizeof(*c->w_tickets)) ||
-	    !refresh_realloc((void **)&c->w_candidates, cap, sizeof(*c->w_candidates)) ||
-	    !refresh_realloc((void **)&c->w_results, cap, sizeof(*c->w_results)))
-		return false;
+		return;
+	c->w_ids = xreallocarray(c->w_ids, cap, sizeof(*c->w_ids));
+	c->w_desired = xreallocarray(c->w_desired, cap, sizeof(*c->w_desired));
+	c->w_baseline = xreallocarray(c->w_baseline, cap, sizeof(*c->w_baseline));
+	c->w_tickets = xreallocarray(c->w_tickets, cap, sizeof(*c->w_tickets));
+	c->w_candidates = xreallocarray(c->w_candidates, cap, sizeof(*c->w_candidates));
+	c->w_results = xreallocarray(c->w_results, cap, sizeof(*c->w_results));
 	c->capwrites = cap;
-	return true;
 }
 
 /* Queue an audit record for the chunk; msg and ticket_id are copied. */
@@ -170,13 +153,9 @@ refresh_audit(refresh_chunk_t *c, const refresh_ctx_t *ctx, const char *event,
 	audit_record_t *r;
 	size_t cap = c->capaudits;
 
-	if (!refresh_grow((void **)&c->audits, &cap, c->naudits + 1, sizeof(audit_record_t)))
-		return;
+	refresh_grow((void **)&c->audits, &cap, c->naudits + 1, sizeof(audit_record_t));
 	if (cap != c->capaudits) {
-		char **n = realloc(c->audit_strs, cap * 2 * sizeof(char *));
-		if (n == NULL)
-			return;
-		c->audit_strs = n;
+		c->audit_strs = xreallocarray(c->audit_strs, cap, 2 * sizeof(char *));
 		c->capaudits = cap;
 	}
 	r = &c->audits[c->naudits];
@@ -192,15 +171,13 @@ refresh_audit(refresh_chunk_t *c, const refresh_ctx_t *ctx, const char *event,
 	c->naudits++;
 }
 
-static bool
+static void
 refresh_add_det(refresh_chunk_t *c, int64_t id, const bson_t *doc)
 {
-	if (!refresh_grow((void **)&c->dets, &c->capdets, c->ndets + 1, sizeof(refresh_det_t)))
-		return false;
+	refresh_grow((void **)&c->dets, &c->capdets, c->ndets + 1, sizeof(refresh_det_t));
 	c->dets[c->ndets].id = id;
 	c->dets[c->ndets].doc = bson_copy(doc);
 	c->ndets++;
-	return true;
 }
 
 /* Run a find and hand each document to cb. The first reply may hold `expect`
@@ -208,14 +185,14 @@ refresh_add_det(refresh_chunk_t *c, int64_t id, const bson_t *doc)
  * not two. */
 static bool
 refresh_find(mongoc_client_t *client, const char *db, const char *coll_name,
-    const bson_t *filter, size_t expect, bool (*cb)(const bson_t *, void *), void *arg,
+    const bson_t *filter, size_t expect, void (*cb)(const bson_t *, void *), void *arg,
     bson_error_t *err)
 {
 	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, coll_name);
 	bson_t opts = BSON_INITIALIZER;
 	mongoc_cursor_t *cursor;
 	const bson_t *doc;
-	bool ok = true;
+	bool ok;
 
 	if (expect > 0)
 		BSON_APPEND_INT64(&opts, "batchSize", (int64_t)expect);
@@ -223,13 +200,8 @@ refresh_find(mongoc_client_t *client, const char *db, const char *coll_name,
 	bson_destroy(&opts);
 
 	while (mongoc_cursor_next(cursor, &doc))
-		if (!cb(doc, arg)) {
-			ok = false;
-			bson_set_error(err, 1, 1, "refresh: out of memory");
-			break;
-		}
-	if (ok && mongoc_cursor_error(cursor, err))
-		ok = false;
+		cb(doc, arg);
+	ok = !mongoc_cursor_error(cursor, err);
 	mongoc_cursor_destroy(cursor);
 	mongoc_collection_destroy(coll);
 	return ok;
@@ -241,7 +213,7 @@ typedef struct refresh_visit {
 	refresh_stats_t *stats;
 } refresh_visit_t;
 
-static bool
+static void
 refresh_on_detection(const bson_t *doc, void *arg)
 {
 	refresh_visit_t *v = arg;
@@ -249,11 +221,11 @@ refresh_on_detection(const bson_t *doc, void *arg)
 	int64_t id;
 
 	if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &id))
-		return true; /* not loadable by a numeric id: cannot be asked for */
-	return refresh_add_det(v->c, id, doc);
+		return; /* not loadable by a numeric id: cannot be asked for */
+	refresh_add_det(v->c, id, doc);
 }
 
-static bool
+static void
 refresh_on_ticket(const bson_t *doc, void *arg)
 {
 	refresh_visit_t *v = arg;
@@ -270,17 +242,13 @@ refresh_on_ticket(const bson_t *doc, void *arg)
 		metrics_inc(METRICS_REJECTED_INPUT, 1);
 		log_warnx("refresh: ignoring malformed ticket: %s", err.message);
 		refresh_audit(c, v->ctx, AUDIT_REJECTED_INPUT, false, 0, tid, err.message);
-		return true;
+		return;
 	}
-	if (!refresh_grow((void **)&c->tickets, &c->captickets, c->ntickets + 1, sizeof(ticket_t))) {
-		ticket_cleanup(&t);
-		return false;
-	}
+	refresh_grow((void **)&c->tickets, &c->captickets, c->ntickets + 1, sizeof(ticket_t));
 	c->tickets[c->ntickets++] = t;
-	return true;
 }
 
-static bool
+static void
 refresh_on_state(const bson_t *doc, void *arg)
 {
 	refresh_visit_t *v = arg;
@@ -290,21 +258,17 @@ refresh_on_state(const bson_t *doc, void *arg)
 	int64_t id;
 
 	if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &id))
-		return true;
-	if (!refresh_grow((void **)&c->states, &c->capstates, c->nstates + 1,
-	        sizeof(refresh_state_t)))
-		return false;
+		return;
+	refresh_grow((void **)&c->states, &c->capstates, c->nstates + 1, sizeof(refresh_state_t));
 	c->states[c->nstates].readable = store_pushed_from_doc(doc, &c->states[c->nstates].st,
 	    &err);
 	if (!c->states[c->nstates].readable)
 		/* Our own document is unreadable: treat as absent, outbox rewrites it. */
 		log_warnx("refresh: state of detection %lld unreadable: %s", (long long)id,
 		    err.message);
-	if ((c->states[c->nstates].doc = bson_copy(doc)) == NULL)
-		return false;
+	c->states[c->nstates].doc = bson_copy(doc);
 	c->states[c->nstates].id = id;
 	c->nstates++;
-	return true;
 }
 
 static const refresh_state_t *
@@ -396,10 +360,7 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 		ok = true;
 		goto drop;
 	}
-	if (!refresh_grow_writes(c)) {
-		bson_set_error(err, 1, 1, "refresh: out of memory");
-		goto drop;
-	}
+	refresh_grow_writes(c);
 	w = c->nwrites++;
 	c->w_ids[w] = d->id;
 	c->w_desired[w] = desired; /* the chunk owns them now */
@@ -433,11 +394,7 @@ refresh_write(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chunk_t
 		return true;
 	/* The state documents this chunk read decide and guard the writes: no second
 	 * read (a document changed since fails its guard and is decided again). */
-	current = calloc(c->nwrites, sizeof(*current));
-	if (current == NULL) {
-		bson_set_error(err, 1, 1, "refresh: out of memory");
-		return false;
-	}
+	current = xcalloc(c->nwrites, sizeof(*current));
 	for (size_t i = 0; i < c->nwrites; i++) {
 		const refresh_state_t *s = refresh_find_state(c, c->w_ids[i]);
 		current[i] = s != NULL ? s->doc : NULL;
@@ -473,7 +430,7 @@ refresh_write(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chunk_t
 	if (nconflicts > 0) {
 		/* w_ids[0..nconflicts) now holds the detections to decide again. */
 		if (refresh_conflict_depth >= REFRESH_CONFLICT_ROUNDS) {
-			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CONFLICT,
+			bson_set_error(err, ERROR_DOMAIN, STORE_ERR_CONFLICT,
 			    "refresh: detection %lld keeps changing under concurrent writers",
 			    (long long)c->w_ids[0]);
 			return false;
@@ -507,11 +464,7 @@ refresh_chunk_run(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chu
 		return true;
 	}
 	qsort(c->dets, c->ndets, sizeof(*c->dets), refresh_cmp_det);
-	ids = malloc(c->ndets * sizeof(int64_t));
-	if (ids == NULL) {
-		bson_set_error(err, 1, 1, "refresh: out of memory");
-		return false;
-	}
+	ids = xmalloc(c->ndets * sizeof(int64_t));
 	for (size_t i = 0; i < c->ndets; i++)
 		ids[i] = c->dets[i].id;
 
@@ -567,7 +520,7 @@ refresh_ids_of_tickets(mongoc_client_t *client, const refresh_ctx_t *ctx,
 	bson_t filter = BSON_INITIALIZER, cond, arr;
 	bson_t opts = BSON_INITIALIZER;
 	const bson_t *doc;
-	bool ok = true;
+	bool ok;
 
 	if (n == 0)
 		return true;
@@ -589,15 +542,10 @@ refresh_ids_of_tickets(mongoc_client_t *client, const refresh_ctx_t *ctx,
 		int64_t id;
 		if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &id))
 			continue;
-		if (!refresh_grow((void **)ids, cap, *nids + 1, sizeof(int64_t))) {
-			bson_set_error(err, 1, 1, "refresh: out of memory");
-			ok = false;
-			break;
-		}
+		refresh_grow((void **)ids, cap, *nids + 1, sizeof(int64_t));
 		(*ids)[(*nids)++] = id;
 	}
-	if (ok && mongoc_cursor_error(cursor, err))
-		ok = false;
+	ok = !mongoc_cursor_error(cursor, err);
 	mongoc_cursor_destroy(cursor);
 	mongoc_collection_destroy(coll);
 	bson_destroy(&filter);
@@ -617,10 +565,7 @@ refresh_ids(mongoc_client_t *client, const refresh_ctx_t *ctx, const int64_t *id
 	bool ok = true;
 
 	if (nids_in > 0) {
-		if (!refresh_grow((void **)&ids, &cap, nids_in, sizeof(int64_t))) {
-			bson_set_error(err, 1, 1, "refresh: out of memory");
-			return false;
-		}
+		refresh_grow((void **)&ids, &cap, nids_in, sizeof(int64_t));
 		memcpy(ids, ids_in, nids_in * sizeof(int64_t));
 		nids = nids_in;
 	}
@@ -657,7 +602,6 @@ refresh_ids(mongoc_client_t *client, const refresh_ctx_t *ctx, const int64_t *id
 typedef struct refresh_scan {
 	refresh_chunk_t *c;
 	int64_t since_ms;
-	bool oom;
 	const refresh_ctx_t *ctx;
 	refresh_stats_t *stats;
 } refresh_scan_t;
@@ -688,10 +632,7 @@ refresh_on_scanned(const bson_t *doc, void *arg)
 		    t < s->since_ms)
 			return true;
 	}
-	if (!refresh_add_det(s->c, id, doc)) {
-		s->oom = true;
-		return false;
-	}
+	refresh_add_det(s->c, id, doc);
 	return true;
 }
 
@@ -745,7 +686,7 @@ refresh_all(mongoc_client_t *client, const refresh_ctx_t *ctx, int64_t since_ms,
     bson_error_t *err)
 {
 	refresh_chunk_t c = { 0 };
-	refresh_scan_t s = { .c = &c, .since_ms = since_ms, .oom = false, .ctx = ctx, .stats = stats };
+	refresh_scan_t s = { .c = &c, .since_ms = since_ms, .ctx = ctx, .stats = stats };
 	int64_t from = INT64_MIN;
 	bool done = false, ok = true;
 
@@ -759,11 +700,6 @@ refresh_all(mongoc_client_t *client, const refresh_ctx_t *ctx, int64_t since_ms,
 		    refresh_on_scanned, &s, &next, &done, &n, err);
 		if (!ok)
 			break;
-		if (s.oom) {
-			bson_set_error(err, 1, 1, "refresh: out of memory");
-			ok = false;
-			break;
-		}
 		ok = refresh_chunk_run(client, ctx, &c, stats, err);
 		if (ok && progress != NULL && !progress(progress_arg, stats, next - 1))
 			break;

@@ -84,13 +84,13 @@ schema_copy_string(const bson_t *doc, const char *key, char *dst, size_t dstlen,
 	const char *s;
 
 	if (!bson_iter_init_find(&it, doc, key) || !BSON_ITER_HOLDS_UTF8(&it)) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG, "schema: \"%s\" must be a string",
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG, "schema: \"%s\" must be a string",
 		    key);
 		return false;
 	}
 	s = bson_iter_utf8(&it, &len);
 	if (len == 0 || len >= dstlen) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 		    "schema: \"%s\" must be 1..%zu bytes", key, dstlen - 1);
 		return false;
 	}
@@ -135,14 +135,14 @@ schema_check_index(const bson_t *index, const char *collection, bson_error_t *er
 		} else {
 			/* Only options schema_index_same compares are allowed, so a second
 			 * run can always tell the index is already right. */
-			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+			bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 			    "schema %s: index option \"%s\" is not supported (or has the wrong type)",
 			    collection, k);
 			return false;
 		}
 	}
 	if (!has_name || !has_key) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 		    "schema %s: every index needs a \"name\" string and a non-empty \"key\"",
 		    collection);
 		return false;
@@ -162,7 +162,7 @@ schema_spec_parse(const char *json, schema_spec_t *spec, bson_error_t *err)
 	bson_destroy(&doc);
 	if (json == NULL || !bson_init_from_json(&doc, json, -1, err)) {
 		if (json == NULL)
-			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG, "schema: no JSON");
+			bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG, "schema: no JSON");
 		bson_init(&doc);
 		goto cleanup;
 	}
@@ -174,20 +174,20 @@ schema_spec_parse(const char *json, schema_spec_t *spec, bson_error_t *err)
 		goto cleanup;
 	if (strcmp(spec->validation_action, "error") != 0 &&
 	    strcmp(spec->validation_action, "warn") != 0) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 		    "schema %s: validationAction must be \"error\" or \"warn\"", spec->name);
 		goto cleanup;
 	}
 	if (strcmp(spec->validation_level, "strict") != 0 &&
 	    strcmp(spec->validation_level, "moderate") != 0 &&
 	    strcmp(spec->validation_level, "off") != 0) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 		    "schema %s: validationLevel must be strict, moderate or off", spec->name);
 		goto cleanup;
 	}
 	if (!bson_iter_init_find(&it, &doc, "validator") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
 	    !schema_sub_document(&it, &sub) || bson_empty(&sub)) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 		    "schema %s: \"validator\" must be a non-empty document", spec->name);
 		goto cleanup;
 	}
@@ -195,7 +195,7 @@ schema_spec_parse(const char *json, schema_spec_t *spec, bson_error_t *err)
 	bson_copy_to(&sub, &spec->validator);
 	if (!bson_iter_init_find(&it, &doc, "indexes") || !BSON_ITER_HOLDS_ARRAY(&it) ||
 	    !schema_sub_document(&it, &sub)) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 		    "schema %s: \"indexes\" must be an array", spec->name);
 		goto cleanup;
 	}
@@ -206,7 +206,7 @@ schema_spec_parse(const char *json, schema_spec_t *spec, bson_error_t *err)
 		bson_t index;
 
 		if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !schema_sub_document(&it, &index)) {
-			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+			bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 			    "schema %s: every index must be a document", spec->name);
 			goto cleanup;
 		}
@@ -228,14 +228,14 @@ schema_spec_load(const char *collection, schema_spec_t *spec, bson_error_t *err)
 		if (!schema_spec_parse(schema_embedded_json[i], spec, err))
 			return false;
 		if (strcmp(spec->name, collection) != 0) {
-			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+			bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 			    "schema/%s.json names collection \"%s\"", collection, spec->name);
 			return false;
 		}
 		return true;
 	}
 	schema_spec_zero(spec);
-	bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+	bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 	    "no schema for collection \"%s\"", collection);
 	return false;
 }
@@ -380,7 +380,7 @@ schema_collection_info(mongoc_database_t *database, const char *name, bool *foun
 			continue;
 		if (bson_iter_init_find(&it, doc, "type") && BSON_ITER_HOLDS_UTF8(&it) &&
 		    strcmp(bson_iter_utf8(&it, NULL), "collection") != 0) {
-			bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_DEPLOYMENT,
+			bson_set_error(err, ERROR_DOMAIN, STORE_ERR_DEPLOYMENT,
 			    "%s is a %s, not a collection", name, bson_iter_utf8(&it, NULL));
 			goto cleanup;
 		}
@@ -510,7 +510,7 @@ schema_ensure_indexes(mongoc_database_t *database, const char *db, const schema_
 					char *have_desc = schema_index_describe(&cur);
 
 					desc = schema_index_describe(&want);
-					bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_DEPLOYMENT,
+					bson_set_error(err, ERROR_DOMAIN, STORE_ERR_DEPLOYMENT,
 					    "index %s on %s.%s is %s but ticketsync needs %s; drop it "
 					    "(db.%s.dropIndex(\"%s\")) and run init again",
 					    schema_index_name(&cur), db, spec->name, have_desc, desc,
@@ -691,13 +691,13 @@ schema_check_deployment(mongoc_client_t *client, schema_deployment_t *info_out,
 		goto cleanup;
 	if (!bson_iter_init_find(&it, &reply, "version") || !BSON_ITER_HOLDS_UTF8(&it) ||
 	    !schema_parse_version(bson_iter_utf8(&it, NULL), &info.major, &info.minor)) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_DEPLOYMENT,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_DEPLOYMENT,
 		    "buildInfo did not report a server version");
 		goto cleanup;
 	}
 	bson_strncpy(info.version, bson_iter_utf8(&it, NULL), sizeof(info.version));
 	if (!info.replica_set && !info.sharded) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_DEPLOYMENT,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_DEPLOYMENT,
 		    "MongoDB %s is a standalone server: change streams need a replica set or a "
 		    "sharded cluster (one member is enough: start mongod with --replSet rs0, run "
 		    "rs.initiate(), and add ?replicaSet=rs0 to the URI)", info.version);
@@ -705,7 +705,7 @@ schema_check_deployment(mongoc_client_t *client, schema_deployment_t *info_out,
 	}
 	if (info.major < SCHEMA_MIN_SERVER_MAJOR ||
 	    (info.major == SCHEMA_MIN_SERVER_MAJOR && info.minor < SCHEMA_MIN_SERVER_MINOR)) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_DEPLOYMENT,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_DEPLOYMENT,
 		    "MongoDB %s is too old: ticketsync needs %d.%d or newer", info.version,
 		    SCHEMA_MIN_SERVER_MAJOR, SCHEMA_MIN_SERVER_MINOR);
 		goto cleanup;

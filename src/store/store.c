@@ -16,17 +16,17 @@ store_db_name_valid(const char *db, bson_error_t *err)
 	size_t len;
 
 	if (db == NULL || db[0] == '\0') {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG, "database name is empty");
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG, "database name is empty");
 		return false;
 	}
 	len = strlen(db);
 	if (len >= 64) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 		    "database name \"%.16s...\" is %zu bytes; MongoDB allows at most 63", db, len);
 		return false;
 	}
 	if (strpbrk(db, "/\\. \"$") != NULL) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 		    "database name \"%s\" contains one of / \\ . \" $ or a space", db);
 		return false;
 	}
@@ -42,7 +42,7 @@ store_new(const char *uri_string, const char *db, bson_error_t *err)
 	if (!store_db_name_valid(db, err))
 		return NULL;
 	if (uri_string == NULL || uri_string[0] == '\0') {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG, "MongoDB URI is empty");
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG, "MongoDB URI is empty");
 		return NULL;
 	}
 	mongoc_init();
@@ -294,7 +294,7 @@ store_scan_detections(mongoc_client_t *client, const char *db, int64_t from_id,
 	if (n_out != NULL)
 		*n_out = 0;
 	if (batch == 0 || batch > 10000) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG,
 		    "scan batch %u out of range 1..10000", batch);
 		goto cleanup;
 	}
@@ -343,13 +343,13 @@ store_fields_get(const bson_t *doc, const char *key, fields_t *out, bool *presen
 	if (!bson_iter_init_find(&it, doc, key))
 		return true;
 	if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT, "%s is not a document",
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_CORRUPT, "%s is not a document",
 		    key);
 		return false;
 	}
 	bson_iter_document(&it, &len, &data);
 	if (!bson_init_static(&sub, data, len) || !fields_from_document(&sub, out, &why)) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT, "bad %s: %s", key,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_CORRUPT, "bad %s: %s", key,
 		    why.message);
 		return false;
 	}
@@ -375,12 +375,12 @@ store_pushed_from_doc(const bson_t *doc, store_pushed_t *out, bson_error_t *err)
 		return false;
 	out->shown = out->has_pushed ? out->pushed : out->baseline;
 	if (bson_iter_init_find(&it, doc, "version") && !store_iter_int64(&it, &out->version)) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT, "version is not a number");
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_CORRUPT, "version is not a number");
 		return false;
 	}
 	if (bson_iter_init_find(&it, doc, "pushed_version") &&
 	    !store_iter_int64(&it, &out->pushed_version)) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_CORRUPT,
+		bson_set_error(err, ERROR_DOMAIN, STORE_ERR_CORRUPT,
 		    "pushed_version is not a number");
 		return false;
 	}

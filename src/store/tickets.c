@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ticketsync/store.h"
+#include "ticketsync/xalloc.h"
 
 static void
 tickets_append_text(bson_t *doc, const char *key, const char *value)
@@ -123,7 +124,6 @@ tickets_report_refused(const bson_t *reply, const importer_ticket_t *const *batc
 typedef struct tickets_stored {
 	ticket_t *t;
 	size_t n, cap;
-	bool oom;
 } tickets_stored_t;
 
 static int
@@ -162,13 +162,8 @@ tickets_load(mongoc_collection_t *coll, const importer_ticket_t *batch, size_t n
 			continue;
 		if (st->n == st->cap) {
 			size_t cap = st->cap ? st->cap * 2 : 64;
-			ticket_t *nt = realloc(st->t, cap * sizeof(ticket_t));
-			if (nt == NULL) {
-				ticket_cleanup(&t);
-				st->oom = true;
-				break;
-			}
-			st->t = nt;
+
+			st->t = xreallocarray(st->t, cap, sizeof(ticket_t));
 			st->cap = cap;
 		}
 		st->t[st->n++] = t;
@@ -177,10 +172,6 @@ tickets_load(mongoc_collection_t *coll, const importer_ticket_t *batch, size_t n
 		ok = false;
 	mongoc_cursor_destroy(cursor);
 	bson_destroy(&filter);
-	if (ok && st->oom) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG, "tickets: out of memory");
-		ok = false;
-	}
 	if (st->n > 1)
 		qsort(st->t, st->n, sizeof(ticket_t), tickets_cmp_stored);
 	return ok;
@@ -235,11 +226,7 @@ tickets_import(mongoc_client_t *client, const char *db, const importer_ticket_t 
 	memset(stats, 0, sizeof(*stats));
 	if (n == 0)
 		return true;
-	sent = calloc(n < TICKETS_BATCH ? n : TICKETS_BATCH, sizeof(*sent));
-	if (sent == NULL) {
-		bson_set_error(err, STORE_ERROR_DOMAIN, STORE_ERR_ARG, "tickets: out of memory");
-		return false;
-	}
+	sent = xcalloc(n < TICKETS_BATCH ? n : TICKETS_BATCH, sizeof(*sent));
 	coll = mongoc_client_get_collection(client, db, STORE_COLL_TICKETS);
 	for (size_t off = 0; off < n && ok; off += TICKETS_BATCH) {
 		size_t take = n - off < TICKETS_BATCH ? n - off : TICKETS_BATCH;

@@ -30,6 +30,7 @@
 #include "ticketsync/store.h"
 #include "ticketsync/ticket.h"
 #include "ticketsync/watcher_apply.h"
+#include "ticketsync/xalloc.h"
 
 /* The reader waits while this many items are queued, so memory stays bounded when
  * MongoDB produces events faster than they can be applied. */
@@ -54,10 +55,8 @@ watcher_item_free(void *p)
 static watcher_item_t *
 watcher_item_new(enum watcher_item_kind kind, const bson_t *token)
 {
-	watcher_item_t *item = calloc(1, sizeof(*item));
+	watcher_item_t *item = xcalloc(1, sizeof(*item));
 
-	if (item == NULL)
-		return NULL;
 	item->kind = kind;
 	if (token != NULL)
 		item->token = bson_copy(token);
@@ -119,7 +118,7 @@ watcher_reject(mongoc_client_t *client, const watcher_t *w, const watcher_item_t
 	metrics_inc(METRICS_REJECTED_INPUT, 1);
 	log_warnx("watcher: %s", message);
 	rec.event = AUDIT_REJECTED_INPUT;
-	rec.ticket_id = item != NULL ? item->ticket_id : NULL;
+	rec.ticket_id = item->ticket_id;
 	rec.message = message;
 	rec.instance = w->ctx.instance;
 	if (!audit_append(client, w->ctx.database, &rec, &err))
@@ -127,7 +126,8 @@ watcher_reject(mongoc_client_t *client, const watcher_t *w, const watcher_item_t
 }
 
 /*
- * Turn one change event into a queue item; NULL when it names nothing to do. Input
+ * Turn one change event into a queue item (never NULL: even an event naming nothing
+ * to refresh carries the resume token the apply thread saves). Input
  * that refresh could never reach (a detection whose _id is not a detection id, a
  * ticket listing no valid detection id) is described in reject for the audit.
  */
@@ -139,6 +139,9 @@ watcher_item_from_event(const bson_t *ev, const bson_t *token, char *reject,
 	const char *op = "", *coll = "";
 	watcher_item_t *item;
 
+	/* Cleared first: the rescan return below must not leave the previous event's
+	 * (or an uninitialised) reject for the caller to audit. */
+	reject[0] = '\0';
 	if (bson_iter_init_find(&it, ev, "operationType") && BSON_ITER_HOLDS_UTF8(&it))
 		op = bson_iter_utf8(&it, NULL);
 	if (bson_iter_init(&it, ev) && bson_iter_find_descendant(&it, "ns.coll", &child) &&
@@ -148,17 +151,12 @@ watcher_item_from_event(const bson_t *ev, const bson_t *token, char *reject,
 	if (strcmp(op, "invalidate") == 0 || strcmp(op, "dropDatabase") == 0 ||
 	    ((strcmp(op, "drop") == 0 || strcmp(op, "rename") == 0))) {
 		item = watcher_item_new(WATCHER_ITEM_RESCAN, token);
-		if (item != NULL) {
-			snprintf(item->reason, sizeof(item->reason), "%s of %s", op,
-			    *coll ? coll : "the database");
-			item->closes_stream = strcmp(op, "invalidate") == 0;
-		}
+		snprintf(item->reason, sizeof(item->reason), "%s of %s", op,
+		    *coll ? coll : "the database");
+		item->closes_stream = strcmp(op, "invalidate") == 0;
 		return item;
 	}
 	item = watcher_item_new(WATCHER_ITEM_EVENT, token);
-	if (item == NULL)
-		return NULL;
-	reject[0] = '\0';
 	if (strcmp(coll, STORE_COLL_DETECTIONS) == 0) {
 		int64_t id;
 		char why[128];
@@ -166,11 +164,9 @@ watcher_item_from_event(const bson_t *ev, const bson_t *token, char *reject,
 		    !bson_iter_find_descendant(&it, "documentKey._id", &child))
 			return item;
 		if (detection_id_from_iter(&child, &id, why, sizeof(why)) == 0) {
-			item->ids = malloc(sizeof(int64_t));
-			if (item->ids != NULL) {
-				item->ids[0] = id;
-				item->nids = 1;
-			}
+			item->ids = xmalloc(sizeof(int64_t));
+			item->ids[0] = id;
+			item->nids = 1;
 		} else if (strcmp(op, "delete") != 0) {
 			/* refresh loads detections by numeric id and would never see this one:
 			 * report it here, where its key is known. */
@@ -327,10 +323,8 @@ watcher_reader_main(void *arg)
 			 * cannot miss one. */
 			watcher_item_t *item = watcher_item_new(WATCHER_ITEM_RESCAN,
 			    mongoc_change_stream_get_resume_token(stream));
-			if (item != NULL) {
-				snprintf(item->reason, sizeof(item->reason), "%s", need_rescan);
-				watcher_enqueue(w, item);
-			}
+			snprintf(item->reason, sizeof(item->reason), "%s", need_rescan);
+			watcher_enqueue(w, item);
 			need_rescan = NULL;
 		}
 		atomic_store(&w->phase, WATCHER_STREAMING);
@@ -349,8 +343,6 @@ watcher_reader_main(void *arg)
 				if (token != NULL)
 					bson_destroy(token);
 				token = now_token ? bson_copy(now_token) : NULL;
-				if (item == NULL)
-					continue;
 				bool reopen = item->closes_stream;
 				if (item->kind == WATCHER_ITEM_RESCAN) {
 					log_warnx("watcher: %s: rescanning every detection", item->reason);
@@ -403,12 +395,8 @@ watcher_t *
 watcher_start(store_t *store, const refresh_ctx_t *ctx,
     const watcher_opts_t *opts, bson_error_t *err)
 {
-	watcher_t *w = calloc(1, sizeof(*w));
+	watcher_t *w = xcalloc(1, sizeof(*w));
 
-	if (w == NULL) {
-		bson_set_error(err, 1, 1, "watcher: out of memory");
-		return NULL;
-	}
 	w->store = store;
 	w->ctx = *ctx;
 	w->opts = *opts;
@@ -419,19 +407,16 @@ watcher_start(store_t *store, const refresh_ctx_t *ctx,
 	if (w->opts.checkpoint_every_ms <= 0)
 		w->opts.checkpoint_every_ms = 1000;
 	w->queue = handoff_new();
-	if (w->queue == NULL) {
-		bson_set_error(err, 1, 2, "watcher: out of memory");
-		free(w);
-		return NULL;
-	}
 	atomic_store(&w->phase, WATCHER_STARTING);
 	if (pthread_create(&w->applier, NULL, watcher_applier_main, w) != 0) {
-		bson_set_error(err, 1, 3, "watcher: cannot start the apply thread");
+		bson_set_error(err, ERROR_DOMAIN, WATCHER_ERR_THREAD,
+		    "watcher: cannot start the apply thread");
 		goto fail;
 	}
 	w->applier_started = true;
 	if (pthread_create(&w->reader, NULL, watcher_reader_main, w) != 0) {
-		bson_set_error(err, 1, 3, "watcher: cannot start the reader thread");
+		bson_set_error(err, ERROR_DOMAIN, WATCHER_ERR_THREAD,
+		    "watcher: cannot start the reader thread");
 		goto fail;
 	}
 	w->reader_started = true;

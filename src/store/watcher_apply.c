@@ -19,6 +19,7 @@
 #include "ticketsync/outbox.h"
 #include "ticketsync/refresh.h"
 #include "ticketsync/store.h"
+#include "ticketsync/xalloc.h"
 
 static int
 watcher_cmp_id(const void *a, const void *b)
@@ -50,10 +51,7 @@ watcher_batch_add(watcher_batch_t *b, watcher_item_t *item)
 	if (item->nids > 0) {
 		if (b->nids + item->nids > b->capids) {
 			size_t cap = (b->nids + item->nids) * 2;
-			int64_t *n = realloc(b->ids, cap * sizeof(int64_t));
-			if (n == NULL)
-				abort(); /* an out-of-memory daemon cannot promise anything */
-			b->ids = n;
+			b->ids = xreallocarray(b->ids, cap, sizeof(int64_t));
 			b->capids = cap;
 		}
 		memcpy(b->ids + b->nids, item->ids, item->nids * sizeof(int64_t));
@@ -62,10 +60,7 @@ watcher_batch_add(watcher_batch_t *b, watcher_item_t *item)
 	if (item->ticket_id != NULL && item->winner_lookup) {
 		if (b->ntickets == b->captickets) {
 			size_t cap = b->captickets ? b->captickets * 2 : 16;
-			char **n = realloc(b->tickets, cap * sizeof(char *));
-			if (n == NULL)
-				abort();
-			b->tickets = n;
+			b->tickets = xreallocarray(b->tickets, cap, sizeof(char *));
 			b->captickets = cap;
 		}
 		b->tickets[b->ntickets++] = item->ticket_id;

@@ -45,6 +45,7 @@
 #include "ticketsync/clock.h"
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
+#include "ticketsync/xalloc.h"
 #include "tsdaemon.h"
 #include "tsextrahop.h"
 #include "tshttp.h"
@@ -847,10 +848,10 @@ bench_ticketsync(bench_t *b, bench_size_result_t *r)
 	chk.n = r->n;
 	if (b->o.timeline) {
 		chk.nbuckets = 600;
-		chk.timeline = calloc((size_t)chk.nbuckets, sizeof(long));
+		chk.timeline = xcalloc((size_t)chk.nbuckets, sizeof(long));
 	}
-	chk.count = calloc((size_t)r->n + 1, sizeof(uint32_t));
-	if (chk.count == NULL || !bench_each_patch(b, since, bench_check_patch, &chk)) {
+	chk.count = xcalloc((size_t)r->n + 1, sizeof(uint32_t));
+	if (!bench_each_patch(b, since, bench_check_patch, &chk)) {
 		bench_fail(b, "N=%ld: cannot read the fake's recorded requests", r->n);
 		r->ok = false;
 		goto done;
@@ -921,8 +922,8 @@ bench_steady(bench_t *b, bench_steady_result_t *r)
 	long changes = (long)b->o.steady_rate * b->o.steady_seconds;
 	long dets = changes < BENCH_STEADY_DETECTIONS ? changes : BENCH_STEADY_DETECTIONS;
 	double period_ms = 1000.0 / b->o.steady_rate, start, cpu0;
-	double *write_ms = calloc((size_t)changes, sizeof(double));
-	double *lat = calloc((size_t)changes, sizeof(double));
+	double *write_ms = xcalloc((size_t)changes, sizeof(double));
+	double *lat = xcalloc((size_t)changes, sizeof(double));
 	bench_steady_match_t m = { write_ms, changes, lat, 0, 0 };
 	int64_t since = 0, seen = 0;
 	long late_writes = 0;
@@ -932,7 +933,7 @@ bench_steady(bench_t *b, bench_steady_result_t *r)
 	r->ran = true;
 	r->ok = false;
 	r->changes = changes;
-	if (write_ms == NULL || lat == NULL || changes <= 0)
+	if (changes <= 0)
 		goto done;
 	bench_dbname(b, "steady", db, sizeof(db));
 	if (!bench_prepare_db(b, db) ||
@@ -1261,7 +1262,7 @@ bench_parse(int argc, char **argv, bench_opts_t *o)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': {
-			char *copy = strdup(optarg), *save = NULL;
+			char *copy = xstrdup(optarg), *save = NULL;
 			o->nsizes = 0;
 			for (char *t = strtok_r(copy, ",", &save); t != NULL;
 			     t = strtok_r(NULL, ",", &save)) {
