@@ -37,7 +37,7 @@
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
 #include "ticketsync/watcher.h"
-#include "ticketsync/webhooks.h"
+#include "ticketsync/webhook_http.h"
 #include "ticketsync/xalloc.h"
 
 #define EXIT_CONFIG 2
@@ -58,7 +58,7 @@ typedef struct daemon_ctx {
 	refresh_ctx_t rctx;
 	watcher_opts_t wopts;
 	httpd_t *httpd;
-	webhooks_t *webhooks;    /* ticket intake on the listener (any instance, not only the active) */
+	webhook_http_t *webhooks;    /* ticket intake on the listener (any instance, not only the active) */
 	struct event *sigterm, *sigint, *gauges, *watch_poll;
 	bool gauges_busy;
 	bool stopping;
@@ -390,7 +390,7 @@ run(const config_t *cfg, bool print_ready)
 			rc = EXIT_CONFIG;
 			goto cleanup;
 		}
-		d.webhooks = webhooks_start(d.httpd, d.db, cfg, d.instance, &err);
+		d.webhooks = webhook_http_start(d.httpd, d.db, cfg, d.instance, &err);
 		if (d.webhooks == NULL) {
 			log_errorx("%s", err.message);
 			goto cleanup;
@@ -445,7 +445,7 @@ cleanup:
 	if (d.gauges)
 		event_free(d.gauges);
 	/* Before the listener goes: waiting deliveries get no reply, their writes finish. */
-	webhooks_free(d.webhooks);
+	webhook_http_free(d.webhooks);
 	/* Jobs still queued finish and hand back while their owners are alive. */
 	dbworker_stop(d.db);
 	dbworker_stop(d.record_db);

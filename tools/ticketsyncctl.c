@@ -31,13 +31,14 @@
 #include "ticketsync/overview.h"
 #include "ticketsync/pushrun.h"
 #include "ticketsync/refresh.h"
-#include "ticketsync/report.h"
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
 #include "ticketsync/text.h"
-#include "ticketsync/tickets.h"
+#include "ticketsync/ticket_import.h"
 #include "ticketsync/timefmt.h"
 #include "ticketsync/xalloc.h"
+
+#include "report.h"
 
 #define EXIT_OK 0
 #define EXIT_FAIL 1
@@ -396,7 +397,7 @@ cmd_import(int argc, char **argv, const ctl_cmd_t *cmd)
 	bool strict = false, dry_run = false;
 	importer_result_t res;
 	import_ctx_t ic = { 0 };
-	tickets_stats_t ts = { 0 };
+	ticket_import_stats_t ts = { 0 };
 	bson_error_t err;
 	char why[256], where[4200];
 	char *data;
@@ -452,8 +453,8 @@ cmd_import(int argc, char **argv, const ctl_cmd_t *cmd)
 		    "written\n", res.rows, importer_format_name(res.format), res.n_tickets,
 		    res.bad_rows);
 	} else {
-		bool ok = tickets_import(c.client, c.db, res.tickets, res.n_tickets, clock_wall_ms(),
-		    TICKETS_SOURCE_IMPORT, import_on_refused, &ic, &ts, &err);
+		bool ok = ticket_import_write(c.client, c.db, res.tickets, res.n_tickets, clock_wall_ms(),
+		    TICKET_IMPORT_SOURCE, import_on_refused, &ic, &ts, &err);
 		printf("rows read %zu (%s), tickets upserted %zu (new %zu, changed %zu, unchanged "
 		    "%zu), bad rows %zu\n", res.rows, importer_format_name(res.format), ts.written,
 		    ts.inserted, ts.modified, ts.unchanged, res.bad_rows + ic.refused_rows);

@@ -1,7 +1,7 @@
 /*
  * importer: a ticket export (CSV with a header, or JSON Lines) -> the tickets to
  * upsert, plus every bad row with its line number and reason. Pure: bytes in, rows
- * out; ticketsyncctl import-tickets reads the file and tickets_import writes.
+ * out; ticketsyncctl import-tickets reads the file and ticket_import_write writes.
  *
  * CSV (RFC 4180 quoting, parsed by libcsv in strict mode): the first record is the
  * header. Columns (names case-insensitive, any order):

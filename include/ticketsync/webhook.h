@@ -1,7 +1,7 @@
 /*
  * webhook: a ticket system's webhook body -> the ticket it describes (a ticket_t, the
  * same value type the `tickets` collection parses into). Pure: bytes in, ticket or a
- * one-line reason out; no I/O. The HTTP side is webhooks.c, the MongoDB side intake.c.
+ * one-line reason out; no I/O. The HTTP side is webhook_http.c, the MongoDB side intake.c.
  *
  * Every source sends the ticket's whole current state, so the result is the full
  * ticket: status, assignee and resolution null when the payload says so (or leaves

@@ -11,8 +11,9 @@
 #include <string.h>
 
 #include "ticketsync/overview.h"
-#include "ticketsync/report.h"
-#include "ticketsync/tickets.h"
+#include "ticketsync/ticket_import.h"
+
+#include "report.h"
 
 static void
 test_sanitize(void **state)
@@ -185,7 +186,7 @@ test_ticket_update_document(void **state)
 	char *json;
 
 	(void)state;
-	tickets_build_update(&t, INT64_C(1793491200000), NULL, &upd);
+	ticket_import_build_update(&t, INT64_C(1793491200000), NULL, &upd);
 	json = bson_as_canonical_extended_json(&upd, NULL);
 	assert_string_equal(json,
 	    "{ \"$addToSet\" : { \"detection_ids\" : { \"$each\" : [ { \"$numberLong\" : \"3\" }, "
@@ -198,7 +199,7 @@ test_ticket_update_document(void **state)
 	/* Every field given, with the file's updated_at: no $setOnInsert. */
 	t.given = IMPORTER_STATUS | IMPORTER_ASSIGNEE | IMPORTER_RESOLUTION | IMPORTER_UPDATED_AT;
 	t.updated_at_ms = 5;
-	tickets_build_update(&t, 99, "jira-export", &upd);
+	ticket_import_build_update(&t, 99, "jira-export", &upd);
 	json = bson_as_canonical_extended_json(&upd, NULL);
 	assert_null(strstr(json, "$setOnInsert"));
 	/* status_category is optional in the schema: absent unless the file has it. */
@@ -219,31 +220,31 @@ test_ticket_noop(void **state)
 		.given = IMPORTER_STATUS | IMPORTER_ASSIGNEE, .status = "Done", .assignee = NULL };
 
 	(void)state;
-	assert_false(tickets_import_is_noop(&t, NULL));
-	assert_true(tickets_import_is_noop(&t, &stored));
+	assert_false(ticket_import_is_noop(&t, NULL));
+	assert_true(ticket_import_is_noop(&t, &stored));
 	/* A field not given is not compared. */
 	t.resolution = "Other";
-	assert_true(tickets_import_is_noop(&t, &stored));
+	assert_true(ticket_import_is_noop(&t, &stored));
 	t.given |= IMPORTER_RESOLUTION;
-	assert_false(tickets_import_is_noop(&t, &stored));
+	assert_false(ticket_import_is_noop(&t, &stored));
 	t.resolution = "Fixed";
 	t.given |= IMPORTER_UPDATED_AT;
 	t.updated_at_ms = 6;
-	assert_false(tickets_import_is_noop(&t, &stored));
+	assert_false(ticket_import_is_noop(&t, &stored));
 	t.updated_at_ms = 5;
-	assert_true(tickets_import_is_noop(&t, &stored));
+	assert_true(ticket_import_is_noop(&t, &stored));
 	t.assignee = "kim";
-	assert_false(tickets_import_is_noop(&t, &stored));
+	assert_false(ticket_import_is_noop(&t, &stored));
 	t.assignee = NULL;
 	t.given |= IMPORTER_STATUS_CATEGORY;
 	t.status_category = "done";
-	assert_false(tickets_import_is_noop(&t, &stored));
+	assert_false(ticket_import_is_noop(&t, &stored));
 	stored.status_category = "done";
-	assert_true(tickets_import_is_noop(&t, &stored));
+	assert_true(ticket_import_is_noop(&t, &stored));
 	/* A detection id not stored yet is a change. */
 	t.detection_ids = other;
 	t.n_detection_ids = 1;
-	assert_false(tickets_import_is_noop(&t, &stored));
+	assert_false(ticket_import_is_noop(&t, &stored));
 }
 
 int

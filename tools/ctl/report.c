@@ -1,5 +1,5 @@
 /* report: tables, JSON, progress and summaries for ticketsyncctl; see report.h. */
-#include "ticketsync/report.h"
+#include "report.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

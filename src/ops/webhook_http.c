@@ -1,5 +1,5 @@
-/* webhooks: ticket intake endpoints on the loop; see webhooks.h. */
-#include "ticketsync/webhooks.h"
+/* webhook_http: ticket intake endpoints on the loop; see webhook_http.h. */
+#include "ticketsync/webhook_http.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,26 +24,26 @@
 #include "ticketsync/webhook.h"
 #include "ticketsync/xalloc.h"
 
-#define WEBHOOKS_DIGEST_LEN 32 /* SHA-256 */
-#define WEBHOOKS_WHY_MAX 512
+#define WEBHOOK_HTTP_DIGEST_LEN 32 /* SHA-256 */
+#define WEBHOOK_HTTP_WHY_MAX 512
 /* Seconds a sender is asked to wait when the database is unavailable or busy. */
-#define WEBHOOKS_RETRY_AFTER "5"
+#define WEBHOOK_HTTP_RETRY_AFTER "5"
 /* Unauthenticated requests are logged at most this often (ms), with a count. */
-#define WEBHOOKS_DENY_LOG_MS 60000
+#define WEBHOOK_HTTP_DENY_LOG_MS 60000
 
-struct webhooks_route {
-	webhooks_t *w;
+struct webhook_http_route {
+	webhook_http_t *w;
 	enum webhook_source src;
 	bool enabled;
 	char *secret; /* NULL when disabled; wiped on free */
 	size_t secret_len;
-	unsigned char digest[WEBHOOKS_DIGEST_LEN]; /* SHA-256 of the secret */
+	unsigned char digest[WEBHOOK_HTTP_DIGEST_LEN]; /* SHA-256 of the secret */
 	char path[32];
 };
 
-typedef struct webhooks_job webhooks_job_t;
+typedef struct webhook_http_job webhook_http_job_t;
 
-struct webhooks {
+struct webhook_http {
 	httpd_t *httpd;
 	dbworker_t *db;
 	char *database;
@@ -51,25 +51,25 @@ struct webhooks {
 	char *jira_field, *label_prefix, *snow_field;
 	webhook_opts_t parse;
 	size_t max_body;
-	struct webhooks_route routes[WEBHOOK_SOURCE_COUNT];
+	struct webhook_http_route routes[WEBHOOK_SOURCE_COUNT];
 	size_t pending;        /* jobs submitted and not yet done */
-	webhooks_job_t *waiting; /* jobs whose request still waits for its reply */
-	bool closed;           /* webhooks_free was called */
+	webhook_http_job_t *waiting; /* jobs whose request still waits for its reply */
+	bool closed;           /* webhook_http_free was called */
 	int64_t deny_logged_ms;
 	uint64_t deny_suppressed;
 };
 
-struct webhooks_job {
+struct webhook_http_job {
 	dbjob_t base; /* first: the DB worker sees a dbjob_t */
-	webhooks_t *w;
+	webhook_http_t *w;
 	enum webhook_source src;
-	struct evhttp_request *req; /* NULL: audit only, or orphaned by webhooks_free */
-	webhooks_job_t *prev, *next;
+	struct evhttp_request *req; /* NULL: audit only, or orphaned by webhook_http_free */
+	webhook_http_job_t *prev, *next;
 	bool audit_only;
 	/* audit-only: what the sender was told */
 	const char *event;
 	int http_status;
-	char message[WEBHOOKS_WHY_MAX];
+	char message[WEBHOOK_HTTP_WHY_MAX];
 	/* a delivery */
 	ticket_t ticket;
 	bool has_ticket;
@@ -81,7 +81,7 @@ struct webhooks_job {
 /* ---- replies ---- */
 
 static const char *
-webhooks_reason(int code)
+webhook_http_reason(int code)
 {
 	switch (code) {
 	case 200: return "OK";
@@ -98,16 +98,16 @@ webhooks_reason(int code)
 
 /* Append text that may quote the sender's bytes as valid UTF-8. */
 static void
-webhooks_append_text(bson_t *doc, const char *key, const char *text)
+webhook_http_append_text(bson_t *doc, const char *key, const char *text)
 {
-	char buf[WEBHOOKS_WHY_MAX];
+	char buf[WEBHOOK_HTTP_WHY_MAX];
 
 	text_sanitize(buf, sizeof(buf), text, TEXT_STRLEN, 0, TEXT_ELLIPSIS);
 	BSON_APPEND_UTF8(doc, key, buf);
 }
 
 static void
-webhooks_send(struct evhttp_request *req, int code, const bson_t *body)
+webhook_http_send(struct evhttp_request *req, int code, const bson_t *body)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct evbuffer *buf = evbuffer_new();
@@ -117,24 +117,24 @@ webhooks_send(struct evhttp_request *req, int code, const bson_t *body)
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	if (buf != NULL && json != NULL)
 		evbuffer_add_printf(buf, "%s\n", json);
-	evhttp_send_reply(req, code, webhooks_reason(code), buf);
+	evhttp_send_reply(req, code, webhook_http_reason(code), buf);
 	bson_free(json);
 	if (buf != NULL)
 		evbuffer_free(buf);
 }
 
 static void
-webhooks_send_error(struct evhttp_request *req, int code, const char *why)
+webhook_http_send_error(struct evhttp_request *req, int code, const char *why)
 {
 	bson_t body = BSON_INITIALIZER;
 
-	webhooks_append_text(&body, "error", why);
-	webhooks_send(req, code, &body);
+	webhook_http_append_text(&body, "error", why);
+	webhook_http_send(req, code, &body);
 	bson_destroy(&body);
 }
 
 static enum metrics_webhook_source
-webhooks_metric_source(enum webhook_source s)
+webhook_http_metric_source(enum webhook_source s)
 {
 	switch (s) {
 	case WEBHOOK_JIRA: return METRICS_WEBHOOK_JIRA;
@@ -145,13 +145,13 @@ webhooks_metric_source(enum webhook_source s)
 }
 
 static void
-webhooks_count(enum webhook_source s, enum metrics_webhook_outcome o)
+webhook_http_count(enum webhook_source s, enum metrics_webhook_outcome o)
 {
-	metrics_webhook_inc(webhooks_metric_source(s), o);
+	metrics_webhook_inc(webhook_http_metric_source(s), o);
 }
 
 static void
-webhooks_peer(struct evhttp_request *req, char *buf, size_t len)
+webhook_http_peer(struct evhttp_request *req, char *buf, size_t len)
 {
 	struct evhttp_connection *c = evhttp_request_get_connection(req);
 	char *addr = NULL;
@@ -165,28 +165,28 @@ webhooks_peer(struct evhttp_request *req, char *buf, size_t len)
 /* ---- authentication ---- */
 
 static bool
-webhooks_sha256(const void *data, size_t len, unsigned char out[WEBHOOKS_DIGEST_LEN])
+webhook_http_sha256(const void *data, size_t len, unsigned char out[WEBHOOK_HTTP_DIGEST_LEN])
 {
 	unsigned int n = 0;
 
-	return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == WEBHOOKS_DIGEST_LEN;
+	return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == WEBHOOK_HTTP_DIGEST_LEN;
 }
 
 /* "sha256=<64 hex digits>" against the HMAC of the body under the route's secret. */
 static bool
-webhooks_signature_ok(const struct webhooks_route *r, const char *header, const void *body,
+webhook_http_signature_ok(const struct webhook_http_route *r, const char *header, const void *body,
     size_t len)
 {
-	unsigned char want[EVP_MAX_MD_SIZE], got[WEBHOOKS_DIGEST_LEN];
+	unsigned char want[EVP_MAX_MD_SIZE], got[WEBHOOK_HTTP_DIGEST_LEN];
 	unsigned int n = 0;
 	const char *hex;
 
 	if (strncasecmp(header, "sha256=", 7) != 0)
 		return false;
 	hex = header + 7;
-	if (strlen(hex) != 2 * WEBHOOKS_DIGEST_LEN)
+	if (strlen(hex) != 2 * WEBHOOK_HTTP_DIGEST_LEN)
 		return false;
-	for (size_t i = 0; i < WEBHOOKS_DIGEST_LEN; i++) {
+	for (size_t i = 0; i < WEBHOOK_HTTP_DIGEST_LEN; i++) {
 		int hi = OPENSSL_hexchar2int((unsigned char)hex[2 * i]), lo = OPENSSL_hexchar2int((unsigned char)hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
@@ -195,24 +195,24 @@ webhooks_signature_ok(const struct webhooks_route *r, const char *header, const 
 	}
 	/* HMAC of an empty body: OpenSSL wants a non-NULL pointer. */
 	if (HMAC(EVP_sha256(), r->secret, (int)r->secret_len, len ? body : (const void *)"", len, want,
-	        &n) == NULL || n != WEBHOOKS_DIGEST_LEN)
+	        &n) == NULL || n != WEBHOOK_HTTP_DIGEST_LEN)
 		return false;
-	return CRYPTO_memcmp(want, got, WEBHOOKS_DIGEST_LEN) == 0;
+	return CRYPTO_memcmp(want, got, WEBHOOK_HTTP_DIGEST_LEN) == 0;
 }
 
 /* Comparing digests keeps the comparison constant-time whatever the lengths. */
 static bool
-webhooks_token_ok(const struct webhooks_route *r, const char *token)
+webhook_http_token_ok(const struct webhook_http_route *r, const char *token)
 {
-	unsigned char d[WEBHOOKS_DIGEST_LEN];
+	unsigned char d[WEBHOOK_HTTP_DIGEST_LEN];
 
-	return webhooks_sha256(token, strlen(token), d) &&
-	       CRYPTO_memcmp(d, r->digest, WEBHOOKS_DIGEST_LEN) == 0;
+	return webhook_http_sha256(token, strlen(token), d) &&
+	       CRYPTO_memcmp(d, r->digest, WEBHOOK_HTTP_DIGEST_LEN) == 0;
 }
 
 /* The signature header a source's sender can set, or NULL. */
 static const char *
-webhooks_signature_header(enum webhook_source s)
+webhook_http_signature_header(enum webhook_source s)
 {
 	switch (s) {
 	case WEBHOOK_JIRA: return "X-Hub-Signature";
@@ -224,13 +224,13 @@ webhooks_signature_header(enum webhook_source s)
 
 /* Every credential presented must match, and at least one must be there. */
 static bool
-webhooks_authenticate(const struct webhooks_route *r, struct evhttp_request *req,
+webhook_http_authenticate(const struct webhook_http_route *r, struct evhttp_request *req,
     const void *body, size_t len, char *why, size_t whylen)
 {
 	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
 	const char *auth = evhttp_find_header(h, "Authorization");
 	const char *token = evhttp_find_header(h, "X-Ticketsync-Token");
-	const char *sig_name = webhooks_signature_header(r->src);
+	const char *sig_name = webhook_http_signature_header(r->src);
 	const char *sig = sig_name ? evhttp_find_header(h, sig_name) : NULL;
 	bool presented = false;
 
@@ -241,7 +241,7 @@ webhooks_authenticate(const struct webhooks_route *r, struct evhttp_request *req
 		while (*v == ' ')
 			v++;
 		presented = true;
-		if (!webhooks_token_ok(r, v)) {
+		if (!webhook_http_token_ok(r, v)) {
 			snprintf(why, whylen, "the bearer token does not match the %s secret",
 			    webhook_source_name(r->src));
 			return false;
@@ -249,7 +249,7 @@ webhooks_authenticate(const struct webhooks_route *r, struct evhttp_request *req
 	}
 	if (token != NULL) {
 		presented = true;
-		if (!webhooks_token_ok(r, token)) {
+		if (!webhook_http_token_ok(r, token)) {
 			snprintf(why, whylen, "X-Ticketsync-Token does not match the %s secret",
 			    webhook_source_name(r->src));
 			return false;
@@ -257,7 +257,7 @@ webhooks_authenticate(const struct webhooks_route *r, struct evhttp_request *req
 	}
 	if (sig != NULL) {
 		presented = true;
-		if (!webhooks_signature_ok(r, sig, body, len)) {
+		if (!webhook_http_signature_ok(r, sig, body, len)) {
 			snprintf(why, whylen, "%s is not sha256=<HMAC-SHA256 of the body> under the %s "
 			                      "secret", sig_name, webhook_source_name(r->src));
 			return false;
@@ -275,7 +275,7 @@ webhooks_authenticate(const struct webhooks_route *r, struct evhttp_request *req
 /* ---- DB worker jobs ---- */
 
 static void
-webhooks_link(webhooks_t *w, webhooks_job_t *job)
+webhook_http_link(webhook_http_t *w, webhook_http_job_t *job)
 {
 	job->prev = NULL;
 	job->next = w->waiting;
@@ -285,7 +285,7 @@ webhooks_link(webhooks_t *w, webhooks_job_t *job)
 }
 
 static void
-webhooks_unlink(webhooks_t *w, webhooks_job_t *job)
+webhook_http_unlink(webhook_http_t *w, webhook_http_job_t *job)
 {
 	if (job->prev != NULL)
 		job->prev->next = job->next;
@@ -296,11 +296,11 @@ webhooks_unlink(webhooks_t *w, webhooks_job_t *job)
 	job->prev = job->next = NULL;
 }
 
-static void webhooks_destroy(webhooks_t *w);
+static void webhook_http_destroy(webhook_http_t *w);
 
 /* What intake_write's outcome means for the sender and the audit trail. */
 static void
-webhooks_describe(webhooks_job_t *job, const char **event, int *status)
+webhook_http_describe(webhook_http_job_t *job, const char **event, int *status)
 {
 	const intake_result_t *res = &job->res;
 	char when[TIMEFMT_ISO_MAX];
@@ -338,10 +338,10 @@ webhooks_describe(webhooks_job_t *job, const char **event, int *status)
 }
 
 static void
-webhooks_run(dbjob_t *base, mongoc_client_t *client)
+webhook_http_run(dbjob_t *base, mongoc_client_t *client)
 {
-	webhooks_job_t *job = (webhooks_job_t *)base;
-	webhooks_t *w = job->w;
+	webhook_http_job_t *job = (webhook_http_job_t *)base;
+	webhook_http_t *w = job->w;
 	intake_delivery_t d = { .source = webhook_source_name(job->src), .instance = w->instance };
 	bson_error_t err;
 
@@ -350,7 +350,7 @@ webhooks_run(dbjob_t *base, mongoc_client_t *client)
 		/* Nothing was decided; the sender will redeliver and that one is audited. */
 		if (!job->ok)
 			return;
-		webhooks_describe(job, &d.event, &d.http_status);
+		webhook_http_describe(job, &d.event, &d.http_status);
 		d.ticket = &job->ticket;
 		d.outcome = intake_outcome_name(job->res.outcome);
 	} else {
@@ -365,7 +365,7 @@ webhooks_run(dbjob_t *base, mongoc_client_t *client)
 }
 
 static void
-webhooks_reply_job(webhooks_job_t *job)
+webhook_http_reply_job(webhook_http_job_t *job)
 {
 	const intake_result_t *res = &job->res;
 	const char *event;
@@ -374,32 +374,32 @@ webhooks_reply_job(webhooks_job_t *job)
 
 	if (!job->ok) {
 		evhttp_add_header(evhttp_request_get_output_headers(job->req), "Retry-After",
-		    WEBHOOKS_RETRY_AFTER);
+		    WEBHOOK_HTTP_RETRY_AFTER);
 		snprintf(job->message, sizeof(job->message),
 		    "the ticket could not be stored (%.400s); send it again", job->err.message);
-		webhooks_send_error(job->req, 503, job->message);
-		webhooks_count(job->src, METRICS_WEBHOOK_FAILED);
+		webhook_http_send_error(job->req, 503, job->message);
+		webhook_http_count(job->src, METRICS_WEBHOOK_FAILED);
 		bson_destroy(&body);
 		return;
 	}
-	webhooks_describe(job, &event, &status);
+	webhook_http_describe(job, &event, &status);
 	if (status != 200) {
-		webhooks_send_error(job->req, status, job->message);
-		webhooks_count(job->src, METRICS_WEBHOOK_REJECTED);
+		webhook_http_send_error(job->req, status, job->message);
+		webhook_http_count(job->src, METRICS_WEBHOOK_REJECTED);
 		bson_destroy(&body);
 		return;
 	}
 	if (res->outcome == INTAKE_INSERTED || res->outcome == INTAKE_UPDATED) {
 		BSON_APPEND_UTF8(&body, "result", "accepted");
-		webhooks_count(job->src, METRICS_WEBHOOK_ACCEPTED);
+		webhook_http_count(job->src, METRICS_WEBHOOK_ACCEPTED);
 	} else if (res->outcome == INTAKE_STALE) {
 		BSON_APPEND_UTF8(&body, "result", "stale");
-		webhooks_count(job->src, METRICS_WEBHOOK_STALE);
+		webhook_http_count(job->src, METRICS_WEBHOOK_STALE);
 	} else {
 		BSON_APPEND_UTF8(&body, "result", "ignored");
-		webhooks_count(job->src, METRICS_WEBHOOK_IGNORED);
+		webhook_http_count(job->src, METRICS_WEBHOOK_IGNORED);
 	}
-	webhooks_append_text(&body, "ticket_id", job->ticket.id);
+	webhook_http_append_text(&body, "ticket_id", job->ticket.id);
 	BSON_APPEND_UTF8(&body, "outcome", intake_outcome_name(res->outcome));
 	BSON_APPEND_ARRAY_BEGIN(&body, "detection_ids", &ids);
 	for (size_t i = 0; i < job->ticket.n_detection_ids; i++) {
@@ -411,13 +411,13 @@ webhooks_reply_job(webhooks_job_t *job)
 	}
 	bson_append_array_end(&body, &ids);
 	if (job->message[0] != '\0')
-		webhooks_append_text(&body, "reason", job->message);
-	webhooks_send(job->req, 200, &body);
+		webhook_http_append_text(&body, "reason", job->message);
+	webhook_http_send(job->req, 200, &body);
 	bson_destroy(&body);
 }
 
 static void
-webhooks_log_job(const webhooks_job_t *job)
+webhook_http_log_job(const webhook_http_job_t *job)
 {
 	const char *name = webhook_source_name(job->src);
 
@@ -443,40 +443,40 @@ webhooks_log_job(const webhooks_job_t *job)
 }
 
 static void
-webhooks_done(dbjob_t *base)
+webhook_http_done(dbjob_t *base)
 {
-	webhooks_job_t *job = (webhooks_job_t *)base;
-	webhooks_t *w = job->w;
+	webhook_http_job_t *job = (webhook_http_job_t *)base;
+	webhook_http_t *w = job->w;
 
 	w->pending--;
 	if (job->req != NULL) {
-		webhooks_unlink(w, job);
-		webhooks_reply_job(job);
+		webhook_http_unlink(w, job);
+		webhook_http_reply_job(job);
 	}
 	if (!job->audit_only)
-		webhooks_log_job(job);
+		webhook_http_log_job(job);
 	ticket_cleanup(&job->ticket);
 	free(job);
 	if (w->closed && w->pending == 0)
-		webhooks_destroy(w);
+		webhook_http_destroy(w);
 }
 
 /* Audit a delivery answered on the loop (the reply does not wait for it). */
 static void
-webhooks_audit_later(webhooks_t *w, enum webhook_source src, const char *event, int status,
+webhook_http_audit_later(webhook_http_t *w, enum webhook_source src, const char *event, int status,
     const char *message, ticket_t *ticket)
 {
-	webhooks_job_t *job;
+	webhook_http_job_t *job;
 
-	if (w->pending >= WEBHOOKS_MAX_PENDING) {
+	if (w->pending >= WEBHOOK_HTTP_MAX_PENDING) {
 		log_warnx("webhooks: %s delivery (%s) not audited: too many deliveries waiting",
 		    webhook_source_name(src), event);
 		ticket_cleanup(ticket);
 		return;
 	}
 	job = xcalloc(1, sizeof(*job));
-	job->base.run = webhooks_run;
-	job->base.done = webhooks_done;
+	job->base.run = webhook_http_run;
+	job->base.done = webhook_http_done;
 	job->w = w;
 	job->src = src;
 	job->audit_only = true;
@@ -499,30 +499,30 @@ webhooks_audit_later(webhooks_t *w, enum webhook_source src, const char *event, 
 /* ---- the request ---- */
 
 static void
-webhooks_on_request(struct evhttp_request *req, void *arg)
+webhook_http_on_request(struct evhttp_request *req, void *arg)
 {
-	struct webhooks_route *r = arg;
-	webhooks_t *w = r->w;
+	struct webhook_http_route *r = arg;
+	webhook_http_t *w = r->w;
 	struct evbuffer *in;
 	const char *name = webhook_source_name(r->src);
-	char why[WEBHOOKS_WHY_MAX], peer[96];
+	char why[WEBHOOK_HTTP_WHY_MAX], peer[96];
 	const char *body;
 	size_t len;
 	ticket_t t;
 	enum webhook_result pr;
-	webhooks_job_t *job;
+	webhook_http_job_t *job;
 
 	if (!r->enabled) {
 		snprintf(why, sizeof(why), "the %s webhook is disabled: no secret is configured "
 		                           "([webhooks] %s_secret or %s_secret_file)", name, name, name);
-		webhooks_send_error(req, 404, why);
-		webhooks_count(r->src, METRICS_WEBHOOK_DISABLED);
+		webhook_http_send_error(req, 404, why);
+		webhook_http_count(r->src, METRICS_WEBHOOK_DISABLED);
 		return;
 	}
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
-		webhooks_send_error(req, 405, "only POST is accepted");
-		webhooks_count(r->src, METRICS_WEBHOOK_REJECTED);
+		webhook_http_send_error(req, 405, "only POST is accepted");
+		webhook_http_count(r->src, METRICS_WEBHOOK_REJECTED);
 		return;
 	}
 	in = evhttp_request_get_input_buffer(req);
@@ -530,22 +530,22 @@ webhooks_on_request(struct evhttp_request *req, void *arg)
 	/* evhttp enforces the limit it was given; this guards against a later change there. */
 	if (len > w->max_body) {
 		snprintf(why, sizeof(why), "the body is larger than %zu bytes", w->max_body);
-		webhooks_send_error(req, 413, why);
-		webhooks_count(r->src, METRICS_WEBHOOK_REJECTED);
+		webhook_http_send_error(req, 413, why);
+		webhook_http_count(r->src, METRICS_WEBHOOK_REJECTED);
 		return;
 	}
 	body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
 	if (body == NULL) {
 		/* libevent could not make the body contiguous (its own allocation). */
-		webhooks_send_error(req, 503, "the body cannot be read; send it again");
-		webhooks_count(r->src, METRICS_WEBHOOK_FAILED);
+		webhook_http_send_error(req, 503, "the body cannot be read; send it again");
+		webhook_http_count(r->src, METRICS_WEBHOOK_FAILED);
 		return;
 	}
-	if (!webhooks_authenticate(r, req, body, len, why, sizeof(why))) {
+	if (!webhook_http_authenticate(r, req, body, len, why, sizeof(why))) {
 		int64_t now = clock_mono_ms();
 
-		webhooks_peer(req, peer, sizeof(peer));
-		if (w->deny_logged_ms == 0 || now - w->deny_logged_ms >= WEBHOOKS_DENY_LOG_MS) {
+		webhook_http_peer(req, peer, sizeof(peer));
+		if (w->deny_logged_ms == 0 || now - w->deny_logged_ms >= WEBHOOK_HTTP_DENY_LOG_MS) {
 			log_warnx("webhooks: %s delivery from %s refused (401): %s%s", name, peer, why,
 			    w->deny_suppressed ? " (and earlier refusals not logged)" : "");
 			w->deny_logged_ms = now;
@@ -555,44 +555,44 @@ webhooks_on_request(struct evhttp_request *req, void *arg)
 		}
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
 		    "Bearer realm=\"ticketsync\"");
-		webhooks_send_error(req, 401, why);
-		webhooks_count(r->src, METRICS_WEBHOOK_UNAUTHORIZED);
+		webhook_http_send_error(req, 401, why);
+		webhook_http_count(r->src, METRICS_WEBHOOK_UNAUTHORIZED);
 		return;
 	}
 	pr = webhook_parse(r->src, body, len, &w->parse, &t, why, sizeof(why));
 	if (pr == WEBHOOK_MALFORMED || pr == WEBHOOK_INVALID) {
 		int code = pr == WEBHOOK_MALFORMED ? 400 : 422;
 
-		webhooks_peer(req, peer, sizeof(peer));
+		webhook_http_peer(req, peer, sizeof(peer));
 		log_warnx("webhooks: %s delivery from %s refused (%d): %s", name, peer, code, why);
-		webhooks_send_error(req, code, why);
-		webhooks_count(r->src, METRICS_WEBHOOK_REJECTED);
-		webhooks_audit_later(w, r->src, AUDIT_WEBHOOK_REJECTED, code, why, NULL);
+		webhook_http_send_error(req, code, why);
+		webhook_http_count(r->src, METRICS_WEBHOOK_REJECTED);
+		webhook_http_audit_later(w, r->src, AUDIT_WEBHOOK_REJECTED, code, why, NULL);
 		return;
 	}
 	if (pr == WEBHOOK_IGNORED) {
 		bson_t reply = BSON_INITIALIZER;
 
 		BSON_APPEND_UTF8(&reply, "result", "ignored");
-		webhooks_append_text(&reply, "reason", why);
-		webhooks_send(req, 200, &reply);
+		webhook_http_append_text(&reply, "reason", why);
+		webhook_http_send(req, 200, &reply);
 		bson_destroy(&reply);
-		webhooks_count(r->src, METRICS_WEBHOOK_IGNORED);
-		webhooks_audit_later(w, r->src, AUDIT_WEBHOOK_IGNORED, 200, why, NULL);
+		webhook_http_count(r->src, METRICS_WEBHOOK_IGNORED);
+		webhook_http_audit_later(w, r->src, AUDIT_WEBHOOK_IGNORED, 200, why, NULL);
 		return;
 	}
-	if (w->pending >= WEBHOOKS_MAX_PENDING) {
+	if (w->pending >= WEBHOOK_HTTP_MAX_PENDING) {
 		ticket_cleanup(&t);
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
-		    WEBHOOKS_RETRY_AFTER);
-		webhooks_send_error(req, 503, "too many deliveries are waiting for the database; "
+		    WEBHOOK_HTTP_RETRY_AFTER);
+		webhook_http_send_error(req, 503, "too many deliveries are waiting for the database; "
 		                              "send it again");
-		webhooks_count(r->src, METRICS_WEBHOOK_FAILED);
+		webhook_http_count(r->src, METRICS_WEBHOOK_FAILED);
 		return;
 	}
 	job = xcalloc(1, sizeof(*job));
-	job->base.run = webhooks_run;
-	job->base.done = webhooks_done;
+	job->base.run = webhook_http_run;
+	job->base.done = webhook_http_done;
 	job->w = w;
 	job->src = r->src;
 	job->req = req;
@@ -602,26 +602,26 @@ webhooks_on_request(struct evhttp_request *req, void *arg)
 		ticket_cleanup(&job->ticket);
 		free(job);
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
-		    WEBHOOKS_RETRY_AFTER);
-		webhooks_send_error(req, 503, "the service is stopping; send it again");
-		webhooks_count(r->src, METRICS_WEBHOOK_FAILED);
+		    WEBHOOK_HTTP_RETRY_AFTER);
+		webhook_http_send_error(req, 503, "the service is stopping; send it again");
+		webhook_http_count(r->src, METRICS_WEBHOOK_FAILED);
 		return;
 	}
 	w->pending++;
-	webhooks_link(w, job);
+	webhook_http_link(w, job);
 }
 
 /* ---- life cycle ---- */
 
 /* A copy of an optional setting (NULL stays NULL). */
 static char *
-webhooks_strdup(const char *s)
+webhook_http_strdup(const char *s)
 {
 	return s != NULL ? xstrdup(s) : NULL;
 }
 
 static void
-webhooks_destroy(webhooks_t *w)
+webhook_http_destroy(webhook_http_t *w)
 {
 	for (size_t i = 0; i < WEBHOOK_SOURCE_COUNT; i++) {
 		if (w->routes[i].secret != NULL) {
@@ -637,8 +637,8 @@ webhooks_destroy(webhooks_t *w)
 	free(w);
 }
 
-webhooks_t *
-webhooks_start(httpd_t *httpd, dbworker_t *db, const config_t *cfg, const char *instance,
+webhook_http_t *
+webhook_http_start(httpd_t *httpd, dbworker_t *db, const config_t *cfg, const char *instance,
     bson_error_t *err)
 {
 	const char *secrets[WEBHOOK_SOURCE_COUNT] = {
@@ -646,22 +646,22 @@ webhooks_start(httpd_t *httpd, dbworker_t *db, const config_t *cfg, const char *
 		[WEBHOOK_SERVICENOW] = cfg->webhooks.servicenow_secret,
 		[WEBHOOK_GENERIC] = cfg->webhooks.generic_secret,
 	};
-	webhooks_t *w = xcalloc(1, sizeof(*w));
+	webhook_http_t *w = xcalloc(1, sizeof(*w));
 	char enabled[160] = "";
 
 	w->httpd = httpd;
 	w->db = db;
-	w->database = webhooks_strdup(cfg->mongodb.database);
-	w->instance = webhooks_strdup(instance);
-	w->jira_field = webhooks_strdup(cfg->webhooks.jira_detection_field);
-	w->label_prefix = webhooks_strdup(cfg->webhooks.jira_label_prefix);
-	w->snow_field = webhooks_strdup(cfg->webhooks.servicenow_detection_field);
+	w->database = webhook_http_strdup(cfg->mongodb.database);
+	w->instance = webhook_http_strdup(instance);
+	w->jira_field = webhook_http_strdup(cfg->webhooks.jira_detection_field);
+	w->label_prefix = webhook_http_strdup(cfg->webhooks.jira_label_prefix);
+	w->snow_field = webhook_http_strdup(cfg->webhooks.servicenow_detection_field);
 	w->parse.jira_detection_field = w->jira_field;
 	w->parse.jira_label_prefix = w->label_prefix;
 	w->parse.servicenow_detection_field = w->snow_field;
 	w->max_body = (size_t)cfg->webhooks.max_body_bytes;
 	for (size_t i = 0; i < WEBHOOK_SOURCE_COUNT; i++) {
-		struct webhooks_route *r = &w->routes[i];
+		struct webhook_http_route *r = &w->routes[i];
 
 		r->w = w;
 		r->src = (enum webhook_source)i;
@@ -669,8 +669,8 @@ webhooks_start(httpd_t *httpd, dbworker_t *db, const config_t *cfg, const char *
 		if (secrets[i] != NULL && secrets[i][0] != '\0') {
 			r->secret_len = strlen(secrets[i]);
 			r->secret = xstrdup(secrets[i]);
-			if (!webhooks_sha256(r->secret, r->secret_len, r->digest)) {
-				bson_set_error(err, ERROR_DOMAIN, WEBHOOKS_ERR_CRYPTO,
+			if (!webhook_http_sha256(r->secret, r->secret_len, r->digest)) {
+				bson_set_error(err, ERROR_DOMAIN, WEBHOOK_HTTP_ERR_CRYPTO,
 				    "webhooks: SHA-256 is unavailable");
 				goto fail;
 			}
@@ -679,8 +679,8 @@ webhooks_start(httpd_t *httpd, dbworker_t *db, const config_t *cfg, const char *
 			    enabled[0] ? ", " : "", r->path);
 		}
 		/* Disabled sources keep their route, to answer 404 with the reason. */
-		if (httpd_add_route(httpd, r->path, webhooks_on_request, r) != 0) {
-			bson_set_error(err, ERROR_DOMAIN, WEBHOOKS_ERR_ROUTE,
+		if (httpd_add_route(httpd, r->path, webhook_http_on_request, r) != 0) {
+			bson_set_error(err, ERROR_DOMAIN, WEBHOOK_HTTP_ERR_ROUTE,
 			    "webhooks: cannot register %s", r->path);
 			goto fail;
 		}
@@ -693,23 +693,23 @@ webhooks_start(httpd_t *httpd, dbworker_t *db, const config_t *cfg, const char *
 		log_info("webhooks: no source has a secret; /webhooks/* answer 404");
 	return w;
 fail:
-	webhooks_destroy(w);
+	webhook_http_destroy(w);
 	return NULL;
 }
 
 void
-webhooks_free(webhooks_t *w)
+webhook_http_free(webhook_http_t *w)
 {
 	if (w == NULL)
 		return;
 	/* evhttp frees the waiting requests with the listener: never touch them again. */
 	while (w->waiting != NULL) {
-		webhooks_job_t *job = w->waiting;
+		webhook_http_job_t *job = w->waiting;
 
-		webhooks_unlink(w, job);
+		webhook_http_unlink(w, job);
 		job->req = NULL;
 	}
 	w->closed = true;
 	if (w->pending == 0)
-		webhooks_destroy(w);
+		webhook_http_destroy(w);
 }

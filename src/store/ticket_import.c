@@ -1,5 +1,5 @@
-/* tickets: upsert imported tickets; see tickets.h. */
-#include "ticketsync/tickets.h"
+/* ticket_import: upsert imported tickets; see ticket_import.h. */
+#include "ticketsync/ticket_import.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +8,7 @@
 #include "ticketsync/xalloc.h"
 
 static void
-tickets_append_text(bson_t *doc, const char *key, const char *value)
+ticket_import_append_text(bson_t *doc, const char *key, const char *value)
 {
 	if (value != NULL)
 		BSON_APPEND_UTF8(doc, key, value);
@@ -17,7 +17,7 @@ tickets_append_text(bson_t *doc, const char *key, const char *value)
 }
 
 void
-tickets_build_update(const importer_ticket_t *t, int64_t now_ms, const char *source,
+ticket_import_build_update(const importer_ticket_t *t, int64_t now_ms, const char *source,
     bson_t *update)
 {
 	static const struct {
@@ -50,17 +50,17 @@ tickets_build_update(const importer_ticket_t *t, int64_t now_ms, const char *sou
 	BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
 	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
 		if (t->given & text[i].bit)
-			tickets_append_text(&set, text[i].name,
+			ticket_import_append_text(&set, text[i].name,
 			    *(char *const *)((const char *)t + text[i].off));
 		else
 			any_missing = true;
 	}
 	/* Optional in the schema: written when the file has it, otherwise left as is. */
 	if (t->given & IMPORTER_STATUS_CATEGORY)
-		tickets_append_text(&set, "status_category", t->status_category);
+		ticket_import_append_text(&set, "status_category", t->status_category);
 	BSON_APPEND_DATE_TIME(&set, "updated_at",
 	    (t->given & IMPORTER_UPDATED_AT) ? t->updated_at_ms : now_ms);
-	BSON_APPEND_UTF8(&set, "source", source ? source : TICKETS_SOURCE_IMPORT);
+	BSON_APPEND_UTF8(&set, "source", source ? source : TICKET_IMPORT_SOURCE);
 	bson_append_document_end(update, &set);
 
 	if (any_missing) {
@@ -74,7 +74,7 @@ tickets_build_update(const importer_ticket_t *t, int64_t now_ms, const char *sou
 }
 
 static int64_t
-tickets_reply_int(const bson_t *reply, const char *key)
+ticket_import_reply_int(const bson_t *reply, const char *key)
 {
 	bson_iter_t it;
 
@@ -84,8 +84,8 @@ tickets_reply_int(const bson_t *reply, const char *key)
 
 /* Hand each writeError of a batch to the callback; returns how many there were. */
 static size_t
-tickets_report_refused(const bson_t *reply, const importer_ticket_t *const *batch, size_t n,
-    tickets_refused_fn refused, void *arg)
+ticket_import_report_refused(const bson_t *reply, const importer_ticket_t *const *batch, size_t n,
+    ticket_import_refused_fn refused, void *arg)
 {
 	bson_iter_t it, arr;
 	size_t count = 0;
@@ -121,20 +121,20 @@ tickets_report_refused(const bson_t *reply, const importer_ticket_t *const *batc
 }
 
 /* The stored tickets of one batch, parsed, sorted by id for lookups. */
-typedef struct tickets_stored {
+typedef struct ticket_import_stored {
 	ticket_t *t;
 	size_t n, cap;
-} tickets_stored_t;
+} ticket_import_stored_t;
 
 static int
-tickets_cmp_stored(const void *a, const void *b)
+ticket_import_cmp_stored(const void *a, const void *b)
 {
 	return strcmp(((const ticket_t *)a)->id, ((const ticket_t *)b)->id);
 }
 
 static bool
-tickets_load(mongoc_collection_t *coll, const importer_ticket_t *batch, size_t n,
-    tickets_stored_t *st, bson_error_t *err)
+ticket_import_load(mongoc_collection_t *coll, const importer_ticket_t *batch, size_t n,
+    ticket_import_stored_t *st, bson_error_t *err)
 {
 	bson_t filter = BSON_INITIALIZER, cond, list;
 	mongoc_cursor_t *cursor;
@@ -173,12 +173,12 @@ tickets_load(mongoc_collection_t *coll, const importer_ticket_t *batch, size_t n
 	mongoc_cursor_destroy(cursor);
 	bson_destroy(&filter);
 	if (st->n > 1)
-		qsort(st->t, st->n, sizeof(ticket_t), tickets_cmp_stored);
+		qsort(st->t, st->n, sizeof(ticket_t), ticket_import_cmp_stored);
 	return ok;
 }
 
 static void
-tickets_stored_clear(tickets_stored_t *st)
+ticket_import_stored_clear(ticket_import_stored_t *st)
 {
 	for (size_t i = 0; i < st->n; i++)
 		ticket_cleanup(&st->t[i]);
@@ -186,27 +186,27 @@ tickets_stored_clear(tickets_stored_t *st)
 }
 
 static bool
-tickets_str_eq(const char *a, const char *b)
+ticket_import_str_eq(const char *a, const char *b)
 {
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
 bool
-tickets_import_is_noop(const importer_ticket_t *t, const ticket_t *stored)
+ticket_import_is_noop(const importer_ticket_t *t, const ticket_t *stored)
 {
 	if (stored == NULL)
 		return false;
 	for (size_t i = 0; i < t->n_detection_ids; i++)
 		if (!ticket_has_detection(stored, t->detection_ids[i]))
 			return false;
-	if ((t->given & IMPORTER_STATUS) && !tickets_str_eq(t->status, stored->status))
+	if ((t->given & IMPORTER_STATUS) && !ticket_import_str_eq(t->status, stored->status))
 		return false;
-	if ((t->given & IMPORTER_ASSIGNEE) && !tickets_str_eq(t->assignee, stored->assignee))
+	if ((t->given & IMPORTER_ASSIGNEE) && !ticket_import_str_eq(t->assignee, stored->assignee))
 		return false;
-	if ((t->given & IMPORTER_RESOLUTION) && !tickets_str_eq(t->resolution, stored->resolution))
+	if ((t->given & IMPORTER_RESOLUTION) && !ticket_import_str_eq(t->resolution, stored->resolution))
 		return false;
 	if ((t->given & IMPORTER_STATUS_CATEGORY) &&
-	    !tickets_str_eq(t->status_category, stored->status_category))
+	    !ticket_import_str_eq(t->status_category, stored->status_category))
 		return false;
 	if ((t->given & IMPORTER_UPDATED_AT) && t->updated_at_ms != stored->updated_at)
 		return false;
@@ -214,22 +214,22 @@ tickets_import_is_noop(const importer_ticket_t *t, const ticket_t *stored)
 }
 
 bool
-tickets_import(mongoc_client_t *client, const char *db, const importer_ticket_t *tickets,
-    size_t n, int64_t now_ms, const char *source, tickets_refused_fn refused, void *arg,
-    tickets_stats_t *stats, bson_error_t *err)
+ticket_import_write(mongoc_client_t *client, const char *db, const importer_ticket_t *tickets,
+    size_t n, int64_t now_ms, const char *source, ticket_import_refused_fn refused, void *arg,
+    ticket_import_stats_t *stats, bson_error_t *err)
 {
 	mongoc_collection_t *coll;
-	tickets_stored_t st = { 0 };
+	ticket_import_stored_t st = { 0 };
 	const importer_ticket_t **sent = NULL;
 	bool ok = true;
 
 	memset(stats, 0, sizeof(*stats));
 	if (n == 0)
 		return true;
-	sent = xcalloc(n < TICKETS_BATCH ? n : TICKETS_BATCH, sizeof(*sent));
+	sent = xcalloc(n < TICKET_IMPORT_BATCH ? n : TICKET_IMPORT_BATCH, sizeof(*sent));
 	coll = mongoc_client_get_collection(client, db, STORE_COLL_TICKETS);
-	for (size_t off = 0; off < n && ok; off += TICKETS_BATCH) {
-		size_t take = n - off < TICKETS_BATCH ? n - off : TICKETS_BATCH;
+	for (size_t off = 0; off < n && ok; off += TICKET_IMPORT_BATCH) {
+		size_t take = n - off < TICKET_IMPORT_BATCH ? n - off : TICKET_IMPORT_BATCH;
 		bson_t bulk_opts = BSON_INITIALIZER;
 		bson_t upsert = BSON_INITIALIZER;
 		bson_t reply = BSON_INITIALIZER;
@@ -239,7 +239,7 @@ tickets_import(mongoc_client_t *client, const char *db, const importer_ticket_t 
 
 		/* Read first, so a ticket that already says all this is not written at all:
 		 * a re-import changes nothing (not even updated_at) and wakes no one. */
-		ok = tickets_load(coll, tickets + off, take, &st, err);
+		ok = ticket_import_load(coll, tickets + off, take, &st, err);
 		/* Unordered: one ticket the validator refuses must not hold back the rest. */
 		BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
 		BSON_APPEND_BOOL(&upsert, "upsert", true);
@@ -249,37 +249,37 @@ tickets_import(mongoc_client_t *client, const char *db, const importer_ticket_t 
 			const importer_ticket_t *t = &tickets[off + i];
 			ticket_t key = { .id = t->id };
 			const ticket_t *cur = st.n ? bsearch(&key, st.t, st.n, sizeof(ticket_t),
-			    tickets_cmp_stored) : NULL;
+			    ticket_import_cmp_stored) : NULL;
 			bson_t sel = BSON_INITIALIZER;
 			bson_t upd;
 
-			if (tickets_import_is_noop(t, cur)) {
+			if (ticket_import_is_noop(t, cur)) {
 				stats->unchanged++;
 				stats->written++;
 				continue;
 			}
 			BSON_APPEND_UTF8(&sel, "_id", t->id);
-			tickets_build_update(t, now_ms, source, &upd);
+			ticket_import_build_update(t, now_ms, source, &upd);
 			ok = mongoc_bulk_operation_update_one_with_opts(bulk, &sel, &upd, &upsert, err);
 			bson_destroy(&sel);
 			bson_destroy(&upd);
 			sent[nsent++] = t;
 		}
-		tickets_stored_clear(&st);
+		ticket_import_stored_clear(&st);
 		bson_destroy(&reply);
 		if (ok && nsent > 0) {
 			size_t ups, matched, modified;
 
 			done = mongoc_bulk_operation_execute(bulk, &reply, err);
 			/* Counts cover what was applied even when some writes were refused. */
-			ups = (size_t)tickets_reply_int(&reply, "nUpserted");
-			matched = (size_t)tickets_reply_int(&reply, "nMatched");
-			modified = (size_t)tickets_reply_int(&reply, "nModified");
+			ups = (size_t)ticket_import_reply_int(&reply, "nUpserted");
+			matched = (size_t)ticket_import_reply_int(&reply, "nMatched");
+			modified = (size_t)ticket_import_reply_int(&reply, "nModified");
 			stats->inserted += ups;
 			stats->modified += modified;
 			stats->unchanged += matched >= modified ? matched - modified : 0;
 			stats->written += ups + matched;
-			nrefused = tickets_report_refused(&reply, sent, nsent, refused, arg);
+			nrefused = ticket_import_report_refused(&reply, sent, nsent, refused, arg);
 			stats->refused += nrefused;
 			/* Refused documents are reported one by one; anything else stops here. */
 			if (!done && (nrefused == 0 || ups + matched + nrefused < nsent))

@@ -1,5 +1,5 @@
 /*
- * webhooks: the ticket intake endpoints on the daemon's HTTP listener (evhttp, loop
+ * webhook_http: the ticket intake endpoints on the daemon's HTTP listener (evhttp, loop
  * thread): POST /webhooks/jira, /webhooks/servicenow and /webhooks/generic.
  *
  * For each request, on the loop:
@@ -24,8 +24,8 @@
  *      deliveries are waiting (the sender redelivers; redelivery is harmless).
  * The loop never blocks: parsing is in memory, MongoDB work is the DB worker's.
  */
-#ifndef TICKETSYNC_WEBHOOKS_H
-#define TICKETSYNC_WEBHOOKS_H
+#ifndef TICKETSYNC_WEBHOOK_HTTP_H
+#define TICKETSYNC_WEBHOOK_HTTP_H
 
 #include <bson/bson.h>
 
@@ -34,23 +34,23 @@
 #include "ticketsync/error.h"
 #include "ticketsync/httpd.h"
 
-typedef struct webhooks webhooks_t;
+typedef struct webhook_http webhook_http_t;
 
-/* Codes of webhooks_start's errors (domain ERROR_DOMAIN). */
-enum webhooks_error {
-	WEBHOOKS_ERR_CRYPTO = ERROR_BASE_WEBHOOKS, /* OpenSSL cannot compute SHA-256 */
-	WEBHOOKS_ERR_ROUTE,  /* evhttp refused a route (its path is already registered) */
+/* Codes of webhook_http_start's errors (domain ERROR_DOMAIN). */
+enum webhook_http_error {
+	WEBHOOK_HTTP_ERR_CRYPTO = ERROR_BASE_WEBHOOK_HTTP, /* OpenSSL cannot compute SHA-256 */
+	WEBHOOK_HTTP_ERR_ROUTE,  /* evhttp refused a route (its path is already registered) */
 };
 
 /* Deliveries waiting for the DB worker before new ones get 503. */
-#define WEBHOOKS_MAX_PENDING 256
+#define WEBHOOK_HTTP_MAX_PENDING 256
 
 /*
  * Register the three routes on httpd and set its body limit from cfg ([webhooks],
  * [mongodb] database); audit records name instance. Strings are copied. NULL with err
  * when SHA-256 is unavailable or a route cannot be registered.
  */
-webhooks_t *webhooks_start(httpd_t *httpd, dbworker_t *db, const config_t *cfg,
+webhook_http_t *webhook_http_start(httpd_t *httpd, dbworker_t *db, const config_t *cfg,
     const char *instance, bson_error_t *err);
 
 /*
@@ -59,6 +59,6 @@ webhooks_t *webhooks_start(httpd_t *httpd, dbworker_t *db, const config_t *cfg,
  * complete: the object is freed when the last of them is done (in dbworker_stop at
  * the latest). NULL-safe.
  */
-void webhooks_free(webhooks_t *w);
+void webhook_http_free(webhook_http_t *w);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * tickets: writing imported tickets into the `tickets` collection (the MongoDB side of
+ * ticket_import: writing imported tickets into the `tickets` collection (the MongoDB side of
  * `ticketsyncctl import-tickets`; parsing is importer's). Each ticket is one upsert:
  *
  *   {_id: ticket id}
@@ -16,8 +16,8 @@
  *
  * Runs on a libmongoc thread (ticketsyncctl's main thread).
  */
-#ifndef TICKETSYNC_TICKETS_H
-#define TICKETSYNC_TICKETS_H
+#ifndef TICKETSYNC_TICKET_IMPORT_H
+#define TICKETSYNC_TICKET_IMPORT_H
 
 #include <mongoc/mongoc.h>
 #include <stdbool.h>
@@ -27,37 +27,37 @@
 #include "ticketsync/importer.h"
 #include "ticketsync/ticket.h"
 
-#define TICKETS_SOURCE_IMPORT "import"
+#define TICKET_IMPORT_SOURCE "import"
 /* Upserts per bulk write. */
-#define TICKETS_BATCH 1000
+#define TICKET_IMPORT_BATCH 1000
 
-typedef struct tickets_stats {
+typedef struct ticket_import_stats {
 	size_t written;   /* tickets that now say what the file says (the three below) */
 	size_t inserted;  /* new tickets */
 	size_t modified;  /* existing tickets that changed */
 	size_t unchanged; /* existing tickets that already said so (not written) */
 	size_t refused;   /* refused one by one (e.g. by the validator): see the callback */
-} tickets_stats_t;
+} ticket_import_stats_t;
 
 /* One ticket the server refused (code 121: the `tickets` validator). */
-typedef void (*tickets_refused_fn)(void *arg, const importer_ticket_t *t, int code,
+typedef void (*ticket_import_refused_fn)(void *arg, const importer_ticket_t *t, int code,
     const char *message);
 
 /* The update document for t (initialised here). Pure. */
-void tickets_build_update(const importer_ticket_t *t, int64_t now_ms, const char *source,
+void ticket_import_build_update(const importer_ticket_t *t, int64_t now_ms, const char *source,
     bson_t *update);
 
 /* Whether writing t would change nothing on the stored ticket (NULL: none). Pure. */
-bool tickets_import_is_noop(const importer_ticket_t *t, const ticket_t *stored);
+bool ticket_import_is_noop(const importer_ticket_t *t, const ticket_t *stored);
 
 /*
- * Upsert n tickets in unordered bulk writes of TICKETS_BATCH. A ticket the server
+ * Upsert n tickets in unordered bulk writes of TICKET_IMPORT_BATCH. A ticket the server
  * refuses is handed to refused (may be NULL) and counted; the others are written.
  * false (err set) when a whole batch failed (connection lost, not primary...):
  * stats then says how much was written before.
  */
-bool tickets_import(mongoc_client_t *client, const char *db, const importer_ticket_t *tickets,
-    size_t n, int64_t now_ms, const char *source, tickets_refused_fn refused, void *arg,
-    tickets_stats_t *stats, bson_error_t *err);
+bool ticket_import_write(mongoc_client_t *client, const char *db, const importer_ticket_t *tickets,
+    size_t n, int64_t now_ms, const char *source, ticket_import_refused_fn refused, void *arg,
+    ticket_import_stats_t *stats, bson_error_t *err);
 
 #endif
