@@ -75,6 +75,9 @@ void fields_append_document(bson_t *parent, const char *key, const fields_t *f);
 /* Append the fields named by mask at the top level of doc (the PATCH body shape),
  * nulls written as BSON null. */
 void fields_append_members(bson_t *doc, const fields_t *f, unsigned mask);
+/* doc.key = value, or an explicit null when value is NULL (what every stored ticket
+ * field and state value means by "none"). */
+void fields_append_nullable(bson_t *doc, const char *key, const char *value);
 /* A new document holding all four fields (what fields_append_document writes as a
  * sub-document): ExtraHop's value in the outbox, in its one canonical form, since the
  * outbox compares values byte for byte. Free with bson_destroy. */

@@ -127,7 +127,7 @@ fields_equal(const fields_t *a, const fields_t *b)
 	return fields_diff(a, b) == 0;
 }
 
-static void
+void
 fields_append_nullable(bson_t *doc, const char *key, const char *value)
 {
 	if (value != NULL)

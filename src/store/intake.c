@@ -26,15 +26,6 @@ intake_outcome_name(enum intake_outcome o)
 }
 
 static void
-intake_append_text(bson_t *doc, const char *key, const char *value)
-{
-	if (value != NULL)
-		BSON_APPEND_UTF8(doc, key, value);
-	else
-		BSON_APPEND_NULL(doc, key);
-}
-
-static void
 intake_append_ids(bson_t *doc, const char *key, const ticket_t *t)
 {
 	bson_t arr;
@@ -90,11 +81,11 @@ intake_build(const ticket_t *t, bson_t *filter, bson_t *update)
 	bson_init(update);
 	BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
 	BSON_APPEND_UTF8(&set, "status", t->status);
-	intake_append_text(&set, "status_category", t->status_category);
-	intake_append_text(&set, "assignee", t->assignee);
-	intake_append_text(&set, "resolution", t->resolution);
+	fields_append_nullable(&set, "status_category", t->status_category);
+	fields_append_nullable(&set, "assignee", t->assignee);
+	fields_append_nullable(&set, "resolution", t->resolution);
 	BSON_APPEND_DATE_TIME(&set, "updated_at", t->updated_at);
-	intake_append_text(&set, "source", t->source);
+	fields_append_nullable(&set, "source", t->source);
 	/* The payload is the ticket's whole state: its ids replace the stored ones. With no
 	 * ids the stored ones stay (and intake_write does not insert). */
 	if (t->n_detection_ids > 0)
@@ -235,7 +226,7 @@ intake_audit(mongoc_client_t *client, const char *db, const intake_delivery_t *d
 			r.detection_id = t->detection_ids[0];
 		}
 		intake_append_ids(&detail, "detection_ids", t);
-		intake_append_text(&detail, "status", t->status);
+		fields_append_nullable(&detail, "status", t->status);
 		if (t->updated_at > 0)
 			BSON_APPEND_DATE_TIME(&detail, "updated_at", t->updated_at);
 	}

@@ -16,15 +16,6 @@
 #define OUTBOX_IDS_PER_COMMAND 10000
 
 
-static void
-outbox_append_nullable(bson_t *doc, const char *key, const char *value)
-{
-	if (value != NULL)
-		BSON_APPEND_UTF8(doc, key, value);
-	else
-		BSON_APPEND_NULL(doc, key);
-}
-
 /* ---- set_desired ---- */
 
 /* What recording desired means for a detection: pushplan's decision plus what the
@@ -191,7 +182,7 @@ outbox_build_insert(bson_t *doc, int64_t id, const bson_t *desired,
 	BSON_APPEND_INT32(doc, "attempts", 0);
 	BSON_APPEND_DATE_TIME(doc, "next_attempt_at", now_ms);
 	BSON_APPEND_DATE_TIME(doc, "pending_since", now_ms);
-	outbox_append_nullable(doc, "ticket_id", ticket_id);
+	fields_append_nullable(doc, "ticket_id", ticket_id);
 	BSON_APPEND_DATE_TIME(doc, "updated_at", now_ms);
 	outbox_append_fencing(doc);
 }
@@ -219,7 +210,7 @@ outbox_build_update(bson_t *filter, bson_t *update, int64_t id, const outbox_pla
 	BSON_APPEND_UTF8(&set, "state", pushplan_state_name(plan->rec.state));
 	BSON_APPEND_INT32(&set, "attempts", 0);
 	BSON_APPEND_DATE_TIME(&set, "next_attempt_at", now_ms);
-	outbox_append_nullable(&set, "ticket_id", ticket_id);
+	fields_append_nullable(&set, "ticket_id", ticket_id);
 	BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
 	if (plan->rec.set_pending_since)
 		BSON_APPEND_DATE_TIME(&set, "pending_since", now_ms);

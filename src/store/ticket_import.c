@@ -7,15 +7,6 @@
 #include "ticketsync/store.h"
 #include "ticketsync/xalloc.h"
 
-static void
-ticket_import_append_text(bson_t *doc, const char *key, const char *value)
-{
-	if (value != NULL)
-		BSON_APPEND_UTF8(doc, key, value);
-	else
-		BSON_APPEND_NULL(doc, key);
-}
-
 void
 ticket_import_build_update(const importer_ticket_t *t, int64_t now_ms, const char *source,
     bson_t *update)
@@ -50,14 +41,14 @@ ticket_import_build_update(const importer_ticket_t *t, int64_t now_ms, const cha
 	BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
 	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
 		if (t->given & text[i].bit)
-			ticket_import_append_text(&set, text[i].name,
+			fields_append_nullable(&set, text[i].name,
 			    *(char *const *)((const char *)t + text[i].off));
 		else
 			any_missing = true;
 	}
 	/* Optional in the schema: written when the file has it, otherwise left as is. */
 	if (t->given & IMPORTER_STATUS_CATEGORY)
-		ticket_import_append_text(&set, "status_category", t->status_category);
+		fields_append_nullable(&set, "status_category", t->status_category);
 	BSON_APPEND_DATE_TIME(&set, "updated_at",
 	    (t->given & IMPORTER_UPDATED_AT) ? t->updated_at_ms : now_ms);
 	BSON_APPEND_UTF8(&set, "source", source ? source : TICKET_IMPORT_SOURCE);
