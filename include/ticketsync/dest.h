@@ -45,6 +45,12 @@ typedef struct dest_ops {
 	/* Complete every accepted item now, synchronously, as cancelled
 	 * (CURLE_ABORTED_BY_CALLBACK -> PUSHPLAN_CANCELLED). */
 	void (*cancel_all)(void *impl);
+	/* The engine's gate (pusher_set_gate), to be asked once more right before each
+	 * accepted request goes on the wire; when it says no the request is not sent and
+	 * completes as cancelled. An HTTP client queues requests (connection limits, a
+	 * process frozen mid-batch), and one sent after the lease ran out would overwrite
+	 * what the new active instance pushed. */
+	void (*set_gate)(void *impl, bool (*gate)(const void *arg), const void *arg);
 } dest_ops_t;
 
 typedef struct dest {

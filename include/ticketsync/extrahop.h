@@ -85,6 +85,16 @@ extrahop_t *extrahop_new(struct event_base *base, const extrahop_opts_t *opts, b
 int extrahop_patch_detection(extrahop_t *eh, int64_t detection_id, const fields_t *f,
     unsigned mask, extrahop_done_fn cb, void *arg, bson_error_t *err);
 
+/*
+ * A PATCH still waiting to go on the wire when gate(arg) says no is not sent: it
+ * completes as cancelled (CURLE_ABORTED_BY_CALLBACK). libcurl asks right before each
+ * request leaves (CURLOPT_PREREQFUNCTION), so requests queued behind the connection
+ * limit, or inside libcurl when the process froze (SIGSTOP, a paused VM), are never
+ * sent once the lease has run out: sent late, they would overwrite what the new
+ * active instance pushed since. NULL gate: always send. Loop thread.
+ */
+void extrahop_set_gate(extrahop_t *eh, bool (*gate)(const void *arg), const void *arg);
+
 /* Requests accepted and not yet completed (sending, or waiting for a token). */
 size_t extrahop_in_flight(const extrahop_t *eh);
 

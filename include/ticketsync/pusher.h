@@ -71,7 +71,8 @@ void pusher_kick(pusher_t *p);
 void pusher_drain(pusher_t *p, int deadline_ms, void (*done)(void *), void *arg);
 /*
  * Push only while gate(arg) says so (this instance holds the lease). Checked before
- * every claim and every request, and on the DB thread right before claiming; must be
+ * every claim and every request, on the DB thread right before claiming, and by the
+ * destination right before a request goes on the wire (dest_ops_t.set_gate); must be
  * thread-safe. NULL: always open.
  */
 void pusher_set_gate(pusher_t *p, bool (*gate)(const void *arg), const void *arg);

@@ -70,6 +70,12 @@ dest_extrahop_cancel_all(void *impl)
 	extrahop_cancel_all(impl);
 }
 
+static void
+dest_extrahop_set_gate(void *impl, bool (*gate)(const void *arg), const void *arg)
+{
+	extrahop_set_gate(impl, gate, arg);
+}
+
 static const dest_ops_t dest_extrahop_ops = {
 	.display_name = "ExtraHop",
 	.auth_hint = "check [extrahop] api_key (or the OAuth2 client) and that the key's user "
@@ -77,6 +83,7 @@ static const dest_ops_t dest_extrahop_ops = {
 	.describe = dest_extrahop_describe,
 	.send = dest_extrahop_send,
 	.cancel_all = dest_extrahop_cancel_all,
+	.set_gate = dest_extrahop_set_gate,
 };
 
 dest_t

@@ -71,6 +71,8 @@ struct extrahop {
 	long connect_timeout_ms, request_timeout_ms;
 	int64_t (*now_ms)(void *);
 	void *clock_arg;
+	bool (*gate)(const void *); /* extrahop_set_gate */
+	const void *gate_arg;
 
 	/* OAuth2 token state. */
 	char *bearer_header; /* NULL: no usable token */
@@ -272,6 +274,20 @@ extrahop_curl_text(CURLcode rc, const char *errbuf)
 static void extrahop_req_done(CURL *easy, CURLcode rc, void *arg);
 static void extrahop_token_fetch(extrahop_t *eh);
 
+/* libcurl's last call before a PATCH goes on the wire. */
+static int
+extrahop_prereq(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+	const extrahop_t *eh = arg;
+
+	(void)primary_ip;
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	return eh->gate == NULL || eh->gate(eh->gate_arg) ? CURL_PREREQFUNC_OK
+	                                                  : CURL_PREREQFUNC_ABORT;
+}
+
 static void
 extrahop_send(extrahop_req_t *r)
 {
@@ -311,6 +327,8 @@ extrahop_send(extrahop_req_t *r)
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r->body);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, r->headers);
+	curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, extrahop_prereq);
+	curl_easy_setopt(easy, CURLOPT_PREREQDATA, eh);
 	if (curlev_add(eh->cev, easy, extrahop_req_done, r, &err) != 0) {
 		curl_easy_cleanup(easy);
 		extrahop_defer(r, PUSHPLAN_RETRY, CURLE_FAILED_INIT, err.message);
@@ -714,6 +732,13 @@ extrahop_patch_detection(extrahop_t *eh, int64_t detection_id, const fields_t *f
 	}
 	extrahop_dispatch(r);
 	return 0;
+}
+
+void
+extrahop_set_gate(extrahop_t *eh, bool (*gate)(const void *arg), const void *arg)
+{
+	eh->gate = gate;
+	eh->gate_arg = arg;
 }
 
 size_t

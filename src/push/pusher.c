@@ -638,6 +638,7 @@ pusher_set_gate(pusher_t *p, bool (*gate)(const void *arg), const void *arg)
 {
 	p->gate = gate;
 	p->gate_arg = arg;
+	p->dest.ops->set_gate(p->dest.impl, gate, arg);
 }
 
 void

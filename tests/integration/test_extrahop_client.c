@@ -956,6 +956,58 @@ test_cancel_all(void **state)
 	assert_int_equal(fx->done.res[12].outcome, PUSHPLAN_OK);
 }
 
+static bool gate_open_flag;
+static bool
+test_gate(const void *arg)
+{
+	(void)arg;
+	return gate_open_flag;
+}
+
+/* A frozen active instance wakes with requests queued in libcurl after its lease ran
+ * out: those still waiting for a connection when the gate closes are never sent. */
+static void
+test_gate_closes_before_the_wire(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+
+	o.max_host_connections = 4;
+	new_client(fx, &o);
+	gate_open_flag = true;
+	extrahop_set_gate(fx->eh, test_gate, NULL);
+	fx->srv.hang = true;
+	for (int i = 0; i < 12; i++)
+		patch(fx, i + 1);
+	/* Four reach the server; eight wait inside curl for a connection. */
+	want_recs = 4;
+	assert_true(run_until(fx->base, recs_reached, &fx->srv, HARD_TIMEOUT_MS));
+	gate_open_flag = false;
+	/* The four on the wire are answered; their connections free up for the eight. */
+	fx->srv.hang = false;
+	for (int i = 0; i < fx->srv.n_hung; i++)
+		reply(fx->srv.hung[i], 204, NULL);
+	fx->srv.n_hung = 0;
+	wait_done(fx, 12);
+	assert_int_equal(fx->srv.n_recs, 4);
+	for (int i = 0; i < 12; i++) {
+		if (fx->done.res[i].curl_code == CURLE_OK) {
+			assert_int_equal(fx->done.res[i].outcome, PUSHPLAN_OK);
+			continue;
+		}
+		assert_int_equal(fx->done.res[i].curl_code, CURLE_ABORTED_BY_CALLBACK);
+		assert_int_equal(pushplan_transport_from_curl(fx->done.res[i].curl_code),
+		    PUSHPLAN_CANCELLED);
+	}
+
+	/* Open again: requests go out as before. */
+	gate_open_flag = true;
+	patch(fx, 99);
+	wait_done(fx, 13);
+	assert_int_equal(fx->done.res[12].outcome, PUSHPLAN_OK);
+	assert_int_equal(fx->srv.n_recs, 5);
+}
+
 static void
 test_cancel_while_waiting_for_token(void **state)
 {
@@ -1368,6 +1420,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_connection_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gate_closes_before_the_wire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_while_waiting_for_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_with_requests_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_submit_from_callback, setup, teardown),
