@@ -9,6 +9,7 @@
 #include <mongoc/mongoc.h>
 
 #include "ticketsync/clock.h"
+#include "ticketsync/text.h"
 
 static const char *log_progname = "ticketsync";
 static atomic_int log_threshold = LOG_LEVEL_INFO;
@@ -50,7 +51,7 @@ log_level_parse(const char *name, enum log_level *out)
 void
 log_vlog(enum log_level level, const char *fmt, va_list ap)
 {
-	char msg[2048];
+	char raw[2048], msg[2048];
 	char ts[40];
 	int64_t now_ms;
 	time_t now_s;
@@ -58,11 +59,9 @@ log_vlog(enum log_level level, const char *fmt, va_list ap)
 
 	if ((int)level < atomic_load(&log_threshold))
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	/* Keep one event on one line even if a message carries a newline. */
-	for (char *p = msg; *p != '\0'; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	/* One event on one line, in valid UTF-8, whatever a message quotes. */
+	text_sanitize(msg, sizeof(msg), raw, TEXT_STRLEN, 0, TEXT_CONTROLS_TO_SPACE);
 	now_ms = clock_wall_ms();
 	now_s = (time_t)(now_ms / 1000);
 	gmtime_r(&now_s, &tm);

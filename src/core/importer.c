@@ -10,6 +10,7 @@
 #include "ticketsync/detection.h"
 #include "ticketsync/fields.h"
 #include "ticketsync/statusmap.h"
+#include "ticketsync/text.h"
 #include "ticketsync/timefmt.h"
 #include "ticketsync/xalloc.h"
 
@@ -165,26 +166,11 @@ imp_text(const char *v, size_t len, size_t max, char **out, char *why, size_t wh
 	return true;
 }
 
-/* Quote a value for a message: at most 40 bytes, control characters as '?'. */
+/* Quote a value for a message: at most 40 characters, valid UTF-8, controls as spaces. */
 static void
 imp_quote(const char *v, size_t len, char *buf, size_t buflen)
 {
-	size_t n = 0, i;
-
-	for (i = 0; i < len && n + 4 < buflen && i < 40; i++) {
-		unsigned char c = (unsigned char)v[i];
-		buf[n++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	if (i < len && n + 4 <= buflen) {
-		/* Cut on a character boundary before the ellipsis. */
-		while (n > 0 && ((unsigned char)buf[n - 1] & 0xc0) == 0x80)
-			n--;
-		if (n > 0 && ((unsigned char)buf[n - 1] & 0xc0) == 0xc0)
-			n--;
-		memcpy(buf + n, "...", 3);
-		n += 3;
-	}
-	buf[n] = '\0';
+	text_sanitize(buf, buflen, v, len, 40, TEXT_CONTROLS_TO_SPACE | TEXT_ELLIPSIS);
 }
 
 /* A detection id written as decimal digits, 1..2^53. */
