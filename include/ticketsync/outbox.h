@@ -20,7 +20,7 @@
  *
  * Every operation is safe to run concurrently from several threads and processes
  * (ticketsyncctl backfill while the daemon runs): changes are compare-and-set on
- * version or claim_id, retried on a lost race. At most one PATCH per detection is in
+ * version or claim_id, retried on a lost race. At most one request per item is in
  * flight, so an older value is never acknowledged after a newer one.
  *
  * Times are BSON dates (milliseconds since the epoch) passed in by the caller, so the
@@ -34,7 +34,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ticketsync/fields.h"
 #include "ticketsync/pushplan.h"
 
 #define OUTBOX_CLAIM_MAX 1000 /* largest claim batch */
@@ -49,7 +48,7 @@
 
 /*
  * The fencing token (from the lease) that this thread's outbox writes carry, 0 for
- * none (ticketsyncctl). With a token, setting desired fields and claiming only apply
+ * none (ticketsyncctl). With a token, setting desired values and claiming only apply
  * to documents no later lease holder has written (their fencing is not above ours),
  * and record ours: an instance that was paused past its lease cannot overwrite its
  * successor's work when it wakes. Completions need no token: they are bound to their
