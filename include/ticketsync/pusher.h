@@ -32,7 +32,7 @@ typedef struct pusher_opts {
 	const char *owner;        /* instance id: claimed_by, audit */
 	int interval_ms;          /* timer period */
 	size_t batch_size;        /* detections per claim */
-	size_t concurrency;       /* PATCHes in flight at most */
+	size_t concurrency;       /* requests in flight at most */
 	double rate_limit;        /* requests per second, 0 = none */
 	int64_t claim_timeout_ms;
 	int64_t retry_base_ms;
@@ -46,7 +46,7 @@ typedef struct pusher_stats {
 	char blocked_reason[256];
 	size_t in_flight;
 	size_t queued;            /* claimed, not yet sent */
-	int64_t last_push_ms;     /* wall clock of the last acknowledged PATCH; 0 = never */
+	int64_t last_push_ms;     /* wall clock of the last acknowledged request; 0 = never */
 	uint64_t pushed, retried, parked, released;
 } pusher_stats_t;
 

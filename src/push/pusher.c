@@ -1,4 +1,4 @@
-/* pusher: claim -> PATCH -> record, on the libevent loop; see pusher.h. */
+/* pusher: claim -> send through the destination -> record, on the libevent loop; see pusher.h. */
 #include "ticketsync/pusher.h"
 
 #include <stdlib.h>
