@@ -425,9 +425,6 @@ pusher_claim_done(dbjob_t *base)
 		    !evtimer_pending(p->follow_up, NULL))
 			pusher_arm(p->follow_up, p->opts.interval_ms < PUSHER_FOLLOW_UP_MS
 			        ? p->opts.interval_ms : PUSHER_FOLLOW_UP_MS);
-		/* A probe that found nothing to send: probe again at the next interval. */
-		if (p->probing && job->n == 0)
-			p->probing = false;
 		for (size_t i = 0; i < job->n; i++) {
 			pusher_req_t *r = bson_malloc0(sizeof(*r));
 			bson_error_t err;
@@ -458,6 +455,10 @@ pusher_claim_done(dbjob_t *base)
 			p->q_tail = r;
 			p->queued++;
 		}
+		/* A probe that left nothing to send (none due, or the one claimed was parked
+		 * or released here): probe again at the next interval, not never. */
+		if (p->probing && p->queued == 0)
+			p->probing = false;
 	}
 	free(job->items);
 	free(job);
