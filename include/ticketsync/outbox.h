@@ -78,10 +78,11 @@ typedef struct outbox_set_result {
 /*
  * What recording desired (with baseline: what the source shows now) on the item whose
  * state document is cur (NULL: none) would do: pushplan_record's decision from the
- * document as read. false with err when cur's values are not documents.
+ * document as read. A stored value that is not a document counts as absent (the
+ * write then replaces it).
  */
-bool outbox_plan(const bson_t *cur, const bson_t *desired, const bson_t *baseline,
-    pushplan_record_t *out, bson_error_t *err);
+void outbox_plan(const bson_t *cur, const bson_t *desired, const bson_t *baseline,
+    pushplan_record_t *out);
 
 /*
  * Record what detection id should show, as outbox_plan decides (baseline is only

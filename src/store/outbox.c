@@ -62,10 +62,22 @@ outbox_value_equal(const bson_t *a, const bson_t *b)
 	return a->len == b->len && memcmp(bson_get_data(a), bson_get_data(b), a->len) == 0;
 }
 
+/* A stored value for deciding: one that is not a document (the validator refuses
+ * those, but anyone may write the collection) counts as absent, so recording a value
+ * rewrites it instead of failing every later write of the item. */
+static void
+outbox_value_read(const bson_t *doc, const char *key, bson_t *out, bool *present)
+{
+	bson_error_t ignored;
+
+	if (!outbox_value_get(doc, key, out, present, &ignored))
+		*present = false;
+}
+
 /* Read what pushplan needs from the state document cur (NULL: none) and decide. */
-static bool
+static void
 outbox_decide(const bson_t *cur, const bson_t *desired, const bson_t *baseline,
-    outbox_plan_t *plan, bson_error_t *err)
+    outbox_plan_t *plan)
 {
 	bson_t stored, pushed, base;
 	bool has_stored, has_pushed, has_base;
@@ -74,12 +86,11 @@ outbox_decide(const bson_t *cur, const bson_t *desired, const bson_t *baseline,
 	if (cur == NULL) {
 		plan->cur.equals_shown = outbox_value_equal(desired, baseline);
 		pushplan_record(&plan->cur, &plan->rec);
-		return true;
+		return;
 	}
-	if (!outbox_value_get(cur, "desired", &stored, &has_stored, err) ||
-	    !outbox_value_get(cur, "baseline", &base, &has_base, err) ||
-	    !outbox_value_get(cur, "pushed", &pushed, &has_pushed, err))
-		return false;
+	outbox_value_read(cur, "desired", &stored, &has_stored);
+	outbox_value_read(cur, "baseline", &base, &has_base);
+	outbox_value_read(cur, "pushed", &pushed, &has_pushed);
 	plan->cur.exists = true;
 	plan->state_read = store_doc_utf8(cur, "state", OUTBOX_PENDING);
 	(void)pushplan_state_parse(plan->state_read, &plan->cur.state);
@@ -91,19 +102,16 @@ outbox_decide(const bson_t *cur, const bson_t *desired, const bson_t *baseline,
 	plan->has_fencing = bson_has_field(cur, "fencing");
 	plan->fencing = store_doc_int64(cur, "fencing", 0);
 	pushplan_record(&plan->cur, &plan->rec);
-	return true;
 }
 
-bool
+void
 outbox_plan(const bson_t *cur, const bson_t *desired, const bson_t *baseline,
-    pushplan_record_t *out, bson_error_t *err)
+    pushplan_record_t *out)
 {
 	outbox_plan_t plan;
 
-	if (!outbox_decide(cur, desired, baseline, &plan, err))
-		return false;
+	outbox_decide(cur, desired, baseline, &plan);
 	*out = plan.rec;
-	return true;
 }
 
 /* The result once a plan's write (if any) applied. */
@@ -358,8 +366,7 @@ outbox_set_desired_many(mongoc_client_t *client, const char *db, const char *col
 		bson_t doc = BSON_INITIALIZER, filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
 		bool added = true;
 
-		if (!outbox_decide(current[i], desired[i], baselines[i], &plans[i], err))
-			goto cleanup;
+		outbox_decide(current[i], desired[i], baselines[i], &plans[i]);
 		if (plans[i].rec.write == PUSHPLAN_WRITE_INSERT) {
 			outbox_build_insert(&doc, ids[i], desired[i], baselines[i], ticket_ids[i],
 			    now_ms);

@@ -284,9 +284,9 @@ refresh_find_state(const refresh_chunk_t *c, int64_t id)
 
 /* Reconcile one detection of the chunk; a changed desired is queued for the chunk's
  * write (refresh_write). */
-static bool
+static void
 refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d,
-    refresh_stats_t *stats, bson_error_t *err)
+    refresh_stats_t *stats)
 {
 	const refresh_state_t *found = refresh_find_state(c, d->id);
 	const store_pushed_t *st = found != NULL && found->readable ? &found->st : NULL;
@@ -295,7 +295,6 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 	reconcile_result_t res;
 	pushplan_record_t plan;
 	bson_t *desired, *baseline;
-	bool ok = false;
 	bson_error_t perr;
 	char msg[512];
 	size_t w;
@@ -307,7 +306,7 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 		metrics_inc(METRICS_REJECTED_INPUT, 1);
 		log_warnx("refresh: ignoring malformed detection: %s", perr.message);
 		refresh_audit(c, ctx, AUDIT_REJECTED_INPUT, true, d->id, NULL, perr.message);
-		return true;
+		return;
 	}
 	in = (reconcile_input_t){
 		.detection = &det,
@@ -320,7 +319,7 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 	switch (res.outcome) {
 	case RECONCILE_NO_TICKET:
 		stats->no_ticket++;
-		return true;
+		return;
 	case RECONCILE_UNMAPPED:
 		stats->unmapped++;
 		metrics_inc(METRICS_UNMAPPED, 1);
@@ -331,7 +330,7 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 		    res.raw_resolution ? res.raw_resolution : "", res.raw_resolution ? "\"" : "");
 		log_warnx("refresh: detection %lld: %s", (long long)d->id, msg);
 		refresh_audit(c, ctx, AUDIT_UNMAPPED_STATUS, true, d->id, res.winner->id, msg);
-		return true;
+		return;
 	case RECONCILE_IN_SYNC:
 	case RECONCILE_PUSH:
 		break;
@@ -340,8 +339,7 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 	 * same decision outbox_set_desired_many makes when it writes. */
 	desired = fields_new_document(&res.desired);
 	baseline = fields_new_document(&det.fields);
-	if (!outbox_plan(found != NULL ? found->doc : NULL, desired, baseline, &plan, err))
-		goto drop;
+	outbox_plan(found != NULL ? found->doc : NULL, desired, baseline, &plan);
 	if (plan.write == PUSHPLAN_WRITE_NONE) {
 		/* Desired already recorded (replays, duplicates, rescans), or ExtraHop already
 		 * shows it and nothing was ever recorded. */
@@ -349,7 +347,6 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 			stats->unchanged++;
 		else
 			stats->in_sync++;
-		ok = true;
 		goto drop;
 	}
 	if (ctx->dry_run) {
@@ -357,7 +354,6 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 			stats->in_sync++;
 		else
 			stats->queued++;
-		ok = true;
 		goto drop;
 	}
 	refresh_grow_writes(c);
@@ -367,11 +363,10 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 	c->w_baseline[w] = baseline;
 	c->w_tickets[w] = res.winner->id;
 	c->w_candidates[w] = res.candidates;
-	return true;
+	return;
 drop:
 	bson_destroy(desired);
 	bson_destroy(baseline);
-	return ok;
 }
 
 /* Record the chunk's changed desired fields in one batch, then count and audit what
@@ -489,10 +484,7 @@ refresh_chunk_run(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chu
 		/* Duplicate ids (a detection stored as both 5 and 5.0) count once. */
 		if (i > 0 && c->dets[i].id == c->dets[i - 1].id)
 			continue;
-		if (!refresh_one(ctx, c, &c->dets[i], stats, err)) {
-			ok = false;
-			goto cleanup;
-		}
+		refresh_one(ctx, c, &c->dets[i], stats);
 	}
 	ok = refresh_write(client, ctx, c, now, stats, err);
 cleanup:

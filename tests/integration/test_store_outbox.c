@@ -35,6 +35,13 @@ setup(void **state)
 	return tsstore_setup(state, "outbox", TSSTORE_SCHEMA_ALL);
 }
 
+/* No validators: for documents only something bypassing them could have written. */
+static int
+setup_unvalidated(void **state)
+{
+	return tsstore_setup(state, "outbox_raw", TSSTORE_SCHEMA_NONE);
+}
+
 /* Claimed items own their values; the tests keep items on the stack and hand them to
  * complete after reading them, so the values of every claim made on the test's own
  * thread are kept here and released at teardown. */
@@ -217,6 +224,31 @@ doc_fields_equal(const bson_t *doc, const char *key, const fields_t *want)
 }
 
 /* ---- tests ---- */
+
+/* A stored value that is not a document (written past the validator) counts as absent:
+ * recording a value rewrites it instead of failing every later write of the item. */
+static void
+test_value_not_a_document_is_rewritten(void **state)
+{
+	fixture_t *f = *state;
+	fields_t base = empty_fields();
+	fields_t a = F("JIRA-9", FIELDS_STATUS_NEW, "alice", FIELDS_RESOLUTION_NULL);
+	mongoc_collection_t *coll = mongoc_client_get_collection(f->client, f->db,
+	    STORE_COLL_STATE);
+	bson_t *bad = bson_new_from_json((const uint8_t *)"{\"_id\": 9, \"desired\": \"garbage\", "
+	    "\"baseline\": 7, \"version\": 3, \"state\": \"synced\"}", -1, NULL);
+	bson_error_t err;
+	bson_t doc;
+
+	assert_non_null(bad);
+	assert_true(mongoc_collection_insert_one(coll, bad, NULL, NULL, &err));
+	bson_destroy(bad);
+	mongoc_collection_destroy(coll);
+	set(f, 9, &a, &base, T0, OUTBOX_UPDATED, 4, "pending");
+	get_doc(f, 9, &doc);
+	assert_true(doc_fields_equal(&doc, "desired", &a));
+	bson_destroy(&doc);
+}
 
 static void
 test_insert_unchanged_update(void **state)
@@ -1263,6 +1295,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_insert_unchanged_update, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_value_not_a_document_is_rewritten,
+		    setup_unvalidated, teardown),
 		cmocka_unit_test_setup_teardown(test_push_cycle_and_mask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recheck_after_ambiguous_attempt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fencing_keeps_the_old_holder_out, setup, teardown),
