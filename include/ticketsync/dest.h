@@ -42,8 +42,9 @@ typedef struct dest_ops {
 	 * (closing, a request that cannot be built): the engine releases it. */
 	int (*send)(void *impl, const outbox_item_t *item, dest_done_fn done, void *arg,
 	    bson_error_t *err);
-	/* Complete every accepted item now, synchronously, as cancelled
-	 * (CURLE_ABORTED_BY_CALLBACK -> PUSHPLAN_CANCELLED). */
+	/* Complete every accepted item now, synchronously: those still pending as cancelled
+	 * (CURLE_ABORTED_BY_CALLBACK -> PUSHPLAN_CANCELLED), one whose start had already
+	 * failed with that failure. */
 	void (*cancel_all)(void *impl);
 	/* The engine's gate (pusher_set_gate), to be asked once more right before each
 	 * accepted request goes on the wire; when it says no the request is not sent and

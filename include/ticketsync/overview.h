@@ -1,6 +1,6 @@
 /*
  * overview: everything `ticketsyncctl status` shows, gathered from MongoDB in a few
- * queries: outbox counts (outbox_counts), the oldest parked detections with their
+ * queries: outbox counts (outbox_view_counts), the oldest parked detections with their
  * reasons, the newest acknowledged push (audit), the watcher's checkpoint (how long
  * ago it was saved, and how far its stream position is behind now), and the audit
  * trail counted by event.

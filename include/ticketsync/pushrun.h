@@ -5,8 +5,8 @@
  * (concurrency, rate limit, retries), and safe beside a running daemon (claims are
  * compare-and-set in the outbox).
  *
- * "Nothing is due" is asked of the outbox (outbox_counts through the DB worker)
- * whenever the pusher is idle; a detection whose retry is scheduled later stays
+ * "Nothing is due" is asked of the outbox (outbox_view_counts through the DB
+ * worker) whenever the pusher is idle; a detection whose retry is scheduled later stays
  * pending for the daemon. A 401/403 from ExtraHop stops the run (everything stays
  * pending), and so does SIGINT/SIGTERM (in-flight requests finish first).
  *
