@@ -81,6 +81,13 @@ bool store_fields_get(const bson_t *doc, const char *key, fields_t *out, bool *p
 /* Called per document; return false to stop early (not an error). */
 typedef bool (*store_doc_cb)(const bson_t *doc, void *ctx);
 
+/* Run a find on db.collection (opts: sort, limit, batchSize...) and hand each document
+ * to cb: the one "visit every match" of the program. n_out (may be NULL) counts the
+ * documents handed to cb; *stopped (may be NULL) tells whether cb ended the loop. */
+bool store_find_each(mongoc_client_t *client, const char *db, const char *collection,
+    const bson_t *filter, const bson_t *opts, store_doc_cb cb, void *ctx, size_t *n_out,
+    bool *stopped, bson_error_t *err);
+
 /* The first document coll holds matching filter (opts: projection, read concern...;
  * the limit is added here) into out, which is always initialised (empty when none
  * matched): the caller destroys it. The one "read one document" of the program.

@@ -128,13 +128,9 @@ bool
 audit_query(mongoc_client_t *client, const char *db, const audit_query_t *q,
     bool (*cb)(const bson_t *doc, void *ctx), void *ctx, size_t *n_out, bson_error_t *err)
 {
-	mongoc_collection_t *coll = NULL;
-	mongoc_cursor_t *cursor = NULL;
 	bson_t filter = BSON_INITIALIZER;
 	bson_t opts = BSON_INITIALIZER;
 	bson_t range, sort;
-	const bson_t *doc;
-	size_t n = 0;
 	bool ok;
 
 	if (q->has_detection_id)
@@ -159,18 +155,8 @@ audit_query(mongoc_client_t *client, const char *db, const audit_query_t *q,
 	bson_append_document_end(&opts, &sort);
 	if (q->limit > 0)
 		BSON_APPEND_INT64(&opts, "limit", (int64_t)q->limit);
-	coll = mongoc_client_get_collection(client, db, STORE_COLL_AUDIT);
-	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-	while (mongoc_cursor_next(cursor, &doc)) {
-		n++;
-		if (!cb(doc, ctx))
-			break;
-	}
-	ok = !mongoc_cursor_error(cursor, err);
-	if (n_out != NULL)
-		*n_out = n;
-	mongoc_cursor_destroy(cursor);
-	mongoc_collection_destroy(coll);
+	ok = store_find_each(client, db, STORE_COLL_AUDIT, &filter, &opts, cb, ctx, n_out, NULL,
+	    err);
 	bson_destroy(&filter);
 	bson_destroy(&opts);
 	return ok;

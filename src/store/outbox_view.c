@@ -109,12 +109,9 @@ outbox_view_parked(mongoc_client_t *client, const char *db, const char *coll_nam
     size_t limit,
     bool (*cb)(const bson_t *doc, void *ctx), void *ctx, bson_error_t *err)
 {
-	mongoc_collection_t *coll = NULL;
-	mongoc_cursor_t *cursor = NULL;
 	bson_t filter = BSON_INITIALIZER;
 	bson_t opts = BSON_INITIALIZER;
 	bson_t sort;
-	const bson_t *doc;
 	bool ok;
 
 	BSON_APPEND_UTF8(&filter, "state", OUTBOX_PARKED);
@@ -124,15 +121,7 @@ outbox_view_parked(mongoc_client_t *client, const char *db, const char *coll_nam
 	bson_append_document_end(&opts, &sort);
 	if (limit > 0)
 		BSON_APPEND_INT64(&opts, "limit", (int64_t)limit);
-	coll = mongoc_client_get_collection(client, db, coll_name);
-	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-	while (mongoc_cursor_next(cursor, &doc)) {
-		if (!cb(doc, ctx))
-			break;
-	}
-	ok = !mongoc_cursor_error(cursor, err);
-	mongoc_cursor_destroy(cursor);
-	mongoc_collection_destroy(coll);
+	ok = store_find_each(client, db, coll_name, &filter, &opts, cb, ctx, NULL, NULL, err);
 	bson_destroy(&filter);
 	bson_destroy(&opts);
 	return ok;

@@ -180,30 +180,19 @@ refresh_add_det(refresh_chunk_t *c, int64_t id, const bson_t *doc)
 	c->ndets++;
 }
 
-/* Run a find and hand each document to cb. The first reply may hold `expect`
- * documents (the server's default is 101): a chunk's lookups then take one round trip,
- * not two. */
+/* store_find_each, with a first reply that may hold `expect` documents (the server's
+ * default is 101): a chunk's lookups then take one round trip, not two. */
 static bool
 refresh_find(mongoc_client_t *client, const char *db, const char *coll_name,
-    const bson_t *filter, size_t expect, void (*cb)(const bson_t *, void *), void *arg,
-    bson_error_t *err)
+    const bson_t *filter, size_t expect, store_doc_cb cb, void *arg, bson_error_t *err)
 {
-	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, coll_name);
 	bson_t opts = BSON_INITIALIZER;
-	mongoc_cursor_t *cursor;
-	const bson_t *doc;
 	bool ok;
 
 	if (expect > 0)
 		BSON_APPEND_INT64(&opts, "batchSize", (int64_t)expect);
-	cursor = mongoc_collection_find_with_opts(coll, filter, &opts, NULL);
+	ok = store_find_each(client, db, coll_name, filter, &opts, cb, arg, NULL, NULL, err);
 	bson_destroy(&opts);
-
-	while (mongoc_cursor_next(cursor, &doc))
-		cb(doc, arg);
-	ok = !mongoc_cursor_error(cursor, err);
-	mongoc_cursor_destroy(cursor);
-	mongoc_collection_destroy(coll);
 	return ok;
 }
 
@@ -213,7 +202,7 @@ typedef struct refresh_visit {
 	refresh_stats_t *stats;
 } refresh_visit_t;
 
-static void
+static bool
 refresh_on_detection(const bson_t *doc, void *arg)
 {
 	refresh_visit_t *v = arg;
@@ -221,11 +210,12 @@ refresh_on_detection(const bson_t *doc, void *arg)
 	int64_t id;
 
 	if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &id))
-		return; /* not loadable by a numeric id: cannot be asked for */
+		return true; /* not loadable by a numeric id: cannot be asked for */
 	refresh_add_det(v->c, id, doc);
+	return true;
 }
 
-static void
+static bool
 refresh_on_ticket(const bson_t *doc, void *arg)
 {
 	refresh_visit_t *v = arg;
@@ -242,13 +232,14 @@ refresh_on_ticket(const bson_t *doc, void *arg)
 		metrics_inc(METRICS_REJECTED_INPUT, 1);
 		log_warnx("refresh: ignoring malformed ticket: %s", err.message);
 		refresh_audit(c, v->ctx, AUDIT_REJECTED_INPUT, false, 0, tid, err.message);
-		return;
+		return true;
 	}
 	refresh_grow((void **)&c->tickets, &c->captickets, c->ntickets + 1, sizeof(ticket_t));
 	c->tickets[c->ntickets++] = t;
+	return true;
 }
 
-static void
+static bool
 refresh_on_state(const bson_t *doc, void *arg)
 {
 	refresh_visit_t *v = arg;
@@ -258,7 +249,7 @@ refresh_on_state(const bson_t *doc, void *arg)
 	int64_t id;
 
 	if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &id))
-		return;
+		return true;
 	refresh_grow((void **)&c->states, &c->capstates, c->nstates + 1, sizeof(refresh_state_t));
 	c->states[c->nstates].readable = store_pushed_from_doc(doc, &c->states[c->nstates].st,
 	    &err);
@@ -269,6 +260,7 @@ refresh_on_state(const bson_t *doc, void *arg)
 	c->states[c->nstates].doc = bson_copy(doc);
 	c->states[c->nstates].id = id;
 	c->nstates++;
+	return true;
 }
 
 static const refresh_state_t *

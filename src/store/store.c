@@ -195,9 +195,7 @@ store_find_one(mongoc_collection_t *coll, const bson_t *filter, const bson_t *op
 	return ok;
 }
 
-/* Run a find and hand each document to cb; shared by the read helpers. *stopped
- * (may be NULL) tells whether cb ended the loop. */
-static bool
+bool
 store_find_each(mongoc_client_t *client, const char *db, const char *collection,
     const bson_t *filter, const bson_t *opts, store_doc_cb cb, void *ctx, size_t *n_out,
     bool *stopped, bson_error_t *err)

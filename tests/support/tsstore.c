@@ -97,13 +97,9 @@ bool
 tsstore_tickets_for(mongoc_client_t *client, const char *db, int64_t id, store_doc_cb cb,
     void *ctx, size_t *n_out, bson_error_t *err)
 {
-	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, STORE_COLL_TICKETS);
 	bson_t filter = BSON_INITIALIZER;
 	bson_t opts = BSON_INITIALIZER;
 	bson_t sort;
-	mongoc_cursor_t *cursor;
-	const bson_t *doc;
-	size_t n = 0;
 	bool ok;
 
 	/* Equality on an array field matches any element, of any numeric type. */
@@ -111,19 +107,10 @@ tsstore_tickets_for(mongoc_client_t *client, const char *db, int64_t id, store_d
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
 	BSON_APPEND_INT32(&sort, "_id", 1);
 	bson_append_document_end(&opts, &sort);
-	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-	while (mongoc_cursor_next(cursor, &doc)) {
-		n++;
-		if (!cb(doc, ctx))
-			break;
-	}
-	ok = !mongoc_cursor_error(cursor, err);
-	if (n_out != NULL)
-		*n_out = n;
-	mongoc_cursor_destroy(cursor);
+	ok = store_find_each(client, db, STORE_COLL_TICKETS, &filter, &opts, cb, ctx, n_out,
+	    NULL, err);
 	bson_destroy(&filter);
 	bson_destroy(&opts);
-	mongoc_collection_destroy(coll);
 	return ok;
 }
 
