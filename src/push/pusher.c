@@ -94,15 +94,15 @@ typedef struct pusher_record_job {
 } pusher_record_job_t;
 
 static void pusher_pump(pusher_t *p);
+static void pusher_flush(pusher_t *p);
 
 static void
 pusher_req_free(pusher_req_t *r)
 {
 	outbox_item_clear(&r->item);
 	bson_destroy(&r->sent);
-	bson_free(r);
+	free(r);
 }
-static void pusher_flush(pusher_t *p);
 
 static bool
 pusher_gate_open(const pusher_t *p)
@@ -400,8 +400,7 @@ pusher_claim_run(dbjob_t *base, mongoc_client_t *client)
 	}
 	outbox_set_writer_fencing(job->fencing);
 	job->ok = outbox_claim(client, o->database, o->collection, clock_wall_ms(), job->limit,
-	    o->owner,
-	    o->claim_timeout_ms, job->items, &job->n, &job->err);
+	    o->owner, o->claim_timeout_ms, job->items, &job->n, &job->err);
 }
 
 static void
@@ -426,7 +425,7 @@ pusher_claim_done(dbjob_t *base)
 			pusher_arm(p->follow_up, p->opts.interval_ms < PUSHER_FOLLOW_UP_MS
 			        ? p->opts.interval_ms : PUSHER_FOLLOW_UP_MS);
 		for (size_t i = 0; i < job->n; i++) {
-			pusher_req_t *r = bson_malloc0(sizeof(*r));
+			pusher_req_t *r = xcalloc(1, sizeof(*r));
 			bson_error_t err;
 
 			r->p = p;
