@@ -20,6 +20,9 @@ void *xcalloc(size_t n, size_t size);
 /* realloc of n * size bytes; aborts on overflow of the product too. */
 void *xreallocarray(void *ptr, size_t n, size_t size);
 char *xstrdup(const char *s);
+/* Room for need elements of size bytes in *arr, whose capacity is *cap: the capacity
+ * doubles (from 16) until it fits, so appending one at a time stays linear. */
+void xgrow(void **arr, size_t *cap, size_t need, size_t size);
 char *xstrndup(const char *s, size_t n);
 
 #endif

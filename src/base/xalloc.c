@@ -48,6 +48,23 @@ xreallocarray(void *ptr, size_t n, size_t size)
 	return p;
 }
 
+void
+xgrow(void **arr, size_t *cap, size_t need, size_t size)
+{
+	size_t c;
+
+	if (need <= *cap)
+		return;
+	c = *cap ? *cap : 16;
+	while (c < need) {
+		if (c > SIZE_MAX / 2)
+			xalloc_fatal("grow (overflow)", SIZE_MAX);
+		c *= 2;
+	}
+	*arr = xreallocarray(*arr, c, size);
+	*cap = c;
+}
+
 char *
 xstrdup(const char *s)
 {

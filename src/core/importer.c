@@ -64,20 +64,6 @@ typedef struct imp {
 	size_t rec_line, cur_line;
 } imp_t;
 
-static void
-imp_grow(void **arr, size_t *cap, size_t need, size_t size)
-{
-	size_t c;
-
-	if (need <= *cap)
-		return;
-	c = *cap ? *cap * 2 : 16;
-	while (c < need)
-		c *= 2;
-	*arr = xreallocarray(*arr, c, size);
-	*cap = c;
-}
-
 static void imp_issue(importer_issue_t **arr, size_t *n, size_t *cap, size_t line,
     const char *fmt, va_list ap) BSON_GNUC_PRINTF(5, 0);
 
@@ -85,7 +71,7 @@ static void
 imp_issue(importer_issue_t **arr, size_t *n, size_t *cap, size_t line, const char *fmt,
     va_list ap)
 {
-	imp_grow((void **)arr, cap, *n + 1, sizeof(importer_issue_t));
+	xgrow((void **)arr, cap, *n + 1, sizeof(importer_issue_t));
 	(*arr)[*n].line = line;
 	(*arr)[*n].message = bson_strdupv_printf(fmt, ap);
 	(*n)++;
@@ -228,14 +214,14 @@ imp_text_max(enum imp_col c)
 static void
 imp_add_id(imp_row_t *row, size_t *cap, int64_t id)
 {
-	imp_grow((void **)&row->ids, cap, row->nids + 1, sizeof(int64_t));
+	xgrow((void **)&row->ids, cap, row->nids + 1, sizeof(int64_t));
 	row->ids[row->nids++] = id;
 }
 
 static void
 imp_keep_row(imp_t *im, imp_row_t *row)
 {
-	imp_grow((void **)&im->rows, &im->caprows, im->nrows + 1, sizeof(imp_row_t));
+	xgrow((void **)&im->rows, &im->caprows, im->nrows + 1, sizeof(imp_row_t));
 	im->rows[im->nrows++] = *row;
 }
 
@@ -280,7 +266,7 @@ imp_csv_on_field(void *data, size_t len, void *arg)
 {
 	imp_t *im = arg;
 
-	imp_grow((void **)&im->fields, &im->capfields, im->nfields + 1, sizeof(imp_field_t));
+	xgrow((void **)&im->fields, &im->capfields, im->nfields + 1, sizeof(imp_field_t));
 	im->fields[im->nfields].data = bson_malloc(len + 1);
 	if (len > 0)
 		memcpy(im->fields[im->nfields].data, data, len);
@@ -918,7 +904,7 @@ importer_parse(const char *data, size_t len, enum importer_format format, const 
 		imp_row_free(&im.rows[i]);
 	free(im.rows);
 	if (im.nwarns_dropped > 0) {
-		imp_grow((void **)&out->warnings, &im.capwarns, out->n_warnings + 1,
+		xgrow((void **)&out->warnings, &im.capwarns, out->n_warnings + 1,
 		    sizeof(importer_issue_t));
 		out->warnings[out->n_warnings].line = 0;
 		out->warnings[out->n_warnings++].message = bson_strdup_printf("%zu more warnings "

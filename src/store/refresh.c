@@ -80,20 +80,6 @@ refresh_cmp_state(const void *a, const void *b)
 }
 
 static void
-refresh_grow(void **arr, size_t *cap, size_t need, size_t size)
-{
-	size_t c;
-
-	if (need <= *cap)
-		return;
-	c = *cap ? *cap : 16;
-	while (c < need)
-		c *= 2;
-	*arr = xreallocarray(*arr, c, size);
-	*cap = c;
-}
-
-static void
 refresh_chunk_clear(refresh_chunk_t *c)
 {
 	for (size_t i = 0; i < c->ndets; i++)
@@ -153,7 +139,7 @@ refresh_audit(refresh_chunk_t *c, const refresh_ctx_t *ctx, const char *event,
 	audit_record_t *r;
 	size_t cap = c->capaudits;
 
-	refresh_grow((void **)&c->audits, &cap, c->naudits + 1, sizeof(audit_record_t));
+	xgrow((void **)&c->audits, &cap, c->naudits + 1, sizeof(audit_record_t));
 	if (cap != c->capaudits) {
 		c->audit_strs = xreallocarray(c->audit_strs, cap, 2 * sizeof(char *));
 		c->capaudits = cap;
@@ -174,7 +160,7 @@ refresh_audit(refresh_chunk_t *c, const refresh_ctx_t *ctx, const char *event,
 static void
 refresh_add_det(refresh_chunk_t *c, int64_t id, const bson_t *doc)
 {
-	refresh_grow((void **)&c->dets, &c->capdets, c->ndets + 1, sizeof(refresh_det_t));
+	xgrow((void **)&c->dets, &c->capdets, c->ndets + 1, sizeof(refresh_det_t));
 	c->dets[c->ndets].id = id;
 	c->dets[c->ndets].doc = bson_copy(doc);
 	c->ndets++;
@@ -234,7 +220,7 @@ refresh_on_ticket(const bson_t *doc, void *arg)
 		refresh_audit(c, v->ctx, AUDIT_REJECTED_INPUT, false, 0, tid, err.message);
 		return true;
 	}
-	refresh_grow((void **)&c->tickets, &c->captickets, c->ntickets + 1, sizeof(ticket_t));
+	xgrow((void **)&c->tickets, &c->captickets, c->ntickets + 1, sizeof(ticket_t));
 	c->tickets[c->ntickets++] = t;
 	return true;
 }
@@ -250,7 +236,7 @@ refresh_on_state(const bson_t *doc, void *arg)
 
 	if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &id))
 		return true;
-	refresh_grow((void **)&c->states, &c->capstates, c->nstates + 1, sizeof(refresh_state_t));
+	xgrow((void **)&c->states, &c->capstates, c->nstates + 1, sizeof(refresh_state_t));
 	c->states[c->nstates].readable = store_pushed_from_doc(doc, &c->states[c->nstates].st,
 	    &err);
 	if (!c->states[c->nstates].readable)
@@ -526,7 +512,7 @@ refresh_ids_of_tickets(mongoc_client_t *client, const refresh_ctx_t *ctx,
 		int64_t id;
 		if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &id))
 			continue;
-		refresh_grow((void **)ids, cap, *nids + 1, sizeof(int64_t));
+		xgrow((void **)ids, cap, *nids + 1, sizeof(int64_t));
 		(*ids)[(*nids)++] = id;
 	}
 	ok = !mongoc_cursor_error(cursor, err);
@@ -549,7 +535,7 @@ refresh_ids(mongoc_client_t *client, const refresh_ctx_t *ctx, const int64_t *id
 	bool ok = true;
 
 	if (nids_in > 0) {
-		refresh_grow((void **)&ids, &cap, nids_in, sizeof(int64_t));
+		xgrow((void **)&ids, &cap, nids_in, sizeof(int64_t));
 		memcpy(ids, ids_in, nids_in * sizeof(int64_t));
 		nids = nids_in;
 	}
