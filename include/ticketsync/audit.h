@@ -27,6 +27,12 @@
 #define AUDIT_RESCAN "rescan"
 #define AUDIT_AUTH_ERROR "auth_error"
 #define AUDIT_REPLAYED "replayed"
+/* Ticket creation ([create]; ticket_id: the created ticket's key). */
+#define AUDIT_TICKET_CREATED "ticket_created"
+#define AUDIT_CREATE_RETRY "create_retry"
+#define AUDIT_CREATE_PARKED "create_parked"
+#define AUDIT_CREATE_RELEASED "create_released"
+#define AUDIT_CREATE_AUTH_ERROR "create_auth_error"
 /* Webhook deliveries (ticket_id, detail.source, detail.detection_ids; see intake.h). */
 #define AUDIT_WEBHOOK_ACCEPTED "webhook_accepted" /* stored: a new ticket or a newer state */
 #define AUDIT_WEBHOOK_STALE "webhook_stale"       /* as old as (or older than) what is stored */

@@ -24,6 +24,12 @@ enum metrics_counter {
 	METRICS_PUSH_PARKED,
 	METRICS_PUSH_AUTH_ERROR,
 	METRICS_DB_ERRORS,          /* failed state/audit writes (retried) */
+	METRICS_CREATE_QUEUED,      /* detections queued for a ticket */
+	METRICS_CREATE_OK,          /* ticket creation attempts by outcome */
+	METRICS_CREATE_RETRY,
+	METRICS_CREATE_PARKED,
+	METRICS_CREATE_AUTH_ERROR,
+	METRICS_CREATE_CEILING,     /* creations held back by [create] max_per_hour */
 	METRICS_COUNTER_COUNT
 };
 
@@ -34,6 +40,11 @@ enum metrics_gauge {
 	METRICS_CHECKPOINT_SAVED_MS, /* epoch ms of the last checkpoint; age derived */
 	METRICS_PUSH_BLOCKED,        /* 1 while pushes are stopped by an auth error */
 	METRICS_LEADER,              /* 1 while this instance holds the lease */
+	METRICS_CREATE_PENDING,      /* detections waiting for their ticket */
+	METRICS_CREATE_PARKED_NOW,   /* ticket creations parked after a rejection */
+	METRICS_CREATE_IN_FLIGHT,    /* ticket system requests in flight */
+	METRICS_CREATE_BLOCKED,      /* 1 while creation is stopped by an auth error */
+	METRICS_CREATE_READY,        /* 1 once the ticket system accepted our credentials */
 	METRICS_GAUGE_COUNT
 };
 

@@ -118,6 +118,9 @@ typedef struct outbox_item {
 	 * is acknowledged, push the whole value again at this time (0: no). */
 	int64_t recheck_at_ms;
 	bool force_full;         /* this push is that recheck: send the whole value */
+	/* > 0 when this claim took the item over from a holder whose claim expired (a
+	 * crash, a freeze): that holder may have sent it before this time. */
+	int64_t reclaimed_until_ms;
 	bson_t *desired;         /* the claimed version's value */
 	bson_t *pushed;          /* the last acknowledged value; NULL when none */
 	bson_t *baseline;        /* what the destination showed at first; NULL when none */
@@ -155,6 +158,10 @@ typedef struct outbox_result {
 	 * attempt is overwritten by the current value.
 	 */
 	int64_t recheck_at_ms;
+	/* PUSHED: what the destination made (pushplan_reply_t.result_key/ref), stored as
+	 * the document's result {key, ref, at}; NULL or "": nothing. */
+	const char *result_key;
+	const char *result_ref;
 } outbox_result_t;
 
 /*

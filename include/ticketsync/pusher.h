@@ -21,10 +21,34 @@
 
 #include "ticketsync/error.h"
 
+#include <mongoc/mongoc.h>
+
+#include "ticketsync/metrics.h"
+#include "ticketsync/outbox.h"
+
 struct event_base;
 struct dbworker;
 struct dest;
 typedef struct pusher pusher_t;
+
+/* Where one pusher's results show: audit event names and metric slots. */
+typedef struct pusher_report {
+	const char *pushed, *retry, *parked, *released, *auth_error; /* audit events */
+	enum metrics_counter queued; /* what producers in this process count as queued */
+	enum metrics_counter ok, retried, parked_total, auth_total;
+	enum metrics_gauge in_flight, blocked;
+	bool latency;                /* observe the push latency histogram */
+} pusher_report_t;
+
+/* ExtraHop's PATCHes ("pushed", "retry", ... and ticketsync_pushes_total). */
+extern const pusher_report_t pusher_report_extrahop;
+
+/* Runs on the record DB worker with every batch of results, before outbox_complete
+ * records them; false (err set) leaves the batch unrecorded: the claims expire and
+ * the items are claimed again. For a destination whose acknowledgements must land
+ * elsewhere first (a created ticket goes into `tickets`). */
+typedef bool (*pusher_before_complete_fn)(mongoc_client_t *client, const char *db,
+    const outbox_result_t *results, size_t n, void *arg, bson_error_t *err);
 
 typedef struct pusher_opts {
 	const char *database;
@@ -39,6 +63,9 @@ typedef struct pusher_opts {
 	int64_t retry_max_ms;
 	int64_t auth_probe_ms;    /* while blocked by 401/403: one probe this often */
 	int64_t recheck_ms;       /* after an ambiguous attempt: full re-push this much later */
+	const pusher_report_t *report;  /* NULL: pusher_report_extrahop */
+	pusher_before_complete_fn before_complete; /* NULL: none */
+	void *before_complete_arg;
 } pusher_opts_t;
 
 typedef struct pusher_stats {

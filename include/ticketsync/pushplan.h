@@ -30,6 +30,8 @@
 
 /* Result messages, including the NUL. */
 #define PUSHPLAN_MESSAGE_MAX 256
+/* A destination's result (a created ticket's key or id), including the NUL. */
+#define PUSHPLAN_RESULT_MAX (FIELDS_TICKET_ID_MAX + 1)
 
 enum pushplan_state {
 	PUSHPLAN_STATE_PENDING = 0,
@@ -145,6 +147,14 @@ typedef struct pushplan_reply {
 	int64_t retry_after_ms; /* the server's Retry-After in ms; -1 if none */
 	int64_t elapsed_ms;     /* from submission (including any wait for a token) */
 	char message[PUSHPLAN_MESSAGE_MAX]; /* "" on success; the server's or curl's text */
+	/* RETRY: the destination's own word that an earlier attempt may still show up
+	 * until then (ticket creation: a search that cannot prove absence yet); kept as
+	 * the item's recheck time like an ambiguous attempt's. 0: none. */
+	int64_t recheck_at_ms;
+	/* OK: what the destination made, recorded with the push (ticket creation: the
+	 * ticket's key and the system's own id of it). "" when nothing. */
+	char result_key[PUSHPLAN_RESULT_MAX];
+	char result_ref[PUSHPLAN_RESULT_MAX];
 } pushplan_reply_t;
 
 /* What the store records for an attempt (audit names: "pushed", "retry", ...). */

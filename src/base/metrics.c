@@ -23,6 +23,13 @@ static const struct {
 	[METRICS_PUSH_PARKED] = { "ticketsync_pushes_total{outcome=\"parked\"}", NULL },
 	[METRICS_PUSH_AUTH_ERROR] = { "ticketsync_pushes_total{outcome=\"auth_error\"}", NULL },
 	[METRICS_DB_ERRORS] = { "ticketsync_db_errors_total", "Failed database operations (retried)" },
+	[METRICS_CREATE_QUEUED] = { "ticketsync_create_queued_total", "Detections queued for a ticket" },
+	[METRICS_CREATE_OK] = { "ticketsync_ticket_creates_total{outcome=\"created\"}", NULL },
+	[METRICS_CREATE_RETRY] = { "ticketsync_ticket_creates_total{outcome=\"retry\"}", NULL },
+	[METRICS_CREATE_PARKED] = { "ticketsync_ticket_creates_total{outcome=\"parked\"}", NULL },
+	[METRICS_CREATE_AUTH_ERROR] = { "ticketsync_ticket_creates_total{outcome=\"auth_error\"}", NULL },
+	[METRICS_CREATE_CEILING] = { "ticketsync_create_ceiling_total",
+	    "Ticket creations held back by [create] max_per_hour" },
 };
 
 static const struct {
@@ -35,6 +42,14 @@ static const struct {
 	[METRICS_CHECKPOINT_SAVED_MS] = { NULL, NULL }, /* rendered as an age */
 	[METRICS_PUSH_BLOCKED] = { "ticketsync_push_blocked", "1 while pushes are stopped by an auth error" },
 	[METRICS_LEADER] = { "ticketsync_leader", "1 while this instance holds the lease (active)" },
+	[METRICS_CREATE_PENDING] = { "ticketsync_create_pending", "Detections waiting for their ticket" },
+	[METRICS_CREATE_PARKED_NOW] = { "ticketsync_create_parked",
+	    "Ticket creations parked after a rejection" },
+	[METRICS_CREATE_IN_FLIGHT] = { "ticketsync_create_in_flight", "Ticket system requests in flight" },
+	[METRICS_CREATE_BLOCKED] = { "ticketsync_create_blocked",
+	    "1 while ticket creation is stopped by an auth error" },
+	[METRICS_CREATE_READY] = { "ticketsync_create_ready",
+	    "1 once the ticket system accepted our credentials" },
 };
 
 /* Upper bounds in ms of the push latency histogram buckets. */
@@ -121,6 +136,10 @@ metrics_render(struct evbuffer *buf, int64_t now_ms)
 			evbuffer_add_printf(buf,
 			    "# HELP ticketsync_pushes_total PATCH attempts by outcome\n"
 			    "# TYPE ticketsync_pushes_total counter\n");
+		else if (i == METRICS_CREATE_OK)
+			evbuffer_add_printf(buf,
+			    "# HELP ticketsync_ticket_creates_total Ticket creation attempts by outcome\n"
+			    "# TYPE ticketsync_ticket_creates_total counter\n");
 		evbuffer_add_printf(buf, "%s %" PRIuFAST64 "\n", metrics_counter_info[i].name,
 		    atomic_load(&metrics_counters[i]));
 	}

@@ -205,6 +205,8 @@ pushplan_outcome(const pushplan_policy_t *policy, const pushplan_reply_t *reply,
 	out->ambiguous = pushplan_ambiguous(reply->http_status, t);
 	if (policy->recheck_ms > 0 && out->ambiguous)
 		out->recheck_at_ms = attempt->now_ms + policy->recheck_ms;
+	if (reply->recheck_at_ms > out->recheck_at_ms)
+		out->recheck_at_ms = reply->recheck_at_ms;
 	out->next_attempt_ms = attempt->now_ms +
 	    backoff_delay_ms(&backoff, (uint32_t)attempt->attempts + 1, reply->retry_after_ms,
 	        attempt->rnd);

@@ -40,6 +40,8 @@ typedef struct pusher_req {
 	int64_t next_attempt_ms;
 	int64_t recheck_at_ms;      /* see outbox_result_t */
 	bool auth_stop;             /* released because the destination refused our credentials */
+	char result_key[PUSHPLAN_RESULT_MAX]; /* PUSHED: what the destination made */
+	char result_ref[PUSHPLAN_RESULT_MAX];
 	bson_t sent;                /* what the request carried, for the audit */
 	char message[PUSHPLAN_MESSAGE_MAX];
 } pusher_req_t;
@@ -92,6 +94,38 @@ typedef struct pusher_record_job {
 	bool ok;
 	bson_error_t err;
 } pusher_record_job_t;
+
+const pusher_report_t pusher_report_extrahop = {
+	.pushed = AUDIT_PUSHED,
+	.retry = AUDIT_RETRY,
+	.parked = AUDIT_PARKED,
+	.released = AUDIT_RELEASED,
+	.auth_error = AUDIT_AUTH_ERROR,
+	.queued = METRICS_QUEUED,
+	.ok = METRICS_PUSH_OK,
+	.retried = METRICS_PUSH_RETRY,
+	.parked_total = METRICS_PUSH_PARKED,
+	.auth_total = METRICS_PUSH_AUTH_ERROR,
+	.in_flight = METRICS_IN_FLIGHT,
+	.blocked = METRICS_PUSH_BLOCKED,
+	.latency = true,
+};
+
+/* A refused credential is the operator's problem, not the detection's: it gets its
+ * own event so it stands out in the audit trail. */
+static const char *
+pusher_audit_event(const pusher_report_t *rep, const pusher_req_t *r)
+{
+	if (r->auth_stop)
+		return rep->auth_error;
+	switch (r->outcome) {
+	case PUSHPLAN_PUSHED: return rep->pushed;
+	case PUSHPLAN_RETRIED: return rep->retry;
+	case PUSHPLAN_PARKED: return rep->parked;
+	case PUSHPLAN_RELEASED: return rep->released;
+	}
+	return rep->released;
+}
 
 static void pusher_pump(pusher_t *p);
 static void pusher_flush(pusher_t *p);
@@ -155,14 +189,15 @@ pusher_record_run(dbjob_t *base, mongoc_client_t *client)
 			.http_status = r->http_status,
 			.message = r->message[0] ? r->message : NULL,
 			.recheck_at_ms = r->recheck_at_ms,
+			.result_key = r->result_key,
+			.result_ref = r->result_ref,
 		};
 		recs[i] = (audit_record_t){ 0 };
-		/* A refused credential is the operator's problem, not the detection's: it
-		 * gets its own event so it stands out in the audit trail. */
-		recs[i].event = r->auth_stop ? AUDIT_AUTH_ERROR : pushplan_outcome_name(r->outcome);
+		recs[i].event = pusher_audit_event(o->report, r);
 		recs[i].detection_id = r->item.id;
 		recs[i].has_detection_id = true;
-		recs[i].ticket_id = r->item.ticket_id[0] ? r->item.ticket_id : NULL;
+		recs[i].ticket_id = r->result_key[0] ? r->result_key
+		    : r->item.ticket_id[0] ? r->item.ticket_id : NULL;
 		recs[i].version = r->item.version;
 		recs[i].attempt = r->item.attempts + 1;
 		recs[i].http_status = r->http_status;
@@ -171,8 +206,11 @@ pusher_record_run(dbjob_t *base, mongoc_client_t *client)
 		recs[i].instance = o->owner;
 	}
 	for (int t = 0; t < PUSHER_RECORD_TRIES; t++) {
-		job->ok = outbox_complete(client, o->database, o->collection, results, job->n, now,
-		    NULL, &job->err);
+		job->ok = (o->before_complete == NULL ||
+		              o->before_complete(client, o->database, results, job->n,
+		                  o->before_complete_arg, &job->err)) &&
+		    outbox_complete(client, o->database, o->collection, results, job->n, now,
+		        NULL, &job->err);
 		if (job->ok)
 			break;
 		metrics_inc(METRICS_DB_ERRORS, 1);
@@ -305,10 +343,14 @@ pusher_on_reply(const pushplan_reply_t *res, void *arg)
 	pushplan_verdict_t v;
 
 	p->in_flight--;
-	metrics_set(METRICS_IN_FLIGHT, (int64_t)p->in_flight);
+	metrics_set(p->opts.report->in_flight, (int64_t)p->in_flight);
 	r->http_status = (int)res->http_status;
 	snprintf(r->message, sizeof(r->message), "%s", res->message);
-	if (res->http_status > 0)
+	if (res->outcome == PUSHPLAN_OK) {
+		bson_strncpy(r->result_key, res->result_key, sizeof(r->result_key));
+		bson_strncpy(r->result_ref, res->result_ref, sizeof(r->result_ref));
+	}
+	if (res->http_status > 0 && p->opts.report->latency)
 		metrics_observe_push_ms((double)res->elapsed_ms);
 	pushplan_outcome(&p->policy, res, &attempt, &v);
 	r->outcome = v.outcome;
@@ -321,7 +363,7 @@ pusher_on_reply(const pushplan_reply_t *res, void *arg)
 		    "request cancelled (shutdown, or no longer the active instance)");
 		pusher_finish(p, r);
 	} else if (v.stop) {
-		metrics_inc(METRICS_PUSH_AUTH_ERROR, 1);
+		metrics_inc(p->opts.report->auth_total, 1);
 		if (!p->blocked)
 			log_errorx("pusher: %s refused our credentials (HTTP %ld%s%s): pushes are "
 			    "stopped and every change stays pending; %s; probing every %lld ms", dest,
@@ -331,7 +373,7 @@ pusher_on_reply(const pushplan_reply_t *res, void *arg)
 		snprintf(p->stats.blocked_reason, sizeof(p->stats.blocked_reason),
 		    "%s answered HTTP %ld: check the API credentials", dest, res->http_status);
 		p->probe_at_ms = clock_mono_ms() + p->opts.auth_probe_ms;
-		metrics_set(METRICS_PUSH_BLOCKED, 1);
+		metrics_set(p->opts.report->blocked, 1);
 		snprintf(r->message, sizeof(r->message), "credentials refused by %s", dest);
 		pusher_finish(p, r);
 		pusher_release_queued(p, "pushes stopped: credentials refused");
@@ -339,12 +381,12 @@ pusher_on_reply(const pushplan_reply_t *res, void *arg)
 		switch (v.outcome) {
 		case PUSHPLAN_PUSHED:
 			p->stats.last_push_ms = attempt.now_ms;
-			metrics_inc(METRICS_PUSH_OK, 1);
+			metrics_inc(p->opts.report->ok, 1);
 			if (p->blocked) {
 				log_info("pusher: %s accepts our credentials again; pushing resumes", dest);
 				p->blocked = false;
 				p->want_claim = true;
-				metrics_set(METRICS_PUSH_BLOCKED, 0);
+				metrics_set(p->opts.report->blocked, 0);
 			}
 			break;
 		case PUSHPLAN_RETRIED:
@@ -353,12 +395,12 @@ pusher_on_reply(const pushplan_reply_t *res, void *arg)
 				    "pushed again in full in %lld ms", (long long)r->item.id,
 				    r->message[0] ? r->message : "no reply",
 				    (long long)p->policy.recheck_ms);
-			metrics_inc(METRICS_PUSH_RETRY, 1);
+			metrics_inc(p->opts.report->retried, 1);
 			break;
 		case PUSHPLAN_PARKED:
 			if (r->message[0] == '\0')
 				snprintf(r->message, sizeof(r->message), "HTTP %ld", res->http_status);
-			metrics_inc(METRICS_PUSH_PARKED, 1);
+			metrics_inc(p->opts.report->parked_total, 1);
 			log_warnx("pusher: detection %lld parked: HTTP %ld %s", (long long)r->item.id,
 			    res->http_status, r->message);
 			break;
@@ -377,7 +419,7 @@ pusher_send(pusher_t *p, pusher_req_t *r)
 	bson_error_t err;
 
 	p->in_flight++;
-	metrics_set(METRICS_IN_FLIGHT, (int64_t)p->in_flight);
+	metrics_set(p->opts.report->in_flight, (int64_t)p->in_flight);
 	if (p->dest.ops->send(p->dest.impl, &r->item, pusher_on_reply, r, &err) != 0) {
 		p->in_flight--;
 		log_warnx("pusher: cannot send detection %lld: %s", (long long)r->item.id,
@@ -439,7 +481,7 @@ pusher_claim_done(dbjob_t *base)
 				r->outcome = PUSHPLAN_PARKED;
 				/* Cut anywhere: the outbox sanitizes what it stores. */
 				bson_strncpy(r->message, err.message, sizeof(r->message));
-				metrics_inc(METRICS_PUSH_PARKED, 1);
+				metrics_inc(p->opts.report->parked_total, 1);
 				pusher_finish(p, r);
 				continue;
 			}
@@ -478,7 +520,7 @@ pusher_claim(pusher_t *p, size_t limit)
 	job->limit = limit;
 	p->claiming = true;
 	/* Whatever was queued before this point, this claim can see. */
-	p->queued_mark = metrics_get(METRICS_QUEUED);
+	p->queued_mark = metrics_get(p->opts.report->queued);
 	if (!dbworker_submit(p->db, &job->base)) {
 		p->claiming = false;
 		free(job->items);
@@ -563,7 +605,7 @@ pusher_on_watch(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (p->claiming || metrics_get(METRICS_QUEUED) == p->queued_mark)
+	if (p->claiming || metrics_get(p->opts.report->queued) == p->queued_mark)
 		return;
 	p->want_claim = true;
 	pusher_pump(p);
@@ -586,6 +628,8 @@ pusher_new(struct event_base *base, struct dbworker *db, struct dbworker *record
 	p->opts.database = p->database;
 	p->opts.collection = p->collection;
 	p->opts.owner = p->owner;
+	if (p->opts.report == NULL)
+		p->opts.report = &pusher_report_extrahop;
 	if (p->opts.batch_size == 0 || p->opts.batch_size > OUTBOX_CLAIM_MAX)
 		p->opts.batch_size = p->opts.batch_size ? OUTBOX_CLAIM_MAX : 200;
 	if (p->opts.concurrency == 0)

@@ -617,7 +617,8 @@ outbox_claim(mongoc_client_t *client, const char *db, const char *coll_name, int
 	bson_t reply = BSON_INITIALIZER;
 	bson_t proj;
 	const bson_t *doc;
-	int64_t *ids = NULL, *versions = NULL;
+	int64_t *ids = NULL, *versions = NULL, *reclaimed = NULL;
+	size_t n_reclaimed = 0;
 	bson_t *guards = NULL;
 	const bson_t **order = NULL;
 	int64_t *group_ids = NULL;
@@ -663,6 +664,7 @@ outbox_claim(mongoc_client_t *client, const char *db, const char *coll_name, int
 	bson_append_document_end(&opts, &proj);
 	ids = bson_malloc(limit * sizeof(*ids));
 	versions = bson_malloc(limit * sizeof(*versions));
+	reclaimed = bson_malloc(limit * sizeof(*reclaimed));
 	/* bson_t asks for 128-byte alignment, which malloc does not give. */
 	guards = bson_aligned_alloc(BSON_ALIGNOF(bson_t), limit * sizeof(*guards));
 	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
@@ -672,8 +674,13 @@ outbox_claim(mongoc_client_t *client, const char *db, const char *coll_name, int
 		if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &ids[n_cand]))
 			continue; /* not ours to push: the validator keeps such documents out */
 		versions[n_cand] = store_doc_int64(doc, "version", 0);
-		if (outbox_claim_guard(&guards[n_cand], doc, versions[n_cand]))
+		/* Taken over from a holder whose claim expired: it may have sent it. */
+		reclaimed[n_cand] = strcmp(store_doc_utf8(doc, "state", ""), OUTBOX_IN_FLIGHT) == 0
+		    ? store_doc_date(doc, "claimed_until", now_ms) : 0;
+		if (outbox_claim_guard(&guards[n_cand], doc, versions[n_cand])) {
+			n_reclaimed += reclaimed[n_cand] != 0;
 			n_cand++;
+		}
 	}
 	if (mongoc_cursor_error(cursor, err))
 		goto cleanup;
@@ -744,6 +751,9 @@ outbox_claim(mongoc_client_t *client, const char *db, const char *coll_name, int
 		bson_error_t why;
 
 		if (outbox_item_from_doc(doc, claim_id, &items[n], &why)) {
+			for (size_t k = 0; n_reclaimed > 0 && k < n_cand; k++)
+				if (ids[k] == items[n].id)
+					items[n].reclaimed_until_ms = reclaimed[k];
 			n++;
 			continue;
 		}
@@ -762,6 +772,7 @@ cleanup:
 	mongoc_collection_destroy(coll);
 	bson_free(ids);
 	bson_free(versions);
+	bson_free(reclaimed);
 	bson_free(order);
 	bson_free(group_ids);
 	for (size_t i = 0; i < n_cand; i++)
@@ -818,9 +829,19 @@ outbox_append_unset_claim(bson_t *update, bool synced, bool pushed, bool recheck
 static void
 outbox_append_pushed(bson_t *set, const outbox_result_t *r, int64_t now_ms)
 {
+	bson_t result;
+
 	BSON_APPEND_DOCUMENT(set, "pushed", r->sent);
 	BSON_APPEND_INT64(set, "pushed_version", r->version);
 	BSON_APPEND_DATE_TIME(set, "pushed_at", now_ms);
+	if (r->result_key == NULL || r->result_key[0] == '\0')
+		return;
+	BSON_APPEND_DOCUMENT_BEGIN(set, "result", &result);
+	BSON_APPEND_UTF8(&result, "key", r->result_key);
+	if (r->result_ref != NULL && r->result_ref[0] != '\0')
+		BSON_APPEND_UTF8(&result, "ref", r->result_ref);
+	BSON_APPEND_DATE_TIME(&result, "at", now_ms);
+	bson_append_document_end(set, &result);
 }
 
 /* {_id, claim_id, state: in_flight} plus, when version_cmp is "$eq"/"$ne", the

@@ -342,6 +342,42 @@ test_outcome_table(void **state)
 	}
 }
 
+/* A destination's own recheck (a search that cannot prove absence yet) is kept as
+ * the item's recheck, and the later of it and an ambiguity's wins. */
+static void
+test_outcome_destination_recheck(void **state)
+{
+	static const pushplan_policy_t policy = { .retry_base_ms = 1000, .retry_max_ms = 60000,
+		.recheck_ms = 60000 };
+	static const struct {
+		const char *name;
+		long status;
+		int rc;
+		int64_t reply_recheck;
+		int64_t want;
+	} cases[] = {
+		{ "plain retry, no recheck", 503, CURLE_OK, 0, 0 },
+		{ "destination asks for one", 0, CURLE_OK, NOW + 5000, NOW + 5000 },
+		{ "ambiguous: its own recheck", 0, CURLE_OPERATION_TIMEDOUT, 0, NOW + 60000 },
+		{ "ambiguous, destination later", 0, CURLE_OPERATION_TIMEDOUT, NOW + 90000, NOW + 90000 },
+		{ "ambiguous, destination earlier", 504, CURLE_OK, NOW + 1000, NOW + 60000 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pushplan_reply_t reply = { .outcome = PUSHPLAN_RETRY, .http_status = cases[i].status,
+			.curl_code = cases[i].rc, .retry_after_ms = -1,
+			.recheck_at_ms = cases[i].reply_recheck };
+		pushplan_attempt_t a = { .now_ms = NOW };
+		pushplan_verdict_t v;
+
+		pushplan_outcome(&policy, &reply, &a, &v);
+		if (v.outcome != PUSHPLAN_RETRIED || v.recheck_at_ms != cases[i].want)
+			fail_msg("%s: outcome %d recheck %lld, want retry at %lld", cases[i].name,
+			    (int)v.outcome, (long long)v.recheck_at_ms, (long long)cases[i].want);
+	}
+}
+
 int
 main(void)
 {
@@ -352,6 +388,7 @@ main(void)
 		cmocka_unit_test(test_classify_table),
 		cmocka_unit_test(test_transport_and_ambiguity),
 		cmocka_unit_test(test_outcome_table),
+		cmocka_unit_test(test_outcome_destination_recheck),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
