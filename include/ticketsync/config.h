@@ -113,6 +113,54 @@ typedef struct config {
 		int64_t max_body_bytes;
 	} webhooks;
 	struct {
+		bool enabled;
+		char *target;            /* "jira", "servicenow" or "http" */
+		int64_t risk_score_min;
+		char *categories;        /* comma lists */
+		char *types_include;
+		char *types_exclude;
+		char *user_created;      /* "any", "only" or "none" */
+		char *since;             /* ISO 8601; NULL = when creation was first enabled */
+		int64_t since_ms;        /* since, parsed (0 = unset) */
+		int64_t max_per_hour;
+		char *summary, *description, *labels, *priority_bands, *assignee, *extra_fields;
+		int64_t concurrency;
+		int64_t rate_limit;
+		int64_t retry_base_ms;
+		int64_t retry_max_ms;
+		int64_t lookup_delay_ms; /* how long a search may miss a just-created ticket */
+		int64_t request_timeout_ms;
+		struct ticketspec *spec; /* built from the above when enabled; owned */
+	} create;
+	struct {
+		char *url;
+		char *flavour;           /* "cloud" or "datacenter" */
+		bool cloud;
+		char *email;
+		char *api_token, *api_token_file; /* Cloud: Basic email:api_token */
+		char *pat, *pat_file;             /* Data Center: Bearer */
+		char *project, *issue_type;
+		char *ca_file;
+	} jira;
+	struct {
+		char *url;
+		char *user;
+		char *password, *password_file;
+		char *table;
+		char *assignment_group, *caller;
+		char *urgency_bands, *impact_bands;
+		char *ca_file;
+	} servicenow;
+	struct {
+		char *url;
+		char *token, *token_file;   /* Authorization: Bearer */
+		char *secret, *secret_file; /* HMAC-SHA256 of the body */
+		char *signature_header;
+		char *idempotency_header;
+		char *ticket_id_path;
+		char *ca_file;
+	} create_http;
+	struct {
 		bool defaults;      /* whether the shipped defaults apply under the entries */
 		statusmap_t *map;   /* owned by the config */
 		size_t user_entries;

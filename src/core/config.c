@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ticketsync/ticketspec.h"
+#include "ticketsync/timefmt.h"
 #include "ticketsync/xalloc.h"
 
 #define CONFIG_OFF(field) offsetof(config_t, field)
@@ -89,13 +91,79 @@ static const config_key_t config_keys[] = {
 	{ "webhooks", "max_body_bytes", CONFIG_KIND_INT, "1048576", 1024, 67108864,
 	    CONFIG_OFF(webhooks.max_body_bytes) },
 	{ "statusmap", "defaults", CONFIG_KIND_BOOL, "true", 0, 0, CONFIG_OFF(statusmap.defaults) },
+	{ "create", "enabled", CONFIG_KIND_BOOL, "false", 0, 0, CONFIG_OFF(create.enabled) },
+	{ "create", "target", CONFIG_KIND_STRING, "jira", 0, 0, CONFIG_OFF(create.target) },
+	{ "create", "risk_score_min", CONFIG_KIND_INT, "0", 0, 99, CONFIG_OFF(create.risk_score_min) },
+	{ "create", "categories", CONFIG_KIND_STRING, NULL, 0, 0, CONFIG_OFF(create.categories) },
+	{ "create", "types_include", CONFIG_KIND_STRING, NULL, 0, 0, CONFIG_OFF(create.types_include) },
+	{ "create", "types_exclude", CONFIG_KIND_STRING, NULL, 0, 0, CONFIG_OFF(create.types_exclude) },
+	{ "create", "user_created", CONFIG_KIND_STRING, "any", 0, 0, CONFIG_OFF(create.user_created) },
+	{ "create", "since", CONFIG_KIND_STRING, NULL, 0, 0, CONFIG_OFF(create.since) },
+	{ "create", "max_per_hour", CONFIG_KIND_INT, "500", 0, 1000000, CONFIG_OFF(create.max_per_hour) },
+	{ "create", "summary", CONFIG_KIND_STRING, TICKETSPEC_DEFAULT_SUMMARY, 0, 0,
+	    CONFIG_OFF(create.summary) },
+	{ "create", "description", CONFIG_KIND_STRING, NULL, 0, 0, CONFIG_OFF(create.description) },
+	{ "create", "labels", CONFIG_KIND_STRING, TICKETSPEC_DEFAULT_LABELS, 0, 0,
+	    CONFIG_OFF(create.labels) },
+	{ "create", "priority_bands", CONFIG_KIND_STRING, TICKETSPEC_DEFAULT_PRIORITY_BANDS, 0, 0,
+	    CONFIG_OFF(create.priority_bands) },
+	{ "create", "assignee", CONFIG_KIND_STRING, "escalations_team", 0, 0,
+	    CONFIG_OFF(create.assignee) },
+	{ "create", "extra_fields", CONFIG_KIND_STRING, NULL, 0, 0, CONFIG_OFF(create.extra_fields) },
+	{ "create", "concurrency", CONFIG_KIND_INT, "2", 1, 64, CONFIG_OFF(create.concurrency) },
+	{ "create", "rate_limit", CONFIG_KIND_INT, "5", 0, 10000, CONFIG_OFF(create.rate_limit) },
+	{ "create", "retry_base_ms", CONFIG_KIND_INT, "2000", 1, 3600000, CONFIG_OFF(create.retry_base_ms) },
+	{ "create", "retry_max_ms", CONFIG_KIND_INT, "600000", 1, 86400000,
+	    CONFIG_OFF(create.retry_max_ms) },
+	{ "create", "lookup_delay_ms", CONFIG_KIND_INT, "30000", 0, 3600000,
+	    CONFIG_OFF(create.lookup_delay_ms) },
+	{ "create", "request_timeout_ms", CONFIG_KIND_INT, "30000", 1, 3600000,
+	    CONFIG_OFF(create.request_timeout_ms) },
+	{ "jira", "url", CONFIG_KIND_URL, NULL, 0, 0, CONFIG_OFF(jira.url) },
+	{ "jira", "flavour", CONFIG_KIND_STRING, "cloud", 0, 0, CONFIG_OFF(jira.flavour) },
+	{ "jira", "email", CONFIG_KIND_STRING, NULL, 0, 0, CONFIG_OFF(jira.email) },
+	{ "jira", "api_token", CONFIG_KIND_SECRET, NULL, 0, 0, CONFIG_OFF(jira.api_token) },
+	{ "jira", "api_token_file", CONFIG_KIND_SECRET_FILE, NULL, 0, 0, CONFIG_OFF(jira.api_token_file) },
+	{ "jira", "pat", CONFIG_KIND_SECRET, NULL, 0, 0, CONFIG_OFF(jira.pat) },
+	{ "jira", "pat_file", CONFIG_KIND_SECRET_FILE, NULL, 0, 0, CONFIG_OFF(jira.pat_file) },
+	{ "jira", "project", CONFIG_KIND_STRING, NULL, 0, 0, CONFIG_OFF(jira.project) },
+	{ "jira", "issue_type", CONFIG_KIND_STRING, "Task", 0, 0, CONFIG_OFF(jira.issue_type) },
+	{ "jira", "ca_file", CONFIG_KIND_STRING, NULL, 0, 0, CONFIG_OFF(jira.ca_file) },
+	{ "servicenow", "url", CONFIG_KIND_URL, NULL, 0, 0, CONFIG_OFF(servicenow.url) },
+	{ "servicenow", "user", CONFIG_KIND_STRING, NULL, 0, 0, CONFIG_OFF(servicenow.user) },
+	{ "servicenow", "password", CONFIG_KIND_SECRET, NULL, 0, 0, CONFIG_OFF(servicenow.password) },
+	{ "servicenow", "password_file", CONFIG_KIND_SECRET_FILE, NULL, 0, 0,
+	    CONFIG_OFF(servicenow.password_file) },
+	{ "servicenow", "table", CONFIG_KIND_STRING, "incident", 0, 0, CONFIG_OFF(servicenow.table) },
+	{ "servicenow", "assignment_group", CONFIG_KIND_STRING, NULL, 0, 0,
+	    CONFIG_OFF(servicenow.assignment_group) },
+	{ "servicenow", "caller", CONFIG_KIND_STRING, NULL, 0, 0, CONFIG_OFF(servicenow.caller) },
+	{ "servicenow", "urgency_bands", CONFIG_KIND_STRING, TICKETSPEC_DEFAULT_SN_BANDS, 0, 0,
+	    CONFIG_OFF(servicenow.urgency_bands) },
+	{ "servicenow", "impact_bands", CONFIG_KIND_STRING, TICKETSPEC_DEFAULT_SN_BANDS, 0, 0,
+	    CONFIG_OFF(servicenow.impact_bands) },
+	{ "servicenow", "ca_file", CONFIG_KIND_STRING, NULL, 0, 0, CONFIG_OFF(servicenow.ca_file) },
+	{ "create_http", "url", CONFIG_KIND_URL, NULL, 0, 0, CONFIG_OFF(create_http.url) },
+	{ "create_http", "token", CONFIG_KIND_SECRET, NULL, 0, 0, CONFIG_OFF(create_http.token) },
+	{ "create_http", "token_file", CONFIG_KIND_SECRET_FILE, NULL, 0, 0,
+	    CONFIG_OFF(create_http.token_file) },
+	{ "create_http", "secret", CONFIG_KIND_SECRET, NULL, 0, 0, CONFIG_OFF(create_http.secret) },
+	{ "create_http", "secret_file", CONFIG_KIND_SECRET_FILE, NULL, 0, 0,
+	    CONFIG_OFF(create_http.secret_file) },
+	{ "create_http", "signature_header", CONFIG_KIND_STRING, "X-Ticketsync-Signature", 0, 0,
+	    CONFIG_OFF(create_http.signature_header) },
+	{ "create_http", "idempotency_header", CONFIG_KIND_STRING, "Idempotency-Key", 0, 0,
+	    CONFIG_OFF(create_http.idempotency_header) },
+	{ "create_http", "ticket_id_path", CONFIG_KIND_STRING, "id", 0, 0,
+	    CONFIG_OFF(create_http.ticket_id_path) },
+	{ "create_http", "ca_file", CONFIG_KIND_STRING, NULL, 0, 0, CONFIG_OFF(create_http.ca_file) },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
 static const char *const config_sections[] = {
 	"mongodb", "extrahop", "push", "watch", "http", "log", "service", "lease", "webhooks",
-	"statusmap",
+	"statusmap", "create", "jira", "servicenow", "create_http",
 };
 #define CONFIG_NSECTIONS (sizeof(config_sections) / sizeof(config_sections[0]))
 
@@ -1051,6 +1119,142 @@ config_check_order(struct config_ctx *ctx, const char *sa, const char *ka, const
 	    strict ? "less than" : "at most", sb, b, vb, reason);
 }
 
+/* A secret given inline or by its file, at most once; the file is read here. */
+static int
+config_secret_once(struct config_ctx *ctx, const char *section, const char *name, char **value)
+{
+	char file_name[64], a[256], b[256];
+	size_t ks = config_index(section, name), kf;
+	const char *file;
+
+	snprintf(file_name, sizeof(file_name), "%s_file", name);
+	kf = config_index(section, file_name);
+	file = *(char **)config_field(ctx->cfg, &config_keys[kf]);
+	if (*value != NULL && file != NULL) {
+		config_describe(ctx, ks, a, sizeof(a));
+		config_describe(ctx, kf, b, sizeof(b));
+		return config_fail(ctx, CONFIG_ERR_CONFLICT, 0, "[%s] both %s and %s are set: give it once",
+		    section, a, b);
+	}
+	return file != NULL ? config_read_secret(ctx, kf, value) : 0;
+}
+
+static int
+config_need(struct config_ctx *ctx, const char *section, const char *name, const char *value,
+    const char *why)
+{
+	if (value != NULL && value[0] != '\0')
+		return 0;
+	return config_fail(ctx, CONFIG_ERR_MISSING, 0, "[%s] %s is required %s", section, name, why);
+}
+
+/* [create] and its target's section: read the secrets, check that creation can be
+ * configured as asked, and build the ticket spec (its errors name their keys). */
+static int
+config_check_create(struct config_ctx *ctx)
+{
+	config_t *cfg = ctx->cfg;
+	ticketspec_opts_t so = { 0 };
+	size_t ki;
+	bson_error_t e;
+	const char *t = cfg->create.target;
+	const char *why;
+
+	if (config_secret_once(ctx, "jira", "api_token", &cfg->jira.api_token) != 0 ||
+	    config_secret_once(ctx, "jira", "pat", &cfg->jira.pat) != 0 ||
+	    config_secret_once(ctx, "servicenow", "password", &cfg->servicenow.password) != 0 ||
+	    config_secret_once(ctx, "create_http", "token", &cfg->create_http.token) != 0 ||
+	    config_secret_once(ctx, "create_http", "secret", &cfg->create_http.secret) != 0)
+		return -1;
+	ki = config_index("jira", "flavour");
+	if (strcmp(cfg->jira.flavour, "cloud") != 0 && strcmp(cfg->jira.flavour, "datacenter") != 0)
+		return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, &ctx->origin[ki],
+		    "expected cloud or datacenter, got \"%.64s\"", cfg->jira.flavour);
+	cfg->jira.cloud = strcmp(cfg->jira.flavour, "cloud") == 0;
+	ki = config_index("create", "target");
+	if (strcmp(t, "jira") == 0)
+		so.target = TICKETSPEC_JIRA;
+	else if (strcmp(t, "servicenow") == 0)
+		so.target = TICKETSPEC_SERVICENOW;
+	else if (strcmp(t, "http") == 0)
+		so.target = TICKETSPEC_HTTP;
+	else
+		return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, &ctx->origin[ki],
+		    "expected jira, servicenow or http, got \"%.64s\"", t);
+	ki = config_index("create", "user_created");
+	if (strcmp(cfg->create.user_created, "any") == 0)
+		so.user_created = TICKETSPEC_USER_ANY;
+	else if (strcmp(cfg->create.user_created, "only") == 0)
+		so.user_created = TICKETSPEC_USER_ONLY;
+	else if (strcmp(cfg->create.user_created, "none") == 0)
+		so.user_created = TICKETSPEC_USER_NONE;
+	else
+		return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, &ctx->origin[ki],
+		    "expected any, only or none, got \"%.64s\"", cfg->create.user_created);
+	ki = config_index("create", "since");
+	if (cfg->create.since != NULL && !timefmt_parse_iso8601(cfg->create.since, &cfg->create.since_ms))
+		return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, &ctx->origin[ki],
+		    "expected an ISO 8601 time such as 2026-12-01T00:00:00Z, got \"%.64s\"",
+		    cfg->create.since);
+	if (config_check_order(ctx, "create", "retry_base_ms", "create", "retry_max_ms", false,
+	        "the first retry cannot wait longer than the longest") != 0)
+		return -1;
+	if (!cfg->create.enabled)
+		return 0;
+	if (config_check_order(ctx, "create", "request_timeout_ms", "push", "claim_timeout_ms", true,
+	        "a claim must outlive the request it protects") != 0)
+		return -1;
+	why = "when [create] target names it";
+	switch (so.target) {
+	case TICKETSPEC_JIRA:
+		if (config_need(ctx, "jira", "url", cfg->jira.url, why) != 0 ||
+		    config_need(ctx, "jira", "project", cfg->jira.project, why) != 0)
+			return -1;
+		if (cfg->jira.cloud && (cfg->jira.email == NULL || cfg->jira.api_token == NULL))
+			return config_fail(ctx, CONFIG_ERR_MISSING, 0,
+			    "[jira] flavour = cloud needs email and api_token (or api_token_file): Jira "
+			    "Cloud takes Basic email:api_token");
+		if (!cfg->jira.cloud && cfg->jira.pat == NULL)
+			return config_fail(ctx, CONFIG_ERR_MISSING, 0,
+			    "[jira] flavour = datacenter needs pat (or pat_file): Jira Data Center takes a "
+			    "personal access token as Bearer");
+		break;
+	case TICKETSPEC_SERVICENOW:
+		if (config_need(ctx, "servicenow", "url", cfg->servicenow.url, why) != 0 ||
+		    config_need(ctx, "servicenow", "user", cfg->servicenow.user, why) != 0 ||
+		    config_need(ctx, "servicenow", "password", cfg->servicenow.password,
+		        "(or password_file) when [create] target = servicenow") != 0)
+			return -1;
+		break;
+	case TICKETSPEC_HTTP:
+		if (config_need(ctx, "create_http", "url", cfg->create_http.url, why) != 0)
+			return -1;
+		break;
+	}
+	so.jira_cloud = cfg->jira.cloud;
+	so.risk_score_min = cfg->create.risk_score_min;
+	so.categories = cfg->create.categories;
+	so.types_include = cfg->create.types_include;
+	so.types_exclude = cfg->create.types_exclude;
+	so.summary = cfg->create.summary;
+	so.description = cfg->create.description;
+	so.labels = cfg->create.labels;
+	so.priority_bands = cfg->create.priority_bands;
+	so.assignee = cfg->create.assignee;
+	so.extra_fields = cfg->create.extra_fields;
+	so.jira_project = cfg->jira.project;
+	so.jira_issue_type = cfg->jira.issue_type;
+	so.sn_assignment_group = cfg->servicenow.assignment_group;
+	so.sn_caller = cfg->servicenow.caller;
+	so.sn_urgency_bands = cfg->servicenow.urgency_bands;
+	so.sn_impact_bands = cfg->servicenow.impact_bands;
+	so.extrahop_url = cfg->extrahop.url;
+	cfg->create.spec = ticketspec_new(&so, &e);
+	if (cfg->create.spec == NULL)
+		return config_fail(ctx, CONFIG_ERR_VALUE, 0, "%s", e.message);
+	return 0;
+}
+
 static int
 config_build_statusmap(struct config_ctx *ctx)
 {
@@ -1083,6 +1287,11 @@ config_check_file_mode(struct config_ctx *ctx, int file_mode)
 		{ "webhooks", "jira_secret" },
 		{ "webhooks", "servicenow_secret" },
 		{ "webhooks", "generic_secret" },
+		{ "jira", "api_token" },
+		{ "jira", "pat" },
+		{ "servicenow", "password" },
+		{ "create_http", "token" },
+		{ "create_http", "secret" },
 	};
 
 	if (file_mode < 0 || !(file_mode & (S_IRGRP | S_IROTH)))
@@ -1138,7 +1347,7 @@ config_build(config_t **out, const char *text, const char *source, const char *p
 	    config_check_order(&ctx, "lease", "renew_ms", "lease", "period_ms", true,
 	        "the lease must be renewed before it expires") != 0)
 		goto cleanup;
-	if (config_build_statusmap(&ctx) != 0)
+	if (config_build_statusmap(&ctx) != 0 || config_check_create(&ctx) != 0)
 		goto cleanup;
 	config_check_file_mode(&ctx, file_mode);
 	*out = ctx.cfg;
@@ -1241,5 +1450,6 @@ config_destroy(config_t *cfg)
 	free(cfg->warnings);
 	free(cfg->path);
 	statusmap_destroy(cfg->statusmap.map);
+	ticketspec_destroy(cfg->create.spec);
 	free(cfg);
 }

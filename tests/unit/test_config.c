@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ticketsync/config.h"
+#include "ticketsync/ticketspec.h"
 #include "tsfile.h"
 
 static char tmpdir[64];
@@ -555,6 +556,63 @@ test_secret_files(void **state)
 	}
 }
 
+/* [create] and its target's section: what creation needs is checked only when it is
+ * on, every refusal names its key, and the spec is built from the options. */
+static void
+test_create_rules(void **state)
+{
+	config_t *cfg;
+	char *env[3] = { NULL, NULL, NULL };
+	const char *jira = "[create]\nenabled = true\n[jira]\nurl = https://j.example\n"
+	                   "email = a@example.com\napi_token = t\nproject = SEC\n";
+
+	(void)state;
+	/* Off: nothing of it is required. */
+	cfg = parse_ok("[create]\ntarget = servicenow\n", NULL);
+	assert_false(cfg->create.enabled);
+	assert_null(cfg->create.spec);
+	config_destroy(cfg);
+	cfg = parse_ok(jira, NULL);
+	assert_true(cfg->create.enabled);
+	assert_true(cfg->jira.cloud);
+	assert_non_null(cfg->create.spec);
+	assert_int_equal(ticketspec_target(cfg->create.spec), TICKETSPEC_JIRA);
+	assert_string_equal(cfg->create.assignee, "escalations_team");
+	config_destroy(cfg);
+	parse_err("[create]\ntarget = remedy\n", NULL,
+	    "[create] target: expected jira, servicenow or http, got \"remedy\"", "line 2");
+	parse_err("[create]\nuser_created = maybe\n", NULL, "[create] user_created", "any, only or none");
+	parse_err("[create]\nsince = yesterday\n", NULL, "[create] since: expected an ISO 8601 time", NULL);
+	parse_err("[jira]\nflavour = server\n", NULL, "[jira] flavour: expected cloud or datacenter", NULL);
+	parse_err("[create]\nenabled = true\n", NULL, "[jira] url is required", NULL);
+	parse_err("[create]\nenabled = true\n[jira]\nurl = https://j.example\n", NULL,
+	    "[jira] project is required", NULL);
+	parse_err("[create]\nenabled = true\n[jira]\nurl = https://j\nproject = SEC\n", NULL,
+	    "[jira] flavour = cloud needs email and api_token", NULL);
+	parse_err("[create]\nenabled = true\n[jira]\nurl = https://j\nproject = SEC\n"
+	          "flavour = datacenter\n", NULL, "[jira] flavour = datacenter needs pat", NULL);
+	parse_err("[create]\nenabled = true\ntarget = servicenow\n[servicenow]\nurl = https://s\n"
+	          "user = u\n", NULL, "[servicenow] password is required", NULL);
+	parse_err("[create]\nenabled = true\ntarget = http\n", NULL, "[create_http] url is required",
+	    NULL);
+	parse_err("[jira]\napi_token = a\napi_token_file = /nonexistent\n", NULL,
+	    "[jira] both api_token", "give it once");
+	/* The spec's own refusals name their key. */
+	parse_err("[create]\nenabled = true\nsummary = {id} {severity}\n[jira]\nurl = https://j\n"
+	          "email = a@b\napi_token = t\nproject = SEC\n", NULL,
+	    "[create] summary: unknown placeholder \"{severity}\"", NULL);
+	parse_err("[create]\nenabled = true\nrequest_timeout_ms = 200000\n[jira]\nurl = https://j\n"
+	          "email = a@b\napi_token = t\nproject = SEC\n", NULL,
+	    "[create] request_timeout_ms", "claim_timeout_ms");
+	/* From the environment, as every key. */
+	env[0] = "TICKETSYNC_CREATE_RISK_SCORE_MIN=60";
+	env[1] = "TICKETSYNC_JIRA_FLAVOUR=datacenter";
+	cfg = parse_ok("", env);
+	assert_int_equal(cfg->create.risk_score_min, 60);
+	assert_false(cfg->jira.cloud);
+	config_destroy(cfg);
+}
+
 static void
 test_cross_field_checks(void **state)
 {
@@ -843,6 +901,7 @@ main(void)
 		cmocka_unit_test(test_auth_rules),
 		cmocka_unit_test(test_secret_files),
 		cmocka_unit_test(test_cross_field_checks),
+		cmocka_unit_test(test_create_rules),
 		cmocka_unit_test(test_statusmap_entries),
 		cmocka_unit_test(test_webhooks_section),
 		cmocka_unit_test(test_statusmap_colon_keys),
