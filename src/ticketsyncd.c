@@ -24,6 +24,8 @@
 #include "ticketsync/clock.h"
 #include "ticketsync/config.h"
 #include "ticketsync/dbworker.h"
+#include "ticketsync/createq.h"
+#include "ticketsync/creator.h"
 #include "ticketsync/dest_extrahop.h"
 #include "ticketsync/extrahop.h"
 #include "ticketsync/httpd.h"
@@ -37,6 +39,8 @@
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
 #include "ticketsync/watcher.h"
+#include "ticketsync/ticketspec.h"
+#include "ticketsync/timefmt.h"
 #include "ticketsync/webhook_http.h"
 #include "ticketsync/xalloc.h"
 
@@ -52,6 +56,8 @@ typedef struct daemon_ctx {
 	dbworker_t *lease_db;
 	extrahop_t *eh;
 	pusher_t *pusher;
+	creator_t *creator;      /* ticket creation ([create] enabled), else NULL */
+	int draining;            /* pushers still draining at shutdown */
 	leader_t *leader;
 	watcher_t *watcher;      /* this term's change stream, while active */
 	watcher_t *retiring;     /* the previous term's, stopping without blocking the loop */
@@ -69,6 +75,7 @@ typedef struct gauge_job {
 	dbjob_t base;
 	daemon_ctx_t *d;
 	outbox_counts_t counts;
+	outbox_counts_t create_counts;
 	bool ok;
 	bson_error_t err;
 } gauge_job_t;
@@ -124,6 +131,8 @@ daemon_ready(void *arg, char *reason, size_t len)
 		snprintf(reason, len, "pushes stopped: %s", ps.blocked_reason);
 		return false;
 	}
+	if (d->creator != NULL && !creator_ready(d->creator, reason, len))
+		return false;
 	snprintf(reason, len, "ready: active, streaming, pushing as %s (lease fencing token %lld)",
 	    d->instance, (long long)leader_fencing(d->leader));
 	return true;
@@ -174,9 +183,15 @@ on_leader(void *arg, bool active, int64_t fencing)
 		pusher_set_fencing(d->pusher, fencing);
 		daemon_sync_watcher(d);
 		pusher_resume(d->pusher);
+		if (d->creator != NULL) {
+			pusher_set_fencing(creator_pusher(d->creator), fencing);
+			pusher_resume(creator_pusher(d->creator));
+		}
 		return;
 	}
 	pusher_suspend(d->pusher);
+	if (d->creator != NULL)
+		pusher_suspend(creator_pusher(d->creator));
 	if (d->watcher != NULL) {
 		watcher_request_stop(d->watcher);
 		d->retiring = d->watcher;
@@ -190,7 +205,10 @@ gauge_run(dbjob_t *base, mongoc_client_t *client)
 	gauge_job_t *job = (gauge_job_t *)base;
 
 	job->ok = outbox_view_counts(client, job->d->cfg->mongodb.database, STORE_COLL_STATE,
-	    clock_wall_ms(), &job->counts, &job->err);
+	    clock_wall_ms(), &job->counts, &job->err) &&
+	    (job->d->creator == NULL ||
+	        outbox_view_counts(client, job->d->cfg->mongodb.database, STORE_COLL_CREATE_STATE,
+	            clock_wall_ms(), &job->create_counts, &job->err));
 }
 
 static void
@@ -202,6 +220,9 @@ gauge_done(dbjob_t *base)
 	if (job->ok) {
 		metrics_set(METRICS_PENDING, job->counts.pending + job->counts.in_flight);
 		metrics_set(METRICS_PARKED, job->counts.parked);
+		metrics_set(METRICS_CREATE_PENDING,
+		    job->create_counts.pending + job->create_counts.in_flight);
+		metrics_set(METRICS_CREATE_PARKED_NOW, job->create_counts.parked);
 	}
 	free(job);
 }
@@ -236,6 +257,9 @@ on_drained(void *arg)
 {
 	daemon_ctx_t *d = arg;
 
+	if (--d->draining > 0)
+		return;
+
 	log_info("shutdown: pushes drained and recorded; stopping the change stream");
 	/* Applies what was read, saves the checkpoint, joins; bounded by max_await. At
 	 * shutdown the loop may wait for it. */
@@ -262,7 +286,11 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)d->cfg->service.shutdown_timeout_ms);
 	event_del(d->gauges);
 	event_del(d->watch_poll);
+	d->draining = d->creator != NULL ? 2 : 1;
 	pusher_drain(d->pusher, (int)d->cfg->service.shutdown_timeout_ms, on_drained, d);
+	if (d->creator != NULL)
+		pusher_drain(creator_pusher(d->creator), (int)d->cfg->service.shutdown_timeout_ms,
+		    on_drained, d);
 }
 
 /* The daemon's own collections exist with their indexes before anything runs. */
@@ -288,6 +316,34 @@ ensure_schema(daemon_ctx_t *d)
 			return 0;
 		if (++attempts == 1 || attempts % 10 == 0)
 			log_warnx("cannot prepare MongoDB collections (retrying): %s", err.message);
+		sleep(attempts < 5 ? 1 : 3);
+	}
+}
+
+/* Detections first seen before this get no ticket: [create] since, else the time
+ * creation was first enabled on this database (kept there). */
+static int64_t
+create_start(daemon_ctx_t *d)
+{
+	char when[64];
+
+	for (int attempts = 1;; attempts++) {
+		mongoc_client_t *client = store_pop(d->store);
+		bson_error_t err;
+		int64_t start;
+		bool ok = createq_start_point(client, d->cfg->mongodb.database,
+		    d->cfg->create.since_ms, clock_wall_ms(), &start, &err);
+
+		store_push(d->store, client);
+		if (ok) {
+			timefmt_format_iso8601(start, false, when, sizeof(when));
+			log_info("create: detections first seen since %s get a ticket in %s%s", when,
+			    ticketspec_target_name(ticketspec_target(d->cfg->create.spec)),
+			    d->cfg->create.since_ms > 0 ? " ([create] since)" : "");
+			return start;
+		}
+		if (attempts == 1 || attempts % 10 == 0)
+			log_warnx("create: cannot read the start point (retrying): %s", err.message);
 		sleep(attempts < 5 ? 1 : 3);
 	}
 }
@@ -377,6 +433,18 @@ run(const config_t *cfg, bool print_ready)
 		.map = cfg->statusmap.map,
 		.instance = d.instance,
 	};
+	if (cfg->create.enabled) {
+		d.creator = creator_new(d.base, d.db, d.record_db, cfg, d.instance, &err);
+		if (d.creator == NULL) {
+			log_errorx("create: %s", err.message);
+			rc = EXIT_CONFIG;
+			goto cleanup;
+		}
+		pusher_set_gate(creator_pusher(d.creator), daemon_gate, &d);
+		d.rctx.create = cfg->create.spec;
+		d.rctx.create_start_ms = create_start(&d);
+		creator_start(d.creator);
+	}
 	d.wopts = (watcher_opts_t){
 		.max_await_ms = (int)cfg->watch.max_await_ms,
 		.retry_base_ms = (int)cfg->watch.retry_base_ms,
@@ -452,6 +520,7 @@ cleanup:
 	dbworker_stop(d.lease_db);
 	httpd_stop(d.httpd);
 	pusher_free(d.pusher);
+	creator_free(d.creator);
 	leader_free(d.leader);
 	extrahop_destroy(d.eh);
 	store_destroy(d.store);

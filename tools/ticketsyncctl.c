@@ -35,6 +35,7 @@
 #include "ticketsync/store.h"
 #include "ticketsync/text.h"
 #include "ticketsync/ticket_import.h"
+#include "ticketsync/ticketspec.h"
 #include "ticketsync/timefmt.h"
 #include "ticketsync/xalloc.h"
 
@@ -79,7 +80,7 @@ static const char ctl_common_opts[] =
 static void
 usage(FILE *out)
 {
-	static const char *const names[] = { "init", "import-tickets", "backfill", "status",
+	static const char *const names[] = { "init", "import-tickets", "backfill", "create-tickets", "status",
 		"audit", "replay-parked", NULL };
 
 	fprintf(out,
@@ -666,6 +667,91 @@ cleanup:
 	return rc;
 }
 
+/* ---- create-tickets ---- */
+
+static int
+cmd_create_tickets(int argc, char **argv, const ctl_cmd_t *cmd)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "since", required_argument, NULL, 's' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL, *since_arg = NULL;
+	int64_t since_ms = 0, total;
+	bool dry_run = false, ok;
+	refresh_stats_t stats = { 0 };
+	backfill_progress_t bp = { 0 };
+	bson_error_t err;
+	char why[256], t[TIMEFMT_ISO_MAX];
+	ctl_t c;
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, ":c:s:nh", longopts)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 's': since_arg = optarg; break;
+		case 'n': dry_run = true; break;
+		case 'h': cmd_usage(stdout, cmd); return EXIT_OK;
+		default: return bad_option(cmd, ch, argv);
+		}
+	}
+	if (optind < argc)
+		return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (since_arg != NULL &&
+	    !timefmt_parse_since(since_arg, clock_wall_ms(), &since_ms, why, sizeof(why)))
+		return usage_error(cmd, "--since: %s", why);
+	if ((rc = ctl_open(&c, cmd, path, false)) != EXIT_OK)
+		return rc;
+	if (!c.cfg->create.enabled) {
+		rc = ctl_fail(cmd, "ticket creation is off: set [create] enabled = true (and its "
+		    "target's section) first, or nothing would ever create the tickets");
+		goto cleanup;
+	}
+	{
+		/* Every detection without a ticket that qualifies, first seen since --since
+		 * (default: all, whatever [create] since says: this is the asking). */
+		refresh_ctx_t rctx = {
+			.database = c.db,
+			.map = c.cfg->statusmap.map,
+			.instance = c.instance,
+			.dry_run = dry_run,
+			.create = c.cfg->create.spec,
+			.create_start_ms = since_ms,
+			.create_only = true,
+		};
+
+		total = backfill_total(&c, 0);
+		bp.total = total > 0 ? (uint64_t)total : 0;
+		bp.tty = isatty(STDERR_FILENO) == 1;
+		bp.start_ms = bp.last_ms = clock_mono_ms();
+		if (since_ms > 0) {
+			timefmt_format_iso8601(since_ms, false, t, sizeof(t));
+			fprintf(stderr, "create-tickets: detections first seen since %s\n", t);
+		}
+		ok = refresh_all(c.client, &rctx, 0, (size_t)c.cfg->watch.rescan_batch,
+		    backfill_on_progress, &bp, &stats, &err);
+		backfill_show(&bp, stats.scanned + stats.missing, true);
+	}
+	printf("scanned %llu detection(s): %s %llu for a ticket in %s, %llu already queued or "
+	    "ticketed%s (%.1f s)\n", (unsigned long long)stats.scanned,
+	    dry_run ? "would queue" : "queued", (unsigned long long)stats.create_queued,
+	    ticketspec_target_name(ticketspec_target(c.cfg->create.spec)),
+	    (unsigned long long)stats.create_existing, dry_run ? "; dry run: nothing written" : "",
+	    (double)(clock_mono_ms() - bp.start_ms) / 1000.0);
+	if (!ok)
+		rc = ctl_fail(cmd, "stopped: %s", err.message);
+	else if (stats.create_queued > 0 && !dry_run)
+		fprintf(stderr, "ticketsyncctl %s: the active ticketsyncd creates them at [create] "
+		    "rate_limit = %lld/s; `ticketsyncctl status` shows the queue\n", cmd->name,
+		    (long long)c.cfg->create.rate_limit);
+cleanup:
+	ctl_close(&c);
+	return rc;
+}
+
 /* ---- status ---- */
 
 static int
@@ -868,10 +954,12 @@ cmd_replay(int argc, char **argv, const ctl_cmd_t *cmd)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "detection", required_argument, NULL, 'd' },
+		{ "create", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL;
+	const char *path = NULL, *coll = STORE_COLL_STATE;
+	bool create = false;
 	replay_ctx_t want = { 0 };
 	int64_t *replayed = NULL;
 	size_t nreplayed = 0;
@@ -881,7 +969,7 @@ cmd_replay(int argc, char **argv, const ctl_cmd_t *cmd)
 	ctl_t c;
 	int ch, rc;
 
-	while ((ch = ctl_getopt(argc, argv, ":c:d:h", longopts)) != -1) {
+	while ((ch = ctl_getopt(argc, argv, ":c:d:Ch", longopts)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
 		case 'd':
@@ -891,6 +979,7 @@ cmd_replay(int argc, char **argv, const ctl_cmd_t *cmd)
 				    optarg);
 			}
 			break;
+		case 'C': coll = STORE_COLL_CREATE_STATE, create = true; break;
 		case 'h': free(want.ids); cmd_usage(stdout, cmd); return EXIT_OK;
 		default: free(want.ids); return bad_option(cmd, ch, argv);
 		}
@@ -906,8 +995,7 @@ cmd_replay(int argc, char **argv, const ctl_cmd_t *cmd)
 	named = want.n > 0;
 	if (!named) {
 		/* All of them: list first, so each replay is audited under its detection. */
-		if (!outbox_view_parked(c.client, c.db, STORE_COLL_STATE, 0, replay_on_parked, &want,
-		        &err)) {
+		if (!outbox_view_parked(c.client, c.db, coll, 0, replay_on_parked, &want, &err)) {
 			rc = ctl_fail(cmd, "%s", err.message);
 			goto cleanup;
 		}
@@ -917,7 +1005,7 @@ cmd_replay(int argc, char **argv, const ctl_cmd_t *cmd)
 	 * audit trail never claims a replay that did not happen. */
 	for (size_t i = 0; i < want.n; i++) {
 		int64_t count = 0;
-		if (!outbox_replay_parked(c.client, c.db, STORE_COLL_STATE, &want.ids[i], 1,
+		if (!outbox_replay_parked(c.client, c.db, coll, &want.ids[i], 1,
 		        clock_wall_ms(), &count, &err)) {
 			rc = ctl_fail(cmd, "detection %lld: %s", (long long)want.ids[i], err.message);
 			break;
@@ -936,14 +1024,17 @@ cmd_replay(int argc, char **argv, const ctl_cmd_t *cmd)
 				.event = AUDIT_REPLAYED,
 				.has_detection_id = true,
 				.detection_id = replayed[off + i],
-				.message = "parked detection queued again by ticketsyncctl replay-parked",
+				.message = !create
+				    ? "parked detection queued again by ticketsyncctl replay-parked"
+				    : "parked ticket creation queued again by ticketsyncctl replay-parked --create",
 				.instance = c.instance,
 			};
 		if (!audit_append_many(c.client, c.db, recs, take, &err))
 			log_warnx("audit write failed: %s", err.message);
 	}
-	printf("replayed %zu parked detection(s)%s\n", nreplayed,
-	    nreplayed ? "; the daemon pushes them at its next tick" : "");
+	printf("replayed %zu parked %s%s\n", nreplayed,
+	    create ? "ticket creation(s)" : "detection(s)",
+	    nreplayed ? "; the daemon sends them at its next tick" : "");
 cleanup:
 	free(recs);
 	free(replayed);
@@ -1001,6 +1092,14 @@ static const ctl_cmd_t ctl_cmds[] = {
 	  "  -n, --dry-run      count what would be queued, write nothing\n"
 	  "  -p, --push         then push through the daemon's engine and limits until\n"
 	  "                     nothing is due (needs the [extrahop] settings)\n", cmd_backfill },
+	{ "create-tickets", "ticket existing detections that have none",
+	  "Queue a ticket creation ([create]) for every detection that qualifies and has no\n"
+	  "ticket yet (none in tickets, no ticket_id on it, none queued), whatever\n"
+	  "[create] since says; the active ticketsyncd then creates them, exactly once,\n"
+	  "at [create] rate_limit.",
+	  "create-tickets [--since TIME] [--dry-run]",
+	  "  -s, --since TIME   only detections first seen since TIME (as for backfill)\n"
+	  "  -n, --dry-run      count what would be queued, write nothing\n", cmd_create_tickets },
 	{ "status", "pending, parked, last push, checkpoint, counts by outcome",
 	  "Pending, in flight, synced and parked detections (parked ones with their\n"
 	  "reasons), the last acknowledged push, the checkpoint's age and lag, and the\n"
@@ -1019,10 +1118,12 @@ static const ctl_cmd_t ctl_cmds[] = {
 	  "  -l, --limit N      at most N records (default 50, 0: all)\n"
 	  "  -j, --json         JSON Lines, one record per line\n", cmd_audit },
 	{ "replay-parked", "queue parked detections again",
-	  "Queue parked detections (ones ExtraHop refused) again, due now; each replay is\n"
+	  "Queue parked detections (ones ExtraHop refused; with --create, ticket creations\n"
+	  "the ticket system refused) again, due now; each replay is\n"
 	  "audited as \"replayed\".",
-	  "replay-parked [--detection ID ...]",
-	  "  -d, --detection ID only these (repeat, or 1,2,3); default: all parked\n", cmd_replay },
+	  "replay-parked [--create] [--detection ID ...]",
+	  "  -d, --detection ID only these (repeat, or 1,2,3); default: all parked\n"
+	  "  -C, --create       parked ticket creations instead of parked pushes\n", cmd_replay },
 	{ "help", "help on a command", "Help on a command.", "help COMMAND", "", cmd_help },
 };
 

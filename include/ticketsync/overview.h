@@ -1,7 +1,7 @@
 /*
  * overview: everything `ticketsyncctl status` shows, gathered from MongoDB in a few
- * queries: outbox counts (outbox_view_counts), the oldest parked detections with their
- * reasons, the newest acknowledged push (audit), the watcher's checkpoint (how long
+ * queries: outbox counts (outbox_view_counts) of the ExtraHop pushes and of ticket
+ * creation, the oldest parked detections of each with their reasons, the newest acknowledged push (audit), the watcher's checkpoint (how long
  * ago it was saved, and how far its stream position is behind now), and the audit
  * trail counted by event.
  *
@@ -40,6 +40,10 @@ typedef struct overview {
 	outbox_counts_t counts;
 	overview_parked_t *parked; /* oldest first, at most the limit asked for */
 	size_t n_parked;
+	/* Ticket creation's queue (ticketsync_create_state; all zero when never used). */
+	outbox_counts_t create_counts;
+	overview_parked_t *create_parked;
+	size_t n_create_parked;
 
 	bool has_last_push;
 	int64_t last_push_ms;

@@ -17,6 +17,7 @@
 #include <mongoc/mongoc.h>
 
 struct statusmap;
+struct ticketspec;
 
 typedef struct refresh_ctx {
 	const char *database;
@@ -24,6 +25,11 @@ typedef struct refresh_ctx {
 	const char *instance;   /* written into audit records */
 	bool dry_run;           /* reconcile and count, write nothing */
 	int64_t fencing;        /* the lease's token the writes carry (0: none) */
+	/* Ticket creation ([create]): detections without a ticket that qualify are queued
+	 * (createq_offer). NULL: none. */
+	const struct ticketspec *create;
+	int64_t create_start_ms;  /* first seen before this: not ticketed (0: any) */
+	bool create_only;         /* queue creations only (ticketsyncctl create-tickets) */
 } refresh_ctx_t;
 
 typedef struct refresh_stats {
@@ -35,6 +41,8 @@ typedef struct refresh_stats {
 	uint64_t no_ticket;
 	uint64_t unmapped;
 	uint64_t rejected;      /* malformed detection or ticket */
+	uint64_t create_queued;   /* queued for a ticket ([create]) */
+	uint64_t create_existing; /* qualified, but already queued or ticketed */
 } refresh_stats_t;
 
 /* Reconcile the given detections, plus every detection whose last winning ticket is

@@ -25,6 +25,7 @@
 #define STORE_COLL_DETECTIONS "detections"
 #define STORE_COLL_TICKETS "tickets"
 #define STORE_COLL_STATE "ticketsync_state"
+#define STORE_COLL_CREATE_STATE "ticketsync_create_state" /* ticket creation's outbox */
 #define STORE_COLL_AUDIT "ticketsync_audit"
 #define STORE_COLL_CHECKPOINTS "ticketsync_checkpoints"
 #define STORE_COLL_LEASES "ticketsync_leases"

@@ -11,7 +11,8 @@
 #include "ticketsync/xalloc.h"
 
 typedef struct overview_parked_ctx {
-	overview_t *o;
+	overview_parked_t **list;
+	size_t *n;
 	size_t cap;
 } overview_parked_ctx_t;
 
@@ -22,13 +23,8 @@ overview_on_parked(const bson_t *doc, void *arg)
 	overview_parked_t *p;
 	const char *s;
 
-	if (c->o->n_parked == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-
-		c->o->parked = xreallocarray(c->o->parked, cap, sizeof(*c->o->parked));
-		c->cap = cap;
-	}
-	p = &c->o->parked[c->o->n_parked++];
+	xgrow((void **)c->list, &c->cap, *c->n + 1, sizeof(**c->list));
+	p = &(*c->list)[(*c->n)++];
 	memset(p, 0, sizeof(*p));
 	p->id = store_doc_int64(doc, "_id", 0);
 	if ((s = store_doc_utf8(doc, "ticket_id", NULL)) != NULL)
@@ -99,7 +95,8 @@ bool
 overview_collect(mongoc_client_t *client, const char *db, int64_t now_ms, size_t parked_limit,
     overview_t *out, bson_error_t *err)
 {
-	overview_parked_ctx_t pc = { .o = out };
+	overview_parked_ctx_t pc = { .list = &out->parked, .n = &out->n_parked };
+	overview_parked_ctx_t cpc = { .list = &out->create_parked, .n = &out->n_create_parked };
 	audit_query_t q = { .event = AUDIT_PUSHED, .limit = 1 };
 	bson_t token;
 	bool found = false;
@@ -108,9 +105,13 @@ overview_collect(mongoc_client_t *client, const char *db, int64_t now_ms, size_t
 	out->now_ms = now_ms;
 	if (!outbox_view_counts(client, db, STORE_COLL_STATE, now_ms, &out->counts, err))
 		return false;
+	if (!outbox_view_counts(client, db, STORE_COLL_CREATE_STATE, now_ms, &out->create_counts, err))
+		return false;
 	if (parked_limit > 0) {
 		if (!outbox_view_parked(client, db, STORE_COLL_STATE, parked_limit, overview_on_parked,
-		        &pc, err))
+		        &pc, err) ||
+		    !outbox_view_parked(client, db, STORE_COLL_CREATE_STATE, parked_limit,
+		        overview_on_parked, &cpc, err))
 			return false;
 	}
 	if (!audit_query(client, db, &q, overview_on_push, out, NULL, err))
@@ -135,6 +136,7 @@ overview_free(overview_t *o)
 	if (o == NULL)
 		return;
 	free(o->parked);
+	free(o->create_parked);
 	free(o->events);
 	memset(o, 0, sizeof(*o));
 }

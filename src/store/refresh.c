@@ -11,6 +11,7 @@
 
 #include "ticketsync/audit.h"
 #include "ticketsync/clock.h"
+#include "ticketsync/createq.h"
 #include "ticketsync/detection.h"
 #include "ticketsync/log.h"
 #include "ticketsync/metrics.h"
@@ -20,6 +21,7 @@
 #include "ticketsync/statusmap.h"
 #include "ticketsync/store.h"
 #include "ticketsync/ticket.h"
+#include "ticketsync/ticketspec.h"
 #include "ticketsync/xalloc.h"
 
 /* Detections per chunk when the caller hands over ids. */
@@ -56,6 +58,9 @@ typedef struct refresh_chunk {
 	size_t *w_candidates;       /* tickets listing the detection */
 	outbox_set_result_t *w_results;
 	size_t nwrites, capwrites;
+	/* Detections to queue for a ticket ([create]); point into dets. */
+	createq_candidate_t *creates;
+	size_t ncreates, capcreates;
 } refresh_chunk_t;
 
 static int
@@ -94,7 +99,7 @@ refresh_chunk_clear(refresh_chunk_t *c)
 		bson_destroy(c->w_desired[i]);
 		bson_destroy(c->w_baseline[i]);
 	}
-	c->ndets = c->ntickets = c->nstates = c->naudits = c->nwrites = 0;
+	c->ndets = c->ntickets = c->nstates = c->naudits = c->nwrites = c->ncreates = 0;
 }
 
 static void
@@ -112,6 +117,7 @@ refresh_chunk_free(refresh_chunk_t *c)
 	free(c->w_tickets);
 	free(c->w_candidates);
 	free(c->w_results);
+	free(c->creates);
 }
 
 /* Room for one more pending write in every parallel array. */
@@ -294,6 +300,14 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 		.last_pushed = (st != NULL && st->has_pushed) ? &st->pushed : NULL,
 	};
 	reconcile_run(&in, &res);
+	if (ctx->create != NULL &&
+	    ticketspec_qualify(ctx->create, d->doc, &det, res.outcome != RECONCILE_NO_TICKET,
+	        ctx->create_start_ms) == TICKETSPEC_CREATE) {
+		xgrow((void **)&c->creates, &c->capcreates, c->ncreates + 1, sizeof(*c->creates));
+		c->creates[c->ncreates++] = (createq_candidate_t){ .doc = d->doc, .det = det };
+	}
+	if (ctx->create_only)
+		return;
 	switch (res.outcome) {
 	case RECONCILE_NO_TICKET:
 		stats->no_ticket++;
@@ -415,6 +429,23 @@ refresh_write(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chunk_t
 	return ok;
 }
 
+/* Queue the chunk's detections that qualify for a ticket. */
+static bool
+refresh_create(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chunk_t *c,
+    int64_t now, refresh_stats_t *stats, bson_error_t *err)
+{
+	createq_stats_t cs = { 0 };
+	bool ok;
+
+	if (c->ncreates == 0)
+		return true;
+	ok = createq_offer(client, ctx->database, ctx->create, c->creates, c->ncreates, ctx->dry_run,
+	    now, &cs, err);
+	stats->create_queued += cs.queued;
+	stats->create_existing += cs.existing;
+	return ok;
+}
+
 /* c->dets holds the chunk's detections; load the rest and reconcile each. */
 static bool
 refresh_chunk_run(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chunk_t *c,
@@ -464,7 +495,8 @@ refresh_chunk_run(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chu
 			continue;
 		refresh_one(ctx, c, &c->dets[i], stats);
 	}
-	ok = refresh_write(client, ctx, c, now, stats, err);
+	ok = refresh_write(client, ctx, c, now, stats, err) && refresh_create(client, ctx, c, now,
+	    stats, err);
 cleanup:
 	/* Audit what was decided even when a later write failed: it happened. */
 	if (c->naudits > 0 && !ctx->dry_run) {

@@ -12,6 +12,7 @@
 
 const char *const schema_service_collections[] = {
 	STORE_COLL_STATE,
+	STORE_COLL_CREATE_STATE,
 	STORE_COLL_AUDIT,
 	STORE_COLL_CHECKPOINTS,
 	STORE_COLL_LEASES,

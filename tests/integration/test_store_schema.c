@@ -115,16 +115,18 @@ test_ensure_twice(void **state)
 
 	ensure(f, NULL, false, &plan);
 	print_plan(&plan);
-	/* Six collections and every index of the schema files. */
+	/* Seven collections and every index of the schema files. */
 	assert_true(plan_mentions(&plan, "create collection", ".detections"));
 	assert_true(plan_mentions(&plan, "create collection", ".ticketsync_state"));
 	assert_true(plan_mentions(&plan, "create index detection_ids_1", ".tickets"));
 	assert_true(plan_mentions(&plan, "create index claim_id_1", ".ticketsync_state"));
 	assert_true(plan_mentions(&plan, "create index event_1_at_-1", ".ticketsync_audit"));
 	assert_true(plan_mentions(&plan, "create collection", ".ticketsync_leases"));
-	assert_int_equal(plan.n, 6 + 1 + 2 + 4);
+	assert_true(plan_mentions(&plan, "create collection", ".ticketsync_create_state"));
+	assert_true(plan_mentions(&plan, "create index claim_id_1", ".ticketsync_create_state"));
+	assert_int_equal(plan.n, 7 + 1 + 2 + 2 + 4);
 	schema_plan_destroy(&plan);
-	assert_int_equal(count_collections(f), 6);
+	assert_int_equal(count_collections(f), 7);
 	assert_true(has_index(f, STORE_COLL_TICKETS, "detection_ids_1"));
 	assert_true(has_index(f, STORE_COLL_AUDIT, "at_-1"));
 	assert_true(has_index(f, STORE_COLL_STATE, "state_1_next_attempt_at_1"));
@@ -177,7 +179,7 @@ test_service_only_leaves_foreign_collections(void **state)
 	assert_true(plan_mentions(&plan, "create collection", ".ticketsync_checkpoints"));
 	assert_true(plan_mentions(&plan, "create collection", ".ticketsync_leases"));
 	schema_plan_destroy(&plan);
-	assert_int_equal(count_collections(f), 5);
+	assert_int_equal(count_collections(f), 6);
 	/* Still no validator on detections: anything goes in. */
 	assert_int_equal(insert_json(f, STORE_COLL_DETECTIONS, "{\"_id\": \"junk\"}"), 0);
 

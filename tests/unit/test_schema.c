@@ -59,7 +59,7 @@ static void
 test_every_embedded_schema_parses(void **state)
 {
 	(void)state;
-	assert_int_equal(schema_embedded_count, 6); /* five collections + ticketsync_leases */
+	assert_int_equal(schema_embedded_count, 7); /* six collections + ticketsync_leases */
 	for (size_t i = 0; i < schema_embedded_count; i++) {
 		schema_spec_t spec;
 		bson_error_t err;
@@ -261,7 +261,7 @@ test_service_collections(void **state)
 		assert_true(schema_spec_load(schema_service_collections[n], &spec, &err));
 		schema_spec_destroy(&spec);
 	}
-	assert_int_equal(n, 4); /* state, audit, checkpoints, leases */
+	assert_int_equal(n, 5); /* state, create_state, audit, checkpoints, leases */
 }
 
 int

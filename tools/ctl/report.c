@@ -242,6 +242,43 @@ report_age(int64_t now, int64_t then, char *buf, size_t buflen)
 	snprintf(buf, buflen, "%s ago", d);
 }
 
+/* Whether ticket creation has ever queued anything here. */
+static bool
+report_create_used(const overview_t *o)
+{
+	const outbox_counts_t *k = &o->create_counts;
+
+	return k->pending + k->in_flight + k->synced + k->parked > 0;
+}
+
+static void
+report_parked_table(FILE *out, const char *what, const overview_parked_t *list, size_t n,
+    int64_t total)
+{
+	static const char *const h[] = { "DETECTION", "TICKET", "PARKED AT", "ATTEMPTS", "REASON" };
+	report_table_t *tbl;
+
+	if (n == 0)
+		return;
+	tbl = report_table_new(5, h);
+	report_table_set_right(tbl, 0);
+	report_table_set_right(tbl, 3);
+	report_table_set_max_width(tbl, 4, 100);
+	fprintf(out, "\n%s (oldest %zu of %lld):\n", what, n, (long long)total);
+	for (size_t i = 0; i < n; i++) {
+		const overview_parked_t *p = &list[i];
+		char id[24], att[16], at[TIMEFMT_ISO_MAX];
+		const char *cells[5] = { id, p->ticket_id[0] ? p->ticket_id : NULL, at, att, p->reason };
+
+		snprintf(id, sizeof(id), "%lld", (long long)p->id);
+		snprintf(att, sizeof(att), "%d", (int)p->attempts);
+		timefmt_format_iso8601(p->parked_at_ms, false, at, sizeof(at));
+		report_table_add(tbl, cells);
+	}
+	report_table_print(tbl, out);
+	report_table_free(tbl);
+}
+
 void
 report_status_print(FILE *out, const overview_t *o)
 {
@@ -313,51 +350,40 @@ report_status_print(FILE *out, const overview_t *o)
 	}
 	fputc('\n', out);
 
-	if (o->n_parked > 0) {
-		static const char *const h[] = { "DETECTION", "TICKET", "PARKED AT", "ATTEMPTS",
-			"REASON" };
-		report_table_t *tbl = report_table_new(5, h);
+	report_parked_table(out, "parked detections", o->parked, o->n_parked, c->parked);
+	if (report_create_used(o)) {
+		const outbox_counts_t *k = &o->create_counts;
 
-		report_table_set_right(tbl, 0);
-		report_table_set_right(tbl, 3);
-		report_table_set_max_width(tbl, 4, 100);
-		fprintf(out, "\nparked detections (oldest %zu of %lld):\n", o->n_parked,
-		    (long long)c->parked);
-		for (size_t i = 0; i < o->n_parked; i++) {
-			const overview_parked_t *p = &o->parked[i];
-			char id[24], att[16], at[TIMEFMT_ISO_MAX];
-			const char *cells[5] = { id, p->ticket_id[0] ? p->ticket_id : NULL, at, att,
-				p->reason };
-			snprintf(id, sizeof(id), "%lld", (long long)p->id);
-			snprintf(att, sizeof(att), "%d", (int)p->attempts);
-			timefmt_format_iso8601(p->parked_at_ms, false, at, sizeof(at));
-			report_table_add(tbl, cells);
+		fprintf(out, "\nticket creation ([create]; ticketsync_create_state)\n");
+		report_thousands((uint64_t)k->pending, n, sizeof(n));
+		fprintf(out, "  queued        %12s", n);
+		report_thousands((uint64_t)k->due, n, sizeof(n));
+		fprintf(out, "   due now %s", n);
+		if (k->oldest_pending_age_ms >= 0) {
+			timefmt_format_duration(k->oldest_pending_age_ms, a, sizeof(a));
+			fprintf(out, ", oldest waiting %s", a);
 		}
-		report_table_print(tbl, out);
-		report_table_free(tbl);
+		fputc('\n', out);
+		report_thousands((uint64_t)k->in_flight, n, sizeof(n));
+		fprintf(out, "  in flight     %12s\n", n);
+		report_thousands((uint64_t)k->synced, n, sizeof(n));
+		fprintf(out, "  created       %12s\n", n);
+		report_thousands((uint64_t)k->parked, n, sizeof(n));
+		fprintf(out, "  parked        %12s%s\n", n,
+		    k->parked > 0 ? "   (replay-parked --create queues them again)" : "");
+		report_parked_table(out, "parked creations", o->create_parked, o->n_create_parked,
+		    k->parked);
 	}
 }
 
-void
-report_status_json(const overview_t *o, bson_t *out)
+static void
+report_parked_json(bson_t *out, const overview_parked_t *list, size_t n)
 {
-	const outbox_counts_t *c = &o->counts;
-	bson_t sub, arr, item;
+	bson_t arr, item;
 
-	bson_init(out);
-	report_append_time(out, "now", o->now_ms);
-	BSON_APPEND_INT64(out, "pending", c->pending);
-	BSON_APPEND_INT64(out, "in_flight", c->in_flight);
-	BSON_APPEND_INT64(out, "synced", c->synced);
-	BSON_APPEND_INT64(out, "parked", c->parked);
-	BSON_APPEND_INT64(out, "due", c->due);
-	if (c->oldest_pending_age_ms >= 0)
-		BSON_APPEND_INT64(out, "oldest_pending_age_ms", c->oldest_pending_age_ms);
-	else
-		BSON_APPEND_NULL(out, "oldest_pending_age_ms");
 	BSON_APPEND_ARRAY_BEGIN(out, "parked_list", &arr);
-	for (size_t i = 0; i < o->n_parked; i++) {
-		const overview_parked_t *p = &o->parked[i];
+	for (size_t i = 0; i < n; i++) {
+		const overview_parked_t *p = &list[i];
 		char k[16];
 		const char *key;
 
@@ -378,6 +404,34 @@ report_status_json(const overview_t *o, bson_t *out)
 		bson_append_document_end(&arr, &item);
 	}
 	bson_append_array_end(out, &arr);
+}
+
+void
+report_status_json(const overview_t *o, bson_t *out)
+{
+	const outbox_counts_t *c = &o->counts;
+	bson_t sub;
+
+	bson_init(out);
+	report_append_time(out, "now", o->now_ms);
+	BSON_APPEND_INT64(out, "pending", c->pending);
+	BSON_APPEND_INT64(out, "in_flight", c->in_flight);
+	BSON_APPEND_INT64(out, "synced", c->synced);
+	BSON_APPEND_INT64(out, "parked", c->parked);
+	BSON_APPEND_INT64(out, "due", c->due);
+	if (c->oldest_pending_age_ms >= 0)
+		BSON_APPEND_INT64(out, "oldest_pending_age_ms", c->oldest_pending_age_ms);
+	else
+		BSON_APPEND_NULL(out, "oldest_pending_age_ms");
+	report_parked_json(out, o->parked, o->n_parked);
+	BSON_APPEND_DOCUMENT_BEGIN(out, "create", &sub);
+	BSON_APPEND_INT64(&sub, "pending", o->create_counts.pending);
+	BSON_APPEND_INT64(&sub, "in_flight", o->create_counts.in_flight);
+	BSON_APPEND_INT64(&sub, "created", o->create_counts.synced);
+	BSON_APPEND_INT64(&sub, "parked", o->create_counts.parked);
+	BSON_APPEND_INT64(&sub, "due", o->create_counts.due);
+	report_parked_json(&sub, o->create_parked, o->n_create_parked);
+	bson_append_document_end(out, &sub);
 	if (o->has_last_push) {
 		BSON_APPEND_DOCUMENT_BEGIN(out, "last_push", &sub);
 		report_append_time(&sub, "at", o->last_push_ms);
