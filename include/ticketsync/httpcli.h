@@ -69,11 +69,18 @@ typedef void (*httpcli_done_fn)(const httpcli_reply_t *reply, void *arg);
 
 httpcli_t *httpcli_new(struct event_base *base, const httpcli_opts_t *opts, bson_error_t *err);
 
+/* httpcli_request's flags. */
+#define HTTPCLI_UNGATED 0x1u /* a read that changes nothing: not held by the gate */
+/* A request that must never be sent twice (a create): on a new connection. libcurl
+ * silently sends a request again when the kept-alive connection it reused dies before
+ * any reply, and a server may have acted on the first copy (a second ticket). */
+#define HTTPCLI_ONCE 0x2u
+
 /* Start a request; done runs exactly once, later, on the loop. headers: NULL-terminated
  * extra "Name: value" lines or NULL. 0, or -1 with err (nothing will run). */
 int httpcli_request(httpcli_t *c, const char *method, const char *path, const char *body,
-    size_t body_len, const char *const *headers, httpcli_done_fn done, void *arg,
-    bson_error_t *err);
+    size_t body_len, const char *const *headers, unsigned flags, httpcli_done_fn done,
+    void *arg, bson_error_t *err);
 
 /* Asked right before each request goes on the wire (CURLOPT_PREREQFUNCTION); when it
  * says no, the request completes as cancelled without being sent. NULL: always. */

@@ -220,7 +220,7 @@ dest_ticket_create(dest_ticket_req_t *r)
 	}
 	r->created = true;
 	if (httpcli_request(d->http, req.method, req.path, req.body, req.body_len, headers,
-	        dest_ticket_on_create, r, &err) != 0) {
+	        HTTPCLI_ONCE, dest_ticket_on_create, r, &err) != 0) {
 		dest_ticket_set(&r->reply, PUSHPLAN_RETRY, 0, CURLE_FAILED_INIT, -1, err.message);
 		dest_ticket_defer(r);
 	}
@@ -334,7 +334,7 @@ dest_ticket_send(void *impl, const outbox_item_t *item, dest_done_fn done, void 
 		break;
 	case TICKETAPI_LOOKUP:
 		ticketapi_lookup_request(&d->target, r->desired, &req);
-		if (httpcli_request(d->http, req.method, req.path, req.body, req.body_len, NULL,
+		if (httpcli_request(d->http, req.method, req.path, req.body, req.body_len, NULL, 0,
 		        dest_ticket_on_lookup, r, err) != 0) {
 			dest_ticket_set(&r->reply, PUSHPLAN_RETRY, 0, CURLE_FAILED_INIT, -1, err->message);
 			dest_ticket_defer(r);
@@ -413,8 +413,9 @@ dest_ticket_check(dest_ticket_t *d, void (*done)(bool ok, const char *message, v
 		dest_ticket_req_free(r);
 		return;
 	}
-	if (httpcli_request(d->http, req.method, req.path, NULL, 0, NULL, dest_ticket_on_check, r,
-	        &err) != 0) {
+	/* Asked by every instance, active or not: it reads, and /readyz reports it. */
+	if (httpcli_request(d->http, req.method, req.path, NULL, 0, NULL, HTTPCLI_UNGATED,
+	        dest_ticket_on_check, r, &err) != 0) {
 		done(false, err.message, arg);
 		d->outstanding--;
 		dest_ticket_req_free(r);

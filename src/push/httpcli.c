@@ -212,8 +212,8 @@ httpcli_done(CURL *easy, CURLcode rc, void *arg)
 
 int
 httpcli_request(httpcli_t *c, const char *method, const char *path, const char *body,
-    size_t body_len, const char *const *headers, httpcli_done_fn done, void *arg,
-    bson_error_t *err)
+    size_t body_len, const char *const *headers, unsigned flags, httpcli_done_fn done,
+    void *arg, bson_error_t *err)
 {
 	httpcli_req_t *r;
 	CURL *easy = curl_easy_init();
@@ -269,8 +269,12 @@ httpcli_request(httpcli_t *c, const char *method, const char *path, const char *
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
 	}
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, r->headers);
-	curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, httpcli_prereq);
-	curl_easy_setopt(easy, CURLOPT_PREREQDATA, c);
+	if (flags & HTTPCLI_ONCE)
+		curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+	if (!(flags & HTTPCLI_UNGATED)) {
+		curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, httpcli_prereq);
+		curl_easy_setopt(easy, CURLOPT_PREREQDATA, c);
+	}
 	if (curlev_add(c->cev, easy, httpcli_done, r, err) != 0) {
 		curl_easy_cleanup(easy);
 		httpcli_req_free(r);
