@@ -10,20 +10,16 @@
 // trigger writes what it has and leaves judging to ticketsyncd, which reports a
 // malformed detection in its log and audit trail instead of it vanishing here.
 //
-// Written in plain ES5 so that any trigger engine runs it; only the optional block
-// keeps ExtraHop's example exactly as published (with its `const`).
+// It writes nothing else: tickets are created by ticketsyncd ([create] in
+// ticketsync.ini), durably and exactly once, not fire-and-forget from here.
+//
+// Written in plain ES5 so that any trigger engine runs it.
 
 // ---- Settings -------------------------------------------------------------------
 // MongoDB database: the same name as "database" under [mongodb] in ticketsync.ini.
 var DB = 'extrahop';
 // Name of the MongoDB ODS target; '' uses the default target (Remote.MongoDB).
 var MONGODB_TARGET = '';
-// Optional, off by default: also open a ticket in the ticket system over an HTTP ODS
-// target when a detection first appears, exactly as ExtraHop's documentation shows
-// ("Configure ticket tracking for detections"). ticketsync does not need it.
-var OPEN_TICKETS_OVER_HTTP = false;
-// Name of that HTTP ODS target.
-var HTTP_TARGET = 'ticket-server';
 // ---------------------------------------------------------------------------------
 
 // Depth limit for copying the type-specific `properties` (they are small in practice;
@@ -234,6 +230,8 @@ function tsDocument(d) {
     set.assignee = tsString(d.assignee);
     set.resolution = tsString(d.resolution);
     set.participants = tsList(d.participants).map(tsParticipant);
+    // Custom detections are the ones users define: REST calls them user-created.
+    set.is_user_created = d.isCustom === true;
     tsMitre(d.mitreCategories, set);
     if (d.properties !== undefined && d.properties !== null) {
         set.properties = tsPlain(d.properties, 0);
@@ -251,39 +249,6 @@ function tsDocument(d) {
     return set;
 }
 
-// ExtraHop's documented example: a Jira issue over an HTTP ODS target.
-function tsOpenTicket() {
-    const summary = "ExtraHop Detection: " + Detection.id + ": " + Detection.title;
-    const description = "ExtraHop has detected the following event on your network: " + Detection.description
-    const payload = {
-        "fields": {
-            "summary": summary,
-            "assignee": {
-                "name": "escalations_team"
-            },
-            "reporter": {
-                "name": "ExtraHop"
-            },
-            "priority": {
-                "id": Detection.riskScore
-            },
-            "labels": Detection.categories,
-            "mitreCategories": Detection.mitreCategories,
-            "description": description
-        }
-    };
-
-    const req = {
-        'path': '/rest/api/issue',
-        'headers': {
-            'Content-Type': 'application/json'
-        },
-        'payload': JSON.stringify(payload)
-    };
-
-    Remote.HTTP(HTTP_TARGET).post(req);
-}
-
 function tsMain() {
     var id = Detection.id;
     var mongo;
@@ -297,9 +262,6 @@ function tsMain() {
     }
     mongo = MONGODB_TARGET === '' ? Remote.MongoDB : Remote.MongoDB(MONGODB_TARGET);
     mongo.update(DB + '.detections', { _id: id }, { $set: tsDocument(Detection) }, { upsert: true });
-    if (OPEN_TICKETS_OVER_HTTP && Detection.isEventCreate) {
-        tsOpenTicket();
-    }
 }
 
 tsMain();

@@ -7,7 +7,7 @@
 //    "args": ["<db>.detections", {"_id": 1}, {"$set": {...}}, {"upsert": true}]}
 //   {"fixture": "...", "kind": "http", "target": "ticket-server", "method": "post", "req": {...}}
 //
-// usage: run-trigger.js [--db NAME] [--numbers relaxed|double|int64] [--open-tickets]
+// usage: run-trigger.js [--db NAME] [--numbers relaxed|double|int64]
 //                       [--mongodb-target NAME]
 //
 // --numbers says how JavaScript numbers are written, because ExtraHop does not document
@@ -20,7 +20,7 @@ const { fixtures } = require('./fixtures');
 function usage(msg) {
   if (msg) process.stderr.write(`run-trigger: ${msg}\n`);
   process.stderr.write('usage: run-trigger.js [--db NAME] [--numbers relaxed|double|int64] '
-    + '[--open-tickets] [--mongodb-target NAME]\n');
+    + '[--mongodb-target NAME]\n');
   process.exit(2);
 }
 
@@ -34,7 +34,6 @@ function parseArgs(argv) {
     };
     if (a === '--db') o.settings.DB = value();
     else if (a === '--numbers') o.numbers = value();
-    else if (a === '--open-tickets') o.settings.OPEN_TICKETS_OVER_HTTP = true;
     else if (a === '--mongodb-target') o.settings.MONGODB_TARGET = value();
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument "${a}"`);

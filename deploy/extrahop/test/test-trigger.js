@@ -60,6 +60,7 @@ test('seed detection: every camelCase property lands under its REST name', () =>
       { role: 'victim', id: 900002, object_type: 'device', object_id: 1234,
         discovery_id: 'f00dfeed00000001', ipaddrs: ['192.0.2.10'], external: false },
     ],
+    is_user_created: false,
     mitre_tactics: [
       { id: 'TA0006', name: 'Credential Access', url: 'https://attack.mitre.org/tactics/TA0006/' },
     ],
@@ -87,6 +88,7 @@ test('null risk score stays null; a null end time stays null', () => {
 test('custom detection type is kept as is; absent MITRE and properties', () => {
   const s = set('custom-detection-type');
   assert.strictEqual(s.type, 'custom.exfil_over_dns');
+  assert.strictEqual(s.is_user_created, true, 'a custom detection is user-created');
   assert.deepStrictEqual(s.categories, []);
   assert.deepStrictEqual(s.mitre_tactics, []);
   assert.deepStrictEqual(s.mitre_techniques, []);
@@ -202,47 +204,19 @@ test('the database name is written in one place only', () => {
   assert.strictEqual((src.match(/\.detections'/g) || []).length, 1);
 });
 
-test('ticket over HTTP: off by default, even for a new detection', () => {
+test('only the MongoDB write: tickets are ticketsyncd\'s ([create]), never fire-and-forget', () => {
   for (const f of fixtures()) {
     const rec = runTrigger(f.detection, { event: f.event });
     assert.strictEqual(rec.http.length, 0, f.name);
   }
-});
-
-test('ticket over HTTP when enabled: ExtraHop\'s documented request, first event only', () => {
-  const script = compile({ OPEN_TICKETS_OVER_HTTP: true });
-  const first = fixture('seed-first-event').detection;
-  const rec = runTrigger(first, { script });
-  assert.strictEqual(rec.mongo.length, 1, 'the MongoDB write still happens');
-  assert.strictEqual(rec.http.length, 1);
-  const h = rec.http[0];
-  assert.strictEqual(h.target, 'ticket-server');
-  assert.strictEqual(h.method, 'post');
-  assert.strictEqual(h.req.path, '/rest/api/issue');
-  assert.deepStrictEqual(h.req.headers, { 'Content-Type': 'application/json' });
-  assert.strictEqual(typeof h.req.payload, 'string');
-  const fields = JSON.parse(h.req.payload).fields;
-  assert.deepStrictEqual(fields, {
-    summary: 'ExtraHop Detection: 1: SMB/CIFS Brute Force',
-    assignee: { name: 'escalations_team' },
-    reporter: { name: 'ExtraHop' },
-    priority: { id: 85 },
-    labels: ['sec.attack', 'sec.action'],
-    mitreCategories: first.mitreCategories,
-    description: 'ExtraHop has detected the following event on your network: Something happened (1).',
-  });
-  const later = runTrigger(fixture('seed-later-event').detection, { script });
-  assert.strictEqual(later.http.length, 0, 'no second ticket on a later event');
-  assert.strictEqual(later.mongo.length, 1);
-});
-
-test('plain ES5 outside ExtraHop\'s verbatim example (any trigger engine runs it)', () => {
   const src = fs.readFileSync(standin.TRIGGER_PATH, 'utf8');
-  const start = src.indexOf('function tsOpenTicket()');
-  const end = src.indexOf('\nfunction tsMain()');
-  assert.ok(start > 0 && end > start);
+  assert.ok(!/Remote\.HTTP/.test(src), 'the trigger has no HTTP ODS call');
+});
+
+test('plain ES5 (any trigger engine runs it)', () => {
+  const src = fs.readFileSync(standin.TRIGGER_PATH, 'utf8');
   // Comments and string literals may say anything; code may not use ES2015+ syntax.
-  const code = (src.slice(0, start) + src.slice(end))
+  const code = src
     .replace(/\/\/[^\n]*/g, '')
     .replace(/'(?:[^'\\\n]|\\.)*'/g, "''");
   for (const [what, re] of [['arrow function', /=>/], ['let', /\blet\b/], ['const', /\bconst\b/],
