@@ -402,7 +402,10 @@ enum ticketspec_verdict
 ticketspec_qualify(const ticketspec_t *s, const bson_t *doc, const detection_t *det,
     bool has_ticket, int64_t start_ms)
 {
-	bool user = ticketspec_doc_bool(doc, "is_user_created");
+	/* Documents written before the trigger wrote is_user_created: custom types are the
+	 * ones users define. */
+	bool user = ticketspec_doc_bool(doc, "is_user_created") ||
+	            (det->type != NULL && strncmp(det->type, "custom.", 7) == 0);
 
 	if (has_ticket || (det->fields.has_ticket_id && det->fields.ticket_id[0] != '\0'))
 		return TICKETSPEC_HAS_TICKET;

@@ -149,6 +149,11 @@ test_qualify_table(void **state)
 		    "{\"is_user_created\": true}", false, 0, TICKETSPEC_CREATE },
 		{ "no user-created, one", 0, NULL, NULL, NULL, TICKETSPEC_USER_NONE,
 		    "{\"is_user_created\": true}", false, 0, TICKETSPEC_USER_CREATED },
+		{ "no user-created, a custom type", 0, NULL, NULL, NULL, TICKETSPEC_USER_NONE,
+		    "{\"type\": \"custom.exfil\"}", false, 0, TICKETSPEC_USER_CREATED },
+		{ "user-created only, a custom type", 0, NULL, NULL, NULL, TICKETSPEC_USER_ONLY,
+		    "{\"type\": \"custom.exfil\", \"is_user_created\": false}", false, 0,
+		    TICKETSPEC_CREATE },
 	};
 
 	(void)state;
