@@ -1,7 +1,7 @@
 /* fx_api: ExtraHop REST endpoints over the store. */
 #include "fx_api.h"
 
-#include "fx_json.h"
+#include "fc_json.h"
 #include "fx_search.h"
 #include "ticketsync/clock.h"
 
@@ -15,26 +15,14 @@
 int
 fx_api_parse_id(const char *s, size_t n, int64_t *id)
 {
-	int64_t v = 0;
-
-	if (n == 0)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-	if (n > 18)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		v = v * 10 + (s[i] - '0');
-	*id = v;
-	return v > 0 ? 1 : 0;
+	return fc_json_parse_id(s, n, id);
 }
 
 static int
 fx_api_method_not_allowed(struct evhttp_request *req, const char *allow, struct evbuffer *out)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
-	fx_json_add_error(out, "method not allowed (allowed: %s)", allow);
+	fc_json_add_error(out, "method not allowed (allowed: %s)", allow);
 	return 405;
 }
 
@@ -52,7 +40,7 @@ fx_api_json_type(struct evhttp_request *req, struct evbuffer *out)
 	if (strncasecmp(ct, "application/json", 16) == 0 &&
 	    (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' '))
 		return true;
-	fx_json_add_error(out, "Content-Type must be application/json, not \"%.60s\"", ct);
+	fc_json_add_error(out, "Content-Type must be application/json, not \"%.60s\"", ct);
 	return false;
 }
 
@@ -62,7 +50,7 @@ fx_api_detection_json(const fx_detection_t *d, struct evbuffer *out)
 	bson_t doc = BSON_INITIALIZER;
 
 	fx_store_to_bson(d, &doc);
-	fx_json_add(out, &doc);
+	fc_json_add(out, &doc);
 	bson_destroy(&doc);
 	return 200;
 }
@@ -87,21 +75,21 @@ fx_api_patch_one(fx_ctx_t *ctx, struct evhttp_request *req, int64_t id, const ch
 	int status;
 
 	if (!ctx->ticket_tracking) {
-		fx_json_add_error(out, "ticket tracking is not enabled for this ExtraHop system");
+		fc_json_add_error(out, "ticket tracking is not enabled for this ExtraHop system");
 		return 403;
 	}
 	if (!fx_api_json_type(req, out))
 		return 415;
 	d = fx_api_find(ctx, id);
 	if (d == NULL) {
-		fx_json_add_error(out, "detection %lld not found", (long long)id);
+		fc_json_add_error(out, "detection %lld not found", (long long)id);
 		return 404;
 	}
 	if (fx_patch_parse(body, len, ctx->require_ticket_id, &p, &error) != 0) {
-		fx_json_add_error(out, "%s", error.message);
+		fc_json_add_error(out, "%s", error.message);
 		status = 400;
 	} else if (fx_patch_apply(ctx->store, d, &p, clock_wall_ms()) != 0) {
-		fx_json_add_error(out, "out of memory");
+		fc_json_add_error(out, "out of memory");
 		status = 500;
 	} else {
 		status = 204;
@@ -119,13 +107,13 @@ fx_api_patch_tickets(fx_ctx_t *ctx, struct evhttp_request *req, const char *body
 	int status = 204;
 
 	if (!ctx->ticket_tracking) {
-		fx_json_add_error(out, "ticket tracking is not enabled for this ExtraHop system");
+		fc_json_add_error(out, "ticket tracking is not enabled for this ExtraHop system");
 		return 403;
 	}
 	if (!fx_api_json_type(req, out))
 		return 415;
 	if (fx_patch_parse(body, len, true, &p, &error) != 0) {
-		fx_json_add_error(out, "%s", error.message);
+		fc_json_add_error(out, "%s", error.message);
 		status = 400;
 	} else {
 		fx_patch_apply_by_ticket(ctx->store, &p, clock_wall_ms());
@@ -145,7 +133,7 @@ fx_api_search(fx_ctx_t *ctx, struct evhttp_request *req, const char *body, size_
 	if (!fx_api_json_type(req, out))
 		return 415;
 	if (fx_search_run(ctx->store, body, len, clock_wall_ms(), &res, &error) != 0) {
-		fx_json_add_error(out, "%s", error.message);
+		fc_json_add_error(out, "%s", error.message);
 		status = 400;
 		goto cleanup;
 	}
@@ -182,7 +170,7 @@ fx_api_notes(struct evhttp_request *req, const char *method,
 			BSON_APPEND_NULL(&doc, "note");
 			BSON_APPEND_NULL(&doc, "update_time");
 		}
-		fx_json_add(out, &doc);
+		fc_json_add(out, &doc);
 		bson_destroy(&doc);
 		return 200;
 	}
@@ -194,12 +182,12 @@ fx_api_notes(struct evhttp_request *req, const char *method,
 		return fx_api_method_not_allowed(req, "GET, PUT, DELETE", out);
 	if (!fx_api_json_type(req, out))
 		return 415;
-	if (fx_json_parse_object(body, len, &doc, &error) != 0) {
-		fx_json_add_error(out, "%s", error.message);
+	if (fc_json_parse_object(body, len, &doc, &error) != 0) {
+		fc_json_add_error(out, "%s", error.message);
 		status = 400;
 	} else if (bson_count_keys(&doc) != 1 || !bson_iter_init_find(&it, &doc, "note") ||
 	    !BSON_ITER_HOLDS_UTF8(&it)) {
-		fx_json_add_error(out, "body must be {\"note\": \"...\"}");
+		fc_json_add_error(out, "body must be {\"note\": \"...\"}");
 		status = 400;
 	} else {
 		status = fx_store_set_note(d, bson_iter_utf8(&it, NULL), clock_wall_ms())
@@ -221,11 +209,11 @@ fx_api_detection(fx_ctx_t *ctx, struct evhttp_request *req, const char *method,
 	fx_detection_t *d;
 
 	if (slash != NULL && !notes) {
-		fx_json_add_error(out, "no such endpoint");
+		fc_json_add_error(out, "no such endpoint");
 		return 404;
 	}
 	if (kind < 0) {
-		fx_json_add_error(out, "invalid detection id \"%.40s\": must be an integer",
+		fc_json_add_error(out, "invalid detection id \"%.40s\": must be an integer",
 		    rest);
 		return 400;
 	}
@@ -235,7 +223,7 @@ fx_api_detection(fx_ctx_t *ctx, struct evhttp_request *req, const char *method,
 		return fx_api_method_not_allowed(req, "GET, PATCH", out);
 	d = kind > 0 ? fx_api_find(ctx, id) : NULL;
 	if (d == NULL) {
-		fx_json_add_error(out, "detection %.40s not found", rest);
+		fc_json_add_error(out, "detection %.40s not found", rest);
 		return 404;
 	}
 	if (notes)
@@ -263,7 +251,7 @@ fx_api_handle(fx_ctx_t *ctx, struct evhttp_request *req, const char *method,
 			return fx_api_method_not_allowed(req, "POST", out);
 		}
 		status = fx_auth_token(ctx->auth, authz, body, len, clock_mono_ms(), &reply);
-		fx_json_add(out, &reply);
+		fc_json_add(out, &reply);
 		bson_destroy(&reply);
 		if (status == 200)
 			evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control",
@@ -271,7 +259,7 @@ fx_api_handle(fx_ctx_t *ctx, struct evhttp_request *req, const char *method,
 		return status;
 	}
 	if (!fx_auth_check(ctx->auth, authz, clock_mono_ms(), &why)) {
-		fx_json_add_error(out, "%s", why);
+		fc_json_add_error(out, "%s", why);
 		return 401;
 	}
 	if (strcmp(path, "/api/v1/extrahop/version") == 0) {
@@ -282,7 +270,7 @@ fx_api_handle(fx_ctx_t *ctx, struct evhttp_request *req, const char *method,
 			return fx_api_method_not_allowed(req, "GET", out);
 		}
 		BSON_APPEND_UTF8(&doc, "version", ctx->firmware);
-		fx_json_add(out, &doc);
+		fc_json_add(out, &doc);
 		bson_destroy(&doc);
 		return 200;
 	}
@@ -300,6 +288,6 @@ fx_api_handle(fx_ctx_t *ctx, struct evhttp_request *req, const char *method,
 	    path[strlen(FX_API_DETECTIONS)] != '\0')
 		return fx_api_detection(ctx, req, method, path + strlen(FX_API_DETECTIONS), body,
 		    len, out);
-	fx_json_add_error(out, "no such endpoint: %.200s", path);
+	fc_json_add_error(out, "no such endpoint: %.200s", path);
 	return 404;
 }

@@ -1,7 +1,7 @@
 /* fx_search: detection search with ExtraHop's filter, time, sort and paging rules. */
 #include "fx_search.h"
 
-#include "fx_json.h"
+#include "fc_json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +49,7 @@ static int
 fx_search_time(bson_iter_t *it, const char *key, int64_t now_ms, int64_t *out,
     bson_error_t *error)
 {
-	if (!fx_json_int64(it, out)) {
+	if (!fc_json_int64(it, out)) {
 		bson_set_error(error, 6, 1, "%s must be an integer (epoch ms, or negative ms "
 		    "relative to now)", key);
 		return -1;
@@ -75,7 +75,7 @@ fx_search_parse_filter(struct fx_search_query *q, bson_iter_t *fit, bson_error_t
 		if (strcmp(key, "risk_score_min") == 0) {
 			if (BSON_ITER_HOLDS_NULL(&it))
 				continue;
-			if (!fx_json_int64(&it, &q->risk_min)) {
+			if (!fc_json_int64(&it, &q->risk_min)) {
 				bson_set_error(error, 6, 3, "filter.risk_score_min must be an integer");
 				return -1;
 			}
@@ -175,7 +175,7 @@ fx_search_parse(struct fx_search_query *q, const char *body, size_t len, int64_t
 		bson_init(&q->body);
 		return 0;
 	}
-	if (fx_json_parse_object(body, len, &q->body, error) != 0)
+	if (fc_json_parse_object(body, len, &q->body, error) != 0)
 		return -1;
 	if (!bson_iter_init(&it, &q->body))
 		return -1;
@@ -198,12 +198,12 @@ fx_search_parse(struct fx_search_query *q, const char *body, size_t len, int64_t
 				return -1;
 			q->has_mod_time = true;
 		} else if (strcmp(key, "limit") == 0) {
-			if (!fx_json_int64(&it, &q->limit) || q->limit < 1 || q->limit > 20000) {
+			if (!fc_json_int64(&it, &q->limit) || q->limit < 1 || q->limit > 20000) {
 				bson_set_error(error, 6, 12, "limit must be an integer 1..20000");
 				return -1;
 			}
 		} else if (strcmp(key, "offset") == 0) {
-			if (!fx_json_int64(&it, &q->offset) || q->offset < 0) {
+			if (!fc_json_int64(&it, &q->offset) || q->offset < 0) {
 				bson_set_error(error, 6, 13, "offset must be an integer >= 0");
 				return -1;
 			}

@@ -1,7 +1,7 @@
 /* fx_store: detections by id (open addressing), REST rendering, PATCH validation. */
 #include "fx_store.h"
 
-#include "fx_json.h"
+#include "fc_json.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -286,7 +286,7 @@ fx_store_doc_int(const bson_t *doc, const char *key, int64_t *out, bool *has,
 	*has = false;
 	if (!bson_iter_init_find(&it, doc, key) || BSON_ITER_HOLDS_NULL(&it))
 		return 0;
-	if (!fx_json_int64(&it, out)) {
+	if (!fc_json_int64(&it, out)) {
 		bson_set_error(error, 4, 3, "detection field %s must be an integer or null", key);
 		return -1;
 	}
@@ -307,7 +307,7 @@ fx_store_put(fx_store_t *s, const bson_t *doc, int64_t now_ms, int64_t *id,
 		bson_set_error(error, 4, 4, "out of memory");
 		return -1;
 	}
-	if (!bson_iter_init_find(&it, doc, "id") || !fx_json_int64(&it, &d->id) || d->id <= 0) {
+	if (!bson_iter_init_find(&it, doc, "id") || !fc_json_int64(&it, &d->id) || d->id <= 0) {
 		bson_set_error(error, 4, 5, "a detection needs an integer \"id\" > 0");
 		goto fail;
 	}
@@ -429,7 +429,7 @@ fx_store_load_file(fx_store_t *s, const char *path, int64_t now_ms, int64_t *sto
 		goto cleanup;
 	}
 	bson_destroy(&wrapper);
-	if (fx_json_parse_value(buf, len, &wrapper, error) != 0)
+	if (fc_json_parse_value(buf, len, &wrapper, error) != 0)
 		goto cleanup;
 	rc = fx_store_put_many(s, &wrapper, now_ms, stored, error);
 cleanup:
@@ -675,8 +675,8 @@ fx_patch_parse(const char *body, size_t len, bool require_ticket_id, fx_patch_t 
 	bson_iter_t it, child;
 
 	memset(p, 0, sizeof(*p));
-	if (fx_json_parse_object(body, len, &p->body, error) != 0) {
-		if (error->domain != FX_JSON_ERROR_DOMAIN) {
+	if (fc_json_parse_object(body, len, &p->body, error) != 0) {
+		if (error->domain != FC_JSON_ERROR_DOMAIN) {
 			char msg[sizeof(error->message)];
 			bson_strncpy(msg, error->message, sizeof(msg));
 			bson_set_error(error, 5, 1, "invalid JSON: %s", msg);

@@ -2,7 +2,6 @@
  * fake_extrahop: a stand-in for ExtraHop's REST API for tests, the demo and benchmarks.
  * Argument parsing and wiring only; see README.md for behaviour.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -14,12 +13,13 @@
 #include <event2/event.h>
 
 #include "ticketsync/clock.h"
+#include "fc_main.h"
 #include "fx_auth.h"
-#include "fx_fault.h"
-#include "fx_json.h"
-#include "fx_record.h"
+#include "fc_fault.h"
+#include "fc_json.h"
+#include "fc_record.h"
 #include "fx_routes.h"
-#include "fx_server.h"
+#include "fc_server.h"
 #include "fx_store.h"
 #include "fx_tls.h"
 #include "ticketsync/log.h"
@@ -62,18 +62,7 @@ fx_usage(FILE *f)
 static int
 fx_parse_int(const char *name, const char *v, int64_t min, int64_t max, int64_t *out)
 {
-	char *end;
-	long long n;
-
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (*v == '\0' || *end != '\0' || errno != 0 || n < min || n > max) {
-		fprintf(stderr, "fake_extrahop: --%s wants an integer in %lld..%lld, got \"%s\"\n",
-		    name, (long long)min, (long long)max, v);
-		return -1;
-	}
-	*out = n;
-	return 0;
+	return fc_main_parse_int("fake_extrahop", name, v, min, max, out);
 }
 
 /* Returns 0 to run, 1 to exit successfully (--help), -1 on a usage error. */
@@ -201,38 +190,6 @@ fx_on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
-/* The host part of URLs we print: a wildcard bind is reached via loopback. */
-static void
-fx_url_host(const char *listen, char *out, size_t len)
-{
-	if (strcmp(listen, "0.0.0.0") == 0)
-		snprintf(out, len, "127.0.0.1");
-	else if (strcmp(listen, "::") == 0)
-		snprintf(out, len, "[::1]");
-	else if (strchr(listen, ':') != NULL)
-		snprintf(out, len, "[%s]", listen);
-	else
-		snprintf(out, len, "%s", listen);
-}
-
-/*
- * Precise timer: libevent otherwise reads CLOCK_MONOTONIC_COARSE (one 4 ms tick here),
- * and a 2 ms latency became 2-6 ms (4.4 ms on average) per request.
- */
-static struct event_base *
-fx_base_new(void)
-{
-	struct event_config *cfg = event_config_new();
-	struct event_base *base;
-
-	if (cfg == NULL)
-		return NULL;
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-	base = event_base_new_with_config(cfg);
-	event_config_free(cfg);
-	return base;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -255,10 +212,11 @@ main(int argc, char **argv)
 	/* A client that hangs up mid-reply must not kill the server. */
 	signal(SIGPIPE, SIG_IGN);
 
-	ctx.base = fx_base_new();
+	ctx.base = fc_main_base_new();
 	ctx.store = fx_store_new();
-	ctx.rec = fx_record_new((size_t)o.record_limit);
-	ctx.faults = fx_faults_new(o.seed ? o.seed : (uint64_t)getpid() * 2654435761u);
+	ctx.rec = fc_record_new((size_t)o.record_limit);
+	ctx.faults = fc_faults_new(o.seed ? o.seed : (uint64_t)getpid() * 2654435761u,
+	    "fake ExtraHop", false);
 	ctx.auth = fx_auth_new(o.api_key, o.client_id, o.client_secret, o.token_ttl);
 	if (ctx.base == NULL || ctx.store == NULL || ctx.rec == NULL || ctx.faults == NULL ||
 	    ctx.auth == NULL) {
@@ -266,17 +224,18 @@ main(int argc, char **argv)
 		goto cleanup;
 	}
 	ctx.firmware = o.firmware;
-	ctx.base_latency_ms = o.latency_ms;
 	ctx.auto_create = o.auto_create;
 	ctx.ticket_tracking = !o.no_ticket_tracking;
 	ctx.require_ticket_id = o.require_ticket_id;
-	ctx.log_requests = o.log_requests;
+	fx_routes_init(&ctx);
+	ctx.routes.base_latency_ms = o.latency_ms;
+	ctx.routes.log_requests = o.log_requests;
 
 	for (size_t i = 0; i < o.nfaults; i++) {
 		bson_t rule;
 		int64_t id;
-		int bad = fx_json_parse_object(o.faults[i], strlen(o.faults[i]), &rule, &error) ||
-		    fx_faults_add(ctx.faults, &rule, &id, &error);
+		int bad = fc_json_parse_object(o.faults[i], strlen(o.faults[i]), &rule, &error) ||
+		    fc_faults_add(ctx.faults, &rule, &id, &error);
 		bson_destroy(&rule);
 		if (bad) {
 			log_errorx("--fault %s: %s", o.faults[i], error.message);
@@ -305,11 +264,11 @@ main(int argc, char **argv)
 		}
 	}
 	{
-		fx_server_opts_t so = {
+		fc_server_opts_t so = {
 			.listen = o.listen, .http_port = o.http_port, .https_port = o.https_port,
 			.tls = tls, .max_body = (size_t)o.max_body, .timeout_s = 120,
 		};
-		ctx.server = fx_server_new(ctx.base, &so, fx_routes_handle, &ctx, &error);
+		ctx.server = fc_server_new(ctx.base, &so, fc_routes_handle, &ctx.routes, &error);
 		if (ctx.server == NULL) {
 			log_errorx("%s", error.message);
 			goto cleanup;
@@ -323,9 +282,9 @@ main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	fx_url_host(o.listen, host, sizeof(host));
+	fc_main_url_host(o.listen, host, sizeof(host));
 	{
-		int hp = fx_server_http_port(ctx.server), sp = fx_server_https_port(ctx.server);
+		int hp = fc_server_http_port(ctx.server), sp = fc_server_https_port(ctx.server);
 		char https_url[200] = "";
 
 		if (sp > 0)
@@ -344,16 +303,16 @@ main(int argc, char **argv)
 	rc = 0;
 cleanup:
 	if (ctx.server != NULL) {
-		fx_routes_flush(&ctx);
-		fx_server_free(ctx.server);
+		fc_routes_flush(&ctx.routes);
+		fc_server_free(ctx.server);
 	}
 	if (sigterm != NULL)
 		event_free(sigterm);
 	if (sigint != NULL)
 		event_free(sigint);
 	fx_store_destroy(ctx.store);
-	fx_record_destroy(ctx.rec);
-	fx_faults_destroy(ctx.faults);
+	fc_record_destroy(ctx.rec);
+	fc_faults_destroy(ctx.faults);
 	fx_auth_destroy(ctx.auth);
 	SSL_CTX_free(tls);
 	if (ctx.base != NULL)

@@ -163,6 +163,17 @@ tsextrahop_header(char *ptr, size_t size, size_t nmemb, void *arg)
 	line[strcspn(line, "\r\n")] = '\0';
 	if ((v = strchr(line, ':')) == NULL)
 		return n;
+	{
+		size_t have = r->headers ? strlen(r->headers) : 0, add = strlen(line);
+		char *grown = realloc(r->headers, have + add + 2);
+
+		if (grown != NULL) {
+			memcpy(grown + have, line, add);
+			grown[have + add] = '\n';
+			grown[have + add + 1] = '\0';
+			r->headers = grown;
+		}
+	}
 	*v++ = '\0';
 	while (*v == ' ')
 		v++;
@@ -177,6 +188,38 @@ int
 tsextrahop_http(tsextrahop_t *t, const char *method, const char *url,
     const char *const *headers, const char *body, tsextrahop_response_t *resp)
 {
+	return tsextrahop_http_at(t->base_url, t->ca_file, t->error, sizeof(t->error), method,
+	    url, headers, body, resp);
+}
+
+bool
+tsextrahop_response_header(const tsextrahop_response_t *resp, const char *name, char *out,
+    size_t outlen)
+{
+	size_t nl = strlen(name);
+	bool found = false;
+
+	for (const char *p = resp->headers; p != NULL && *p != '\0';) {
+		const char *end = strchr(p, '\n');
+		size_t ll = end ? (size_t)(end - p) : strlen(p);
+
+		if (ll > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+			const char *v = p + nl + 1;
+			while (*v == ' ')
+				v++;
+			snprintf(out, outlen, "%.*s", (int)(ll - (size_t)(v - p)), v);
+			found = true;
+		}
+		p = end ? end + 1 : p + ll;
+	}
+	return found;
+}
+
+int
+tsextrahop_http_at(const char *base_url, const char *ca_file, char *err, size_t errlen,
+    const char *method, const char *url, const char *const *headers, const char *body,
+    tsextrahop_response_t *resp)
+{
 	CURL *c = curl_easy_init();
 	struct curl_slist *hl = NULL;
 	tshttp_body_t buf = { NULL, 0 };
@@ -185,7 +228,7 @@ tsextrahop_http(tsextrahop_t *t, const char *method, const char *url,
 
 	memset(resp, 0, sizeof(*resp));
 	if (c == NULL) {
-		snprintf(t->error, sizeof(t->error), "curl_easy_init failed");
+		snprintf(err, errlen, "curl_easy_init failed");
 		resp->curl_code = CURLE_FAILED_INIT;
 		resp->body = calloc(1, 1);
 		return -1;
@@ -193,7 +236,7 @@ tsextrahop_http(tsextrahop_t *t, const char *method, const char *url,
 	if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
 		snprintf(full, sizeof(full), "%s", url);
 	else
-		snprintf(full, sizeof(full), "%s%s", t->base_url, url);
+		snprintf(full, sizeof(full), "%s%s", base_url, url);
 	for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
 		hl = curl_slist_append(hl, headers[i]);
 	/* Only what the caller asks for goes on the wire (tests check exact headers). */
@@ -209,8 +252,8 @@ tsextrahop_http(tsextrahop_t *t, const char *method, const char *url,
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, tsextrahop_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
-	if (t->ca_file[0] != '\0')
-		curl_easy_setopt(c, CURLOPT_CAINFO, t->ca_file);
+	if (ca_file != NULL && ca_file[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
 	if (body != NULL) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -224,8 +267,7 @@ tsextrahop_http(tsextrahop_t *t, const char *method, const char *url,
 	curl_slist_free_all(hl);
 	curl_easy_cleanup(c);
 	if (rc != CURLE_OK) {
-		snprintf(t->error, sizeof(t->error), "%s %.300s: %s", method, full,
-		    curl_easy_strerror(rc));
+		snprintf(err, errlen, "%s %.300s: %s", method, full, curl_easy_strerror(rc));
 		resp->status = 0;
 		return -1;
 	}
@@ -237,6 +279,8 @@ tsextrahop_response_free(tsextrahop_response_t *resp)
 {
 	free(resp->body);
 	resp->body = NULL;
+	free(resp->headers);
+	resp->headers = NULL;
 }
 
 int

@@ -52,6 +52,7 @@ typedef struct tsextrahop_response {
 	char retry_after[32];  /* Retry-After header, "" if absent */
 	char content_type[128];
 	double seconds;        /* total time of the transfer */
+	char *headers;         /* every reply header line, "Name: value\n" each; NULL if none */
 } tsextrahop_response_t;
 
 /* opts may be NULL (open auth, plain HTTP). 0, or -1 with a message in err. */
@@ -69,6 +70,14 @@ int tsextrahop_stop(tsextrahop_t *t);
  */
 int tsextrahop_http(tsextrahop_t *t, const char *method, const char *url,
     const char *const *headers, const char *body, tsextrahop_response_t *resp);
+/* The same call for any HTTP server (another fake): base_url prefixes relative urls,
+ * ca_file (NULL or "": none) verifies https, err (errlen bytes) says why it failed. */
+int tsextrahop_http_at(const char *base_url, const char *ca_file, char *err, size_t errlen,
+    const char *method, const char *url, const char *const *headers, const char *body,
+    tsextrahop_response_t *resp);
+/* Value of reply header name (case-insensitive, the last one) into out; false if absent. */
+bool tsextrahop_response_header(const tsextrahop_response_t *resp, const char *name,
+    char *out, size_t outlen);
 void tsextrahop_response_free(tsextrahop_response_t *resp);
 /* Parse resp->body as a JSON object into out (always initialised). 0 or -1. */
 int tsextrahop_response_json(const tsextrahop_response_t *resp, bson_t *out);

@@ -1,14 +1,14 @@
-/* fx_fault: ordered fault rules and their evaluation. */
-#include "fx_fault.h"
+/* fc_fault: ordered fault rules and their evaluation. */
+#include "fc_fault.h"
 
-#include "fx_json.h"
+#include "fc_json.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-struct fx_fault_rule {
+struct fc_fault_rule {
 	int64_t id;
-	enum fx_fault_kind kind;
+	enum fc_fault_kind kind;
 	int status;
 	int retry_after;
 	char error_message[160];
@@ -19,29 +19,39 @@ struct fx_fault_rule {
 	char method[16];    /* "" = any */
 	char *path_prefix;  /* NULL = any */
 	uint64_t matched, fired;
-	struct fx_fault_rule *next;
+	struct fc_fault_rule *next;
 };
 
-struct fx_faults {
-	struct fx_fault_rule *head, *tail;
+struct fc_faults {
+	struct fc_fault_rule *head, *tail;
 	int64_t next_id;
 	uint64_t rng;
+	char name[64];
+	bool commit_close;
 };
 
-fx_faults_t *
-fx_faults_new(uint64_t seed)
+fc_faults_t *
+fc_faults_new(uint64_t seed, const char *name, bool commit_close)
 {
-	fx_faults_t *f = calloc(1, sizeof(*f));
+	fc_faults_t *f = calloc(1, sizeof(*f));
 
 	if (f == NULL)
 		return NULL;
+	bson_strncpy(f->name, name ? name : "fake", sizeof(f->name));
+	f->commit_close = commit_close;
 	f->next_id = 1;
 	f->rng = seed ? seed : 0x9e3779b97f4a7c15ULL;
 	return f;
 }
 
+fc_faults_t *
+fc_faults_new_like(const fc_faults_t *f)
+{
+	return fc_faults_new(1, f->name, f->commit_close);
+}
+
 static void
-fx_faults_rule_free(struct fx_fault_rule *r)
+fc_faults_rule_free(struct fc_fault_rule *r)
 {
 	if (r == NULL)
 		return;
@@ -50,29 +60,29 @@ fx_faults_rule_free(struct fx_fault_rule *r)
 }
 
 void
-fx_faults_clear(fx_faults_t *f)
+fc_faults_clear(fc_faults_t *f)
 {
-	struct fx_fault_rule *r, *next;
+	struct fc_fault_rule *r, *next;
 
 	for (r = f->head; r != NULL; r = next) {
 		next = r->next;
-		fx_faults_rule_free(r);
+		fc_faults_rule_free(r);
 	}
 	f->head = f->tail = NULL;
 }
 
 void
-fx_faults_destroy(fx_faults_t *f)
+fc_faults_destroy(fc_faults_t *f)
 {
 	if (f == NULL)
 		return;
-	fx_faults_clear(f);
+	fc_faults_clear(f);
 	free(f);
 }
 
 /* xorshift64*: reproducible with --seed, good enough for coin flips. */
 static uint64_t
-fx_faults_rand(fx_faults_t *f)
+fc_faults_rand(fc_faults_t *f)
 {
 	f->rng ^= f->rng >> 12;
 	f->rng ^= f->rng << 25;
@@ -81,15 +91,15 @@ fx_faults_rand(fx_faults_t *f)
 }
 
 static double
-fx_faults_uniform(fx_faults_t *f)
+fc_faults_uniform(fc_faults_t *f)
 {
-	return (double)(fx_faults_rand(f) >> 11) * (1.0 / 9007199254740992.0);
+	return (double)(fc_faults_rand(f) >> 11) * (1.0 / 9007199254740992.0);
 }
 
 int
-fx_faults_add(fx_faults_t *f, const bson_t *rule, int64_t *id, bson_error_t *error)
+fc_faults_add(fc_faults_t *f, const bson_t *rule, int64_t *id, bson_error_t *error)
 {
-	struct fx_fault_rule *r = calloc(1, sizeof(*r));
+	struct fc_fault_rule *r = calloc(1, sizeof(*r));
 	bson_iter_t it;
 	bool have_status = false, have_latency = false, retry_null = false;
 	int64_t v;
@@ -111,18 +121,22 @@ fx_faults_add(fx_faults_t *f, const bson_t *rule, int64_t *id, bson_error_t *err
 		if (strcmp(k, "kind") == 0) {
 			const char *s = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
 			if (strcmp(s, "latency") == 0)
-				r->kind = FX_FAULT_LATENCY;
+				r->kind = FC_FAULT_LATENCY;
 			else if (strcmp(s, "status") == 0)
-				r->kind = FX_FAULT_STATUS;
+				r->kind = FC_FAULT_STATUS;
 			else if (strcmp(s, "close") == 0)
-				r->kind = FX_FAULT_CLOSE;
+				r->kind = FC_FAULT_CLOSE;
+			else if (strcmp(s, "commit_close") == 0 && f->commit_close)
+				r->kind = FC_FAULT_COMMIT_CLOSE;
 			else {
-				bson_set_error(error, 3, 2,
-				    "kind must be \"latency\", \"status\" or \"close\"");
+				bson_set_error(error, 3, 2, f->commit_close
+				    ? "kind must be \"latency\", \"status\", \"close\" or "
+				      "\"commit_close\""
+				    : "kind must be \"latency\", \"status\" or \"close\"");
 				goto fail;
 			}
 		} else if (strcmp(k, "status") == 0) {
-			if (!fx_json_int64(&it, &v) || v < 400 || v > 599) {
+			if (!fc_json_int64(&it, &v) || v < 400 || v > 599) {
 				bson_set_error(error, 3, 3, "status must be an integer 400..599");
 				goto fail;
 			}
@@ -133,7 +147,7 @@ fx_faults_add(fx_faults_t *f, const bson_t *rule, int64_t *id, bson_error_t *err
 				retry_null = true;
 				continue;
 			}
-			if (!fx_json_int64(&it, &v) || v < 0 || v > 86400) {
+			if (!fc_json_int64(&it, &v) || v < 0 || v > 86400) {
 				bson_set_error(error, 3, 4, "retry_after must be 0..86400 seconds or null");
 				goto fail;
 			}
@@ -146,7 +160,7 @@ fx_faults_add(fx_faults_t *f, const bson_t *rule, int64_t *id, bson_error_t *err
 			bson_strncpy(r->error_message, bson_iter_utf8(&it, NULL),
 			    sizeof(r->error_message));
 		} else if (strcmp(k, "latency_ms") == 0 || strcmp(k, "latency_max_ms") == 0) {
-			if (!fx_json_int64(&it, &v) || v < 0 || v > 3600000) {
+			if (!fc_json_int64(&it, &v) || v < 0 || v > 3600000) {
 				bson_set_error(error, 3, 6, "%s must be 0..3600000", k);
 				goto fail;
 			}
@@ -159,13 +173,13 @@ fx_faults_add(fx_faults_t *f, const bson_t *rule, int64_t *id, bson_error_t *err
 		} else if (strcmp(k, "count") == 0) {
 			if (BSON_ITER_HOLDS_NULL(&it))
 				continue;
-			if (!fx_json_int64(&it, &v) || v < 1) {
+			if (!fc_json_int64(&it, &v) || v < 1) {
 				bson_set_error(error, 3, 7, "count must be a positive integer or null");
 				goto fail;
 			}
 			r->count = r->remaining = v;
 		} else if (strcmp(k, "fraction") == 0) {
-			if (!fx_json_double(&it, &d) || d < 0.0 || d > 1.0) {
+			if (!fc_json_double(&it, &d) || d < 0.0 || d > 1.0) {
 				bson_set_error(error, 3, 8, "fraction must be a number in [0, 1]");
 				goto fail;
 			}
@@ -197,10 +211,10 @@ fx_faults_add(fx_faults_t *f, const bson_t *rule, int64_t *id, bson_error_t *err
 		}
 	}
 	switch (r->kind) {
-	case FX_FAULT_NONE:
+	case FC_FAULT_NONE:
 		bson_set_error(error, 3, 12, "a fault rule needs \"kind\"");
 		goto fail;
-	case FX_FAULT_LATENCY:
+	case FC_FAULT_LATENCY:
 		if (!have_latency) {
 			bson_set_error(error, 3, 13, "a latency rule needs latency_ms");
 			goto fail;
@@ -214,29 +228,30 @@ fx_faults_add(fx_faults_t *f, const bson_t *rule, int64_t *id, bson_error_t *err
 			goto fail;
 		}
 		break;
-	case FX_FAULT_STATUS:
+	case FC_FAULT_STATUS:
 		if (!have_status) {
 			bson_set_error(error, 3, 16, "a status rule needs status");
 			goto fail;
 		}
 		break;
-	case FX_FAULT_CLOSE:
+	case FC_FAULT_CLOSE:
+	case FC_FAULT_COMMIT_CLOSE:
 		if (have_status || r->retry_after != -2) {
 			bson_set_error(error, 3, 15, "status/retry_after belong to status rules");
 			goto fail;
 		}
 		break;
 	}
-	if (r->kind != FX_FAULT_LATENCY && (have_latency || r->latency_max_ms >= 0)) {
+	if (r->kind != FC_FAULT_LATENCY && (have_latency || r->latency_max_ms >= 0)) {
 		bson_set_error(error, 3, 17, "latency_ms belongs to latency rules (add one)");
 		goto fail;
 	}
 	if (r->retry_after == -2)
-		r->retry_after = (r->kind == FX_FAULT_STATUS && r->status == 429 && !retry_null)
+		r->retry_after = (r->kind == FC_FAULT_STATUS && r->status == 429 && !retry_null)
 		    ? 1 : -1;
-	if (r->error_message[0] == '\0' && r->kind == FX_FAULT_STATUS)
+	if (r->error_message[0] == '\0' && r->kind == FC_FAULT_STATUS)
 		snprintf(r->error_message, sizeof(r->error_message),
-		    "fake ExtraHop: injected status %d", r->status);
+		    "%s: injected status %d", f->name, r->status);
 	r->id = f->next_id++;
 	if (f->tail != NULL)
 		f->tail->next = r;
@@ -248,16 +263,16 @@ fx_faults_add(fx_faults_t *f, const bson_t *rule, int64_t *id, bson_error_t *err
 bad:
 	bson_set_error(error, 3, 18, "malformed fault rule");
 fail:
-	fx_faults_rule_free(r);
+	fc_faults_rule_free(r);
 	return -1;
 }
 
 bool
-fx_faults_remove(fx_faults_t *f, int64_t id)
+fc_faults_remove(fc_faults_t *f, int64_t id)
 {
-	struct fx_fault_rule *prev = NULL;
+	struct fc_fault_rule *prev = NULL;
 
-	for (struct fx_fault_rule *r = f->head; r != NULL; prev = r, r = r->next) {
+	for (struct fc_fault_rule *r = f->head; r != NULL; prev = r, r = r->next) {
 		if (r->id != id)
 			continue;
 		if (prev != NULL)
@@ -266,29 +281,29 @@ fx_faults_remove(fx_faults_t *f, int64_t id)
 			f->head = r->next;
 		if (f->tail == r)
 			f->tail = prev;
-		fx_faults_rule_free(r);
+		fc_faults_rule_free(r);
 		return true;
 	}
 	return false;
 }
 
 size_t
-fx_faults_count(const fx_faults_t *f)
+fc_faults_count(const fc_faults_t *f)
 {
 	size_t n = 0;
 
-	for (const struct fx_fault_rule *r = f->head; r != NULL; r = r->next)
+	for (const struct fc_fault_rule *r = f->head; r != NULL; r = r->next)
 		n++;
 	return n;
 }
 
 void
-fx_faults_eval(fx_faults_t *f, const char *method, const char *path,
-    fx_fault_outcome_t *out)
+fc_faults_eval(fc_faults_t *f, const char *method, const char *path,
+    fc_fault_outcome_t *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->retry_after = -1;
-	for (struct fx_fault_rule *r = f->head; r != NULL; r = r->next) {
+	for (struct fc_fault_rule *r = f->head; r != NULL; r = r->next) {
 		if (r->remaining == 0)
 			continue;
 		if (r->method[0] != '\0' && strcmp(r->method, method) != 0)
@@ -297,16 +312,16 @@ fx_faults_eval(fx_faults_t *f, const char *method, const char *path,
 		    strncmp(path, r->path_prefix, strlen(r->path_prefix)) != 0)
 			continue;
 		r->matched++;
-		if (r->fraction < 1.0 && fx_faults_uniform(f) >= r->fraction)
+		if (r->fraction < 1.0 && fc_faults_uniform(f) >= r->fraction)
 			continue;
 		if (r->remaining > 0)
 			r->remaining--;
 		r->fired++;
-		if (r->kind == FX_FAULT_LATENCY) {
+		if (r->kind == FC_FAULT_LATENCY) {
 			int64_t span = r->latency_max_ms > r->latency_ms
 			    ? r->latency_max_ms - r->latency_ms : 0;
 			out->delay_ms += r->latency_ms +
-			    (span > 0 ? (int64_t)(fx_faults_rand(f) % (uint64_t)(span + 1)) : 0);
+			    (span > 0 ? (int64_t)(fc_faults_rand(f) % (uint64_t)(span + 1)) : 0);
 			continue;
 		}
 		out->kind = r->kind;
@@ -319,21 +334,22 @@ fx_faults_eval(fx_faults_t *f, const char *method, const char *path,
 }
 
 void
-fx_faults_list(const fx_faults_t *f, bson_t *out)
+fc_faults_list(const fc_faults_t *f, bson_t *out)
 {
-	static const char *const kinds[] = { "none", "latency", "status", "close" };
+	static const char *const kinds[] = { "none", "latency", "status", "close",
+		"commit_close" };
 	bson_t arr, item;
 	uint32_t n = 0;
 	char keybuf[16];
 	const char *key;
 
 	bson_append_array_begin(out, "faults", -1, &arr);
-	for (const struct fx_fault_rule *r = f->head; r != NULL; r = r->next) {
+	for (const struct fc_fault_rule *r = f->head; r != NULL; r = r->next) {
 		bson_uint32_to_string(n++, &key, keybuf, sizeof(keybuf));
 		bson_append_document_begin(&arr, key, -1, &item);
 		BSON_APPEND_INT64(&item, "id", r->id);
 		BSON_APPEND_UTF8(&item, "kind", kinds[r->kind]);
-		if (r->kind == FX_FAULT_STATUS) {
+		if (r->kind == FC_FAULT_STATUS) {
 			BSON_APPEND_INT32(&item, "status", r->status);
 			if (r->retry_after >= 0)
 				BSON_APPEND_INT32(&item, "retry_after", r->retry_after);
@@ -341,7 +357,7 @@ fx_faults_list(const fx_faults_t *f, bson_t *out)
 				BSON_APPEND_NULL(&item, "retry_after");
 			BSON_APPEND_UTF8(&item, "error_message", r->error_message);
 		}
-		if (r->kind == FX_FAULT_LATENCY) {
+		if (r->kind == FC_FAULT_LATENCY) {
 			BSON_APPEND_INT64(&item, "latency_ms", r->latency_ms);
 			BSON_APPEND_INT64(&item, "latency_max_ms",
 			    r->latency_max_ms >= 0 ? r->latency_max_ms : r->latency_ms);

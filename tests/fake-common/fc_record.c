@@ -1,20 +1,20 @@
-/* fx_record: ring of recorded requests plus exact counters. */
-#include "fx_record.h"
+/* fc_record: ring of recorded requests plus exact counters. */
+#include "fc_record.h"
 
-#include "fx_json.h"
+#include "fc_json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FX_RECORD_MAX_STATUS 600
+#define FC_RECORD_MAX_STATUS 600
 
-static const char *const fx_record_methods[] = {
+static const char *const fc_record_methods[] = {
 	"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "OTHER",
 };
-#define FX_RECORD_NMETHODS (sizeof(fx_record_methods) / sizeof(fx_record_methods[0]))
+#define FC_RECORD_NMETHODS (sizeof(fc_record_methods) / sizeof(fc_record_methods[0]))
 
-struct fx_record_entry {
+struct fc_record_entry {
 	uint64_t seq;
 	int64_t time_ms;
 	int64_t done_ms;   /* 0 while the reply is pending */
@@ -27,33 +27,33 @@ struct fx_record_entry {
 	size_t body_len;
 };
 
-struct fx_record {
+struct fc_record {
 	size_t limit;
 	size_t cap, start, count; /* ring: entry i at (start + i) % cap */
-	struct fx_record_entry *entries;
+	struct fc_record_entry *entries;
 	uint64_t next_seq;
 	uint64_t dropped;
 	uint64_t total;
-	uint64_t by_method[FX_RECORD_NMETHODS];
-	uint64_t by_status[FX_RECORD_MAX_STATUS];
+	uint64_t by_method[FC_RECORD_NMETHODS];
+	uint64_t by_status[FC_RECORD_MAX_STATUS];
 	uint64_t patch_accepted;
-	uint64_t fault_status, fault_close, delayed;
+	uint64_t fault_status, fault_close, fault_commit_close, delayed;
 	uint64_t pending;
 };
 
 static size_t
-fx_record_method_index(const char *method)
+fc_record_method_index(const char *method)
 {
-	for (size_t i = 0; i + 1 < FX_RECORD_NMETHODS; i++)
-		if (strcmp(method, fx_record_methods[i]) == 0)
+	for (size_t i = 0; i + 1 < FC_RECORD_NMETHODS; i++)
+		if (strcmp(method, fc_record_methods[i]) == 0)
 			return i;
-	return FX_RECORD_NMETHODS - 1;
+	return FC_RECORD_NMETHODS - 1;
 }
 
-fx_record_t *
-fx_record_new(size_t limit)
+fc_record_t *
+fc_record_new(size_t limit)
 {
-	fx_record_t *rec = calloc(1, sizeof(*rec));
+	fc_record_t *rec = calloc(1, sizeof(*rec));
 
 	if (rec == NULL)
 		return NULL;
@@ -63,34 +63,34 @@ fx_record_new(size_t limit)
 }
 
 static void
-fx_record_entry_free(struct fx_record_entry *e)
+fc_record_entry_free(struct fc_record_entry *e)
 {
 	free(e->block);
 	memset(e, 0, sizeof(*e));
 }
 
 static void
-fx_record_clear(fx_record_t *rec)
+fc_record_clear(fc_record_t *rec)
 {
 	for (size_t i = 0; i < rec->count; i++)
-		fx_record_entry_free(&rec->entries[(rec->start + i) % rec->cap]);
+		fc_record_entry_free(&rec->entries[(rec->start + i) % rec->cap]);
 	rec->start = 0;
 	rec->count = 0;
 }
 
 void
-fx_record_destroy(fx_record_t *rec)
+fc_record_destroy(fc_record_t *rec)
 {
 	if (rec == NULL)
 		return;
-	fx_record_clear(rec);
+	fc_record_clear(rec);
 	free(rec->entries);
 	free(rec);
 }
 
 /* Copy s (may be NULL) into the block at *pos; returns the copy or NULL. */
 static const char *
-fx_record_put(char *block, size_t *pos, const char *s, size_t len)
+fc_record_put(char *block, size_t *pos, const char *s, size_t len)
 {
 	char *dst;
 
@@ -103,10 +103,10 @@ fx_record_put(char *block, size_t *pos, const char *s, size_t len)
 	return dst;
 }
 
-static struct fx_record_entry *
-fx_record_slot(fx_record_t *rec)
+static struct fc_record_entry *
+fc_record_slot(fc_record_t *rec)
 {
-	struct fx_record_entry *e;
+	struct fc_record_entry *e;
 
 	if (rec->count < rec->cap) {
 		e = &rec->entries[(rec->start + rec->count) % rec->cap];
@@ -116,7 +116,7 @@ fx_record_slot(fx_record_t *rec)
 	if (rec->cap < rec->limit) {
 		/* Grow while not yet wrapped: start is still 0 here. */
 		size_t ncap = rec->cap ? rec->cap * 2 : 1024;
-		struct fx_record_entry *n;
+		struct fc_record_entry *n;
 
 		if (ncap > rec->limit)
 			ncap = rec->limit;
@@ -131,25 +131,25 @@ fx_record_slot(fx_record_t *rec)
 	}
 	/* Full: the oldest gives way. */
 	e = &rec->entries[rec->start];
-	fx_record_entry_free(e);
+	fc_record_entry_free(e);
 	rec->start = (rec->start + 1) % rec->cap;
 	rec->dropped++;
 	return e;
 }
 
 uint64_t
-fx_record_begin(fx_record_t *rec, const fx_record_req_t *req)
+fc_record_begin(fc_record_t *rec, const fc_record_req_t *req)
 {
 	uint64_t seq = rec->next_seq++;
-	struct fx_record_entry *e;
+	struct fc_record_entry *e;
 	size_t lens[6], total = 0, pos = 0;
 	const char *strs[6] = { req->method, req->path, req->query, req->authorization,
 		req->content_type, req->user_agent };
 
 	rec->total++;
 	rec->pending++;
-	rec->by_method[fx_record_method_index(req->method)]++;
-	if (rec->limit == 0 || (e = fx_record_slot(rec)) == NULL)
+	rec->by_method[fc_record_method_index(req->method)]++;
+	if (rec->limit == 0 || (e = fc_record_slot(rec)) == NULL)
 		return seq;
 	for (size_t i = 0; i < 6; i++) {
 		lens[i] = strs[i] ? strlen(strs[i]) : 0;
@@ -166,24 +166,24 @@ fx_record_begin(fx_record_t *rec, const fx_record_req_t *req)
 	e->time_ms = req->time_ms;
 	e->done_ms = 0;
 	e->status = -1;
-	e->fault = FX_RECORD_FAULT_NONE;
+	e->fault = FC_RECORD_FAULT_NONE;
 	e->delayed = false;
-	e->method = fx_record_put(e->block, &pos, strs[0], lens[0]);
-	e->path = fx_record_put(e->block, &pos, strs[1], lens[1]);
-	e->query = fx_record_put(e->block, &pos, strs[2], lens[2]);
-	e->authorization = fx_record_put(e->block, &pos, strs[3], lens[3]);
-	e->content_type = fx_record_put(e->block, &pos, strs[4], lens[4]);
-	e->user_agent = fx_record_put(e->block, &pos, strs[5], lens[5]);
-	e->body = fx_record_put(e->block, &pos, req->body ? req->body : "", req->body_len);
+	e->method = fc_record_put(e->block, &pos, strs[0], lens[0]);
+	e->path = fc_record_put(e->block, &pos, strs[1], lens[1]);
+	e->query = fc_record_put(e->block, &pos, strs[2], lens[2]);
+	e->authorization = fc_record_put(e->block, &pos, strs[3], lens[3]);
+	e->content_type = fc_record_put(e->block, &pos, strs[4], lens[4]);
+	e->user_agent = fc_record_put(e->block, &pos, strs[5], lens[5]);
+	e->body = fc_record_put(e->block, &pos, req->body ? req->body : "", req->body_len);
 	e->body_len = req->body_len;
 	return seq;
 }
 
-static struct fx_record_entry *
-fx_record_find(const fx_record_t *rec, uint64_t seq)
+static struct fc_record_entry *
+fc_record_find(const fc_record_t *rec, uint64_t seq)
 {
 	uint64_t newest = rec->next_seq - 1, back;
-	struct fx_record_entry *e;
+	struct fc_record_entry *e;
 
 	if (rec->count == 0 || seq > newest)
 		return NULL;
@@ -207,24 +207,26 @@ fx_record_find(const fx_record_t *rec, uint64_t seq)
 }
 
 void
-fx_record_finish(fx_record_t *rec, uint64_t seq, const char *method, int status,
-    enum fx_record_fault fault, bool delayed, int64_t done_ms)
+fc_record_finish(fc_record_t *rec, uint64_t seq, const char *method, int status,
+    enum fc_record_fault fault, bool delayed, int64_t done_ms)
 {
-	struct fx_record_entry *e;
+	struct fc_record_entry *e;
 
 	if (rec->pending > 0)
 		rec->pending--;
-	if (status >= 0 && status < FX_RECORD_MAX_STATUS)
+	if (status >= 0 && status < FC_RECORD_MAX_STATUS)
 		rec->by_status[status]++;
 	if (strcmp(method, "PATCH") == 0 && status == 204)
 		rec->patch_accepted++;
-	if (fault == FX_RECORD_FAULT_STATUS)
+	if (fault == FC_RECORD_FAULT_STATUS)
 		rec->fault_status++;
-	else if (fault == FX_RECORD_FAULT_CLOSE)
+	else if (fault == FC_RECORD_FAULT_CLOSE)
 		rec->fault_close++;
+	else if (fault == FC_RECORD_FAULT_COMMIT_CLOSE)
+		rec->fault_commit_close++;
 	if (delayed)
 		rec->delayed++;
-	if (rec->count > 0 && (e = fx_record_find(rec, seq)) != NULL) {
+	if (rec->count > 0 && (e = fc_record_find(rec, seq)) != NULL) {
 		e->status = status;
 		e->fault = (unsigned char)fault;
 		e->delayed = delayed;
@@ -233,20 +235,20 @@ fx_record_finish(fx_record_t *rec, uint64_t seq, const char *method, int status,
 }
 
 void
-fx_record_reset(fx_record_t *rec)
+fc_record_reset(fc_record_t *rec)
 {
-	fx_record_clear(rec);
+	fc_record_clear(rec);
 	rec->dropped = 0;
 	rec->total = 0;
 	memset(rec->by_method, 0, sizeof(rec->by_method));
 	memset(rec->by_status, 0, sizeof(rec->by_status));
 	rec->patch_accepted = 0;
-	rec->fault_status = rec->fault_close = rec->delayed = 0;
+	rec->fault_status = rec->fault_close = rec->fault_commit_close = rec->delayed = 0;
 	/* pending stays: those replies are still owed and will be counted. */
 }
 
 static void
-fx_record_append_body(bson_t *doc, const struct fx_record_entry *e)
+fc_record_append_body(bson_t *doc, const struct fc_record_entry *e)
 {
 	bson_t parsed;
 	bson_error_t error;
@@ -256,7 +258,7 @@ fx_record_append_body(bson_t *doc, const struct fx_record_entry *e)
 		BSON_APPEND_NULL(doc, "body");
 		return;
 	}
-	if (fx_json_parse_value(e->body, e->body_len, &parsed, &error) == 0 &&
+	if (fc_json_parse_value(e->body, e->body_len, &parsed, &error) == 0 &&
 	    bson_iter_init_find(&it, &parsed, "v")) {
 		bson_append_iter(doc, "body", 4, &it);
 	} else if (bson_utf8_validate(e->body, e->body_len, false)) {
@@ -271,7 +273,7 @@ fx_record_append_body(bson_t *doc, const struct fx_record_entry *e)
 }
 
 static void
-fx_record_append_str(bson_t *doc, const char *key, const char *value)
+fc_record_append_str(bson_t *doc, const char *key, const char *value)
 {
 	if (value == NULL)
 		bson_append_null(doc, key, -1);
@@ -282,7 +284,7 @@ fx_record_append_str(bson_t *doc, const char *key, const char *value)
 }
 
 void
-fx_record_requests(const fx_record_t *rec, uint64_t since, size_t max, bson_t *out)
+fc_record_requests(const fc_record_t *rec, uint64_t since, size_t max, bson_t *out)
 {
 	bson_t arr, item;
 	uint32_t n = 0;
@@ -291,7 +293,7 @@ fx_record_requests(const fx_record_t *rec, uint64_t since, size_t max, bson_t *o
 
 	bson_append_array_begin(out, "requests", -1, &arr);
 	for (size_t i = 0; i < rec->count; i++) {
-		const struct fx_record_entry *e = &rec->entries[(rec->start + i) % rec->cap];
+		const struct fc_record_entry *e = &rec->entries[(rec->start + i) % rec->cap];
 
 		if (e->seq == 0 || e->seq <= since)
 			continue;
@@ -300,13 +302,13 @@ fx_record_requests(const fx_record_t *rec, uint64_t since, size_t max, bson_t *o
 		bson_uint32_to_string(n++, &key, keybuf, sizeof(keybuf));
 		bson_append_document_begin(&arr, key, -1, &item);
 		BSON_APPEND_INT64(&item, "seq", (int64_t)e->seq);
-		fx_record_append_str(&item, "method", e->method);
-		fx_record_append_str(&item, "path", e->path);
-		fx_record_append_str(&item, "query", e->query);
-		fx_record_append_str(&item, "authorization", e->authorization);
-		fx_record_append_str(&item, "content_type", e->content_type);
-		fx_record_append_str(&item, "user_agent", e->user_agent);
-		fx_record_append_body(&item, e);
+		fc_record_append_str(&item, "method", e->method);
+		fc_record_append_str(&item, "path", e->path);
+		fc_record_append_str(&item, "query", e->query);
+		fc_record_append_str(&item, "authorization", e->authorization);
+		fc_record_append_str(&item, "content_type", e->content_type);
+		fc_record_append_str(&item, "user_agent", e->user_agent);
+		fc_record_append_body(&item, e);
 		BSON_APPEND_INT64(&item, "time_ms", e->time_ms);
 		if (e->status < 0)
 			BSON_APPEND_NULL(&item, "status");
@@ -316,10 +318,12 @@ fx_record_requests(const fx_record_t *rec, uint64_t since, size_t max, bson_t *o
 			BSON_APPEND_INT64(&item, "duration_ms", e->done_ms - e->time_ms);
 		else
 			BSON_APPEND_NULL(&item, "duration_ms");
-		if (e->fault == FX_RECORD_FAULT_STATUS)
+		if (e->fault == FC_RECORD_FAULT_STATUS)
 			BSON_APPEND_UTF8(&item, "fault", "status");
-		else if (e->fault == FX_RECORD_FAULT_CLOSE)
+		else if (e->fault == FC_RECORD_FAULT_CLOSE)
 			BSON_APPEND_UTF8(&item, "fault", "close");
+		else if (e->fault == FC_RECORD_FAULT_COMMIT_CLOSE)
+			BSON_APPEND_UTF8(&item, "fault", "commit_close");
 		else
 			BSON_APPEND_NULL(&item, "fault");
 		BSON_APPEND_BOOL(&item, "delayed", e->delayed);
@@ -331,7 +335,7 @@ fx_record_requests(const fx_record_t *rec, uint64_t since, size_t max, bson_t *o
 }
 
 void
-fx_record_stats(const fx_record_t *rec, bson_t *out)
+fc_record_stats(const fc_record_t *rec, bson_t *out)
 {
 	bson_t sub, faults;
 	char key[16];
@@ -339,12 +343,12 @@ fx_record_stats(const fx_record_t *rec, bson_t *out)
 	BSON_APPEND_INT64(out, "requests", (int64_t)rec->total);
 	BSON_APPEND_INT64(out, "pending", (int64_t)rec->pending);
 	bson_append_document_begin(out, "by_method", -1, &sub);
-	for (size_t i = 0; i < FX_RECORD_NMETHODS; i++)
+	for (size_t i = 0; i < FC_RECORD_NMETHODS; i++)
 		if (rec->by_method[i] > 0)
-			BSON_APPEND_INT64(&sub, fx_record_methods[i], (int64_t)rec->by_method[i]);
+			BSON_APPEND_INT64(&sub, fc_record_methods[i], (int64_t)rec->by_method[i]);
 	bson_append_document_end(out, &sub);
 	bson_append_document_begin(out, "by_status", -1, &sub);
-	for (int s = 0; s < FX_RECORD_MAX_STATUS; s++) {
+	for (int s = 0; s < FC_RECORD_MAX_STATUS; s++) {
 		if (rec->by_status[s] == 0)
 			continue;
 		snprintf(key, sizeof(key), "%d", s);
@@ -356,6 +360,9 @@ fx_record_stats(const fx_record_t *rec, bson_t *out)
 	BSON_APPEND_INT64(&faults, "delayed", (int64_t)rec->delayed);
 	BSON_APPEND_INT64(&faults, "status", (int64_t)rec->fault_status);
 	BSON_APPEND_INT64(&faults, "close", (int64_t)rec->fault_close);
+	/* Only fakes that accept commit_close rules ever count one. */
+	if (rec->fault_commit_close > 0)
+		BSON_APPEND_INT64(&faults, "commit_close", (int64_t)rec->fault_commit_close);
 	bson_append_document_end(out, &faults);
 	BSON_APPEND_INT64(out, "recorded", (int64_t)rec->count);
 	BSON_APPEND_INT64(out, "record_limit", (int64_t)rec->limit);

@@ -1,5 +1,5 @@
-/* fx_server: evhttp listeners for the fake, plain and TLS. */
-#include "fx_server.h"
+/* fc_server: evhttp listeners for the fake, plain and TLS. */
+#include "fc_server.h"
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-struct fx_server {
+struct fc_server {
 	struct event_base *base;
 	struct evhttp *http, *https;
 	int http_port, https_port;
@@ -18,18 +18,18 @@ struct fx_server {
 };
 
 static struct bufferevent *
-fx_server_plain_bev(struct event_base *base, void *arg)
+fc_server_plain_bev(struct event_base *base, void *arg)
 {
-	fx_server_t *s = arg;
+	fc_server_t *s = arg;
 
 	s->connections++;
 	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 }
 
 static struct bufferevent *
-fx_server_tls_bev(struct event_base *base, void *arg)
+fc_server_tls_bev(struct event_base *base, void *arg)
 {
-	fx_server_t *s = arg;
+	fc_server_t *s = arg;
 	SSL *ssl = SSL_new(s->tls);
 	struct bufferevent *bev;
 
@@ -49,7 +49,7 @@ fx_server_tls_bev(struct event_base *base, void *arg)
 }
 
 static struct evhttp *
-fx_server_listen(fx_server_t *s, const fx_server_opts_t *opts, int port, int *bound,
+fc_server_listen(fc_server_t *s, const fc_server_opts_t *opts, int port, int *bound,
     void (*cb)(struct evhttp_request *, void *), void *arg, bool tls, bson_error_t *error)
 {
 	struct evhttp *h = evhttp_new(s->base);
@@ -68,7 +68,7 @@ fx_server_listen(fx_server_t *s, const fx_server_opts_t *opts, int port, int *bo
 	evhttp_set_max_headers_size(h, 64 * 1024);
 	evhttp_set_timeout(h, opts->timeout_s);
 	evhttp_set_gencb(h, cb, arg);
-	evhttp_set_bevcb(h, tls ? fx_server_tls_bev : fx_server_plain_bev, s);
+	evhttp_set_bevcb(h, tls ? fc_server_tls_bev : fc_server_plain_bev, s);
 	sock = evhttp_bind_socket_with_handle(h, opts->listen, (ev_uint16_t)port);
 	if (sock == NULL) {
 		bson_set_error(error, 7, 2, "cannot listen on %s port %d", opts->listen, port);
@@ -94,11 +94,11 @@ fx_server_listen(fx_server_t *s, const fx_server_opts_t *opts, int port, int *bo
 	return h;
 }
 
-fx_server_t *
-fx_server_new(struct event_base *base, const fx_server_opts_t *opts,
+fc_server_t *
+fc_server_new(struct event_base *base, const fc_server_opts_t *opts,
     void (*cb)(struct evhttp_request *, void *), void *arg, bson_error_t *error)
 {
-	fx_server_t *s = calloc(1, sizeof(*s));
+	fc_server_t *s = calloc(1, sizeof(*s));
 
 	if (s == NULL) {
 		bson_set_error(error, 7, 4, "out of memory");
@@ -106,24 +106,24 @@ fx_server_new(struct event_base *base, const fx_server_opts_t *opts,
 	}
 	s->base = base;
 	s->tls = opts->tls;
-	s->http = fx_server_listen(s, opts, opts->http_port, &s->http_port, cb, arg, false,
+	s->http = fc_server_listen(s, opts, opts->http_port, &s->http_port, cb, arg, false,
 	    error);
 	if (s->http == NULL)
 		goto fail;
 	if (opts->tls != NULL) {
-		s->https = fx_server_listen(s, opts, opts->https_port, &s->https_port, cb, arg,
+		s->https = fc_server_listen(s, opts, opts->https_port, &s->https_port, cb, arg,
 		    true, error);
 		if (s->https == NULL)
 			goto fail;
 	}
 	return s;
 fail:
-	fx_server_free(s);
+	fc_server_free(s);
 	return NULL;
 }
 
 void
-fx_server_free(fx_server_t *s)
+fc_server_free(fc_server_t *s)
 {
 	if (s == NULL)
 		return;
@@ -135,19 +135,19 @@ fx_server_free(fx_server_t *s)
 }
 
 int
-fx_server_http_port(const fx_server_t *s)
+fc_server_http_port(const fc_server_t *s)
 {
 	return s->http_port;
 }
 
 int
-fx_server_https_port(const fx_server_t *s)
+fc_server_https_port(const fc_server_t *s)
 {
 	return s->https_port;
 }
 
 uint64_t
-fx_server_connections(const fx_server_t *s)
+fc_server_connections(const fc_server_t *s)
 {
 	return s->connections;
 }

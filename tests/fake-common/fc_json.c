@@ -1,5 +1,5 @@
-/* fx_json: body parsing and reply writing shared by the fake's routes. */
-#include "fx_json.h"
+/* fc_json: body parsing and reply writing shared by the fake's routes. */
+#include "fc_json.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const char *
-fx_json_skip_ws(const char *p, const char *end)
+fc_json_skip_ws(const char *p, const char *end)
 {
 	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
 		p++;
@@ -15,19 +15,19 @@ fx_json_skip_ws(const char *p, const char *end)
 }
 
 int
-fx_json_parse_object(const char *body, size_t len, bson_t *out, bson_error_t *error)
+fc_json_parse_object(const char *body, size_t len, bson_t *out, bson_error_t *error)
 {
-	const char *p = fx_json_skip_ws(body, body + len);
+	const char *p = fc_json_skip_ws(body, body + len);
 
 	bson_init(out);
 	if (p == body + len) {
-		bson_set_error(error, FX_JSON_ERROR_DOMAIN, 1, "request body is empty, expected a JSON object");
+		bson_set_error(error, FC_JSON_ERROR_DOMAIN, 1, "request body is empty, expected a JSON object");
 		return -1;
 	}
 	/* libbson would turn a top-level array into an object with "0", "1"... keys: the
 	 * API wants an object, so look at the first character ourselves. */
 	if (*p != '{') {
-		bson_set_error(error, FX_JSON_ERROR_DOMAIN, 2, "request body must be a JSON object");
+		bson_set_error(error, FC_JSON_ERROR_DOMAIN, 2, "request body must be a JSON object");
 		return -1;
 	}
 	bson_destroy(out);
@@ -39,7 +39,7 @@ fx_json_parse_object(const char *body, size_t len, bson_t *out, bson_error_t *er
 }
 
 int
-fx_json_parse_value(const char *body, size_t len, bson_t *out, bson_error_t *error)
+fc_json_parse_value(const char *body, size_t len, bson_t *out, bson_error_t *error)
 {
 	bson_string_t *s = bson_string_new("{\"v\": ");
 	bson_iter_t it;
@@ -47,7 +47,7 @@ fx_json_parse_value(const char *body, size_t len, bson_t *out, bson_error_t *err
 
 	bson_init(out);
 	if (memchr(body, '\0', len) != NULL) {
-		bson_set_error(error, FX_JSON_ERROR_DOMAIN, 3, "body contains a NUL byte");
+		bson_set_error(error, FC_JSON_ERROR_DOMAIN, 3, "body contains a NUL byte");
 		goto cleanup;
 	}
 	/* bson_string_append needs a C string; the NUL check above makes the copy exact. */
@@ -64,7 +64,7 @@ fx_json_parse_value(const char *body, size_t len, bson_t *out, bson_error_t *err
 	}
 	/* "1, \"w\": 2" would parse once wrapped: one key means one value. */
 	if (bson_count_keys(out) != 1 || !bson_iter_init_find(&it, out, "v")) {
-		bson_set_error(error, FX_JSON_ERROR_DOMAIN, 4, "not a single JSON value");
+		bson_set_error(error, FC_JSON_ERROR_DOMAIN, 4, "not a single JSON value");
 		bson_reinit(out);
 		goto cleanup;
 	}
@@ -75,7 +75,7 @@ cleanup:
 }
 
 bool
-fx_json_int64(const bson_iter_t *it, int64_t *out)
+fc_json_int64(const bson_iter_t *it, int64_t *out)
 {
 	double d;
 
@@ -98,7 +98,7 @@ fx_json_int64(const bson_iter_t *it, int64_t *out)
 }
 
 bool
-fx_json_double(const bson_iter_t *it, double *out)
+fc_json_double(const bson_iter_t *it, double *out)
 {
 	switch (bson_iter_type(it)) {
 	case BSON_TYPE_INT32:
@@ -115,8 +115,26 @@ fx_json_double(const bson_iter_t *it, double *out)
 	}
 }
 
+int
+fc_json_parse_id(const char *s, size_t n, int64_t *id)
+{
+	int64_t v = 0;
+
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+	if (n > 18)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	*id = v;
+	return v > 0 ? 1 : 0;
+}
+
 void
-fx_json_add(struct evbuffer *out, const bson_t *doc)
+fc_json_add(struct evbuffer *out, const bson_t *doc)
 {
 	size_t len;
 	char *json = bson_as_relaxed_extended_json(doc, &len);
@@ -127,7 +145,7 @@ fx_json_add(struct evbuffer *out, const bson_t *doc)
 }
 
 void
-fx_json_add_error(struct evbuffer *out, const char *fmt, ...)
+fc_json_add_error(struct evbuffer *out, const char *fmt, ...)
 {
 	char msg[512];
 	bson_t doc = BSON_INITIALIZER;
@@ -137,6 +155,6 @@ fx_json_add_error(struct evbuffer *out, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	BSON_APPEND_UTF8(&doc, "error_message", msg);
-	fx_json_add(out, &doc);
+	fc_json_add(out, &doc);
 	bson_destroy(&doc);
 }
