@@ -11,7 +11,7 @@
 
 #include "tsproc.h"
 
-#define TSDAEMON_MAX_ENV 32
+#define TSDAEMON_MAX_ENV 48
 
 typedef struct tsdaemon {
 	tsproc_t proc;

@@ -1,0 +1,468 @@
+/*
+ * Ticket creation end to end: the real ticketsyncd with [create] on, against the
+ * MongoDB test server (or TICKETSYNC_TEST_MONGODB_URI), the fake ExtraHop and the fake
+ * ticket system (tests/fake-tickets: Jira Cloud, Jira Data Center, ServiceNow). Each
+ * test gets its own database, fakes and daemon.
+ *
+ * What must hold: one ticket per qualifying detection, through ambiguous attempts
+ * (a create committed and then dropped, with Jira Cloud's search lagging), 429s,
+ * rejections (parked, replayable) and kill -9; the ticket lands in `tickets` and its
+ * id, status and assignee reach ExtraHop; detections with a ticket are never ticketed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tsfile.h"
+#include "tsscene.h"
+#include "tstickets.h"
+
+#define EMAIL "soc-bot@example.com"
+#define TOKEN "jira-token-123"
+#define ACCOUNT "5b10a2844c20165700ede21g"
+
+typedef struct fixture {
+	tsscene_t *s;
+	tstickets_t tk;
+	bool tk_started;
+} fixture_t;
+
+static int
+fixture_setup(void **state)
+{
+	fixture_t *f = calloc(1, sizeof(*f));
+	void *scene = NULL;
+
+	if (f == NULL || tsscene_setup(&scene, "create") != 0)
+		return -1;
+	f->s = scene;
+	*state = f;
+	return 0;
+}
+
+static int
+fixture_teardown(void **state)
+{
+	fixture_t *f = *state;
+	void *scene = f->s;
+
+	if (f->s->d_started) {
+		int st = tsscene_stop_daemon(f->s);
+		/* A clean shutdown is part of every test. */
+		assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	if (f->tk_started)
+		assert_int_equal(tstickets_stop(&f->tk), 0);
+	free(f);
+	return tsscene_teardown(&scene);
+}
+
+/* Start the fakes; the daemon's environment says: create in the fake, quickly. */
+static void
+begin(fixture_t *f, const tstickets_opts_t *to)
+{
+	char err[512];
+	tsdaemon_t *d = &f->s->d;
+
+	if (tsscene_begin(f->s, NULL, TSSCENE_API_KEY) != 0)
+		fail_msg("%s", f->s->error);
+	if (tstickets_start(&f->tk, to, err, sizeof(err)) != 0)
+		fail_msg("fake tickets: %s", err);
+	f->tk_started = true;
+	snprintf(d->stderr_path, sizeof(d->stderr_path), "/tmp/ticketsyncd-%s-%ld.log", f->s->db,
+	    (long)getpid());
+	tsdaemon_setenv(d, "TICKETSYNC_CREATE_ENABLED", "true");
+	tsdaemon_setenv(d, "TICKETSYNC_CREATE_RETRY_BASE_MS", "100");
+	tsdaemon_setenv(d, "TICKETSYNC_CREATE_RETRY_MAX_MS", "1000");
+	tsdaemon_setenv(d, "TICKETSYNC_CREATE_RATE_LIMIT", "0");
+	tsdaemon_setenv(d, "TICKETSYNC_CREATE_CONCURRENCY", "4");
+	tsdaemon_setenv(d, "TICKETSYNC_CREATE_LOOKUP_DELAY_MS", "1500");
+	tsdaemon_setenv(d, "TICKETSYNC_CREATE_REQUEST_TIMEOUT_MS", "2000");
+	if (strcmp(f->tk.flavour, "servicenow") == 0) {
+		tsdaemon_setenv(d, "TICKETSYNC_CREATE_TARGET", "servicenow");
+		tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_URL", f->tk.base_url);
+		tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_USER", "integration");
+		tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_PASSWORD", "sn-password");
+		tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_ASSIGNMENT_GROUP", "SOC");
+	} else {
+		tsdaemon_setenv(d, "TICKETSYNC_JIRA_URL", f->tk.base_url);
+		tsdaemon_setenv(d, "TICKETSYNC_JIRA_PROJECT", "SEC");
+		if (strcmp(f->tk.flavour, "jira-dc") == 0) {
+			tsdaemon_setenv(d, "TICKETSYNC_JIRA_FLAVOUR", "datacenter");
+			tsdaemon_setenv(d, "TICKETSYNC_JIRA_PAT", "pat-456");
+		} else {
+			tsdaemon_setenv(d, "TICKETSYNC_JIRA_EMAIL", EMAIL);
+			tsdaemon_setenv(d, "TICKETSYNC_JIRA_API_TOKEN", TOKEN);
+			tsdaemon_setenv(d, "TICKETSYNC_CREATE_ASSIGNEE", ACCOUNT);
+		}
+	}
+}
+
+/* The daemon's log, on the test's stderr, when something went wrong. */
+static void
+show_log(fixture_t *f)
+{
+	char *log = tsfile_read(f->s->d.stderr_path, NULL);
+
+	if (log != NULL)
+		fprintf(stderr, "--- ticketsyncd log ---\n%s--- end ---\n", log);
+	free(log);
+}
+
+/* What the audit trail says of detection id, on the test's stderr. */
+static void
+show_audit(fixture_t *f, int64_t id)
+{
+	char ids[32];
+	const char *args[] = { "audit", "--detection", ids, "--limit", "0", NULL };
+	tsrun_result_t res;
+
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	if (tsscene_ctl(f->s, &res, NULL, true, args) == 0)
+		fprintf(stderr, "--- audit of detection %s ---\n%s", ids, res.out);
+	tsrun_free(&res);
+}
+
+static void
+start(fixture_t *f)
+{
+	if (tsscene_start_daemon(f->s) != 0) {
+		show_log(f);
+		fail_msg("%s", f->s->error);
+	}
+}
+
+static const tstickets_opts_t CLOUD = { .flavour = "jira-cloud", .email = EMAIL,
+	.api_token = TOKEN };
+
+/* A detection as the trigger writes it, first seen now. */
+static void
+put_detection(fixture_t *f, int64_t id, int risk, const char *extra)
+{
+	char json[2048];
+	long long now = (long long)clock_wall_ms();
+
+	snprintf(json, sizeof(json),
+	    "{'_id': %lld, 'title': 'Suspicious LDAP Query %lld', 'description': 'A host ran many "
+	    "queries.', 'type': 'ldap_recon', 'categories': ['sec.recon'], 'risk_score': %d, "
+	    "'start_time': %lld, 'end_time': %lld, 'update_time': %lld, 'ticket_id': null, "
+	    "'status': null, 'assignee': null, 'resolution': null, 'participants': "
+	    "[{'role': 'offender', 'hostname': 'ws-12'}], 'mitre_tactics': [], "
+	    "'mitre_techniques': []%s%s}", (long long)id, (long long)id, risk, now, now, now,
+	    extra ? ", " : "", extra ? extra : "");
+	if (!tsscene_put(f->s, "detections", json))
+		fail_msg("%s", f->s->error);
+}
+
+static int64_t
+fake_stat(fixture_t *f, const char *key)
+{
+	bson_t st;
+	int64_t v;
+
+	if (tstickets_stats(&f->tk, &st) != 0)
+		fail_msg("stats: %s", f->tk.error);
+	v = tsextrahop_int(&st, key, -1);
+	bson_destroy(&st);
+	return v;
+}
+
+static bool
+wait_fake_stat(fixture_t *f, const char *key, int64_t want, int timeout_ms)
+{
+	int64_t until = clock_mono_ms() + timeout_ms;
+
+	while (clock_mono_ms() < until) {
+		if (fake_stat(f, key) >= want)
+			return true;
+		ts_sleep_ms(50);
+	}
+	return false;
+}
+
+/* The one ticket of the fake that carries label (Jira) / correlation id (ServiceNow). */
+static bool
+fake_ticket_for(fixture_t *f, const char *needle, bson_t *out)
+{
+	bson_t all;
+	bson_iter_t it, arr;
+	bool found = false;
+
+	bson_init(out);
+	if (tstickets_tickets(&f->tk, &all) != 0)
+		fail_msg("tickets: %s", f->tk.error);
+	if (bson_iter_init_find(&it, &all, "tickets") && bson_iter_recurse(&it, &arr)) {
+		while (bson_iter_next(&arr)) {
+			uint32_t len;
+			const uint8_t *data;
+			bson_t t;
+			char *js;
+
+			bson_iter_document(&arr, &len, &data);
+			bson_init_static(&t, data, len);
+			js = bson_as_relaxed_extended_json(&t, NULL);
+			if (strstr(js, needle) != NULL) {
+				bson_destroy(out);
+				bson_copy_to(&t, out);
+				found = true;
+			}
+			bson_free(js);
+		}
+	}
+	bson_destroy(&all);
+	return found;
+}
+
+static void
+test_jira_cloud_loop(void **state)
+{
+	fixture_t *f = *state;
+	bson_t t, body;
+
+	begin(f, &CLOUD);
+	start(f);
+	/* The trigger writes detection 4 -> one Jira issue. */
+	put_detection(f, 4, 72, NULL);
+	assert_true(tsscene_wait_count(f->s, "tickets", "{'_id': 'SEC-1', 'detection_ids': 4}", 1,
+	    15000));
+	assert_int_equal(fake_stat(f, "creates"), 1);
+	assert_true(fake_ticket_for(f, "extrahop-detection-4", &t));
+	assert_string_equal(tsextrahop_str(&t, "key"), "SEC-1");
+	assert_string_equal(tsextrahop_str(&t, "summary"),
+	    "ExtraHop Detection: 4: Suspicious LDAP Query 4");
+	bson_destroy(&t);
+	/* ... whose id and assignee reach ExtraHop through the usual path. */
+	if (tsscene_wait_patches(f->s, 4, 1, 15000) < 0)
+		fail_msg("no PATCH for detection 4");
+	bson_init(&body);
+	tsscene_patches(f->s, 4, &body, NULL);
+	assert_string_equal(tsextrahop_str(&body, "ticket_id"), "SEC-1");
+	assert_string_equal(tsextrahop_str(&body, "assignee"), ACCOUNT);
+	assert_string_equal(tsextrahop_str(&body, "status"), "new");
+	bson_destroy(&body);
+	assert_int_equal(tsscene_count(f->s, "ticketsync_audit",
+	    "{'event': 'ticket_created', 'detection_id': 4, 'ticket_id': 'SEC-1'}"), 1);
+
+	/* The detection changes (risk, title): no second ticket. A detection ExtraHop shows
+	 * a ticket for, or one a ticket lists, gets none; a low-risk one qualifies too by
+	 * default. */
+	put_detection(f, 4, 90, NULL);
+	put_detection(f, 5, 50, "'ticket_id': 'OPS-9'");
+	assert_true(tsscene_put(f->s, "tickets", "{'_id': 'OPS-10', 'detection_ids': [6], "
+	    "'status': 'To Do', 'assignee': null, 'resolution': null, 'updated_at': "
+	    "{'$date': '2026-12-01T00:00:00Z'}}"));
+	put_detection(f, 6, 50, NULL);
+	put_detection(f, 7, 1, NULL);
+	assert_true(tsscene_wait_count(f->s, "tickets", "{'detection_ids': 7}", 1, 15000));
+	ts_sleep_ms(1000);
+	assert_int_equal(fake_stat(f, "creates"), 2);
+	assert_int_equal(fake_stat(f, "duplicates"), 0);
+	assert_int_equal(tsscene_count(f->s, "ticketsync_create_state", "{}"), 2);
+}
+
+/* The create is committed and the connection dropped before the reply, while Jira
+ * Cloud's search lags: ticketsyncd must find the ticket, not create a second one. */
+static void
+test_committed_then_dropped(void **state)
+{
+	fixture_t *f = *state;
+	tstickets_opts_t o = CLOUD;
+
+	o.index_delay_ms = 1000;
+	begin(f, &o);
+	start(f);
+	if (tstickets_set_fault(&f->tk, "{\"kind\": \"commit_close\", \"count\": 1, \"method\": "
+	                                "\"POST\", \"path_prefix\": \"/rest/api/2/issue\"}") < 0)
+		fail_msg("fault: %s", f->tk.error);
+	put_detection(f, 8, 70, NULL);
+	assert_true(tsscene_wait_count(f->s, "ticketsync_audit", "{'event': 'ticket_created', "
+	    "'detection_id': 8}", 1, 20000));
+	if (fake_stat(f, "creates") != 1)
+		show_audit(f, 8);
+	assert_int_equal(fake_stat(f, "creates"), 1);
+	assert_int_equal(fake_stat(f, "duplicates"), 0);
+	assert_int_equal(tsscene_count(f->s, "ticketsync_audit", "{'event': 'create_retry', "
+	    "'detection_id': 8}") >= 1, 1);
+	assert_int_equal(tsscene_count(f->s, "tickets", "{'_id': 'SEC-1', 'detection_ids': 8}"), 1);
+	assert_int_equal(tsscene_count(f->s, "ticketsync_create_state",
+	    "{'_id': 8, 'state': 'synced', 'result.key': 'SEC-1'}"), 1);
+}
+
+/* A 400 from Jira parks the creation with Jira's reason; status shows it; after the
+ * cause is gone, replay-parked --create creates it. 429s are waited out. */
+static void
+test_rejected_parked_replayed_and_429(void **state)
+{
+	fixture_t *f = *state;
+	tsrun_result_t res;
+	const char *status[] = { "status", NULL };
+	const char *replay[] = { "replay-parked", "--create", NULL };
+
+	begin(f, &CLOUD);
+	start(f);
+	if (tstickets_set_fault(&f->tk, "{\"kind\": \"status\", \"status\": 400, \"count\": 1, "
+	                                "\"method\": \"POST\", \"error_message\": \"Field 'x' "
+	                                "cannot be set\"}") < 0)
+		fail_msg("fault: %s", f->tk.error);
+	put_detection(f, 9, 70, NULL);
+	assert_true(tsscene_wait_count(f->s, "ticketsync_create_state", "{'_id': 9, 'state': "
+	    "'parked'}", 1, 15000));
+	assert_int_equal(tsscene_count(f->s, "ticketsync_audit", "{'event': 'create_parked', "
+	    "'detection_id': 9, 'http_status': 400}"), 1);
+	assert_int_equal(tsscene_ctl(f->s, &res, NULL, true, status), 0);
+	assert_non_null(strstr(res.out, "parked creations"));
+	assert_non_null(strstr(res.out, "HTTP 400"));
+	tsrun_free(&res);
+	assert_int_equal(fake_stat(f, "creates"), 0);
+
+	/* Replay; meanwhile Jira limits writes to 2/s and answers 429 beyond. */
+	assert_int_equal(tstickets_settings(&f->tk, "{\"rate_limit\": 2}"), 0);
+	for (int64_t id = 10; id < 16; id++)
+		put_detection(f, id, 70, NULL);
+	assert_int_equal(tsscene_ctl(f->s, &res, NULL, true, replay), 0);
+	assert_non_null(strstr(res.out, "replayed 1 parked ticket creation"));
+	tsrun_free(&res);
+	assert_true(wait_fake_stat(f, "creates", 7, 30000));
+	ts_sleep_ms(500);
+	assert_int_equal(fake_stat(f, "creates"), 7);
+	assert_int_equal(fake_stat(f, "duplicates"), 0);
+	assert_true(fake_stat(f, "rate_limited") > 0);
+	assert_true(tsscene_wait_count(f->s, "tickets", "{'source': 'ticketsync'}", 7, 10000));
+}
+
+static void
+test_datacenter(void **state)
+{
+	fixture_t *f = *state;
+	tstickets_opts_t dc = { .flavour = "jira-dc", .pat = "pat-456" };
+	bson_t t;
+	char *js;
+
+	begin(f, &dc);
+	start(f);
+	put_detection(f, 3, 85, NULL);
+	assert_true(tsscene_wait_count(f->s, "tickets", "{'_id': 'SEC-1', 'detection_ids': 3, "
+	    "'assignee': 'escalations_team'}", 1, 15000));
+	assert_true(fake_ticket_for(f, "extrahop-detection-3", &t));
+	/* Data Center takes the assignee by name. */
+	js = bson_as_relaxed_extended_json(&t, NULL);
+	assert_non_null(strstr(js, "escalations_team"));
+	bson_free(js);
+	bson_destroy(&t);
+}
+
+static void
+test_servicenow(void **state)
+{
+	fixture_t *f = *state;
+	tstickets_opts_t sn = { .flavour = "servicenow", .user = "integration",
+		.password = "sn-password" };
+
+	begin(f, &sn);
+	start(f);
+	put_detection(f, 5, 85, NULL);
+	assert_true(tsscene_wait_count(f->s, "tickets", "{'_id': 'INC0010001', 'detection_ids': 5, "
+	    "'status': '1'}", 1, 15000));
+	assert_int_equal(fake_stat(f, "creates"), 1);
+	assert_int_equal(tsscene_count(f->s, "ticketsync_create_state",
+	    "{'_id': 5, 'result.key': 'INC0010001'}"), 1);
+	if (tsscene_wait_patches(f->s, 5, 1, 15000) < 0)
+		fail_msg("no PATCH for detection 5");
+}
+
+/* Refused credentials: one log line says creation cannot work, /readyz says so, and
+ * the detection waits in the queue. */
+static void
+test_refused_credentials(void **state)
+{
+	fixture_t *f = *state;
+	char *body = NULL;
+	long st = 0;
+	int64_t until;
+
+	begin(f, &CLOUD);
+	tsdaemon_setenv(&f->s->d, "TICKETSYNC_JIRA_API_TOKEN", "wrong-token");
+	{
+		char err[512];
+		if (tsdaemon_start(&f->s->d, err, sizeof(err)) != 0)
+			fail_msg("%s", err);
+		f->s->d_started = true;
+	}
+	until = clock_mono_ms() + 10000;
+	while (clock_mono_ms() < until) {
+		free(body);
+		body = NULL;
+		st = tsdaemon_get(&f->s->d, "/readyz", &body);
+		if (st == 503 && body != NULL && strstr(body, "ticket creation") != NULL)
+			break;
+		ts_sleep_ms(100);
+	}
+	assert_int_equal(st, 503);
+	assert_non_null(strstr(body, "HTTP 401"));
+	free(body);
+	assert_true(tsdaemon_log_contains(&f->s->d, "ticket creation in jira cannot work"));
+	assert_false(tsdaemon_log_contains(&f->s->d, "wrong-token"));
+	assert_int_equal(tsdaemon_metric(&f->s->d, "ticketsync_create_ready"), 0);
+}
+
+/* kill -9 while creations are in flight; after a restart every detection has exactly
+ * one ticket. */
+static void
+test_kill9_during_creations(void **state)
+{
+	fixture_t *f = *state;
+	tstickets_opts_t o = CLOUD;
+	const int n = 40;
+
+	o.index_delay_ms = 300;
+	begin(f, &o);
+	tsdaemon_setenv(&f->s->d, "TICKETSYNC_PUSH_CLAIM_TIMEOUT_MS", "3000");
+	tsdaemon_setenv(&f->s->d, "TICKETSYNC_EXTRAHOP_REQUEST_TIMEOUT_MS", "2000");
+	tsdaemon_setenv(&f->s->d, "TICKETSYNC_LEASE_PERIOD_MS", "2000");
+	tsdaemon_setenv(&f->s->d, "TICKETSYNC_LEASE_RENEW_MS", "500");
+	start(f);
+	/* Slow creates, so that the kill finds some in flight. */
+	if (tstickets_set_fault(&f->tk, "{\"kind\": \"latency\", \"latency_ms\": 150}") < 0)
+		fail_msg("fault: %s", f->tk.error);
+	for (int64_t id = 1; id <= n; id++)
+		put_detection(f, 100 + id, 60, NULL);
+	assert_true(wait_fake_stat(f, "creates", 5, 20000));
+	tsdaemon_kill(&f->s->d);
+	f->s->d_started = false;
+	start(f);
+	assert_true(wait_fake_stat(f, "creates", n, 60000));
+	assert_true(tsscene_wait_count(f->s, "ticketsync_create_state", "{'state': 'synced'}", n,
+	    30000));
+	assert_int_equal(fake_stat(f, "creates"), n);
+	assert_int_equal(fake_stat(f, "duplicates"), 0);
+	assert_int_equal(tsscene_count(f->s, "tickets", "{'source': 'ticketsync'}"), n);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_jira_cloud_loop, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_committed_then_dropped, fixture_setup,
+		    fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_rejected_parked_replayed_and_429, fixture_setup,
+		    fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_datacenter, fixture_setup,
+		    fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_servicenow, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_refused_credentials, fixture_setup,
+		    fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_kill9_during_creations, fixture_setup,
+		    fixture_teardown),
+	};
+	return cmocka_run_group_tests(tests, tsscene_group_setup, tsscene_group_teardown);
+}
