@@ -321,7 +321,8 @@ ensure_schema(daemon_ctx_t *d)
 }
 
 /* Detections first seen before this get no ticket: [create] since, else the time
- * creation was first enabled on this database (kept there). */
+ * creation was first enabled on this database (kept there). Also counts the last
+ * hour's creates into the hourly ceiling. */
 static int64_t
 create_start(daemon_ctx_t *d)
 {
@@ -334,6 +335,17 @@ create_start(daemon_ctx_t *d)
 		bool ok = createq_start_point(client, d->cfg->mongodb.database,
 		    d->cfg->create.since_ms, clock_wall_ms(), &start, &err);
 
+		if (ok && d->cfg->create.max_per_hour > 0) {
+			int64_t *times = NULL, now = clock_wall_ms();
+			size_t n = 0;
+
+			/* A restart must not open a fresh hour for the ceiling. */
+			ok = createq_recent(client, d->cfg->mongodb.database, now - 3600 * 1000,
+			    (size_t)d->cfg->create.max_per_hour, &times, &n, &err);
+			if (ok)
+				creator_seed_window(d->creator, times, n, now);
+			free(times);
+		}
 		store_push(d->store, client);
 		if (ok) {
 			timefmt_format_iso8601(start, false, when, sizeof(when));

@@ -51,6 +51,12 @@ bool createq_offer(mongoc_client_t *client, const char *db, const struct tickets
     const createq_candidate_t *cands, size_t n, bool dry_run, int64_t now_ms,
     createq_stats_t *stats, bson_error_t *err);
 
+/* When the creations of the last hour were acknowledged (result.at >= since_ms), oldest
+ * first, at most limit: the hourly ceiling holds across restarts. *times_out is
+ * malloc'd (free it), *n_out its length. */
+bool createq_recent(mongoc_client_t *client, const char *db, int64_t since_ms, size_t limit,
+    int64_t **times_out, size_t *n_out, bson_error_t *err);
+
 /*
  * pusher_before_complete_fn of the creation pusher: every acknowledged creation's
  * ticket is inserted into `tickets` (key, detection_ids, status, assignee, updated_at,

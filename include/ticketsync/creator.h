@@ -33,6 +33,9 @@ void creator_dest_opts(const config_t *cfg, const char *instance, dest_ticket_op
 creator_t *creator_new(struct event_base *base, struct dbworker *db, struct dbworker *record_db,
     const config_t *cfg, const char *instance, bson_error_t *err);
 pusher_t *creator_pusher(creator_t *c);
+/* The creates of the last hour before this start (createq_recent): the hourly ceiling
+ * counts them. */
+void creator_seed_window(creator_t *c, const int64_t *wall_ms, size_t n, int64_t now_ms);
 /* Starts the credential check (and its repeats until it passes). */
 void creator_start(creator_t *c);
 /* false with why while creation cannot work (credentials refused or unchecked). */

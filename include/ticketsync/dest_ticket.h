@@ -53,6 +53,10 @@ dest_ticket_t *dest_ticket_new(struct event_base *base, const dest_ticket_opts_t
     bson_error_t *err);
 void dest_ticket_destroy(dest_ticket_t *d);
 
+/* Count creates acknowledged before this process started (wall-clock ms, oldest
+ * first; now_ms the wall clock) in the hourly ceiling's window. */
+void dest_ticket_seed_window(dest_ticket_t *d, const int64_t *wall_ms, size_t n, int64_t now_ms);
+
 /* The start-up credential check (Jira myself, a one-row ServiceNow read; HTTP: none,
  * reported ok). done(ok, message, arg) runs once, later, on the loop. */
 void dest_ticket_check(dest_ticket_t *d, void (*done)(bool ok, const char *message, void *arg),

@@ -153,6 +153,12 @@ creator_pusher(creator_t *c)
 	return c->pusher;
 }
 
+void
+creator_seed_window(creator_t *c, const int64_t *wall_ms, size_t n, int64_t now_ms)
+{
+	dest_ticket_seed_window(c->dest, wall_ms, n, now_ms);
+}
+
 static void creator_check(creator_t *c);
 
 static void

@@ -140,6 +140,20 @@ dest_ticket_take_slot(dest_ticket_t *d)
 	return 0;
 }
 
+void
+dest_ticket_seed_window(dest_ticket_t *d, const int64_t *wall_ms, size_t n, int64_t now_ms)
+{
+	int64_t mono = clock_mono_ms();
+
+	for (size_t i = 0; i < n && d->window_n < d->window_cap; i++) {
+		if (wall_ms[i] <= now_ms - DEST_TICKET_HOUR_MS)
+			continue;
+		d->window[(d->window_head + d->window_n) % d->window_cap] =
+		    mono - (now_ms - wall_ms[i]);
+		d->window_n++;
+	}
+}
+
 /* ---- create ---- */
 
 static void

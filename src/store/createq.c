@@ -166,6 +166,58 @@ cleanup:
 	return ok;
 }
 
+typedef struct createq_times {
+	int64_t *t;
+	size_t n, cap;
+} createq_times_t;
+
+static bool
+createq_on_recent(const bson_t *doc, void *arg)
+{
+	createq_times_t *c = arg;
+	bson_iter_t it;
+
+	if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, "result.at", &it) &&
+	    BSON_ITER_HOLDS_DATE_TIME(&it)) {
+		xgrow((void **)&c->t, &c->cap, c->n + 1, sizeof(*c->t));
+		c->t[c->n++] = bson_iter_date_time(&it);
+	}
+	return true;
+}
+
+bool
+createq_recent(mongoc_client_t *client, const char *db, int64_t since_ms, size_t limit,
+    int64_t **times_out, size_t *n_out, bson_error_t *err)
+{
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, cond, sort, proj;
+	createq_times_t c = { 0 };
+	bool ok;
+
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "result.at", &cond);
+	BSON_APPEND_DATE_TIME(&cond, "$gte", since_ms);
+	bson_append_document_end(&filter, &cond);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "result.at", -1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+	BSON_APPEND_INT32(&proj, "result.at", 1);
+	bson_append_document_end(&opts, &proj);
+	BSON_APPEND_INT64(&opts, "limit", (int64_t)limit);
+	ok = store_find_each(client, db, STORE_COLL_CREATE_STATE, &filter, &opts, createq_on_recent,
+	    &c, NULL, NULL, err);
+	/* Newest first from the server (the limit keeps the newest); oldest first out. */
+	for (size_t i = 0; i < c.n / 2; i++) {
+		int64_t x = c.t[i];
+		c.t[i] = c.t[c.n - 1 - i];
+		c.t[c.n - 1 - i] = x;
+	}
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	*times_out = c.t;
+	*n_out = c.n;
+	return ok;
+}
+
 /* The status a new ticket starts in, as the status map knows it. */
 static const char *
 createq_initial_status(const bson_t *sent)
