@@ -6,7 +6,8 @@
  *
  * What must hold: one ticket per qualifying detection, through ambiguous attempts
  * (a create committed and then dropped, with Jira Cloud's search lagging), 429s,
- * rejections (parked, replayable) and kill -9; the ticket lands in `tickets` and its
+ * rejections (parked, replayable) and the hourly ceiling (kill -9: test_reliability);
+ * the ticket lands in `tickets` and its
  * id, status and assignee reach ExtraHop; detections with a ticket are never ticketed.
  */
 #include <setjmp.h>
@@ -24,94 +25,50 @@
 
 #include "tsfile.h"
 #include "tsscene.h"
-#include "tstickets.h"
 
-#define EMAIL "soc-bot@example.com"
-#define TOKEN "jira-token-123"
-#define ACCOUNT "5b10a2844c20165700ede21g"
+#define ACCOUNT TSSCENE_JIRA_ACCOUNT
 
-typedef struct fixture {
-	tsscene_t *s;
-	tstickets_t tk;
-	bool tk_started;
-} fixture_t;
+typedef tsscene_t fixture_t;
 
 static int
 fixture_setup(void **state)
 {
-	fixture_t *f = calloc(1, sizeof(*f));
-	void *scene = NULL;
-
-	if (f == NULL || tsscene_setup(&scene, "create") != 0)
-		return -1;
-	f->s = scene;
-	*state = f;
-	return 0;
+	return tsscene_setup(state, "create");
 }
 
 static int
 fixture_teardown(void **state)
 {
 	fixture_t *f = *state;
-	void *scene = f->s;
 
-	if (f->s->d_started) {
-		int st = tsscene_stop_daemon(f->s);
+	if (f->d_started) {
+		int st = tsscene_stop_daemon(f);
 		/* A clean shutdown is part of every test. */
 		assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
-	if (f->tk_started)
+	if (f->tk_started) {
+		f->tk_started = false;
 		assert_int_equal(tstickets_stop(&f->tk), 0);
-	free(f);
-	return tsscene_teardown(&scene);
+	}
+	return tsscene_teardown(state);
 }
 
 /* Start the fakes; the daemon's environment says: create in the fake, quickly. */
 static void
-begin(fixture_t *f, const tstickets_opts_t *to)
+begin(fixture_t *f, const char *flavour, int index_delay_ms)
 {
-	char err[512];
-	tsdaemon_t *d = &f->s->d;
-
-	if (tsscene_begin(f->s, NULL, TSSCENE_API_KEY) != 0)
-		fail_msg("%s", f->s->error);
-	if (tstickets_start(&f->tk, to, err, sizeof(err)) != 0)
-		fail_msg("fake tickets: %s", err);
-	f->tk_started = true;
-	snprintf(d->stderr_path, sizeof(d->stderr_path), "/tmp/ticketsyncd-%s-%ld.log", f->s->db,
+	if (tsscene_begin(f, NULL, TSSCENE_API_KEY) != 0 ||
+	    tsscene_begin_tickets(f, flavour, index_delay_ms, 0) != 0)
+		fail_msg("%s", f->error);
+	snprintf(f->d.stderr_path, sizeof(f->d.stderr_path), "/tmp/ticketsyncd-%s-%ld.log", f->db,
 	    (long)getpid());
-	tsdaemon_setenv(d, "TICKETSYNC_CREATE_ENABLED", "true");
-	tsdaemon_setenv(d, "TICKETSYNC_CREATE_RETRY_BASE_MS", "100");
-	tsdaemon_setenv(d, "TICKETSYNC_CREATE_RETRY_MAX_MS", "1000");
-	tsdaemon_setenv(d, "TICKETSYNC_CREATE_RATE_LIMIT", "0");
-	tsdaemon_setenv(d, "TICKETSYNC_CREATE_CONCURRENCY", "4");
-	tsdaemon_setenv(d, "TICKETSYNC_CREATE_LOOKUP_DELAY_MS", "1500");
-	tsdaemon_setenv(d, "TICKETSYNC_CREATE_REQUEST_TIMEOUT_MS", "2000");
-	if (strcmp(f->tk.flavour, "servicenow") == 0) {
-		tsdaemon_setenv(d, "TICKETSYNC_CREATE_TARGET", "servicenow");
-		tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_URL", f->tk.base_url);
-		tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_USER", "integration");
-		tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_PASSWORD", "sn-password");
-		tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_ASSIGNMENT_GROUP", "SOC");
-	} else {
-		tsdaemon_setenv(d, "TICKETSYNC_JIRA_URL", f->tk.base_url);
-		tsdaemon_setenv(d, "TICKETSYNC_JIRA_PROJECT", "SEC");
-		if (strcmp(f->tk.flavour, "jira-dc") == 0) {
-			tsdaemon_setenv(d, "TICKETSYNC_JIRA_FLAVOUR", "datacenter");
-			tsdaemon_setenv(d, "TICKETSYNC_JIRA_PAT", "pat-456");
-		} else {
-			tsdaemon_setenv(d, "TICKETSYNC_JIRA_EMAIL", EMAIL);
-			tsdaemon_setenv(d, "TICKETSYNC_JIRA_API_TOKEN", TOKEN);
-			tsdaemon_setenv(d, "TICKETSYNC_CREATE_ASSIGNEE", ACCOUNT);
-		}
-	}
 }
 
 /* The daemon's log, on the test's stderr, when something went wrong. */
 static void
 show_log(fixture_t *f)
 {
-	char *log = tsfile_read(f->s->d.stderr_path, NULL);
+	char *log = tsfile_read(f->d.stderr_path, NULL);
 
 	if (log != NULL)
 		fprintf(stderr, "--- ticketsyncd log ---\n%s--- end ---\n", log);
@@ -127,7 +84,7 @@ show_audit(fixture_t *f, int64_t id)
 	tsrun_result_t res;
 
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
-	if (tsscene_ctl(f->s, &res, NULL, true, args) == 0)
+	if (tsscene_ctl(f, &res, NULL, true, args) == 0)
 		fprintf(stderr, "--- audit of detection %s ---\n%s", ids, res.out);
 	tsrun_free(&res);
 }
@@ -135,14 +92,11 @@ show_audit(fixture_t *f, int64_t id)
 static void
 start(fixture_t *f)
 {
-	if (tsscene_start_daemon(f->s) != 0) {
+	if (tsscene_start_daemon(f) != 0) {
 		show_log(f);
-		fail_msg("%s", f->s->error);
+		fail_msg("%s", f->error);
 	}
 }
-
-static const tstickets_opts_t CLOUD = { .flavour = "jira-cloud", .email = EMAIL,
-	.api_token = TOKEN };
 
 /* A detection as the trigger writes it, first seen now. */
 static void
@@ -159,8 +113,8 @@ put_detection(fixture_t *f, int64_t id, int risk, const char *extra)
 	    "[{'role': 'offender', 'hostname': 'ws-12'}], 'mitre_tactics': [], "
 	    "'mitre_techniques': []%s%s}", (long long)id, (long long)id, risk, now, now, now,
 	    extra ? ", " : "", extra ? extra : "");
-	if (!tsscene_put(f->s, "detections", json))
-		fail_msg("%s", f->s->error);
+	if (!tsscene_put(f, "detections", json))
+		fail_msg("%s", f->error);
 }
 
 static int64_t
@@ -228,11 +182,11 @@ test_jira_cloud_loop(void **state)
 	fixture_t *f = *state;
 	bson_t t, body;
 
-	begin(f, &CLOUD);
+	begin(f, "jira-cloud", 0);
 	start(f);
 	/* The trigger writes detection 4 -> one Jira issue. */
 	put_detection(f, 4, 72, NULL);
-	assert_true(tsscene_wait_count(f->s, "tickets", "{'_id': 'SEC-1', 'detection_ids': 4}", 1,
+	assert_true(tsscene_wait_count(f, "tickets", "{'_id': 'SEC-1', 'detection_ids': 4}", 1,
 	    15000));
 	assert_int_equal(fake_stat(f, "creates"), 1);
 	assert_true(fake_ticket_for(f, "extrahop-detection-4", &t));
@@ -241,15 +195,15 @@ test_jira_cloud_loop(void **state)
 	    "ExtraHop Detection: 4: Suspicious LDAP Query 4");
 	bson_destroy(&t);
 	/* ... whose id and assignee reach ExtraHop through the usual path. */
-	if (tsscene_wait_patches(f->s, 4, 1, 15000) < 0)
+	if (tsscene_wait_patches(f, 4, 1, 15000) < 0)
 		fail_msg("no PATCH for detection 4");
 	bson_init(&body);
-	tsscene_patches(f->s, 4, &body, NULL);
+	tsscene_patches(f, 4, &body, NULL);
 	assert_string_equal(tsextrahop_str(&body, "ticket_id"), "SEC-1");
 	assert_string_equal(tsextrahop_str(&body, "assignee"), ACCOUNT);
 	assert_string_equal(tsextrahop_str(&body, "status"), "new");
 	bson_destroy(&body);
-	assert_int_equal(tsscene_count(f->s, "ticketsync_audit",
+	assert_int_equal(tsscene_count(f, "ticketsync_audit",
 	    "{'event': 'ticket_created', 'detection_id': 4, 'ticket_id': 'SEC-1'}"), 1);
 
 	/* The detection changes (risk, title): no second ticket. A detection ExtraHop shows
@@ -257,16 +211,16 @@ test_jira_cloud_loop(void **state)
 	 * default. */
 	put_detection(f, 4, 90, NULL);
 	put_detection(f, 5, 50, "'ticket_id': 'OPS-9'");
-	assert_true(tsscene_put(f->s, "tickets", "{'_id': 'OPS-10', 'detection_ids': [6], "
+	assert_true(tsscene_put(f, "tickets", "{'_id': 'OPS-10', 'detection_ids': [6], "
 	    "'status': 'To Do', 'assignee': null, 'resolution': null, 'updated_at': "
 	    "{'$date': '2026-12-01T00:00:00Z'}}"));
 	put_detection(f, 6, 50, NULL);
 	put_detection(f, 7, 1, NULL);
-	assert_true(tsscene_wait_count(f->s, "tickets", "{'detection_ids': 7}", 1, 15000));
+	assert_true(tsscene_wait_count(f, "tickets", "{'detection_ids': 7}", 1, 15000));
 	ts_sleep_ms(1000);
 	assert_int_equal(fake_stat(f, "creates"), 2);
 	assert_int_equal(fake_stat(f, "duplicates"), 0);
-	assert_int_equal(tsscene_count(f->s, "ticketsync_create_state", "{}"), 2);
+	assert_int_equal(tsscene_count(f, "ticketsync_create_state", "{}"), 2);
 }
 
 /* The create is committed and the connection dropped before the reply, while Jira
@@ -275,25 +229,22 @@ static void
 test_committed_then_dropped(void **state)
 {
 	fixture_t *f = *state;
-	tstickets_opts_t o = CLOUD;
-
-	o.index_delay_ms = 1000;
-	begin(f, &o);
+	begin(f, "jira-cloud", 1000);
 	start(f);
 	if (tstickets_set_fault(&f->tk, "{\"kind\": \"commit_close\", \"count\": 1, \"method\": "
 	                                "\"POST\", \"path_prefix\": \"/rest/api/2/issue\"}") < 0)
 		fail_msg("fault: %s", f->tk.error);
 	put_detection(f, 8, 70, NULL);
-	assert_true(tsscene_wait_count(f->s, "ticketsync_audit", "{'event': 'ticket_created', "
+	assert_true(tsscene_wait_count(f, "ticketsync_audit", "{'event': 'ticket_created', "
 	    "'detection_id': 8}", 1, 20000));
 	if (fake_stat(f, "creates") != 1)
 		show_audit(f, 8);
 	assert_int_equal(fake_stat(f, "creates"), 1);
 	assert_int_equal(fake_stat(f, "duplicates"), 0);
-	assert_int_equal(tsscene_count(f->s, "ticketsync_audit", "{'event': 'create_retry', "
+	assert_int_equal(tsscene_count(f, "ticketsync_audit", "{'event': 'create_retry', "
 	    "'detection_id': 8}") >= 1, 1);
-	assert_int_equal(tsscene_count(f->s, "tickets", "{'_id': 'SEC-1', 'detection_ids': 8}"), 1);
-	assert_int_equal(tsscene_count(f->s, "ticketsync_create_state",
+	assert_int_equal(tsscene_count(f, "tickets", "{'_id': 'SEC-1', 'detection_ids': 8}"), 1);
+	assert_int_equal(tsscene_count(f, "ticketsync_create_state",
 	    "{'_id': 8, 'state': 'synced', 'result.key': 'SEC-1'}"), 1);
 }
 
@@ -307,18 +258,18 @@ test_rejected_parked_replayed_and_429(void **state)
 	const char *status[] = { "status", NULL };
 	const char *replay[] = { "replay-parked", "--create", NULL };
 
-	begin(f, &CLOUD);
+	begin(f, "jira-cloud", 0);
 	start(f);
 	if (tstickets_set_fault(&f->tk, "{\"kind\": \"status\", \"status\": 400, \"count\": 1, "
 	                                "\"method\": \"POST\", \"error_message\": \"Field 'x' "
 	                                "cannot be set\"}") < 0)
 		fail_msg("fault: %s", f->tk.error);
 	put_detection(f, 9, 70, NULL);
-	assert_true(tsscene_wait_count(f->s, "ticketsync_create_state", "{'_id': 9, 'state': "
+	assert_true(tsscene_wait_count(f, "ticketsync_create_state", "{'_id': 9, 'state': "
 	    "'parked'}", 1, 15000));
-	assert_int_equal(tsscene_count(f->s, "ticketsync_audit", "{'event': 'create_parked', "
+	assert_int_equal(tsscene_count(f, "ticketsync_audit", "{'event': 'create_parked', "
 	    "'detection_id': 9, 'http_status': 400}"), 1);
-	assert_int_equal(tsscene_ctl(f->s, &res, NULL, true, status), 0);
+	assert_int_equal(tsscene_ctl(f, &res, NULL, true, status), 0);
 	assert_non_null(strstr(res.out, "parked creations"));
 	assert_non_null(strstr(res.out, "HTTP 400"));
 	tsrun_free(&res);
@@ -328,7 +279,7 @@ test_rejected_parked_replayed_and_429(void **state)
 	assert_int_equal(tstickets_settings(&f->tk, "{\"rate_limit\": 2}"), 0);
 	for (int64_t id = 10; id < 16; id++)
 		put_detection(f, id, 70, NULL);
-	assert_int_equal(tsscene_ctl(f->s, &res, NULL, true, replay), 0);
+	assert_int_equal(tsscene_ctl(f, &res, NULL, true, replay), 0);
 	assert_non_null(strstr(res.out, "replayed 1 parked ticket creation"));
 	tsrun_free(&res);
 	assert_true(wait_fake_stat(f, "creates", 7, 30000));
@@ -336,21 +287,20 @@ test_rejected_parked_replayed_and_429(void **state)
 	assert_int_equal(fake_stat(f, "creates"), 7);
 	assert_int_equal(fake_stat(f, "duplicates"), 0);
 	assert_true(fake_stat(f, "rate_limited") > 0);
-	assert_true(tsscene_wait_count(f->s, "tickets", "{'source': 'ticketsync'}", 7, 10000));
+	assert_true(tsscene_wait_count(f, "tickets", "{'source': 'ticketsync'}", 7, 10000));
 }
 
 static void
 test_datacenter(void **state)
 {
 	fixture_t *f = *state;
-	tstickets_opts_t dc = { .flavour = "jira-dc", .pat = "pat-456" };
 	bson_t t;
 	char *js;
 
-	begin(f, &dc);
+	begin(f, "jira-dc", 0);
 	start(f);
 	put_detection(f, 3, 85, NULL);
-	assert_true(tsscene_wait_count(f->s, "tickets", "{'_id': 'SEC-1', 'detection_ids': 3, "
+	assert_true(tsscene_wait_count(f, "tickets", "{'_id': 'SEC-1', 'detection_ids': 3, "
 	    "'assignee': 'escalations_team'}", 1, 15000));
 	assert_true(fake_ticket_for(f, "extrahop-detection-3", &t));
 	/* Data Center takes the assignee by name. */
@@ -364,18 +314,15 @@ static void
 test_servicenow(void **state)
 {
 	fixture_t *f = *state;
-	tstickets_opts_t sn = { .flavour = "servicenow", .user = "integration",
-		.password = "sn-password" };
-
-	begin(f, &sn);
+	begin(f, "servicenow", 0);
 	start(f);
 	put_detection(f, 5, 85, NULL);
-	assert_true(tsscene_wait_count(f->s, "tickets", "{'_id': 'INC0010001', 'detection_ids': 5, "
+	assert_true(tsscene_wait_count(f, "tickets", "{'_id': 'INC0010001', 'detection_ids': 5, "
 	    "'status': '1'}", 1, 15000));
 	assert_int_equal(fake_stat(f, "creates"), 1);
-	assert_int_equal(tsscene_count(f->s, "ticketsync_create_state",
+	assert_int_equal(tsscene_count(f, "ticketsync_create_state",
 	    "{'_id': 5, 'result.key': 'INC0010001'}"), 1);
-	if (tsscene_wait_patches(f->s, 5, 1, 15000) < 0)
+	if (tsscene_wait_patches(f, 5, 1, 15000) < 0)
 		fail_msg("no PATCH for detection 5");
 }
 
@@ -389,19 +336,19 @@ test_refused_credentials(void **state)
 	long st = 0;
 	int64_t until;
 
-	begin(f, &CLOUD);
-	tsdaemon_setenv(&f->s->d, "TICKETSYNC_JIRA_API_TOKEN", "wrong-token");
+	begin(f, "jira-cloud", 0);
+	tsdaemon_setenv(&f->d, "TICKETSYNC_JIRA_API_TOKEN", "wrong-token");
 	{
 		char err[512];
-		if (tsdaemon_start(&f->s->d, err, sizeof(err)) != 0)
+		if (tsdaemon_start(&f->d, err, sizeof(err)) != 0)
 			fail_msg("%s", err);
-		f->s->d_started = true;
+		f->d_started = true;
 	}
 	until = clock_mono_ms() + 10000;
 	while (clock_mono_ms() < until) {
 		free(body);
 		body = NULL;
-		st = tsdaemon_get(&f->s->d, "/readyz", &body);
+		st = tsdaemon_get(&f->d, "/readyz", &body);
 		if (st == 503 && body != NULL && strstr(body, "ticket creation") != NULL)
 			break;
 		ts_sleep_ms(100);
@@ -409,42 +356,38 @@ test_refused_credentials(void **state)
 	assert_int_equal(st, 503);
 	assert_non_null(strstr(body, "HTTP 401"));
 	free(body);
-	assert_true(tsdaemon_log_contains(&f->s->d, "ticket creation in jira cannot work"));
-	assert_false(tsdaemon_log_contains(&f->s->d, "wrong-token"));
-	assert_int_equal(tsdaemon_metric(&f->s->d, "ticketsync_create_ready"), 0);
+	assert_true(tsdaemon_log_contains(&f->d, "ticket creation in jira cannot work"));
+	assert_false(tsdaemon_log_contains(&f->d, "wrong-token"));
+	assert_int_equal(tsdaemon_metric(&f->d, "ticketsync_create_ready"), 0);
 }
 
-/* kill -9 while creations are in flight; after a restart every detection has exactly
- * one ticket. */
+/* The hourly ceiling: beyond it, creations wait (pending, audited, counted). */
 static void
-test_kill9_during_creations(void **state)
+test_hourly_ceiling(void **state)
 {
 	fixture_t *f = *state;
-	tstickets_opts_t o = CLOUD;
-	const int n = 40;
 
-	o.index_delay_ms = 300;
-	begin(f, &o);
-	tsdaemon_setenv(&f->s->d, "TICKETSYNC_PUSH_CLAIM_TIMEOUT_MS", "3000");
-	tsdaemon_setenv(&f->s->d, "TICKETSYNC_EXTRAHOP_REQUEST_TIMEOUT_MS", "2000");
-	tsdaemon_setenv(&f->s->d, "TICKETSYNC_LEASE_PERIOD_MS", "2000");
-	tsdaemon_setenv(&f->s->d, "TICKETSYNC_LEASE_RENEW_MS", "500");
+	begin(f, "jira-cloud", 0);
+	tsdaemon_setenv(&f->d, "TICKETSYNC_CREATE_MAX_PER_HOUR", "3");
+	tsdaemon_setenv(&f->d, "TICKETSYNC_CREATE_RETRY_MAX_MS", "300");
 	start(f);
-	/* Slow creates, so that the kill finds some in flight. */
-	if (tstickets_set_fault(&f->tk, "{\"kind\": \"latency\", \"latency_ms\": 150}") < 0)
-		fail_msg("fault: %s", f->tk.error);
-	for (int64_t id = 1; id <= n; id++)
-		put_detection(f, 100 + id, 60, NULL);
-	assert_true(wait_fake_stat(f, "creates", 5, 20000));
-	tsdaemon_kill(&f->s->d);
-	f->s->d_started = false;
+	for (int64_t id = 1; id <= 5; id++)
+		put_detection(f, id, 60, NULL);
+	assert_true(wait_fake_stat(f, "creates", 3, 15000));
+	assert_true(tsscene_wait_count(f, "ticketsync_audit", "{'event': 'create_retry', "
+	    "'message': {'$regex': 'max_per_hour'}}", 2, 15000));
+	ts_sleep_ms(500);
+	assert_int_equal(fake_stat(f, "creates"), 3);
+	assert_int_equal(tsscene_count(f, "ticketsync_create_state", "{'state': 'pending'}"), 2);
+	assert_true(tsdaemon_metric(&f->d, "ticketsync_create_ceiling_total") >= 2);
+	/* A restart does not open a fresh hour: a new detection waits too. */
+	assert_int_equal(tsscene_stop_daemon(f), 0);
 	start(f);
-	assert_true(wait_fake_stat(f, "creates", n, 60000));
-	assert_true(tsscene_wait_count(f->s, "ticketsync_create_state", "{'state': 'synced'}", n,
-	    30000));
-	assert_int_equal(fake_stat(f, "creates"), n);
-	assert_int_equal(fake_stat(f, "duplicates"), 0);
-	assert_int_equal(tsscene_count(f->s, "tickets", "{'source': 'ticketsync'}"), n);
+	put_detection(f, 6, 60, NULL);
+	assert_true(tsscene_wait_count(f, "ticketsync_audit", "{'event': 'create_retry', "
+	    "'detection_id': 6, 'message': {'$regex': 'max_per_hour'}}", 1, 15000));
+	assert_int_equal(fake_stat(f, "creates"), 3);
+	assert_true(tsdaemon_metric(&f->d, "ticketsync_create_ceiling_total") >= 1);
 }
 
 int
@@ -461,8 +404,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_servicenow, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_refused_credentials, fixture_setup,
 		    fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_kill9_during_creations, fixture_setup,
-		    fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_hourly_ceiling, fixture_setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, tsscene_group_setup, tsscene_group_teardown);
 }

@@ -49,6 +49,55 @@ tsscene_begin(tsscene_t *s, const tsextrahop_opts_t *fxo, const char *api_key)
 }
 
 int
+tsscene_begin_tickets(tsscene_t *s, const char *flavour, int index_delay_ms, int rate_limit)
+{
+	tstickets_opts_t to = { .flavour = flavour, .index_delay_ms = index_delay_ms,
+		.rate_limit = rate_limit };
+	tsdaemon_t *d = &s->d;
+	bool sn = strcmp(flavour, "servicenow") == 0, dc = strcmp(flavour, "jira-dc") == 0;
+
+	if (sn) {
+		to.user = TSSCENE_SN_USER;
+		to.password = TSSCENE_SN_PASSWORD;
+	} else if (dc) {
+		to.pat = TSSCENE_JIRA_PAT;
+	} else {
+		to.email = TSSCENE_JIRA_EMAIL;
+		to.api_token = TSSCENE_JIRA_TOKEN;
+	}
+	if (tstickets_start(&s->tk, &to, s->error, sizeof(s->error)) != 0)
+		return -1;
+	s->tk_started = true;
+	tsdaemon_setenv(d, "TICKETSYNC_CREATE_ENABLED", "true");
+	tsdaemon_setenv(d, "TICKETSYNC_CREATE_RETRY_BASE_MS", "100");
+	tsdaemon_setenv(d, "TICKETSYNC_CREATE_RETRY_MAX_MS", "1000");
+	tsdaemon_setenv(d, "TICKETSYNC_CREATE_RATE_LIMIT", "0");
+	tsdaemon_setenv(d, "TICKETSYNC_CREATE_CONCURRENCY", "4");
+	tsdaemon_setenv(d, "TICKETSYNC_CREATE_LOOKUP_DELAY_MS", "1500");
+	tsdaemon_setenv(d, "TICKETSYNC_CREATE_REQUEST_TIMEOUT_MS", "2000");
+	tsdaemon_setenv(d, "TICKETSYNC_CREATE_MAX_PER_HOUR", "0");
+	if (sn) {
+		tsdaemon_setenv(d, "TICKETSYNC_CREATE_TARGET", "servicenow");
+		tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_URL", s->tk.base_url);
+		tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_USER", TSSCENE_SN_USER);
+		tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_PASSWORD", TSSCENE_SN_PASSWORD);
+		tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_ASSIGNMENT_GROUP", "SOC");
+		return 0;
+	}
+	tsdaemon_setenv(d, "TICKETSYNC_JIRA_URL", s->tk.base_url);
+	tsdaemon_setenv(d, "TICKETSYNC_JIRA_PROJECT", "SEC");
+	if (dc) {
+		tsdaemon_setenv(d, "TICKETSYNC_JIRA_FLAVOUR", "datacenter");
+		tsdaemon_setenv(d, "TICKETSYNC_JIRA_PAT", TSSCENE_JIRA_PAT);
+	} else {
+		tsdaemon_setenv(d, "TICKETSYNC_JIRA_EMAIL", TSSCENE_JIRA_EMAIL);
+		tsdaemon_setenv(d, "TICKETSYNC_JIRA_API_TOKEN", TSSCENE_JIRA_TOKEN);
+		tsdaemon_setenv(d, "TICKETSYNC_CREATE_ASSIGNEE", TSSCENE_JIRA_ACCOUNT);
+	}
+	return 0;
+}
+
+int
 tsscene_start_daemon(tsscene_t *s)
 {
 	int64_t start = clock_mono_ms();
@@ -92,6 +141,8 @@ tsscene_free(tsscene_t *s)
 	tsdaemon_free(&s->d);
 	if (s->fx_started)
 		tsextrahop_stop(&s->fx);
+	if (s->tk_started)
+		tstickets_stop(&s->tk);
 	tsmongo_drop_db(s->client, s->db);
 	mongoc_client_destroy(s->client);
 	free(s);

@@ -20,8 +20,16 @@
 #include "tsgroup.h"
 #include "tsmongo.h"
 #include "tsrun.h"
+#include "tstickets.h"
 
 #define TSSCENE_API_KEY "test-key-123"
+/* What tsscene_begin_tickets gives the fake ticket system and the daemon. */
+#define TSSCENE_JIRA_EMAIL "soc-bot@example.com"
+#define TSSCENE_JIRA_TOKEN "jira-token-123"
+#define TSSCENE_JIRA_ACCOUNT "5b10a2844c20165700ede21g"
+#define TSSCENE_JIRA_PAT "pat-456"
+#define TSSCENE_SN_USER "integration"
+#define TSSCENE_SN_PASSWORD "sn-password"
 
 typedef struct tsscene {
 	tsmongo_t *mongo;       /* borrowed */
@@ -29,7 +37,8 @@ typedef struct tsscene {
 	mongoc_client_t *client;
 	tsextrahop_t fx;
 	tsdaemon_t d;
-	bool fx_started, d_started;
+	tstickets_t tk;         /* the fake ticket system, after tsscene_begin_tickets */
+	bool fx_started, d_started, tk_started;
 	char error[512];
 } tsscene_t;
 
@@ -40,8 +49,14 @@ tsscene_t *tsscene_new(tsmongo_t *mongo, const char *tag);
 /* Start the fake (fxo NULL: API key TSSCENE_API_KEY, detections 1..20) and prepare the
  * daemon's environment (api_key NULL: auth left to the caller). 0 or -1 (s->error). */
 int tsscene_begin(tsscene_t *s, const tsextrahop_opts_t *fxo, const char *api_key);
+/* After tsscene_begin: start the fake ticket system of flavour ("jira-cloud",
+ * "jira-dc", "servicenow") with the TSSCENE_ credentials (index_delay_ms, rate_limit as
+ * given), and turn [create] on in the daemon's environment against it with test-sized
+ * limits (retries 100..1000 ms, no rate limit and no hourly ceiling, concurrency 4,
+ * lookup delay 1500 ms, request timeout 2000 ms). 0 or -1 (s->error). */
+int tsscene_begin_tickets(tsscene_t *s, const char *flavour, int index_delay_ms, int rate_limit);
 /* Start ticketsyncd and wait until /readyz says it is active (holds the lease) and
- * its change stream is open. */
+ * its change stream is open (and, with creation on, the ticket system accepted it). */
 int tsscene_start_daemon(tsscene_t *s);
 /* SIGTERM and wait: the wait status, or -1. */
 int tsscene_stop_daemon(tsscene_t *s);
