@@ -628,7 +628,20 @@ ticketspec_labels(const ticketspec_t *s, const bson_t *doc, const detection_t *d
 	}
 }
 
-/* extra's members into b, then ours that extra does not set (extra wins). */
+/* extra's members into b, but never one named keep (the key ticketsync finds the
+ * ticket by): ours follow where extra does not set them (extra wins). */
+static void
+ticketspec_append_extra(const ticketspec_t *s, bson_t *b, const char *keep)
+{
+	bson_iter_t it;
+
+	if (!bson_iter_init(&it, &s->extra))
+		return;
+	while (bson_iter_next(&it))
+		if (keep == NULL || strcmp(bson_iter_key(&it), keep) != 0)
+			bson_append_iter(b, bson_iter_key(&it), -1, &it);
+}
+
 static bool
 ticketspec_has_extra(const ticketspec_t *s, const char *key)
 {
@@ -669,7 +682,7 @@ ticketspec_body_jira(const ticketspec_t *s, const char *summary, const char *des
 	bson_t fields;
 
 	BSON_APPEND_DOCUMENT_BEGIN(body, "fields", &fields);
-	bson_concat(&fields, &s->extra);
+	ticketspec_append_extra(s, &fields, NULL);
 	if (!ticketspec_has_extra(s, "project"))
 		ticketspec_append_name(&fields, "project", "key", s->jira_project);
 	if (!ticketspec_has_extra(s, "issuetype"))
@@ -697,7 +710,7 @@ ticketspec_body_servicenow(const ticketspec_t *s, const detection_t *det, const 
 	const char *urgency = ticketspec_band(&s->urgency, det), *impact = ticketspec_band(&s->impact, det);
 
 	snprintf(id, sizeof(id), "%lld", (long long)det->id);
-	bson_concat(body, &s->extra);
+	ticketspec_append_extra(s, body, "correlation_id");
 	if (!ticketspec_has_extra(s, "short_description"))
 		ticketspec_append_text(body, "short_description", summary, TICKETSPEC_SN_SUMMARY_MAX,
 		    false);
@@ -726,27 +739,37 @@ ticketspec_body_http(const ticketspec_t *s, const bson_t *doc, const detection_t
 	bson_string_t *url = bson_string_new(NULL);
 	bson_iter_t it;
 
-	bson_concat(body, &s->extra);
+#define OURS(k) (!ticketspec_has_extra(s, (k)))
+	ticketspec_append_extra(s, body, "detection_id");
 	BSON_APPEND_INT64(body, "detection_id", det->id);
-	ticketspec_append_text(body, "summary", summary, TICKETSPEC_SUMMARY_MAX, false);
-	ticketspec_append_text(body, "description", description, TICKETSPEC_DESCRIPTION_MAX, true);
-	ticketspec_append_list(body, "labels", labels);
-	if (priority != NULL)
+	if (OURS("summary"))
+		ticketspec_append_text(body, "summary", summary, TICKETSPEC_SUMMARY_MAX, false);
+	if (OURS("description"))
+		ticketspec_append_text(body, "description", description, TICKETSPEC_DESCRIPTION_MAX,
+		    true);
+	if (OURS("labels"))
+		ticketspec_append_list(body, "labels", labels);
+	if (priority != NULL && OURS("priority"))
 		BSON_APPEND_UTF8(body, "priority", priority);
-	if (s->assignee != NULL)
+	if (s->assignee != NULL && OURS("assignee"))
 		BSON_APPEND_UTF8(body, "assignee", s->assignee);
-	if (det->has_risk_score)
+	if (det->has_risk_score && OURS("risk_score"))
 		BSON_APPEND_INT64(body, "risk_score", (int64_t)det->risk_score);
-	else
+	else if (OURS("risk_score"))
 		BSON_APPEND_NULL(body, "risk_score");
-	if (bson_iter_init_find(&it, doc, "categories") && BSON_ITER_HOLDS_ARRAY(&it))
+	if (bson_iter_init_find(&it, doc, "categories") && BSON_ITER_HOLDS_ARRAY(&it) &&
+	    OURS("categories"))
 		bson_append_iter(body, "categories", -1, &it);
-	if (det->type != NULL)
+	if (det->type != NULL && OURS("type"))
 		ticketspec_append_text(body, "type", det->type, DETECTION_TYPE_MAX, false);
 	ticketspec_value(s, doc, det, "url", 3, url);
-	BSON_APPEND_UTF8(body, "url", url->str);
-	BSON_APPEND_INT64(body, "start_time", det->start_time);
-	BSON_APPEND_INT64(body, "end_time", det->end_time);
+	if (OURS("url"))
+		BSON_APPEND_UTF8(body, "url", url->str);
+	if (OURS("start_time"))
+		BSON_APPEND_INT64(body, "start_time", det->start_time);
+	if (OURS("end_time"))
+		BSON_APPEND_INT64(body, "end_time", det->end_time);
+#undef OURS
 	bson_string_free(url, true);
 }
 

@@ -299,6 +299,30 @@ test_render_servicenow_and_http(void **state)
 	    "\"correlation_display\": \"ExtraHop\", \"urgency\": \"2\", \"impact\": \"2\", "
 	    "\"assignment_group\": \"SOC\", \"caller_id\": \"extrahop.integration\"}}");
 
+	/* extra_fields win, except over the key the ticket is found by: no member twice. */
+	o.extra_fields = "{\"correlation_id\": \"x\", \"urgency\": \"1\", \"category\": \"network\"}";
+	expect_render("servicenow extra", &o, DOC,
+	    "{\"detection_id\": 4, \"key\": \"4\", \"target\": \"servicenow\", "
+	    "\"summary\": \"ExtraHop Detection: 4: Suspicious LDAP Query\", "
+	    "\"assignee\": \"escalations_team\", \"body\": {\"urgency\": \"1\", "
+	    "\"category\": \"network\", "
+	    "\"short_description\": \"ExtraHop Detection: 4: Suspicious LDAP Query\", "
+	    "\"description\": \"Suspicious LDAP Query\", \"correlation_id\": \"4\", "
+	    "\"correlation_display\": \"ExtraHop\", \"impact\": \"2\", "
+	    "\"assignment_group\": \"SOC\", \"caller_id\": \"extrahop.integration\"}}");
+
+	o = (ticketspec_opts_t){ .target = TICKETSPEC_HTTP, .description = "d", .labels = "x",
+		.extrahop_url = "https://eh", .extra_fields = "{\"detection_id\": 1, \"summary\": \"s\", "
+		"\"queue\": \"soc\"}" };
+	expect_render("http extra", &o, DOC,
+	    "{\"detection_id\": 4, \"key\": \"extrahop-detection-4\", \"target\": \"http\", "
+	    "\"summary\": \"ExtraHop Detection: 4: Suspicious LDAP Query\", \"assignee\": null, "
+	    "\"body\": {\"summary\": \"s\", \"queue\": \"soc\", \"detection_id\": 4, "
+	    "\"description\": \"d\", \"labels\": [\"x\"], \"priority\": \"High\", \"risk_score\": 72, "
+	    "\"categories\": [\"sec.recon\", \"sec attack\"], \"type\": \"ldap_recon\", "
+	    "\"url\": \"https://eh/extrahop/#/detections/detail/4\", "
+	    "\"start_time\": 1796000000000, \"end_time\": 1796000060000}}");
+
 	o = (ticketspec_opts_t){ .target = TICKETSPEC_HTTP, .description = "d", .labels = "x",
 		.extrahop_url = "https://eh" };
 	expect_render("http", &o, DOC,
