@@ -46,7 +46,9 @@ ft_control_ticket(ft_ctx_t *ctx, const ft_ticket_t *t, bson_t *doc)
 	char id[24], when[40];
 	bson_iter_t it;
 
-	if (FT_IS_JIRA(ctx->flavour)) {
+	if (ctx->flavour == FT_HTTP) {
+		ft_http_render_control(t, doc);
+	} else if (FT_IS_JIRA(ctx->flavour)) {
 		const char *s;
 		bson_t empty = BSON_INITIALIZER;
 
@@ -106,8 +108,9 @@ ft_control_ticket(ft_ctx_t *ctx, const ft_ticket_t *t, bson_t *doc)
 	}
 }
 
-/* How many detection keys (Jira label extrahop-detection-N, ServiceNow correlation_id)
- * are held by more than one ticket: each is a duplicate a client created. */
+/* How many detection keys (Jira label extrahop-detection-N, ServiceNow correlation_id,
+ * the http body's detection_id) are held by more than one ticket: each is a duplicate a
+ * client created. */
 static int64_t
 ft_control_duplicates(ft_ctx_t *ctx)
 {
@@ -120,8 +123,17 @@ ft_control_duplicates(ft_ctx_t *ctx)
 		char **mine = NULL;
 		size_t nmine = 0;
 		bson_iter_t it, child;
+		int64_t det;
 
-		if (FT_IS_JIRA(ctx->flavour)) {
+		if (ctx->flavour == FT_HTTP) {
+			if (ft_http_detection_id(t, &det)) {
+				char buf[24];
+
+				snprintf(buf, sizeof(buf), "%lld", (long long)det);
+				mine = xreallocarray(mine, 1, sizeof(*mine));
+				mine[nmine++] = xstrdup(buf);
+			}
+		} else if (FT_IS_JIRA(ctx->flavour)) {
 			if (bson_iter_init_find(&it, t->fields, "labels") && BSON_ITER_HOLDS_ARRAY(&it) &&
 			    bson_iter_recurse(&it, &child))
 				while (bson_iter_next(&child)) {
@@ -169,6 +181,10 @@ ft_control_stats(ft_ctx_t *ctx, struct evbuffer *out)
 	BSON_APPEND_INT64(&doc, "creates", (int64_t)ctx->creates);
 	BSON_APPEND_INT64(&doc, "tickets", (int64_t)ft_store_count(ctx->store));
 	BSON_APPEND_INT64(&doc, "duplicates", ft_control_duplicates(ctx));
+	if (ctx->flavour == FT_HTTP) {
+		BSON_APPEND_INT64(&doc, "idempotent_replays", (int64_t)ctx->idempotent_replays);
+		BSON_APPEND_INT64(&doc, "replays_body_changed", (int64_t)ctx->replays_body_changed);
+	}
 	ft_webhook_stats(ctx->webhook, &doc);
 	BSON_APPEND_INT64(&doc, "rate_limited", (int64_t)ctx->rate_limited);
 	BSON_APPEND_INT64(&doc, "connections", (int64_t)fc_server_connections(ctx->server));
@@ -271,6 +287,8 @@ ft_control_tickets(ft_ctx_t *ctx, const char *method, const char *rest, const ch
 	snprintf(ref, sizeof(ref), "%.*s", (int)(slash ? (size_t)(slash - rest) : strlen(rest)),
 	    rest);
 	t = ft_store_find(ctx->store, ref);
+	if (t == NULL && ctx->flavour == FT_HTTP)
+		t = ft_store_find_idempotency(ctx->store, ref);
 	if (t == NULL) {
 		bson_destroy(&doc);
 		return fc_control_bad(out, 404, "no such ticket");
@@ -285,9 +303,13 @@ ft_control_tickets(ft_ctx_t *ctx, const char *method, const char *rest, const ch
 	} else if (strcmp(slash, "/transition") == 0) {
 		bson_t parsed, items = BSON_INITIALIZER;
 		bson_error_t error;
+		bool parse = strcmp(method, "POST") == 0 && ctx->flavour != FT_HTTP;
 
 		if (strcmp(method, "POST") != 0) {
 			status = fc_control_bad(out, 405, "use POST");
+		} else if (ctx->flavour == FT_HTTP) {
+			status = fc_control_bad(out, 400, "the http flavour has no transitions: its "
+			    "endpoint only creates tickets");
 		} else if (fc_json_parse_object(body, len, &parsed, &error) != 0) {
 			status = fc_control_bad(out, 400, error.message);
 		} else if ((FT_IS_JIRA(ctx->flavour)
@@ -302,7 +324,7 @@ ft_control_tickets(ft_ctx_t *ctx, const char *method, const char *rest, const ch
 			ft_control_webhook(ctx, t, &items, &doc);
 			status = fc_control_reply(out, &doc, 200);
 		}
-		if (strcmp(method, "POST") == 0)
+		if (parse)
 			bson_destroy(&parsed);
 		bson_destroy(&items);
 	} else {
@@ -362,7 +384,11 @@ ft_control_settings(ft_ctx_t *ctx, const char *method, const char *body, size_t 
 				noq = bson_iter_bool(&it);
 			else if (strcmp(k, "log_requests") == 0 && BSON_ITER_HOLDS_BOOL(&it))
 				lr = bson_iter_bool(&it);
-			else if (strcmp(k, "webhook_url") == 0 &&
+			else if (ctx->flavour == FT_HTTP && (strcmp(k, "webhook_url") == 0 ||
+			    strcmp(k, "webhook_secret") == 0)) {
+				status = fc_control_bad(out, 400, "the http flavour sends no webhooks");
+				goto cleanup;
+			} else if (strcmp(k, "webhook_url") == 0 &&
 			    (BSON_ITER_HOLDS_UTF8(&it) || BSON_ITER_HOLDS_NULL(&it))) {
 				set_url = true;
 				url = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : NULL;
@@ -420,7 +446,8 @@ ft_control_handle(ft_ctx_t *ctx, struct evhttp_request *req, const char *method,
 		BSON_APPEND_BOOL(&doc, "ok", true);
 		BSON_APPEND_INT32(&doc, "port", fc_server_http_port(ctx->server));
 		BSON_APPEND_UTF8(&doc, "flavour", ctx->flavour_name);
-		BSON_APPEND_UTF8(&doc, "auth", ft_auth_describe(ctx->auth));
+		BSON_APPEND_UTF8(&doc, "auth", ctx->flavour == FT_HTTP
+		    ? ft_http_describe(&ctx->http) : ft_auth_describe(ctx->auth));
 		status = fc_control_reply(out, &doc, 200);
 	} else if (strcmp(p, "/tickets") == 0) {
 		status = ft_control_tickets(ctx, method, "", body, len, out);
@@ -444,6 +471,7 @@ ft_control_handle(ft_ctx_t *ctx, struct evhttp_request *req, const char *method,
 		} else {
 			fc_record_reset(ctx->rec);
 			ctx->creates = ctx->rate_limited = 0;
+			ctx->idempotent_replays = ctx->replays_body_changed = 0;
 			ft_webhook_reset(ctx->webhook);
 			status = 204;
 		}

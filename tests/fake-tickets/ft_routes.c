@@ -47,6 +47,8 @@ ft_routes_bad_method(ft_ctx_t *ctx, struct evhttp_request *req, struct evbuffer 
     const char *allow)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+	if (ctx->flavour == FT_HTTP)
+		return ft_http_error(out, 405, "method not allowed");
 	if (FT_IS_JIRA(ctx->flavour))
 		return ft_jira_error(out, 405, "Method Not Allowed");
 	return ft_snow_error(out, 405, "Method not Supported",
@@ -74,6 +76,9 @@ ft_routes_write_allowed(ft_ctx_t *ctx, struct evhttp_request *req, struct evbuff
 		evhttp_add_header(h, "X-RateLimit-Remaining", "0");
 		evhttp_add_header(h, "RateLimit-Reason", "jira-burst-based");
 		*status = ft_jira_error(out, 429, "Rate limit exceeded.");
+	} else if (ctx->flavour == FT_HTTP) {
+		/* Retry-After is all a generic endpoint promises. */
+		*status = ft_http_error(out, 429, "rate limit exceeded");
 	} else {
 		snprintf(reset, sizeof(reset), "%lld", (long long)(now / 1000 + retry));
 		evhttp_add_header(h, "X-RateLimit-Reset", reset);
@@ -89,7 +94,9 @@ ft_routes_error_body(void *app, int status, const char *msg, struct evbuffer *ou
 {
 	ft_ctx_t *ctx = app;
 
-	if (FT_IS_JIRA(ctx->flavour))
+	if (ctx->flavour == FT_HTTP)
+		ft_http_error(out, status, msg);
+	else if (FT_IS_JIRA(ctx->flavour))
 		ft_jira_error(out, status, msg);
 	else
 		ft_snow_error(out, status, msg, NULL);
@@ -104,6 +111,8 @@ ft_routes_api(void *app, struct evhttp_request *req, const char *method, const c
 	const char *why = "";
 	int status;
 
+	if (ctx->flavour == FT_HTTP)
+		return ft_http_handle(ctx, req, method, path, query, body, len, out);
 	if (ctx->flavour == FT_SERVICENOW && strcmp(path, "/oauth_token.do") == 0) {
 		bson_t reply = BSON_INITIALIZER;
 

@@ -1,7 +1,8 @@
 /*
  * ft_routes: the fake ticket system's context and its side of the shared request
  * pipeline (fake-common's fc_routes): faults first, then auth (401 in the flavour's
- * shape), then the flavour's endpoints (ft_jira or ft_snow). Also the write rate limit
+ * shape), then the flavour's endpoints (ft_jira, ft_snow or ft_http, which checks
+ * its own bearer token and signature). Also the write rate limit
  * and the error bodies both flavours share.
  */
 #ifndef FT_ROUTES_H
@@ -17,6 +18,7 @@
 #include "fc_routes.h"
 #include "fc_server.h"
 #include "ft_auth.h"
+#include "ft_http.h"
 #include "ft_rate.h"
 #include "ft_store.h"
 #include "ft_util.h"
@@ -43,12 +45,15 @@ typedef struct ft_ctx {
 	size_t nissue_types;
 	char **tables;              /* ServiceNow tables served */
 	size_t ntables;
+	ft_http_opts_t http;        /* the http flavour's endpoint, auth and headers */
 	/* settings (PUT /_fake/settings) */
 	int64_t index_delay_ms;
 	char *webhook_url, *webhook_secret; /* NULL: none */
 	bool invalid_query_returns_no_rows;
 	/* counters */
 	uint64_t creates, rate_limited;
+	uint64_t idempotent_replays;   /* http: repeats answered 200 from their key */
+	uint64_t replays_body_changed; /* http: of those, with a body unlike the first */
 } ft_ctx_t;
 
 /* Wire ctx->routes to ctx (base, rec and faults must be set). */

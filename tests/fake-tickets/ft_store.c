@@ -52,6 +52,7 @@ ft_ticket_free(ft_ticket_t *t)
 	for (size_t i = 0; i < t->nversions; i++)
 		bson_destroy(t->versions[i].issue);
 	free(t->versions);
+	free(t->idempotency_key);
 	free(t);
 }
 
@@ -113,6 +114,16 @@ ft_store_find(ft_store_t *s, const char *ref)
 		    (t->sys_id[0] != '\0' && strcmp(t->sys_id, ref) == 0))
 			return t;
 	}
+	return NULL;
+}
+
+ft_ticket_t *
+ft_store_find_idempotency(ft_store_t *s, const char *key)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->items[i]->idempotency_key != NULL &&
+		    strcmp(s->items[i]->idempotency_key, key) == 0)
+			return s->items[i];
 	return NULL;
 }
 

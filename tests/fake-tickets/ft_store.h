@@ -44,6 +44,8 @@ typedef struct ft_ticket {
 	size_t nwork_notes;
 	ft_version_t *versions; /* oldest first */
 	size_t nversions;
+	char *idempotency_key;  /* http flavour: the key that created it */
+	int64_t replays;        /* http flavour: repeats answered from the key */
 } ft_ticket_t;
 
 ft_store_t *ft_store_new(void);
@@ -56,6 +58,8 @@ ft_ticket_t *ft_store_at(ft_store_t *s, size_t i);
 ft_ticket_t *ft_store_add(ft_store_t *s);
 /* By key or number, by id ("10001"), or by sys_id; NULL if none. */
 ft_ticket_t *ft_store_find(ft_store_t *s, const char *ref);
+/* The ticket an idempotency key created (http flavour); NULL if none. */
+ft_ticket_t *ft_store_find_idempotency(ft_store_t *s, const char *key);
 /* Next number within a project or table (1, 2, ...). */
 int64_t ft_store_next_number(ft_store_t *s, const char *scope);
 

@@ -15,8 +15,9 @@ enum ft_flavour {
 	FT_JIRA_CLOUD = 0,
 	FT_JIRA_DC,
 	FT_SERVICENOW,
+	FT_HTTP,        /* a generic create-a-ticket endpoint ([create_http]) */
 };
-#define FT_IS_JIRA(f) ((f) != FT_SERVICENOW)
+#define FT_IS_JIRA(f) ((f) == FT_JIRA_CLOUD || (f) == FT_JIRA_DC)
 
 /* Jira's timestamp of epoch ms t, UTC: "2026-12-07T10:00:00.000+0000" (out >= 32). */
 void ft_time_jira(int64_t t, char *out, size_t len);

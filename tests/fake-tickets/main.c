@@ -1,6 +1,6 @@
 /*
- * fake_tickets: a stand-in for Jira (Cloud or Data Center) or ServiceNow for tests and
- * the demo. Argument parsing and wiring only; see README.md for behaviour.
+ * fake_tickets: a stand-in for Jira (Cloud or Data Center), ServiceNow or a generic
+ * create-a-ticket HTTP endpoint for tests and the demo. Argument parsing and wiring only; see README.md for behaviour.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -32,6 +32,7 @@ struct ft_options {
 	const char *flavour, *listen;
 	int64_t port;
 	ft_auth_opts_t auth;
+	ft_http_opts_t http;
 	const char *projects[16];
 	size_t nprojects;
 	const char *issue_types, *tables;
@@ -48,11 +49,13 @@ static void
 ft_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: fake_tickets --flavour jira-cloud|jira-dc|servicenow [--listen ADDR]\n"
+	    "usage: fake_tickets --flavour jira-cloud|jira-dc|servicenow|http [--listen ADDR]\n"
 	    "         [--port N] [--email E --api-token T] [--pat P] [--user U --password P]\n"
 	    "         [--allow-password-basic] [--client-id ID --client-secret S]\n"
 	    "         [--project KEY[,KEY]]... [--issue-types Task,Bug,Incident]\n"
 	    "         [--table incident[,...]] [--index-delay-ms N] [--rate-limit N]\n"
+	    "         [--http-path /tickets] [--token T] [--hmac-secret S]\n"
+	    "         [--signature-header H] [--idempotency-header H] [--id-path a.b.id]\n"
 	    "         [--fault JSON]... [--webhook-url URL] [--webhook-secret S] [--seed N]\n"
 	    "         [--log-requests] [--record-limit N] [--max-body BYTES]\n"
 	    "         [--log-level debug|info|warn|error]\n"
@@ -72,7 +75,7 @@ ft_parse_args(int argc, char **argv, struct ft_options *o)
 	enum { O_FLAVOUR = 256, O_LISTEN, O_PORT, O_EMAIL, O_TOKEN, O_PAT, O_USER, O_PASSWORD,
 		O_ALLOWPW, O_CID, O_CSECRET, O_PROJECT, O_TYPES, O_TABLE, O_DELAY, O_RATE,
 		O_FAULT, O_WHURL, O_WHSECRET, O_SEED, O_LOGREQ, O_RECLIM, O_MAXBODY, O_LOGLEVEL,
-		O_HELP };
+		O_HTTPPATH, O_BEARER, O_HMAC, O_SIGHDR, O_IDEMHDR, O_IDPATH, O_HELP };
 	static const struct option longopts[] = {
 		{ "flavour", required_argument, NULL, O_FLAVOUR },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -98,6 +101,12 @@ ft_parse_args(int argc, char **argv, struct ft_options *o)
 		{ "record-limit", required_argument, NULL, O_RECLIM },
 		{ "max-body", required_argument, NULL, O_MAXBODY },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
+		{ "http-path", required_argument, NULL, O_HTTPPATH },
+		{ "token", required_argument, NULL, O_BEARER },
+		{ "hmac-secret", required_argument, NULL, O_HMAC },
+		{ "signature-header", required_argument, NULL, O_SIGHDR },
+		{ "idempotency-header", required_argument, NULL, O_IDEMHDR },
+		{ "id-path", required_argument, NULL, O_IDPATH },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -166,6 +175,12 @@ ft_parse_args(int argc, char **argv, struct ft_options *o)
 				return -1;
 			}
 			break;
+		case O_HTTPPATH: o->http.path = optarg; break;
+		case O_BEARER: o->http.token = optarg; break;
+		case O_HMAC: o->http.hmac_secret = optarg; break;
+		case O_SIGHDR: o->http.signature_header = optarg; break;
+		case O_IDEMHDR: o->http.idempotency_header = optarg; break;
+		case O_IDPATH: o->http.id_path = optarg; break;
 		case O_HELP:
 			ft_usage(stdout);
 			return 1;
@@ -179,7 +194,7 @@ ft_parse_args(int argc, char **argv, struct ft_options *o)
 		return -1;
 	}
 	if (o->flavour == NULL) {
-		fprintf(stderr, FT_PROG ": --flavour jira-cloud|jira-dc|servicenow is required\n");
+		fprintf(stderr, FT_PROG ": --flavour jira-cloud|jira-dc|servicenow|http is required\n");
 		return -1;
 	}
 	if (strcmp(o->flavour, "jira-cloud") == 0)
@@ -188,6 +203,8 @@ ft_parse_args(int argc, char **argv, struct ft_options *o)
 		o->auth.flavour = FT_JIRA_DC;
 	else if (strcmp(o->flavour, "servicenow") == 0)
 		o->auth.flavour = FT_SERVICENOW;
+	else if (strcmp(o->flavour, "http") == 0)
+		o->auth.flavour = FT_HTTP;
 	else {
 		fprintf(stderr, FT_PROG ": unknown --flavour \"%s\"\n", o->flavour);
 		return -1;
@@ -205,7 +222,8 @@ ft_parse_args(int argc, char **argv, struct ft_options *o)
 		fprintf(stderr, FT_PROG ": --pat/--allow-password-basic are for jira-dc\n");
 		return -1;
 	}
-	if (o->auth.flavour == FT_JIRA_CLOUD && (o->auth.user || o->auth.password)) {
+	if ((o->auth.flavour == FT_JIRA_CLOUD || o->auth.flavour == FT_HTTP) &&
+	    (o->auth.user || o->auth.password)) {
 		fprintf(stderr, FT_PROG ": --user/--password are for servicenow and jira-dc\n");
 		return -1;
 	}
@@ -221,9 +239,29 @@ ft_parse_args(int argc, char **argv, struct ft_options *o)
 		fprintf(stderr, FT_PROG ": --client-id and --client-secret go together\n");
 		return -1;
 	}
-	if (o->auth.flavour == FT_SERVICENOW && (o->nprojects || o->issue_types)) {
+	if (!FT_IS_JIRA(o->auth.flavour) && (o->nprojects || o->issue_types)) {
 		fprintf(stderr, FT_PROG ": --project/--issue-types are for jira\n");
 		return -1;
+	}
+	if (o->auth.flavour != FT_HTTP && (o->http.path || o->http.token ||
+	    o->http.hmac_secret || o->http.signature_header || o->http.idempotency_header ||
+	    o->http.id_path)) {
+		fprintf(stderr, FT_PROG ": --http-path/--token/--hmac-secret/--signature-header/"
+		    "--idempotency-header/--id-path are for http\n");
+		return -1;
+	}
+	if (o->auth.flavour == FT_HTTP) {
+		char err[300];
+
+		if (o->webhook_url || o->webhook_secret || o->index_delay_ms) {
+			fprintf(stderr, FT_PROG ": --webhook-url/--webhook-secret/--index-delay-ms "
+			    "are not for http (it only creates tickets)\n");
+			return -1;
+		}
+		if (ft_http_opts_check(&o->http, err, sizeof(err)) != 0) {
+			fprintf(stderr, FT_PROG ": %s\n", err);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -263,7 +301,9 @@ main(int argc, char **argv)
 	ctx.store = ft_store_new();
 	ctx.rec = fc_record_new((size_t)o.record_limit);
 	ctx.faults = fc_faults_new(o.seed ? o.seed : (uint64_t)getpid() * 2654435761u,
-	    FT_IS_JIRA(ctx.flavour) ? "fake Jira" : "fake ServiceNow", true);
+	    FT_IS_JIRA(ctx.flavour) ? "fake Jira" : ctx.flavour == FT_SERVICENOW
+	    ? "fake ServiceNow" : "fake ticket endpoint", true);
+	ctx.http = o.http;
 	ctx.auth = ft_auth_new(&o.auth);
 	if (ctx.base == NULL || ctx.rec == NULL || ctx.faults == NULL) {
 		log_errorx("cannot set up the event loop or the recorder");
@@ -328,7 +368,7 @@ main(int argc, char **argv)
 		    ctx.base_url, ctx.base_url, o.flavour, (int)getpid());
 		fflush(stdout);
 		log_info("listening %s:%d flavour=%s auth=%s", o.listen, port, o.flavour,
-		    ft_auth_describe(ctx.auth));
+		    ctx.flavour == FT_HTTP ? ft_http_describe(&ctx.http) : ft_auth_describe(ctx.auth));
 	}
 
 	event_base_dispatch(ctx.base);

@@ -1,7 +1,7 @@
 /*
- * The fake ticket systems' own tests (tests/fake-tickets): Jira Cloud, Jira Data Center
- * and ServiceNow, everything through real HTTP; webhooks land on a tiny evhttp listener
- * run by the test on its own thread.
+ * The fake ticket systems' own tests (tests/fake-tickets): Jira Cloud, Jira Data Center,
+ * ServiceNow and the generic http endpoint, everything through real HTTP; webhooks land
+ * on a tiny evhttp listener run by the test on its own thread.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +14,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
@@ -945,6 +947,477 @@ test_transition_webhooks(void **state)
 	receiver_stop(&rv);
 }
 
+/* ---- the generic http flavour ---- */
+
+#define HTTP_BODY(id) "{\"detection_id\": " #id ", \"summary\": \"ExtraHop Detection: " #id \
+	": Port scan\", \"description\": \"d\", \"labels\": [\"sec.attack\", " \
+	"\"extrahop-detection-" #id "\"], \"priority\": \"High\", \"assignee\": \"soc\", " \
+	"\"risk_score\": 85, \"categories\": [\"sec.attack\"], \"type\": \"port_scan\", " \
+	"\"url\": \"https://eda/extrahop/#/detections/detail/" #id "\", \"start_time\": " \
+	"1765000000000, \"end_time\": 1765000060000}"
+
+/* "sha256=<lower-case hex HMAC-SHA256 of body under secret>", computed here with OpenSSL
+ * independently of the fake. */
+static void
+sign(const char *secret, const char *body, char *out, size_t len)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	size_t w;
+
+	assert_non_null(HMAC(EVP_sha256(), secret, (int)strlen(secret),
+	    (const unsigned char *)body, strlen(body), mac, &n));
+	w = (size_t)snprintf(out, len, "sha256=");
+	for (unsigned int i = 0; i < n && w + 2 < len; i++, w += 2)
+		snprintf(out + w, len - w, "%02x", mac[i]);
+}
+
+typedef struct http_call {
+	const char *path;          /* NULL: /tickets */
+	const char *content_type;  /* NULL: application/json; "": none */
+	const char *authorization; /* NULL: none */
+	const char *key;           /* NULL: no idempotency key */
+	const char *key_header;    /* NULL: Idempotency-Key */
+	const char *secret;        /* sign the body with it (NULL: no signature) */
+	const char *signature;     /* or send this signature as is */
+	const char *sig_header;    /* NULL: X-Ticketsync-Signature */
+} http_call_t;
+
+/* POST body to the http flavour with the headers c asks for; the status (0: no reply). */
+static long
+http_post(tstickets_t *t, const http_call_t *c, const char *body, bson_t *out)
+{
+	char ct[128], auth[256], key[400], sig[200], s[160];
+	const char *h[6];
+	size_t n = 0;
+	long status;
+	tstickets_response_t r;
+
+	if (c->content_type == NULL || c->content_type[0] != '\0') {
+		snprintf(ct, sizeof(ct), "Content-Type: %s",
+		    c->content_type ? c->content_type : "application/json");
+		h[n++] = ct;
+	}
+	if (c->authorization != NULL) {
+		snprintf(auth, sizeof(auth), "Authorization: %s", c->authorization);
+		h[n++] = auth;
+	}
+	if (c->key != NULL) {
+		snprintf(key, sizeof(key), "%s: %s", c->key_header ? c->key_header
+		    : "Idempotency-Key", c->key);
+		h[n++] = key;
+	}
+	if (c->secret != NULL || c->signature != NULL) {
+		if (c->secret != NULL)
+			sign(c->secret, body, s, sizeof(s));
+		snprintf(sig, sizeof(sig), "%s: %s", c->sig_header ? c->sig_header
+		    : "X-Ticketsync-Signature", c->secret ? s : c->signature);
+		h[n++] = sig;
+	}
+	h[n] = NULL;
+	tstickets_http(t, "POST", c->path ? c->path : "/tickets", h, body, &r);
+	status = r.status;
+	if (out != NULL)
+		tsextrahop_response_json(&r, out);
+	tsextrahop_response_free(&r);
+	return status;
+}
+
+/* The reply is {"error": "<something containing want>"}. */
+static void
+assert_http_error(const bson_t *doc, const char *want)
+{
+	const char *m = tsextrahop_str(doc, "error");
+
+	if (m == NULL || strstr(m, want) == NULL) {
+		char *j = bson_as_relaxed_extended_json(doc, NULL);
+		fail_msg("want {\"error\": \"...%s...\"}, got %s", want, j);
+	}
+}
+
+static void
+assert_stats(tstickets_t *t, int64_t creates, int64_t tickets, int64_t replays,
+    int64_t duplicates)
+{
+	bson_t doc;
+
+	assert_int_equal(tstickets_stats(t, &doc), 0);
+	assert_int_equal(tsextrahop_int(&doc, "creates", -1), creates);
+	assert_int_equal(tsextrahop_int(&doc, "tickets", -1), tickets);
+	assert_int_equal(tsextrahop_int(&doc, "idempotent_replays", -1), replays);
+	assert_int_equal(tsextrahop_int(&doc, "duplicates", -1), duplicates);
+	bson_destroy(&doc);
+}
+
+static void
+test_http_create_and_replay(void **state)
+{
+	tstickets_t t;
+	tstickets_opts_t o = { .flavour = "http" };
+	http_call_t c = { .key = "extrahop-detection-1001" };
+	tstickets_response_t r;
+	char v[64];
+	bson_t doc;
+
+	(void)state;
+	start(&t, &o);
+	assert_string_equal(t.flavour, "http");
+	/* The first request with a key creates the ticket: 201. */
+	assert_int_equal(http_post(&t, &c, HTTP_BODY(1001), &doc), 201);
+	assert_string_equal(tsextrahop_str(&doc, "id"), "T-1");
+	assert_string_equal(tsextrahop_str(&doc, "status"), "open");
+	assert_int_equal(tsextrahop_int(&doc, "detection_id", -1), 1001);
+	bson_destroy(&doc);
+	assert_stats(&t, 1, 1, 0, 0);
+	/* Any repeat with that key: 200, the same ticket, nothing created. */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(http_post(&t, &c, HTTP_BODY(1001), &doc), 200);
+		assert_string_equal(tsextrahop_str(&doc, "id"), "T-1");
+		assert_string_equal(tsextrahop_str(&doc, "status"), "open");
+		assert_int_equal(tsextrahop_int(&doc, "detection_id", -1), 1001);
+		bson_destroy(&doc);
+	}
+	assert_stats(&t, 1, 1, 2, 0);
+	/* The control API shows the ticket with its key, detection and body. */
+	assert_int_equal(tstickets_tickets(&t, &doc), 0);
+	assert_int_equal(tsextrahop_int(&doc, "count", -1), 1);
+	assert_string_equal(tsextrahop_str(&doc, "tickets.0.key"), "T-1");
+	assert_string_equal(tsextrahop_str(&doc, "tickets.0.id"), "T-1");
+	assert_int_equal(tsextrahop_int(&doc, "tickets.0.detection_id", -1), 1001);
+	assert_string_equal(tsextrahop_str(&doc, "tickets.0.idempotency_key"),
+	    "extrahop-detection-1001");
+	assert_int_equal(tsextrahop_int(&doc, "tickets.0.replays", -1), 2);
+	assert_string_equal(tsextrahop_str(&doc, "tickets.0.body.summary"),
+	    "ExtraHop Detection: 1001: Port scan");
+	assert_string_equal(tsextrahop_str(&doc, "tickets.0.body.labels.1"),
+	    "extrahop-detection-1001");
+	bson_destroy(&doc);
+	assert_int_equal(tstickets_ticket(&t, "extrahop-detection-1001", &doc), 0);
+	assert_string_equal(tsextrahop_str(&doc, "key"), "T-1");
+	bson_destroy(&doc);
+	/* Another key for the same detection makes a second ticket: a duplicate. */
+	c.key = "other-key";
+	assert_int_equal(http_post(&t, &c, HTTP_BODY(1001), &doc), 201);
+	assert_string_equal(tsextrahop_str(&doc, "id"), "T-2");
+	bson_destroy(&doc);
+	assert_stats(&t, 2, 2, 2, 1);
+
+	/* No key: 400, nothing created. */
+	c.key = NULL;
+	assert_int_equal(http_post(&t, &c, HTTP_BODY(1002), &doc), 400);
+	assert_http_error(&doc, "Idempotency-Key");
+	bson_destroy(&doc);
+	c.key = "";
+	assert_int_equal(http_post(&t, &c, HTTP_BODY(1002), &doc), 400);
+	bson_destroy(&doc);
+	c.key = "has space";
+	assert_int_equal(http_post(&t, &c, HTTP_BODY(1002), &doc), 400);
+	bson_destroy(&doc);
+	/* Content-Type must be JSON (parameters allowed). */
+	c.key = "k-1002";
+	c.content_type = "text/plain";
+	assert_int_equal(http_post(&t, &c, HTTP_BODY(1002), &doc), 415);
+	assert_http_error(&doc, "application/json");
+	bson_destroy(&doc);
+	c.content_type = "";
+	assert_int_equal(http_post(&t, &c, HTTP_BODY(1002), NULL), 415);
+	/* Invalid JSON, not an object, or outside the documented body: 400 {"error"}. */
+	c.content_type = "application/json; charset=utf-8";
+	assert_int_equal(http_post(&t, &c, "{\"detection_id\": 1002,", &doc), 400);
+	assert_http_error(&doc, "JSON");
+	bson_destroy(&doc);
+	assert_int_equal(http_post(&t, &c, "[" HTTP_BODY(1002) "]", &doc), 400);
+	assert_http_error(&doc, "object");
+	bson_destroy(&doc);
+	assert_int_equal(http_post(&t, &c, HTTP_BODY(1002) " {}", &doc), 400);
+	bson_destroy(&doc);
+	assert_int_equal(http_post(&t, &c, "{\"summary\": \"x\"}", &doc), 400);
+	assert_http_error(&doc, "detection_id");
+	bson_destroy(&doc);
+	assert_int_equal(http_post(&t, &c, "{\"detection_id\": \"1002\", \"summary\": \"x\"}",
+	    &doc), 400);
+	assert_http_error(&doc, "detection_id");
+	bson_destroy(&doc);
+	assert_int_equal(http_post(&t, &c, "{\"detection_id\": 1002}", &doc), 400);
+	assert_http_error(&doc, "summary");
+	bson_destroy(&doc);
+	assert_int_equal(http_post(&t, &c, "{\"detection_id\": 1002, \"summary\": \"x\", "
+	    "\"labels\": \"a\"}", &doc), 400);
+	assert_http_error(&doc, "labels");
+	bson_destroy(&doc);
+	assert_int_equal(http_post(&t, &c, "{\"detection_id\": 1002, \"summary\": \"x\", "
+	    "\"summary\": \"y\"}", &doc), 400);
+	assert_http_error(&doc, "more than once");
+	bson_destroy(&doc);
+	assert_stats(&t, 2, 2, 2, 1);
+	/* Extra members ([create] extra_fields) are kept as sent. */
+	assert_int_equal(http_post(&t, &c, "{\"detection_id\": 1002, \"summary\": \"x\", "
+	    "\"team\": {\"queue\": \"soc\"}}", &doc), 201);
+	bson_destroy(&doc);
+	assert_int_equal(tstickets_ticket(&t, "T-3", &doc), 0);
+	assert_string_equal(tsextrahop_str(&doc, "body.team.queue"), "soc");
+	bson_destroy(&doc);
+
+	/* Other methods 405 (Allow: POST), other paths 404, both {"error"}. */
+	assert_int_equal(tstickets_http(&t, "GET", "/tickets", NULL, NULL, &r), 0);
+	assert_int_equal(r.status, 405);
+	assert_true(tsextrahop_response_header(&r, "Allow", v, sizeof(v)));
+	assert_string_equal(v, "POST");
+	tsextrahop_response_json(&r, &doc);
+	assert_non_null(tsextrahop_str(&doc, "error"));
+	bson_destroy(&doc);
+	tsextrahop_response_free(&r);
+	c.path = "/tickets/";
+	assert_int_equal(http_post(&t, &c, HTTP_BODY(1003), &doc), 404);
+	assert_non_null(tsextrahop_str(&doc, "error"));
+	bson_destroy(&doc);
+	c.path = "/rest/api/2/issue";
+	assert_int_equal(http_post(&t, &c, HTTP_BODY(1003), NULL), 404);
+	/* No transitions or webhooks in this flavour. */
+	assert_int_not_equal(tstickets_transition(&t, "T-1", "{\"status\": \"Done\"}", &doc), 0);
+	bson_destroy(&doc);
+	assert_true(strstr(t.error, "status 400") != NULL);
+	assert_int_not_equal(tstickets_settings(&t, "{\"webhook_url\": \"http://127.0.0.1:1/\"}"),
+	    0);
+	/* Reset zeroes the counters, tickets stay; DELETE forgets them (and their keys). */
+	assert_int_equal(tstickets_reset(&t), 0);
+	assert_stats(&t, 0, 3, 0, 1);
+	c.path = NULL;
+	c.key = "extrahop-detection-1001";
+	assert_int_equal(http_post(&t, &c, HTTP_BODY(1001), NULL), 200);
+	{
+		char url[256];
+		snprintf(url, sizeof(url), "%s/tickets", t.control_url);
+		assert_int_equal(call(&t, "DELETE", url, NULL, NULL, NULL), 204);
+	}
+	assert_int_equal(http_post(&t, &c, HTTP_BODY(1001), &doc), 201);
+	assert_string_equal(tsextrahop_str(&doc, "id"), "T-4");
+	bson_destroy(&doc);
+	stop(&t);
+}
+
+static void
+test_http_auth_and_signature(void **state)
+{
+	tstickets_t t;
+	tstickets_opts_t o = { .flavour = "http", .token = "tok-9", .hmac_secret = "s3cr3t" };
+	tstickets_opts_t custom = { .flavour = "http", .http_path = "/api/v2/create",
+		.hmac_secret = "k", .signature_header = "X-Sig", .idempotency_header = "X-Key" };
+	http_call_t c = { .key = "extrahop-detection-7", .secret = "s3cr3t" };
+	const char *body = HTTP_BODY(7);
+	char sig[200], upper[200], www[128];
+	tstickets_response_t r;
+	bson_t doc;
+
+	(void)state;
+	start(&t, &o);
+	assert_int_equal(call(&t, "GET", "/_fake/health", NULL, NULL, &doc), 200);
+	assert_string_equal(tsextrahop_str(&doc, "auth"), "bearer+hmac");
+	bson_destroy(&doc);
+	/* Bearer required: missing, wrong, another scheme -> 401 {"error"}. */
+	assert_int_equal(http_post(&t, &c, body, &doc), 401);
+	assert_http_error(&doc, "Bearer");
+	bson_destroy(&doc);
+	c.authorization = "Bearer tok-8";
+	assert_int_equal(http_post(&t, &c, body, &doc), 401);
+	assert_http_error(&doc, "token");
+	bson_destroy(&doc);
+	c.authorization = "Bearer tok-9x";
+	assert_int_equal(http_post(&t, &c, body, NULL), 401);
+	c.authorization = "Basic dG9rLTk6";
+	assert_int_equal(http_post(&t, &c, body, NULL), 401);
+	{
+		static const char *const h[] = { JSON, "Idempotency-Key: k", NULL };
+		assert_int_equal(tstickets_http(&t, "POST", "/tickets", h, body, &r), 0);
+		assert_int_equal(r.status, 401);
+		assert_true(tsextrahop_response_header(&r, "WWW-Authenticate", www, sizeof(www)));
+		assert_true(strncmp(www, "Bearer", 6) == 0);
+		tsextrahop_response_free(&r);
+	}
+	/* Signature required: missing, another secret, another body, upper-case hex,
+	 * without the sha256= prefix -> 401. */
+	c.authorization = "Bearer tok-9";
+	c.secret = NULL;
+	assert_int_equal(http_post(&t, &c, body, &doc), 401);
+	assert_http_error(&doc, "X-Ticketsync-Signature");
+	bson_destroy(&doc);
+	c.secret = "wrong";
+	assert_int_equal(http_post(&t, &c, body, &doc), 401);
+	assert_http_error(&doc, "X-Ticketsync-Signature");
+	bson_destroy(&doc);
+	c.secret = NULL;
+	sign("s3cr3t", HTTP_BODY(8), sig, sizeof(sig));
+	c.signature = sig;
+	assert_int_equal(http_post(&t, &c, body, NULL), 401);
+	sign("s3cr3t", body, sig, sizeof(sig));
+	snprintf(upper, sizeof(upper), "sha256=");
+	for (size_t i = 7; sig[i] != '\0'; i++)
+		upper[i] = (char)(sig[i] >= 'a' && sig[i] <= 'f' ? sig[i] - 32 : sig[i]);
+	upper[strlen(sig)] = '\0';
+	assert_string_not_equal(upper, sig);
+	c.signature = upper;
+	assert_int_equal(http_post(&t, &c, body, NULL), 401);
+	c.signature = sig + 7;
+	assert_int_equal(http_post(&t, &c, body, NULL), 401);
+	assert_stats(&t, 0, 0, 0, 0);
+	/* Token and signature right: created; the recorder kept the Authorization. */
+	c.signature = sig;
+	assert_int_equal(http_post(&t, &c, body, &doc), 201);
+	assert_string_equal(tsextrahop_str(&doc, "id"), "T-1");
+	bson_destroy(&doc);
+	/* A replay is authenticated too: a bad signature does not reveal the ticket. */
+	c.signature = upper;
+	assert_int_equal(http_post(&t, &c, body, NULL), 401);
+	c.signature = NULL;
+	c.secret = "s3cr3t";
+	assert_int_equal(http_post(&t, &c, body, NULL), 200);
+	assert_stats(&t, 1, 1, 1, 0);
+	stop(&t);
+
+	/* Header names and the path are configurable; no token: no Authorization needed. */
+	start(&t, &custom);
+	c = (http_call_t){ .path = "/api/v2/create", .key = "extrahop-detection-7",
+		.key_header = "X-Key", .secret = "k", .sig_header = "X-Sig" };
+	assert_int_equal(http_post(&t, &c, body, &doc), 201);
+	assert_string_equal(tsextrahop_str(&doc, "id"), "T-1");
+	bson_destroy(&doc);
+	c.sig_header = NULL; /* signed, but under X-Ticketsync-Signature */
+	assert_int_equal(http_post(&t, &c, body, NULL), 401);
+	c.sig_header = "X-Sig";
+	c.key_header = NULL; /* the key under Idempotency-Key is not the configured one */
+	assert_int_equal(http_post(&t, &c, body, &doc), 400);
+	assert_http_error(&doc, "X-Key");
+	bson_destroy(&doc);
+	c.path = NULL;
+	assert_int_equal(http_post(&t, &c, body, NULL), 404);
+	stop(&t);
+}
+
+static void
+test_http_id_path_commit_close_and_limits(void **state)
+{
+	tstickets_t t;
+	tstickets_opts_t o = { .flavour = "http", .id_path = "result.ticket.id" };
+	tstickets_opts_t rl = { .flavour = "http", .rate_limit = 1 };
+	http_call_t c = { .key = "extrahop-detection-41" };
+	tstickets_response_t r;
+	const char *h[] = { JSON, "Idempotency-Key: extrahop-detection-42", NULL };
+	char v[32];
+	bson_t doc;
+
+	(void)state;
+	start(&t, &o);
+	/* The id sits at the configured dotted path, not at top-level "id". */
+	assert_int_equal(http_post(&t, &c, HTTP_BODY(41), &doc), 201);
+	assert_string_equal(tsextrahop_str(&doc, "result.ticket.id"), "T-1");
+	assert_null(tsextrahop_str(&doc, "id"));
+	assert_string_equal(tsextrahop_str(&doc, "status"), "open");
+	assert_int_equal(tsextrahop_int(&doc, "detection_id", -1), 41);
+	bson_destroy(&doc);
+
+	/* commit_close: the ticket is made, the reply lost; the repeat with the same key
+	 * gets it with 200, and there is still one ticket for the detection. */
+	assert_true(tstickets_set_fault(&t, "{\"kind\": \"commit_close\", \"count\": 1, "
+	    "\"method\": \"POST\", \"path_prefix\": \"/tickets\"}") > 0);
+	c.key = "extrahop-detection-42";
+	assert_int_not_equal(tstickets_http(&t, "POST", "/tickets", h, HTTP_BODY(42), &r), 0);
+	assert_int_equal(r.status, 0);
+	tsextrahop_response_free(&r);
+	assert_stats(&t, 2, 2, 0, 0);
+	assert_int_equal(http_post(&t, &c, HTTP_BODY(42), &doc), 200);
+	assert_string_equal(tsextrahop_str(&doc, "result.ticket.id"), "T-2");
+	assert_int_equal(tsextrahop_int(&doc, "detection_id", -1), 42);
+	bson_destroy(&doc);
+	assert_stats(&t, 2, 2, 1, 0);
+	assert_int_equal(tstickets_stats(&t, &doc), 0);
+	assert_int_equal(tsextrahop_int(&doc, "faults.commit_close", -1), 1);
+	assert_int_equal(tsextrahop_int(&doc, "replays_body_changed", -1), 0);
+	bson_destroy(&doc);
+	assert_int_equal(tstickets_requests(&t, 0, &doc), 0);
+	assert_string_equal(tsextrahop_str(&doc, "requests.1.fault"), "commit_close");
+	assert_int_equal(tsextrahop_int(&doc, "requests.2.status", -1), 200);
+	bson_destroy(&doc);
+	/* A repeat whose body differs still gets the ticket; the stats note it. */
+	assert_int_equal(http_post(&t, &c, HTTP_BODY(43), NULL), 200);
+	assert_int_equal(tstickets_stats(&t, &doc), 0);
+	assert_int_equal(tsextrahop_int(&doc, "replays_body_changed", -1), 1);
+	assert_int_equal(tsextrahop_int(&doc, "tickets", -1), 2);
+	bson_destroy(&doc);
+	/* Injected statuses come first, in this flavour's {"error"} shape. */
+	assert_true(tstickets_set_fault(&t, "{\"kind\": \"status\", \"status\": 503, "
+	    "\"retry_after\": 3, \"count\": 1}") > 0);
+	assert_int_equal(tstickets_http(&t, "POST", "/tickets", h, HTTP_BODY(42), &r), 0);
+	assert_int_equal(r.status, 503);
+	assert_string_equal(r.retry_after, "3");
+	tsextrahop_response_json(&r, &doc);
+	assert_non_null(tsextrahop_str(&doc, "error"));
+	bson_destroy(&doc);
+	tsextrahop_response_free(&r);
+	assert_int_equal(tstickets_clear_faults(&t), 0);
+	stop(&t);
+
+	/* Rate limit: 429 with Retry-After and {"error"}; nothing created. */
+	start(&t, &rl);
+	c.key = "a";
+	assert_int_equal(http_post(&t, &c, HTTP_BODY(1), NULL), 201);
+	assert_int_equal(tstickets_http(&t, "POST", "/tickets", h, HTTP_BODY(2), &r), 0);
+	assert_int_equal(r.status, 429);
+	assert_true(tsextrahop_response_header(&r, "Retry-After", v, sizeof(v)));
+	assert_true(atoi(v) >= 1);
+	tsextrahop_response_json(&r, &doc);
+	assert_non_null(tsextrahop_str(&doc, "error"));
+	bson_destroy(&doc);
+	tsextrahop_response_free(&r);
+	assert_int_equal(tstickets_stats(&t, &doc), 0);
+	assert_int_equal(tsextrahop_int(&doc, "tickets", -1), 1);
+	assert_int_equal(tsextrahop_int(&doc, "rate_limited", -1), 1);
+	bson_destroy(&doc);
+	stop(&t);
+}
+
+/* Options of the http flavour are usage errors elsewhere and validated (exit 2). */
+static void
+test_http_usage_errors(void **state)
+{
+	static const char *const bad[][6] = {
+		{ "--flavour", "jira-cloud", "--token", "x", NULL },
+		{ "--flavour", "servicenow", "--hmac-secret", "x", NULL },
+		{ "--flavour", "http", "--pat", "x", NULL },
+		{ "--flavour", "http", "--project", "SEC", NULL },
+		{ "--flavour", "http", "--webhook-url", "http://127.0.0.1:1/", NULL },
+		{ "--flavour", "http", "--id-path", "a..b", NULL },
+		{ "--flavour", "http", "--id-path", "status.id", NULL },
+		{ "--flavour", "http", "--http-path", "tickets", NULL },
+		{ "--flavour", "http", "--signature-header", "X Sig", NULL },
+		{ "--flavour", "http", "--token", "", NULL },
+	};
+	char bin[PATH_MAX];
+
+	(void)state;
+	snprintf(bin, sizeof(bin), "%s/fake_tickets", tsproc_bin_dir());
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pid_t pid = fork();
+		int status = 0;
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			const char *argv[8] = { bin };
+			int fd = open("/dev/null", O_WRONLY);
+
+			for (size_t k = 0; bad[i][k] != NULL; k++)
+				argv[k + 1] = bad[i][k];
+			dup2(fd, 1);
+			dup2(fd, 2);
+			execv(bin, (char *const *)argv);
+			_exit(127);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 2)
+			fail_msg("fake_tickets %s %s %s %s: wait status %d, want exit 2", bad[i][0],
+			    bad[i][1], bad[i][2], bad[i][3], status);
+	}
+}
+
 int
 main(void)
 {
@@ -960,6 +1433,10 @@ main(void)
 		cmocka_unit_test(test_rate_limit_429),
 		cmocka_unit_test(test_faults_and_commit_close),
 		cmocka_unit_test(test_transition_webhooks),
+		cmocka_unit_test(test_http_create_and_replay),
+		cmocka_unit_test(test_http_auth_and_signature),
+		cmocka_unit_test(test_http_id_path_commit_close_and_limits),
+		cmocka_unit_test(test_http_usage_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -59,6 +59,12 @@ tstickets_start(tstickets_t *t, const tstickets_opts_t *opts, char *err, size_t 
 		NUM("--rate-limit", opts->rate_limit);
 	OPT("--webhook-url", opts->webhook_url);
 	OPT("--webhook-secret", opts->webhook_secret);
+	OPT("--http-path", opts->http_path);
+	OPT("--token", opts->token);
+	OPT("--hmac-secret", opts->hmac_secret);
+	OPT("--signature-header", opts->signature_header);
+	OPT("--idempotency-header", opts->idempotency_header);
+	OPT("--id-path", opts->id_path);
 	if (opts->seed != 0)
 		NUM("--seed", opts->seed);
 	if (opts->log_requests)

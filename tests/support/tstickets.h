@@ -1,6 +1,6 @@
 /*
  * tstickets: start the fake ticket system (tests/fake-tickets: Jira Cloud, Jira Data
- * Center or ServiceNow) for one test and talk to it: plain HTTP calls through
+ * Center, ServiceNow or a generic create-a-ticket endpoint) for one test and talk to it: plain HTTP calls through
  * tsextrahop's generic helper, and its control API (/_fake/...) for tickets,
  * transitions, faults, settings and stats. Built on tsproc, so the fake dies with the
  * test whatever happens.
@@ -16,7 +16,7 @@
 #include "tsproc.h"
 
 typedef struct tstickets_opts {
-	const char *flavour;        /* "jira-cloud" (default), "jira-dc", "servicenow" */
+	const char *flavour;        /* "jira-cloud" (default), "jira-dc", "servicenow", "http" */
 	const char *email, *api_token;        /* jira-cloud Basic */
 	const char *pat;                      /* jira-dc Bearer */
 	const char *user, *password;          /* servicenow (and jira-dc with the flag) */
@@ -28,6 +28,13 @@ typedef struct tstickets_opts {
 	int index_delay_ms;
 	int rate_limit;
 	const char *webhook_url, *webhook_secret;
+	/* http flavour ([create_http]); NULL: the fake's default */
+	const char *http_path;          /* POST endpoint, default /tickets */
+	const char *token;              /* required Authorization: Bearer <token> */
+	const char *hmac_secret;        /* required signature: sha256=<hex HMAC of the body> */
+	const char *signature_header;   /* default X-Ticketsync-Signature */
+	const char *idempotency_header; /* default Idempotency-Key */
+	const char *id_path;            /* the reply's id at this dotted path, default "id" */
 	unsigned long seed;
 	bool log_requests;
 	const char *const *extra_args; /* NULL-terminated extra flags */
