@@ -813,13 +813,14 @@ config_apply_env(struct config_ctx *ctx, char *const *envp)
 		nlen = (size_t)(eq - var);
 		snprintf(o.env, sizeof(o.env), "%.*s", (int)(nlen < 127 ? nlen : 127), var);
 		rest = var + plen;
+		/* The longest section that prefixes it: TICKETSYNC_CREATE_HTTP_URL is
+		 * [create_http] url, not [create] http_url. */
 		for (size_t i = 0; i < CONFIG_NSECTIONS; i++) {
 			size_t sl = strlen(config_sections[i]);
 
-			if (strncasecmp(rest, config_sections[i], sl) == 0 && rest[sl] == '_') {
+			if (strncasecmp(rest, config_sections[i], sl) == 0 && rest[sl] == '_' &&
+			    (sec == NULL || sl > strlen(sec)))
 				sec = config_sections[i];
-				break;
-			}
 		}
 		/* TICKETSYNC_TEST_..., TICKETSYNC_CONFIG...: not ours to judge. */
 		if (sec == NULL)

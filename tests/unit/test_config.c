@@ -611,6 +611,13 @@ test_create_rules(void **state)
 	assert_int_equal(cfg->create.risk_score_min, 60);
 	assert_false(cfg->jira.cloud);
 	config_destroy(cfg);
+	/* [create_http] url, not [create] http_url: the longest section wins. */
+	env[0] = "TICKETSYNC_CREATE_HTTP_URL=https://t.example/tickets";
+	env[1] = "TICKETSYNC_CREATE_TARGET=http";
+	cfg = parse_ok("[create]\nenabled = true\n", env);
+	assert_string_equal(cfg->create_http.url, "https://t.example/tickets");
+	assert_int_equal(ticketspec_target(cfg->create.spec), TICKETSPEC_HTTP);
+	config_destroy(cfg);
 }
 
 static void
