@@ -244,8 +244,8 @@ test_committed_then_dropped(void **state)
 	assert_int_equal(tsscene_count(f, "ticketsync_audit", "{'event': 'create_retry', "
 	    "'detection_id': 8}") >= 1, 1);
 	assert_int_equal(tsscene_count(f, "tickets", "{'_id': 'SEC-1', 'detection_ids': 8}"), 1);
-	assert_int_equal(tsscene_count(f, "ticketsync_create_state",
-	    "{'_id': 8, 'state': 'synced', 'result.key': 'SEC-1'}"), 1);
+	assert_true(tsscene_wait_count(f, "ticketsync_create_state",
+	    "{'_id': 8, 'state': 'synced', 'result.key': 'SEC-1'}", 1, 5000));
 }
 
 /* A 400 from Jira parks the creation with Jira's reason; status shows it; after the
@@ -320,10 +320,37 @@ test_servicenow(void **state)
 	assert_true(tsscene_wait_count(f, "tickets", "{'_id': 'INC0010001', 'detection_ids': 5, "
 	    "'status': '1'}", 1, 15000));
 	assert_int_equal(fake_stat(f, "creates"), 1);
-	assert_int_equal(tsscene_count(f, "ticketsync_create_state",
-	    "{'_id': 5, 'result.key': 'INC0010001'}"), 1);
+	assert_true(tsscene_wait_count(f, "ticketsync_create_state",
+	    "{'_id': 5, 'result.key': 'INC0010001'}", 1, 5000));
 	if (tsscene_wait_patches(f, 5, 1, 15000) < 0)
 		fail_msg("no PATCH for detection 5");
+}
+
+/* Any HTTP endpoint: bearer token, signed body, idempotency key. A create committed
+ * and then dropped is sent again under the same key and answered with the same ticket. */
+static void
+test_http_endpoint(void **state)
+{
+	fixture_t *f = *state;
+	bson_t t;
+
+	begin(f, "http", 0);
+	start(f);
+	if (tstickets_set_fault(&f->tk, "{\"kind\": \"commit_close\", \"count\": 1, "
+	                                "\"method\": \"POST\"}") < 0)
+		fail_msg("fault: %s", f->tk.error);
+	put_detection(f, 11, 70, NULL);
+	assert_true(tsscene_wait_count(f, "tickets", "{'_id': 'T-1', 'detection_ids': 11}", 1,
+	    15000));
+	assert_int_equal(fake_stat(f, "creates"), 1);
+	assert_int_equal(fake_stat(f, "idempotent_replays"), 1);
+	assert_int_equal(fake_stat(f, "duplicates"), 0);
+	assert_true(fake_ticket_for(f, "extrahop-detection-11", &t));
+	assert_string_equal(tsextrahop_str(&t, "idempotency_key"), "extrahop-detection-11");
+	bson_destroy(&t);
+	/* tickets is written first, the state right after. */
+	assert_true(tsscene_wait_count(f, "ticketsync_create_state",
+	    "{'_id': 11, 'state': 'synced', 'result.key': 'T-1'}", 1, 5000));
 }
 
 /* Refused credentials: one log line says creation cannot work, /readyz says so, and
@@ -402,6 +429,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_datacenter, fixture_setup,
 		    fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_servicenow, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_http_endpoint, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_refused_credentials, fixture_setup,
 		    fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_hourly_ceiling, fixture_setup, fixture_teardown),

@@ -55,8 +55,15 @@ tsscene_begin_tickets(tsscene_t *s, const char *flavour, int index_delay_ms, int
 		.rate_limit = rate_limit };
 	tsdaemon_t *d = &s->d;
 	bool sn = strcmp(flavour, "servicenow") == 0, dc = strcmp(flavour, "jira-dc") == 0;
+	bool http = strcmp(flavour, "http") == 0;
+	char url[256];
 
-	if (sn) {
+	if (http) {
+		to.token = TSSCENE_HTTP_TOKEN;
+		to.hmac_secret = TSSCENE_HTTP_SECRET;
+		to.id_path = "result.id";
+		to.index_delay_ms = 0;
+	} else if (sn) {
 		to.user = TSSCENE_SN_USER;
 		to.password = TSSCENE_SN_PASSWORD;
 	} else if (dc) {
@@ -76,6 +83,15 @@ tsscene_begin_tickets(tsscene_t *s, const char *flavour, int index_delay_ms, int
 	tsdaemon_setenv(d, "TICKETSYNC_CREATE_LOOKUP_DELAY_MS", "1500");
 	tsdaemon_setenv(d, "TICKETSYNC_CREATE_REQUEST_TIMEOUT_MS", "2000");
 	tsdaemon_setenv(d, "TICKETSYNC_CREATE_MAX_PER_HOUR", "0");
+	if (http) {
+		snprintf(url, sizeof(url), "%s/tickets", s->tk.base_url);
+		tsdaemon_setenv(d, "TICKETSYNC_CREATE_TARGET", "http");
+		tsdaemon_setenv(d, "TICKETSYNC_CREATE_HTTP_URL", url);
+		tsdaemon_setenv(d, "TICKETSYNC_CREATE_HTTP_TOKEN", TSSCENE_HTTP_TOKEN);
+		tsdaemon_setenv(d, "TICKETSYNC_CREATE_HTTP_SECRET", TSSCENE_HTTP_SECRET);
+		tsdaemon_setenv(d, "TICKETSYNC_CREATE_HTTP_TICKET_ID_PATH", "result.id");
+		return 0;
+	}
 	if (sn) {
 		tsdaemon_setenv(d, "TICKETSYNC_CREATE_TARGET", "servicenow");
 		tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_URL", s->tk.base_url);
