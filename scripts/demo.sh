@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # demo: install what is missing, build, then run ticketsyncd end to end against the
-# MongoDB test server and the fake ExtraHop API (ExtraHop's documented example).
+# MongoDB test server, the fake ExtraHop API and a fake Jira (ExtraHop's documented
+# example, then ticket creation's whole loop).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

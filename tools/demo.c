@@ -1,9 +1,12 @@
 /*
  * ticketsync-demo: the end-to-end demo behind scripts/demo.sh. Starts the MongoDB
- * test server, the fake ExtraHop API (HTTPS, throw-away CA) and ticketsyncd with its
- * defaults, then plays ExtraHop's documented example: the trigger writes detections,
- * tickets arrive, a ticket changes, one has a status nobody mapped, ExtraHop has a
- * hiccup. It prints what ExtraHop received and what the audit trail says, then stops
+ * test server, the fake ExtraHop API (HTTPS, throw-away CA), a fake Jira Data Center
+ * and ticketsyncd with its defaults (ticket creation on), then plays ExtraHop's
+ * documented example: the trigger writes detections, tickets arrive, a ticket changes,
+ * one has a status nobody mapped, ExtraHop has a hiccup; then the whole loop: a new
+ * detection gets a Jira issue, ExtraHop shows it, the issue is done in Jira (webhook)
+ * and ExtraHop shows it closed; and one creation that survives a Jira outage. It
+ * prints what ExtraHop and Jira received and what the audit trail says, then stops
  * everything. Wiring only: the service's logic is in the daemon it runs.
  *
  * usage: ticketsync-demo SOURCE_DIR BIN_DIR
@@ -28,6 +31,8 @@
 
 #define DEMO_KEY "demo-api-key"
 #define DEMO_DB "extrahop"
+#define DEMO_PAT "demo-jira-pat"
+#define DEMO_WEBHOOK_SECRET "demo-webhook-secret-0123456789abcdef"
 
 typedef struct demo_proc {
 	const char *name;
@@ -35,7 +40,7 @@ typedef struct demo_proc {
 	char ready[1024];
 } demo_proc_t;
 
-static demo_proc_t procs[3];
+static demo_proc_t procs[4];
 static int nprocs;
 static char workdir[256];
 
@@ -237,8 +242,9 @@ show_requests(const char *control_url, int64_t *since)
 				}
 			}
 			(void)f;
-			printf("     %s %-28s %-70s -> %lld\n", method, path, body ? body : "",
-			    (long long)status);
+			/* A Jira issue's body is long: its start says enough. */
+			printf("     %s %-28s %-70.140s%s -> %lld\n", method, path, body ? body : "",
+			    body != NULL && strlen(body) > 140 ? "..." : "", (long long)status);
 			bson_free(body);
 			n++;
 		}
@@ -316,16 +322,53 @@ on_signal(int sig)
 	_exit(1);
 }
 
+/* Wait until count(coll, filter) >= n. */
+static bool
+wait_doc(mongoc_client_t *client, const char *coll_name, const char *json, int64_t n,
+    int timeout_ms)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, DEMO_DB, coll_name);
+	bson_t *filter = bson_new_from_json((const uint8_t *)json, -1, NULL);
+	int64_t deadline = clock_mono_ms() + timeout_ms, got = -1;
+
+	while (filter != NULL && clock_mono_ms() < deadline) {
+		got = mongoc_collection_count_documents(coll, filter, NULL, NULL, NULL, NULL);
+		if (got >= n)
+			break;
+		sleep_ms(50);
+	}
+	bson_destroy(filter);
+	mongoc_collection_destroy(coll);
+	return got >= n;
+}
+
+/* A detection the trigger writes as ExtraHop first sees it (now). */
+static void
+put_new_detection(mongoc_client_t *client, int id, const char *title, int risk)
+{
+	char json[1024];
+	long long now = (long long)clock_wall_ms();
+
+	snprintf(json, sizeof(json), "{\"_id\": %d, \"title\": \"%s\", \"description\": \"A "
+	    "device sent credentials in clear text.\", \"type\": \"cleartext_auth\", "
+	    "\"categories\": [\"sec.attack\"], \"risk_score\": %d, \"start_time\": %lld, "
+	    "\"update_time\": %lld, \"status\": null, \"assignee\": null, \"ticket_id\": null, "
+	    "\"resolution\": null, \"participants\": [{\"role\": \"offender\", \"hostname\": "
+	    "\"ws-12\"}]}", id, title, risk, now, now);
+	put(client, "detections", json);
+}
+
 int
 main(int argc, char **argv)
 {
-	char server_js[512], fake_bin[512], daemon_bin[512], tls_dir[300], log_mongo[300],
-	    log_fake[300], log_daemon[300];
+	char server_js[512], fake_bin[512], jira_bin[512], daemon_bin[512], tls_dir[300],
+	    log_mongo[300], log_fake[300], log_jira[300], log_daemon[300];
 	char uri[512], https_url[256], ca_file[512], control_url[256], http_port[16];
-	char env_uri[600], env_url[300], env_ca[600], env_listen[64];
-	demo_proc_t *mongo, *fake, *daemon;
+	char jira_url[256], jira_control[256];
+	char env_uri[600], env_url[300], env_ca[600], env_listen[64], env_jira[300];
+	demo_proc_t *mongo, *fake, *jira, *daemon;
 	mongoc_client_t *client = NULL;
-	int64_t since = 0, t0;
+	int64_t since = 0, jira_since = 0, t0;
 	int rc = 1;
 
 	if (argc != 3) {
@@ -344,6 +387,8 @@ main(int argc, char **argv)
 	snprintf(server_js, sizeof(server_js), "%s/tests/mongo-test-server/server.js", argv[1]);
 	snprintf(fake_bin, sizeof(fake_bin), "%s/fake_extrahop", argv[2]);
 	snprintf(daemon_bin, sizeof(daemon_bin), "%s/ticketsyncd", argv[2]);
+	snprintf(jira_bin, sizeof(jira_bin), "%s/fake_tickets", argv[2]);
+	snprintf(log_jira, sizeof(log_jira), "%s/fake-jira.log", workdir);
 	snprintf(tls_dir, sizeof(tls_dir), "%s/tls", workdir);
 	snprintf(log_mongo, sizeof(log_mongo), "%s/mongo-test-server.log", workdir);
 	snprintf(log_fake, sizeof(log_fake), "%s/fake-extrahop.log", workdir);
@@ -358,20 +403,38 @@ main(int argc, char **argv)
 	}
 	{
 		char *a[] = { fake_bin, "--tls-dir", tls_dir, "--api-key", DEMO_KEY,
-			"--detections-count", "3", NULL };
+			"--detections-count", "5", NULL };
 		if ((fake = start("fake ExtraHop", a, NULL, log_fake)) == NULL ||
 		    !field(fake, "https_base_url", https_url, sizeof(https_url)) ||
 		    !field(fake, "ca_file", ca_file, sizeof(ca_file)) ||
 		    !field(fake, "control_url", control_url, sizeof(control_url)))
 			goto done;
 	}
-	printf("  MongoDB test server  %s\n", uri);
-	printf("  fake ExtraHop        %s (HTTPS, throw-away CA, detections 1-3)\n", https_url);
 	{
-		/* ticketsyncd with its defaults; only where things are differs. */
+		char *a[] = { jira_bin, "--flavour", "jira-dc", "--pat", DEMO_PAT, "--project", "SEC",
+			NULL };
+		if ((jira = start("fake Jira", a, NULL, log_jira)) == NULL ||
+		    !field(jira, "base_url", jira_url, sizeof(jira_url)) ||
+		    !field(jira, "control_url", jira_control, sizeof(jira_control)))
+			goto done;
+	}
+	printf("  MongoDB test server  %s\n", uri);
+	printf("  fake ExtraHop        %s (HTTPS, throw-away CA, detections 1-5)\n", https_url);
+	printf("  fake Jira            %s (Data Center, project SEC)\n", jira_url);
+	{
+		/* ticketsyncd with its defaults; only where things are differs, and ticket
+		 * creation turned on against the fake Jira (its retries demo-sized). */
 		char *a[] = { daemon_bin, "--print-ready", NULL };
 		char env_key[] = "TICKETSYNC_EXTRAHOP_API_KEY=" DEMO_KEY;
-		char *env[] = { env_uri, env_url, env_ca, env_key, env_listen, NULL };
+		char env_create[] = "TICKETSYNC_CREATE_ENABLED=true";
+		char env_flavour[] = "TICKETSYNC_JIRA_FLAVOUR=datacenter";
+		char env_pat[] = "TICKETSYNC_JIRA_PAT=" DEMO_PAT;
+		char env_project[] = "TICKETSYNC_JIRA_PROJECT=SEC";
+		char env_retry[] = "TICKETSYNC_CREATE_RETRY_BASE_MS=500";
+		char env_hook[] = "TICKETSYNC_WEBHOOKS_JIRA_SECRET=" DEMO_WEBHOOK_SECRET;
+		char *env[] = { env_uri, env_url, env_ca, env_key, env_listen, env_create, env_jira,
+			env_flavour, env_pat, env_project, env_retry, env_hook, NULL };
+		snprintf(env_jira, sizeof(env_jira), "TICKETSYNC_JIRA_URL=%s", jira_url);
 		snprintf(env_uri, sizeof(env_uri), "TICKETSYNC_MONGODB_URI=%s", uri);
 		snprintf(env_url, sizeof(env_url), "TICKETSYNC_EXTRAHOP_URL=%s", https_url);
 		snprintf(env_ca, sizeof(env_ca), "TICKETSYNC_EXTRAHOP_CA_FILE=%s", ca_file);
@@ -380,8 +443,18 @@ main(int argc, char **argv)
 			goto done;
 		field(daemon, "http_port", http_port, sizeof(http_port));
 	}
-	printf("  ticketsyncd          pushing every 1000 ms (the default); metrics on "
-	    "http://127.0.0.1:%s/metrics\n\n", http_port);
+	printf("  ticketsyncd          pushing every 1000 ms (the default); creating Jira issues; "
+	    "metrics on http://127.0.0.1:%s/metrics\n\n", http_port);
+	{
+		/* Jira announces its changes to ticketsync's webhook, signed. */
+		char url[300], body[600];
+		bson_t reply;
+		snprintf(url, sizeof(url), "%s/settings", jira_control);
+		snprintf(body, sizeof(body), "{\"webhook_url\": \"http://127.0.0.1:%s/webhooks/jira\", "
+		    "\"webhook_secret\": \"%s\"}", http_port, DEMO_WEBHOOK_SECRET);
+		control("PUT", url, body, &reply);
+		bson_destroy(&reply);
+	}
 	client = mongoc_client_new(uri);
 	sleep_ms(500);
 
@@ -428,6 +501,60 @@ main(int argc, char **argv)
 	put(client, "tickets", "{\"_id\": \"TK-3452\", \"detection_ids\": [3], \"status\": \"In Progress\", \"assignee\": \"alex\", \"resolution\": null, \"updated_at\": {\"$date\": \"2026-11-28T10:10:00Z\"}, \"source\": \"demo\"}");
 	if (!wait_accepted(control_url, 5, 20000))
 		goto done;
+	show_requests(control_url, &since);
+
+	printf("6. The trigger writes detection 4, new (first seen now, risk 72): ticketsync opens a Jira issue.\n");
+	t0 = clock_mono_ms();
+	put_new_detection(client, 4, "Cleartext Credentials", 72);
+	if (!wait_doc(client, "tickets", "{\"_id\": \"SEC-1\", \"detection_ids\": 4}", 1, 15000) ||
+	    !wait_accepted(control_url, 6, 15000)) {
+		fprintf(stderr, "demo: detection 4 got no ticket; see %s\n", log_daemon);
+		goto done;
+	}
+	printf("   Jira received, %lld ms after the detection was written:\n",
+	    (long long)(clock_mono_ms() - t0));
+	show_requests(jira_control, &jira_since);
+	printf("   then ExtraHop (the ticket, its status and assignee on the detection):\n");
+	show_requests(control_url, &since);
+
+	printf("7. In Jira, SEC-1 is done: Jira's webhook tells ticketsync, ExtraHop shows it closed.\n");
+	t0 = clock_mono_ms();
+	{
+		char url[300];
+		bson_t reply;
+		snprintf(url, sizeof(url), "%s/tickets/SEC-1/transition", jira_control);
+		control("POST", url, "{\"status\": \"Done\", \"resolution\": \"Done\"}", &reply);
+		bson_destroy(&reply);
+	}
+	if (!wait_accepted(control_url, 7, 15000)) {
+		fprintf(stderr, "demo: the webhook did not reach ExtraHop; see %s\n", log_daemon);
+		goto done;
+	}
+	printf("   ExtraHop received, %lld ms after the transition:\n",
+	    (long long)(clock_mono_ms() - t0));
+	show_requests(control_url, &since);
+
+	printf("8. Jira is down (three 503s) when detection 5 appears: the creation waits, retries, "
+	    "and opens exactly one issue.\n");
+	{
+		char url[300];
+		bson_t reply;
+		snprintf(url, sizeof(url), "%s/faults", jira_control);
+		control("POST", url, "{\"kind\": \"status\", \"status\": 503, \"count\": 3, "
+		    "\"retry_after\": 1, \"method\": \"POST\", \"path_prefix\": \"/rest/api/2/issue\"}",
+		    &reply);
+		bson_destroy(&reply);
+	}
+	t0 = clock_mono_ms();
+	put_new_detection(client, 5, "Suspicious Remote Execution", 91);
+	if (!wait_doc(client, "tickets", "{\"_id\": \"SEC-2\", \"detection_ids\": 5}", 1, 30000) ||
+	    !wait_accepted(control_url, 8, 15000)) {
+		fprintf(stderr, "demo: detection 5 got no ticket; see %s\n", log_daemon);
+		goto done;
+	}
+	printf("   Jira received, over %lld ms:\n", (long long)(clock_mono_ms() - t0));
+	show_requests(jira_control, &jira_since);
+	printf("   then ExtraHop:\n");
 	show_requests(control_url, &since);
 
 	sleep_ms(300);
