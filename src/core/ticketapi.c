@@ -395,8 +395,9 @@ ticketapi_rate_limit_reset_ms(const char *value, int64_t now_ms)
 		return -1;
 	secs = strtoll(value, &end, 10);
 	if (*end == '\0' && end != value) {
-		/* Unix seconds (ServiceNow); a small number would be a delay, not a time. */
-		if (secs < 1000000000LL)
+		/* Unix seconds (ServiceNow); a small number would be a delay, not a time,
+		 * and one past year 5000 nobody sends. */
+		if (secs < 1000000000LL || secs > 100000000000LL)
 			return -1;
 		at = (int64_t)secs * 1000;
 	} else if (!timefmt_parse_iso8601(value, &at)) {

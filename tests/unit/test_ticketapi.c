@@ -232,6 +232,8 @@ test_rate_limit_reset(void **state)
 	assert_int_equal(ticketapi_rate_limit_reset_ms("1796000010", now), 10000);
 	assert_int_equal(ticketapi_rate_limit_reset_ms("2026-11-30T00:53:00Z", now), 0);
 	assert_int_equal(ticketapi_rate_limit_reset_ms("30", now), -1);
+	/* Found by fuzz_ticketapi: seconds * 1000 overflowed. */
+	assert_int_equal(ticketapi_rate_limit_reset_ms("262026302026202630", now), -1);
 	assert_int_equal(ticketapi_rate_limit_reset_ms("soon", now), -1);
 	assert_int_equal(ticketapi_rate_limit_reset_ms("", now), -1);
 	assert_int_equal(ticketapi_rate_limit_reset_ms(NULL, now), -1);
