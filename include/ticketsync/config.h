@@ -146,6 +146,9 @@ typedef struct config {
 		char *url;
 		char *user;
 		char *password, *password_file;
+		char *oauth_client_id;      /* OAuth password grant instead of Basic */
+		char *oauth_client_secret, *oauth_client_secret_file;
+		char *oauth_token_url;      /* default <url>/oauth_token.do (with OAuth) */
 		char *table;
 		char *assignment_group, *caller;
 		char *urgency_bands, *impact_bands;

@@ -39,6 +39,10 @@ enum httpcli_auth {
 	HTTPCLI_AUTH_NONE = 0,
 	HTTPCLI_AUTH_BASIC,  /* user + password */
 	HTTPCLI_AUTH_BEARER, /* token */
+	/* OAuth 2 password grant (ServiceNow's /oauth_token.do): client id and secret plus
+	 * user and password get a Bearer token, fetched once for all requests waiting and
+	 * again before it expires, or after a 401. */
+	HTTPCLI_AUTH_OAUTH_PASSWORD,
 };
 
 typedef struct httpcli_opts {
@@ -48,6 +52,9 @@ typedef struct httpcli_opts {
 	const char *user;          /* BASIC */
 	const char *password;      /* BASIC */
 	const char *token;         /* BEARER */
+	const char *token_url;     /* OAUTH_PASSWORD (with user, password) */
+	const char *client_id;     /* OAUTH_PASSWORD */
+	const char *client_secret; /* OAUTH_PASSWORD */
 	const char *ca_file, *ca_path;
 	const char *instance;      /* in the User-Agent */
 	long connect_timeout_ms;   /* default 10000 */

@@ -134,6 +134,14 @@ static const config_key_t config_keys[] = {
 	{ "servicenow", "password", CONFIG_KIND_SECRET, NULL, 0, 0, CONFIG_OFF(servicenow.password) },
 	{ "servicenow", "password_file", CONFIG_KIND_SECRET_FILE, NULL, 0, 0,
 	    CONFIG_OFF(servicenow.password_file) },
+	{ "servicenow", "oauth_client_id", CONFIG_KIND_STRING, NULL, 0, 0,
+	    CONFIG_OFF(servicenow.oauth_client_id) },
+	{ "servicenow", "oauth_client_secret", CONFIG_KIND_SECRET, NULL, 0, 0,
+	    CONFIG_OFF(servicenow.oauth_client_secret) },
+	{ "servicenow", "oauth_client_secret_file", CONFIG_KIND_SECRET_FILE, NULL, 0, 0,
+	    CONFIG_OFF(servicenow.oauth_client_secret_file) },
+	{ "servicenow", "oauth_token_url", CONFIG_KIND_URL, NULL, 0, 0,
+	    CONFIG_OFF(servicenow.oauth_token_url) },
 	{ "servicenow", "table", CONFIG_KIND_STRING, "incident", 0, 0, CONFIG_OFF(servicenow.table) },
 	{ "servicenow", "assignment_group", CONFIG_KIND_STRING, NULL, 0, 0,
 	    CONFIG_OFF(servicenow.assignment_group) },
@@ -1164,6 +1172,8 @@ config_check_create(struct config_ctx *ctx)
 	if (config_secret_once(ctx, "jira", "api_token", &cfg->jira.api_token) != 0 ||
 	    config_secret_once(ctx, "jira", "pat", &cfg->jira.pat) != 0 ||
 	    config_secret_once(ctx, "servicenow", "password", &cfg->servicenow.password) != 0 ||
+	    config_secret_once(ctx, "servicenow", "oauth_client_secret",
+	        &cfg->servicenow.oauth_client_secret) != 0 ||
 	    config_secret_once(ctx, "create_http", "token", &cfg->create_http.token) != 0 ||
 	    config_secret_once(ctx, "create_http", "secret", &cfg->create_http.secret) != 0)
 		return -1;
@@ -1226,6 +1236,17 @@ config_check_create(struct config_ctx *ctx)
 		    config_need(ctx, "servicenow", "password", cfg->servicenow.password,
 		        "(or password_file) when [create] target = servicenow") != 0)
 			return -1;
+		if ((cfg->servicenow.oauth_client_id != NULL) != (cfg->servicenow.oauth_client_secret != NULL))
+			return config_fail(ctx, CONFIG_ERR_MISSING, 0,
+			    "[servicenow] OAuth needs both oauth_client_id and oauth_client_secret (or "
+			    "oauth_client_secret_file), with user and password (the password grant)");
+		if (cfg->servicenow.oauth_client_id != NULL && cfg->servicenow.oauth_token_url == NULL) {
+			size_t n = strlen(cfg->servicenow.url) + sizeof("/oauth_token.do");
+
+			cfg->servicenow.oauth_token_url = xmalloc(n);
+			snprintf(cfg->servicenow.oauth_token_url, n, "%s/oauth_token.do",
+			    cfg->servicenow.url);
+		}
 		break;
 	case TICKETSPEC_HTTP:
 		if (config_need(ctx, "create_http", "url", cfg->create_http.url, why) != 0)
@@ -1291,6 +1312,7 @@ config_check_file_mode(struct config_ctx *ctx, int file_mode)
 		{ "jira", "api_token" },
 		{ "jira", "pat" },
 		{ "servicenow", "password" },
+		{ "servicenow", "oauth_client_secret" },
 		{ "create_http", "token" },
 		{ "create_http", "secret" },
 	};

@@ -97,9 +97,13 @@ creator_dest_opts(const config_t *cfg, const char *instance, dest_ticket_opts_t 
 		out->http.what = "ServiceNow";
 		out->http.base_url = cfg->servicenow.url;
 		out->http.ca_file = cfg->servicenow.ca_file;
-		out->http.auth = HTTPCLI_AUTH_BASIC;
+		out->http.auth = cfg->servicenow.oauth_client_id != NULL ? HTTPCLI_AUTH_OAUTH_PASSWORD
+		                                                         : HTTPCLI_AUTH_BASIC;
 		out->http.user = cfg->servicenow.user;
 		out->http.password = cfg->servicenow.password;
+		out->http.token_url = cfg->servicenow.oauth_token_url;
+		out->http.client_id = cfg->servicenow.oauth_client_id;
+		out->http.client_secret = cfg->servicenow.oauth_client_secret;
 		break;
 	case TICKETSPEC_HTTP:
 		out->http.what = "the ticket endpoint";

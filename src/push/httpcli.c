@@ -10,17 +10,24 @@
 #include "ticketsync/backoff.h"
 #include "ticketsync/clock.h"
 #include "ticketsync/curlev.h"
+#include "ticketsync/extrahop_api.h"
+#include "ticketsync/log.h"
 #include "ticketsync/ticketapi.h"
 #include "ticketsync/xalloc.h"
 
 #define HTTPCLI_USER_AGENT "ticketsync/" TICKETSYNC_VERSION
 
 typedef struct httpcli_req {
+	struct httpcli_req *next;  /* waiting for a token */
 	httpcli_t *c;
+	char *method;
+	unsigned flags;
+	bool resent;               /* OAuth: the one resend after a 401 is used up */
 	char *url;
 	char *body;
 	size_t body_len;
-	struct curl_slist *headers;
+	struct curl_slist *headers;      /* the request's own */
+	struct curl_slist *sent_headers; /* what the current transfer carries */
 	httpcli_done_fn done;
 	void *arg;
 	int64_t started_ms;
@@ -37,6 +44,16 @@ struct httpcli {
 	long connect_timeout_ms, request_timeout_ms;
 	bool (*gate)(const void *);
 	const void *gate_arg;
+	/* OAuth: the token (auth_header), when to refresh it, the fetch, who waits. */
+	char *token_url, *client_id, *client_secret;
+	int64_t token_refresh_at, token_expires_at; /* monotonic ms */
+	bool fetching;
+	int64_t fetch_started_at;
+	char *fetch_body;
+	size_t fetch_len;
+	char fetch_errbuf[CURL_ERROR_SIZE];
+	httpcli_req_t *waiting, **waiting_tail;
+	struct curl_slist *token_headers;
 };
 
 static char *
@@ -105,6 +122,14 @@ httpcli_new(struct event_base *base, const httpcli_opts_t *o, bson_error_t *err)
 		    "%s: Basic authentication needs a user (without ':') and a password", what);
 		return NULL;
 	}
+	if (o->auth == HTTPCLI_AUTH_OAUTH_PASSWORD &&
+	    (!httpcli_url_ok(o->token_url) || o->client_id == NULL || o->client_id[0] == '\0' ||
+	        o->client_secret == NULL || o->client_secret[0] == '\0' || o->user == NULL ||
+	        o->user[0] == '\0' || o->password == NULL || o->password[0] == '\0')) {
+		bson_set_error(err, ERROR_DOMAIN, HTTPCLI_ERR_CONFIG,
+		    "%s: OAuth needs a token URL, a client id and secret, a user and a password", what);
+		return NULL;
+	}
 	if (o->auth == HTTPCLI_AUTH_BEARER && !httpcli_header_safe(o->token)) {
 		bson_set_error(err, ERROR_DOMAIN, HTTPCLI_ERR_CONFIG,
 		    "%s: the token is missing or has characters a header cannot carry", what);
@@ -125,12 +150,19 @@ httpcli_new(struct event_base *base, const httpcli_opts_t *o, bson_error_t *err)
 	if (o->auth == HTTPCLI_AUTH_BASIC) {
 		c->user = xstrdup(o->user);
 		c->password = xstrdup(o->password);
+	} else if (o->auth == HTTPCLI_AUTH_OAUTH_PASSWORD) {
+		c->user = xstrdup(o->user);
+		c->password = xstrdup(o->password);
+		c->token_url = xstrdup(o->token_url);
+		c->client_id = xstrdup(o->client_id);
+		c->client_secret = xstrdup(o->client_secret);
 	} else if (o->auth == HTTPCLI_AUTH_BEARER) {
 		size_t len = strlen(o->token) + sizeof("Authorization: Bearer ");
 
 		c->auth_header = xmalloc(len);
 		snprintf(c->auth_header, len, "Authorization: Bearer %s", o->token);
 	}
+	c->waiting_tail = &c->waiting;
 	c->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000;
 	c->request_timeout_ms = o->request_timeout_ms > 0 ? o->request_timeout_ms : 30000;
 	co.max_total_connections = o->max_connections > 0 ? o->max_connections : 4;
@@ -175,16 +207,71 @@ static void
 httpcli_req_free(httpcli_req_t *r)
 {
 	curl_slist_free_all(r->headers);
+	curl_slist_free_all(r->sent_headers);
 	bson_free(r->url);
+	free(r->method);
 	free(r->body);
 	free(r->resp);
 	free(r);
+}
+
+/* Options every transfer shares: limits, TLS, identity, no redirects. */
+static void
+httpcli_easy_common(const httpcli_t *c, CURL *easy, const char *url, char *errbuf)
+{
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (strncasecmp(url, "http://", 7) == 0)
+		curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, c->request_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, c->user_agent);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->ca_file != NULL)
+		curl_easy_setopt(easy, CURLOPT_CAINFO, c->ca_file);
+	if (c->ca_path != NULL)
+		curl_easy_setopt(easy, CURLOPT_CAPATH, c->ca_path);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+}
+
+/* Complete r without a transfer (its token could not be had, or it was cancelled
+ * while waiting). Only from a callback or cancel_all: never inside httpcli_request. */
+static void
+httpcli_fail(httpcli_req_t *r, int curl_code, long status, const char *body, size_t len,
+    int64_t retry_after_ms, const char *error)
+{
+	httpcli_reply_t reply = {
+		.curl_code = curl_code,
+		.status = status,
+		.body = body != NULL ? body : "",
+		.body_len = body != NULL ? len : 0,
+		.retry_after_ms = retry_after_ms,
+		.elapsed_ms = clock_mono_ms() - r->started_ms,
+		.error = error,
+	};
+
+	r->done(&reply, r->arg);
+	httpcli_req_free(r);
+}
+
+static void httpcli_dispatch(httpcli_req_t *r);
+
+static void
+httpcli_drop_token(httpcli_t *c)
+{
+	httpcli_wipe(c->auth_header);
+	c->auth_header = NULL;
 }
 
 static void
 httpcli_done(CURL *easy, CURLcode rc, void *arg)
 {
 	httpcli_req_t *r = arg;
+	httpcli_t *c = r->c;
 	httpcli_reply_t reply = { 0 };
 	curl_off_t ra = 0;
 	struct curl_header *h = NULL;
@@ -199,6 +286,19 @@ httpcli_done(CURL *easy, CURLcode rc, void *arg)
 	    (reply.status == 429 || reply.status == 503))
 		reply.retry_after_ms = ticketapi_rate_limit_reset_ms(h->value, clock_wall_ms());
 	curl_easy_cleanup(easy);
+	if (rc == CURLE_OK && reply.status == 401 && c->auth == HTTPCLI_AUTH_OAUTH_PASSWORD &&
+	    !r->resent) {
+		/* The token may have been revoked or expired early: a new one, one resend
+		 * (a refused request changed nothing, so even a create may go again). */
+		r->resent = true;
+		httpcli_drop_token(c);
+		free(r->resp);
+		r->resp = NULL;
+		r->resp_len = 0;
+		r->errbuf[0] = '\0';
+		httpcli_dispatch(r);
+		return;
+	}
 	if (rc != CURLE_OK)
 		reply.status = 0;
 	reply.body = r->resp != NULL ? r->resp : "";
@@ -210,73 +310,254 @@ httpcli_done(CURL *easy, CURLcode rc, void *arg)
 	httpcli_req_free(r);
 }
 
-int
-httpcli_request(httpcli_t *c, const char *method, const char *path, const char *body,
-    size_t body_len, const char *const *headers, unsigned flags, httpcli_done_fn done,
-    void *arg, bson_error_t *err)
+/* Put r on the wire now; -1 with err when libcurl refuses it. */
+static int
+httpcli_send(httpcli_req_t *r, bson_error_t *err)
 {
-	httpcli_req_t *r;
+	httpcli_t *c = r->c;
+	struct curl_slist *headers = NULL;
 	CURL *easy = curl_easy_init();
-	const char *common[] = { "Content-Type: application/json", "Accept: application/json",
-		"Expect:", c->auth_header };
 
 	if (easy == NULL) {
 		bson_set_error(err, ERROR_DOMAIN, HTTPCLI_ERR_RESOURCE, "%s: cannot create a transfer",
 		    c->what);
 		return -1;
 	}
-	r = xcalloc(1, sizeof(*r));
-	r->c = c;
-	r->done = done;
-	r->arg = arg;
-	r->started_ms = clock_mono_ms();
-	r->url = bson_strdup_printf("%s%s", c->base_url, path ? path : "");
-	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]) && common[i] != NULL; i++)
-		r->headers = curl_slist_append(r->headers, common[i]);
-	for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
-		r->headers = curl_slist_append(r->headers, headers[i]);
-	curl_easy_setopt(easy, CURLOPT_URL, r->url);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (strncasecmp(c->base_url, "http://", 7) == 0)
-		curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, c->request_timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, c->user_agent);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (c->ca_file != NULL)
-		curl_easy_setopt(easy, CURLOPT_CAINFO, c->ca_file);
-	if (c->ca_path != NULL)
-		curl_easy_setopt(easy, CURLOPT_CAPATH, c->ca_path);
+	/* The request's own headers plus this send's token (a resend carries the new one). */
+	for (struct curl_slist *l = r->headers; l != NULL; l = l->next)
+		headers = curl_slist_append(headers, l->data);
+	if (c->auth_header != NULL)
+		headers = curl_slist_append(headers, c->auth_header);
+	curl_slist_free_all(r->sent_headers);
+	r->sent_headers = headers;
+	httpcli_easy_common(c, easy, r->url, r->errbuf);
 	if (c->auth == HTTPCLI_AUTH_BASIC) {
 		curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(easy, CURLOPT_USERNAME, c->user);
 		curl_easy_setopt(easy, CURLOPT_PASSWORD, c->password);
 	}
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, httpcli_write_cb);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
-	if (body != NULL) {
-		r->body = xmalloc(body_len + 1);
-		memcpy(r->body, body, body_len);
-		r->body[body_len] = '\0';
-		r->body_len = body_len;
+	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r->method);
+	if (r->body != NULL) {
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r->body);
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
 	}
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, r->headers);
-	if (flags & HTTPCLI_ONCE)
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, r->sent_headers);
+	if (r->flags & HTTPCLI_ONCE)
 		curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
-	if (!(flags & HTTPCLI_UNGATED)) {
+	if (!(r->flags & HTTPCLI_UNGATED)) {
 		curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, httpcli_prereq);
 		curl_easy_setopt(easy, CURLOPT_PREREQDATA, c);
 	}
 	if (curlev_add(c->cev, easy, httpcli_done, r, err) != 0) {
 		curl_easy_cleanup(easy);
+		return -1;
+	}
+	return 0;
+}
+
+static size_t
+httpcli_fetch_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	httpcli_t *c = userdata;
+	size_t n = size * nmemb, room = HTTPCLI_BODY_MAX - c->fetch_len;
+	size_t keep = n < room ? n : room;
+
+	if (keep > 0) {
+		c->fetch_body = xreallocarray(c->fetch_body, c->fetch_len + keep + 1, 1);
+		memcpy(c->fetch_body + c->fetch_len, ptr, keep);
+		c->fetch_len += keep;
+		c->fetch_body[c->fetch_len] = '\0';
+	}
+	return n;
+}
+
+/* Every waiting request, failed with the token endpoint's verdict. */
+static void
+httpcli_fail_waiting(httpcli_t *c, int curl_code, long status, int64_t retry_after_ms,
+    const char *error)
+{
+	httpcli_req_t *list = c->waiting;
+
+	c->waiting = NULL;
+	c->waiting_tail = &c->waiting;
+	while (list != NULL) {
+		httpcli_req_t *next = list->next;
+
+		httpcli_fail(list, curl_code, status, c->fetch_body, c->fetch_len, retry_after_ms,
+		    error);
+		list = next;
+	}
+}
+
+static void httpcli_token_fetch(httpcli_t *c);
+
+static void
+httpcli_token_done(CURL *easy, CURLcode rc, void *arg)
+{
+	httpcli_t *c = arg;
+	long status = 0;
+	curl_off_t ra = 0;
+	extrahop_api_token_t tok = { NULL, -1 };
+	bson_error_t err;
+	char msg[512];
+	httpcli_req_t *list;
+
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &ra);
+	curl_easy_cleanup(easy);
+	c->fetching = false;
+	if (rc == CURLE_ABORTED_BY_CALLBACK) {
+		httpcli_fail_waiting(c, rc, 0, -1, "cancelled");
+	} else if (rc != CURLE_OK) {
+		snprintf(msg, sizeof(msg), "token endpoint: %s",
+		    c->fetch_errbuf[0] ? c->fetch_errbuf : curl_easy_strerror(rc));
+		httpcli_fail_waiting(c, rc, 0, -1, msg);
+	} else if (status >= 200 && status <= 299 &&
+	           extrahop_api_token_parse(c->fetch_body, c->fetch_len, &tok, &err)) {
+		int64_t after = extrahop_api_token_refresh_after_ms(tok.expires_in_s);
+		size_t len = strlen(tok.access_token) + sizeof("Authorization: Bearer ");
+
+		httpcli_drop_token(c);
+		c->auth_header = xmalloc(len);
+		snprintf(c->auth_header, len, "Authorization: Bearer %s", tok.access_token);
+		/* The lifetime counts from when we asked: never later than the server. */
+		c->token_refresh_at = after < 0 ? INT64_MAX : c->fetch_started_at + after;
+		c->token_expires_at = after < 0 ? INT64_MAX
+		                                : c->fetch_started_at + tok.expires_in_s * 1000;
+		extrahop_api_token_clear(&tok);
+		list = c->waiting;
+		c->waiting = NULL;
+		c->waiting_tail = &c->waiting;
+		while (list != NULL) {
+			httpcli_req_t *next = list->next;
+
+			if (httpcli_send(list, &err) != 0)
+				httpcli_fail(list, CURLE_FAILED_INIT, 0, NULL, 0, -1, err.message);
+			list = next;
+		}
+	} else {
+		/* Refused (401, 400 invalid_grant) or unusable: the credentials' fault, said
+		 * as a 401 so the engine stops and probes rather than retrying each item. */
+		bool refused = status == 400 || status == 401 || status == 403;
+
+		snprintf(msg, sizeof(msg), "token endpoint: HTTP %ld%s", status,
+		    status >= 200 && status <= 299 ? ": no usable access_token" : "");
+		log_warnx("%s: OAuth token fetch failed: %s", c->what, msg);
+		httpcli_fail_waiting(c, CURLE_OK, refused ? 401 : status >= 200 && status <= 299 ? 502 : status,
+		    ra > 0 ? backoff_retry_after_ms((int64_t)ra) : -1, msg);
+	}
+	free(c->fetch_body);
+	c->fetch_body = NULL;
+	c->fetch_len = 0;
+}
+
+static void
+httpcli_token_fetch(httpcli_t *c)
+{
+	static const char *const form_hdr[] = { "Content-Type: application/x-www-form-urlencoded",
+		"Accept: application/json" };
+	struct curl_slist *h = NULL;
+	CURL *easy = curl_easy_init();
+	char *id, *secret, *user, *pass, *form;
+	bson_error_t err;
+
+	if (easy == NULL) {
+		httpcli_fail_waiting(c, CURLE_OUT_OF_MEMORY, 0, -1, "token endpoint: cannot create a transfer");
+		return;
+	}
+	id = curl_easy_escape(easy, c->client_id, 0);
+	secret = curl_easy_escape(easy, c->client_secret, 0);
+	user = curl_easy_escape(easy, c->user, 0);
+	pass = curl_easy_escape(easy, c->password, 0);
+	form = bson_strdup_printf("grant_type=password&client_id=%s&client_secret=%s&username=%s"
+	    "&password=%s", id, secret, user, pass);
+	explicit_bzero(secret, strlen(secret));
+	explicit_bzero(pass, strlen(pass));
+	curl_free(id);
+	curl_free(secret);
+	curl_free(user);
+	curl_free(pass);
+	for (size_t i = 0; i < 2; i++)
+		h = curl_slist_append(h, form_hdr[i]);
+	c->fetching = true;
+	c->fetch_started_at = clock_mono_ms();
+	c->fetch_errbuf[0] = '\0';
+	httpcli_easy_common(c, easy, c->token_url, c->fetch_errbuf);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, httpcli_fetch_cb);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, form);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, h);
+	explicit_bzero(form, strlen(form));
+	bson_free(form);
+	/* libcurl keeps the list until the transfer ends; it is freed with the next. */
+	curl_slist_free_all(c->token_headers);
+	c->token_headers = h;
+	if (curlev_add(c->cev, easy, httpcli_token_done, c, &err) != 0) {
+		curl_easy_cleanup(easy);
+		c->fetching = false;
+		httpcli_fail_waiting(c, CURLE_FAILED_INIT, 0, -1, err.message);
+	}
+}
+
+/* Send r, or with OAuth and no usable token, queue it behind the (single) fetch. */
+static void
+httpcli_dispatch(httpcli_req_t *r)
+{
+	httpcli_t *c = r->c;
+	int64_t now = clock_mono_ms();
+	bson_error_t err;
+
+	if (c->auth == HTTPCLI_AUTH_OAUTH_PASSWORD) {
+		if (c->auth_header != NULL && now >= c->token_expires_at)
+			httpcli_drop_token(c);
+		if (c->auth_header == NULL || now >= c->token_refresh_at) {
+			r->next = NULL;
+			*c->waiting_tail = r;
+			c->waiting_tail = &r->next;
+			if (!c->fetching)
+				httpcli_token_fetch(c);
+			return;
+		}
+	}
+	if (httpcli_send(r, &err) != 0)
+		httpcli_fail(r, CURLE_FAILED_INIT, 0, NULL, 0, -1, err.message);
+}
+
+int
+httpcli_request(httpcli_t *c, const char *method, const char *path, const char *body,
+    size_t body_len, const char *const *headers, unsigned flags, httpcli_done_fn done,
+    void *arg, bson_error_t *err)
+{
+	httpcli_req_t *r;
+	const char *common[] = { "Content-Type: application/json", "Accept: application/json",
+		"Expect:" };
+
+	r = xcalloc(1, sizeof(*r));
+	r->c = c;
+	r->done = done;
+	r->arg = arg;
+	r->flags = flags;
+	r->method = xstrdup(method);
+	r->started_ms = clock_mono_ms();
+	r->url = bson_strdup_printf("%s%s", c->base_url, path ? path : "");
+	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+		r->headers = curl_slist_append(r->headers, common[i]);
+	for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+		r->headers = curl_slist_append(r->headers, headers[i]);
+	if (body != NULL) {
+		r->body = xmalloc(body_len + 1);
+		memcpy(r->body, body, body_len);
+		r->body[body_len] = '\0';
+		r->body_len = body_len;
+	}
+	if (c->auth == HTTPCLI_AUTH_OAUTH_PASSWORD) {
+		/* Sent later (a token first), or from a callback: never inside this call. */
+		httpcli_dispatch(r);
+		return 0;
+	}
+	if (httpcli_send(r, err) != 0) {
 		httpcli_req_free(r);
 		return -1;
 	}
@@ -299,6 +580,7 @@ httpcli_in_flight(const httpcli_t *c)
 void
 httpcli_cancel_all(httpcli_t *c)
 {
+	httpcli_fail_waiting(c, CURLE_ABORTED_BY_CALLBACK, 0, -1, "cancelled");
 	curlev_cancel_all(c->cev);
 }
 
@@ -307,7 +589,13 @@ httpcli_destroy(httpcli_t *c)
 {
 	if (c == NULL)
 		return;
+	httpcli_fail_waiting(c, CURLE_ABORTED_BY_CALLBACK, 0, -1, "cancelled");
 	curlev_destroy(c->cev);
+	curl_slist_free_all(c->token_headers);
+	free(c->fetch_body);
+	free(c->token_url);
+	free(c->client_id);
+	httpcli_wipe(c->client_secret);
 	httpcli_wipe(c->password);
 	httpcli_wipe(c->auth_header);
 	free(c->user);

@@ -326,6 +326,40 @@ test_servicenow(void **state)
 		fail_msg("no PATCH for detection 5");
 }
 
+/* ServiceNow with OAuth: a Bearer token from the password grant; revoked, it is
+ * fetched again and the refused create resent once. */
+static void
+test_servicenow_oauth(void **state)
+{
+	fixture_t *f = *state;
+	tstickets_response_t resp;
+	bson_t reqs;
+	char *js;
+
+	begin(f, "servicenow-oauth", 0);
+	start(f);
+	put_detection(f, 5, 85, NULL);
+	assert_true(tsscene_wait_count(f, "tickets", "{'_id': 'INC0010001'}", 1, 15000));
+	assert_int_equal(tstickets_http(&f->tk, "POST", "/_fake/tokens/revoke", NULL, "", &resp), 0);
+	tsextrahop_response_free(&resp);
+	put_detection(f, 6, 85, NULL);
+	if (!tsscene_wait_count(f, "tickets", "{'_id': 'INC0010002'}", 1, 15000)) {
+		show_audit(f, 6);
+		show_log(f);
+		fail_msg("no second incident");
+	}
+	assert_int_equal(fake_stat(f, "creates"), 2);
+	assert_int_equal(tstickets_requests(&f->tk, 0, &reqs), 0);
+	js = bson_as_relaxed_extended_json(&reqs, NULL);
+	/* Creates carry the token, never the password; the revoked token met one 401. */
+	assert_non_null(strstr(js, "\"authorization\" : \"Bearer "));
+	assert_null(strstr(js, "\"authorization\" : \"Basic "));
+	assert_non_null(strstr(js, "\"status\" : 401"));
+	bson_free(js);
+	bson_destroy(&reqs);
+	assert_int_equal(tsscene_count(f, "ticketsync_audit", "{'event': 'create_auth_error'}"), 0);
+}
+
 /* Any HTTP endpoint: bearer token, signed body, idempotency key. A create committed
  * and then dropped is sent again under the same key and answered with the same ticket. */
 static void
@@ -429,6 +463,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_datacenter, fixture_setup,
 		    fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_servicenow, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_servicenow_oauth, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_http_endpoint, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_refused_credentials, fixture_setup,
 		    fixture_teardown),

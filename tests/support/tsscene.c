@@ -54,7 +54,8 @@ tsscene_begin_tickets(tsscene_t *s, const char *flavour, int index_delay_ms, int
 	tstickets_opts_t to = { .flavour = flavour, .index_delay_ms = index_delay_ms,
 		.rate_limit = rate_limit };
 	tsdaemon_t *d = &s->d;
-	bool sn = strcmp(flavour, "servicenow") == 0, dc = strcmp(flavour, "jira-dc") == 0;
+	bool oauth = strcmp(flavour, "servicenow-oauth") == 0;
+	bool sn = oauth || strcmp(flavour, "servicenow") == 0, dc = strcmp(flavour, "jira-dc") == 0;
 	bool http = strcmp(flavour, "http") == 0;
 	char url[256];
 
@@ -64,8 +65,13 @@ tsscene_begin_tickets(tsscene_t *s, const char *flavour, int index_delay_ms, int
 		to.id_path = "result.id";
 		to.index_delay_ms = 0;
 	} else if (sn) {
+		to.flavour = "servicenow";
 		to.user = TSSCENE_SN_USER;
 		to.password = TSSCENE_SN_PASSWORD;
+		if (oauth) {
+			to.client_id = TSSCENE_SN_CLIENT_ID;
+			to.client_secret = TSSCENE_SN_CLIENT_SECRET;
+		}
 	} else if (dc) {
 		to.pat = TSSCENE_JIRA_PAT;
 	} else {
@@ -98,6 +104,11 @@ tsscene_begin_tickets(tsscene_t *s, const char *flavour, int index_delay_ms, int
 		tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_USER", TSSCENE_SN_USER);
 		tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_PASSWORD", TSSCENE_SN_PASSWORD);
 		tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_ASSIGNMENT_GROUP", "SOC");
+		if (oauth) {
+			tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_OAUTH_CLIENT_ID", TSSCENE_SN_CLIENT_ID);
+			tsdaemon_setenv(d, "TICKETSYNC_SERVICENOW_OAUTH_CLIENT_SECRET",
+			    TSSCENE_SN_CLIENT_SECRET);
+		}
 		return 0;
 	}
 	tsdaemon_setenv(d, "TICKETSYNC_JIRA_URL", s->tk.base_url);

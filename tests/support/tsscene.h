@@ -30,6 +30,8 @@
 #define TSSCENE_JIRA_PAT "pat-456"
 #define TSSCENE_SN_USER "integration"
 #define TSSCENE_SN_PASSWORD "sn-password"
+#define TSSCENE_SN_CLIENT_ID "sn-client"
+#define TSSCENE_SN_CLIENT_SECRET "sn-client-secret"
 #define TSSCENE_HTTP_TOKEN "http-token-789"
 #define TSSCENE_HTTP_SECRET "http-hmac-secret-0123456789abcdef"
 
@@ -52,7 +54,8 @@ tsscene_t *tsscene_new(tsmongo_t *mongo, const char *tag);
  * daemon's environment (api_key NULL: auth left to the caller). 0 or -1 (s->error). */
 int tsscene_begin(tsscene_t *s, const tsextrahop_opts_t *fxo, const char *api_key);
 /* After tsscene_begin: start the fake ticket system of flavour ("jira-cloud",
- * "jira-dc", "servicenow", "http": bearer token, HMAC secret, id at result.id) with
+ * "jira-dc", "servicenow", "servicenow-oauth": its password grant, "http": bearer
+ * token, HMAC secret, id at result.id) with
  * the TSSCENE_ credentials (index_delay_ms, rate_limit as
  * given), and turn [create] on in the daemon's environment against it with test-sized
  * limits (retries 100..1000 ms, no rate limit and no hourly ceiling, concurrency 4,
