@@ -63,6 +63,7 @@ typedef struct pusher_opts {
 	int64_t retry_max_ms;
 	int64_t auth_probe_ms;    /* while blocked by 401/403: one probe this often */
 	int64_t recheck_ms;       /* after an ambiguous attempt: full re-push this much later */
+	bool settle_on_ack;       /* pushplan_policy_t.settle_on_ack */
 	const pusher_report_t *report;  /* NULL: pusher_report_extrahop */
 	pusher_before_complete_fn before_complete; /* NULL: none */
 	void *before_complete_arg;

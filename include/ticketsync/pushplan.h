@@ -172,6 +172,10 @@ typedef struct pushplan_policy {
 	int64_t retry_base_ms;
 	int64_t retry_max_ms;
 	int64_t recheck_ms;   /* after an ambiguous attempt: full re-push this much later; 0 = off */
+	/* An acknowledged attempt settles the item even after an ambiguous one: no full
+	 * re-push follows (ticket creation: the ticket made or found is the one; sending
+	 * again could only ask once more). */
+	bool settle_on_ack;
 } pushplan_policy_t;
 
 typedef struct pushplan_attempt {

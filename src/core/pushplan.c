@@ -180,7 +180,7 @@ pushplan_outcome(const pushplan_policy_t *policy, const pushplan_reply_t *reply,
 	case PUSHPLAN_OK:
 		out->outcome = PUSHPLAN_PUSHED;
 		/* A recheck is due after this push if an earlier attempt was ambiguous. */
-		out->recheck_at_ms = attempt->recheck_at_ms;
+		out->recheck_at_ms = policy->settle_on_ack ? 0 : attempt->recheck_at_ms;
 		return;
 	case PUSHPLAN_REJECTED:
 		out->outcome = PUSHPLAN_PARKED;

@@ -59,6 +59,7 @@ creator_pusher_opts(const config_t *cfg, const char *owner, pusher_opts_t *out)
 		.auth_probe_ms = 30000,
 		/* After an ambiguous create, look the ticket up no earlier than this. */
 		.recheck_ms = cfg->create.lookup_delay_ms > 0 ? cfg->create.lookup_delay_ms : 1,
+		.settle_on_ack = true,
 		.report = &creator_report,
 		.before_complete = createq_record,
 	};

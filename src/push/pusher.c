@@ -642,6 +642,7 @@ pusher_new(struct event_base *base, struct dbworker *db, struct dbworker *record
 		.retry_base_ms = p->opts.retry_base_ms,
 		.retry_max_ms = p->opts.retry_max_ms,
 		.recheck_ms = p->opts.recheck_ms,
+		.settle_on_ack = p->opts.settle_on_ack,
 	};
 	ratelimit_init(&p->rl, p->opts.rate_limit,
 	    p->opts.rate_limit > 0 ? (uint32_t)p->opts.concurrency : 0);

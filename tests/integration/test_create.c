@@ -246,6 +246,12 @@ test_committed_then_dropped(void **state)
 	assert_int_equal(tsscene_count(f, "tickets", "{'_id': 'SEC-1', 'detection_ids': 8}"), 1);
 	assert_true(tsscene_wait_count(f, "ticketsync_create_state",
 	    "{'_id': 8, 'state': 'synced', 'result.key': 'SEC-1'}", 1, 5000));
+	/* Settled: no later "re-push" of an acknowledged creation. */
+	ts_sleep_ms(2000);
+	assert_int_equal(tsscene_count(f, "ticketsync_audit", "{'event': 'ticket_created', "
+	    "'detection_id': 8}"), 1);
+	assert_int_equal(tsscene_count(f, "ticketsync_create_state", "{'_id': 8, 'state': 'synced', "
+	    "'recheck_at': {'$exists': false}}"), 1);
 }
 
 /* A 400 from Jira parks the creation with Jira's reason; status shows it; after the

@@ -342,6 +342,34 @@ test_outcome_table(void **state)
 	}
 }
 
+/* Ticket creation settles on its acknowledgement: no full re-push after an ambiguous
+ * attempt (ExtraHop re-pushes, so a late older PATCH is overwritten). */
+static void
+test_outcome_settle_on_ack(void **state)
+{
+	pushplan_policy_t policy = { .retry_base_ms = 1000, .retry_max_ms = 60000,
+		.recheck_ms = 60000 };
+	pushplan_reply_t ok = { .outcome = PUSHPLAN_OK, .http_status = 201, .retry_after_ms = -1 };
+	pushplan_reply_t lost = { .outcome = PUSHPLAN_RETRY, .curl_code = CURLE_GOT_NOTHING,
+		.retry_after_ms = -1 };
+	pushplan_attempt_t a = { .attempts = 1, .recheck_at_ms = NOW + 5000, .now_ms = NOW };
+	pushplan_verdict_t v;
+
+	(void)state;
+	pushplan_outcome(&policy, &ok, &a, &v);
+	assert_int_equal(v.outcome, PUSHPLAN_PUSHED);
+	assert_int_equal(v.recheck_at_ms, NOW + 5000);
+	policy.settle_on_ack = true;
+	pushplan_outcome(&policy, &ok, &a, &v);
+	assert_int_equal(v.outcome, PUSHPLAN_PUSHED);
+	assert_int_equal(v.recheck_at_ms, 0);
+	/* An ambiguous failure still records its recheck: the lookup needs it. */
+	pushplan_outcome(&policy, &lost, &a, &v);
+	assert_int_equal(v.outcome, PUSHPLAN_RETRIED);
+	assert_true(v.ambiguous);
+	assert_int_equal(v.recheck_at_ms, NOW + 60000);
+}
+
 /* A destination's own recheck (a search that cannot prove absence yet) is kept as
  * the item's recheck, and the later of it and an ambiguity's wins. */
 static void
@@ -389,6 +417,7 @@ main(void)
 		cmocka_unit_test(test_transport_and_ambiguity),
 		cmocka_unit_test(test_outcome_table),
 		cmocka_unit_test(test_outcome_destination_recheck),
+		cmocka_unit_test(test_outcome_settle_on_ack),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
