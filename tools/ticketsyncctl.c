@@ -735,8 +735,8 @@ cmd_create_tickets(int argc, char **argv, const ctl_cmd_t *cmd)
 		    backfill_on_progress, &bp, &stats, &err);
 		backfill_show(&bp, stats.scanned + stats.missing, true);
 	}
-	printf("scanned %llu detection(s): %s %llu for a ticket in %s, %llu already queued or "
-	    "ticketed%s (%.1f s)\n", (unsigned long long)stats.scanned,
+	printf("scanned %llu detection(s): %s %llu for a ticket in %s, %llu already queued%s "
+	    "(%.1f s)\n", (unsigned long long)stats.scanned,
 	    dry_run ? "would queue" : "queued", (unsigned long long)stats.create_queued,
 	    ticketspec_target_name(ticketspec_target(c.cfg->create.spec)),
 	    (unsigned long long)stats.create_existing, dry_run ? "; dry run: nothing written" : "",

@@ -42,7 +42,7 @@ typedef struct refresh_stats {
 	uint64_t unmapped;
 	uint64_t rejected;      /* malformed detection or ticket */
 	uint64_t create_queued;   /* queued for a ticket ([create]) */
-	uint64_t create_existing; /* qualified, but already queued or ticketed */
+	uint64_t create_existing; /* qualified, but a creation is already queued */
 } refresh_stats_t;
 
 /* Reconcile the given detections, plus every detection whose last winning ticket is

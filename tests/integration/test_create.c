@@ -428,6 +428,56 @@ test_refused_credentials(void **state)
 	assert_int_equal(tsdaemon_metric(&f->d, "ticketsync_create_ready"), 0);
 }
 
+/* Turning creation on tickets only what is new; create-tickets tickets the rest when
+ * asked (--since first seen, --dry-run counts), each once. */
+static void
+test_old_detections_on_request(void **state)
+{
+	fixture_t *f = *state;
+	tsrun_result_t res;
+	const char *dry[] = { "create-tickets", "--dry-run", NULL };
+	const char *since[] = { "create-tickets", "--since", "2025-11-20T00:00:00Z", NULL };
+	const char *all[] = { "create-tickets", NULL };
+	char json[512];
+	/* ticketsyncctl reads the daemon's configuration (here: its environment). */
+	tsrun_opts_t ro = { .env = (const char *const *)f->d.env };
+
+	begin(f, "jira-cloud", 0);
+	/* First seen long before creation was turned on. */
+	for (int id = 1; id <= 3; id++) {
+		snprintf(json, sizeof(json), "{'_id': %d, 'title': 'old %d', 'type': 't', "
+		    "'categories': [], 'risk_score': 50, 'start_time': {'$numberLong': '%lld'}, "
+		    "'update_time': 1, 'ticket_id': null, 'status': null, 'assignee': null, "
+		    "'resolution': null}", id, id, id == 1 ? 1763000000000LL : 1764000000000LL);
+		assert_true(tsscene_put(f, "detections", json));
+	}
+	start(f);
+	ts_sleep_ms(1500);
+	assert_int_equal(fake_stat(f, "creates"), 0);
+	assert_int_equal(tsscene_ctl(f, &res, &ro, true, dry), 0);
+	assert_int_equal(res.exit_code, 0);
+	assert_non_null(strstr(res.out, "would queue 3 for a ticket in jira"));
+	tsrun_free(&res);
+	assert_int_equal(tsscene_count(f, "ticketsync_create_state", "{}"), 0);
+	/* First seen since 2025-11-20: detections 2 and 3 (2025-11-24), not 1 (2025-11-13). */
+	assert_int_equal(tsscene_ctl(f, &res, &ro, true, since), 0);
+	assert_int_equal(res.exit_code, 0);
+	assert_non_null(strstr(res.out, "queued 2 for a ticket"));
+	tsrun_free(&res);
+	assert_int_equal(tsscene_ctl(f, &res, &ro, true, all), 0);
+	assert_int_equal(res.exit_code, 0);
+	assert_non_null(strstr(res.out, "queued 1 for a ticket in jira"));
+	tsrun_free(&res);
+	assert_true(wait_fake_stat(f, "creates", 3, 15000));
+	ts_sleep_ms(500);
+	assert_int_equal(fake_stat(f, "creates"), 3);
+	assert_int_equal(fake_stat(f, "duplicates"), 0);
+	/* Again: nothing new to queue. */
+	assert_int_equal(tsscene_ctl(f, &res, &ro, true, all), 0);
+	assert_non_null(strstr(res.out, "queued 0 for a ticket"));
+	tsrun_free(&res);
+}
+
 /* The hourly ceiling: beyond it, creations wait (pending, audited, counted). */
 static void
 test_hourly_ceiling(void **state)
@@ -472,6 +522,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_servicenow_oauth, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_http_endpoint, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_refused_credentials, fixture_setup,
+		    fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_old_detections_on_request, fixture_setup,
 		    fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_hourly_ceiling, fixture_setup, fixture_teardown),
 	};
