@@ -344,8 +344,12 @@ httpcli_send(httpcli_req_t *r, bson_error_t *err)
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
 	}
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, r->sent_headers);
-	if (r->flags & HTTPCLI_ONCE)
+	if (r->flags & HTTPCLI_ONCE) {
+		/* Its own connection, closed after: never a reused one, and never one left
+		 * idle in the cache against the connection limit. */
 		curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+	}
 	if (!(r->flags & HTTPCLI_UNGATED)) {
 		curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, httpcli_prereq);
 		curl_easy_setopt(easy, CURLOPT_PREREQDATA, c);
