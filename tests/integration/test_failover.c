@@ -2,7 +2,8 @@
  * Two ticketsyncd instances on one database, one active (issue: failover through a
  * lease). kill -9 the active one: the standby takes over within two lease periods and
  * finishes the work, nothing lost, never both pushing. SIGSTOP the active one longer
- * than the lease: after SIGCONT it steps down and sends nothing.
+ * than the lease: after SIGCONT it steps down and sends nothing. With ticket creation,
+ * only the active instance creates, and a kill -9 leaves no duplicate or missing ticket.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,7 +51,7 @@ wait_ready_text(const tsdaemon_t *d, const char *needle, int timeout_ms)
 }
 
 static pair_t *
-pair_start(void)
+pair_start_with(const char *tickets_flavour)
 {
 	tsextrahop_opts_t fxo = {
 		.api_key = TSSCENE_API_KEY, .auto_create = true, .record_limit = 1000000,
@@ -65,6 +66,8 @@ pair_start(void)
 	tsdaemon_setenv(&p->s->d, "TICKETSYNC_LEASE_PERIOD_MS", period);
 	tsdaemon_setenv(&p->s->d, "TICKETSYNC_PUSH_CLAIM_TIMEOUT_MS", "3000");
 	tsdaemon_setenv(&p->s->d, "TICKETSYNC_EXTRAHOP_REQUEST_TIMEOUT_MS", "2000");
+	if (tickets_flavour != NULL && tsscene_begin_tickets(p->s, tickets_flavour, 300, 0) != 0)
+		fail_msg("%s", p->s->error);
 	/* bravo: the same settings under its own name. */
 	tsdaemon_init(&p->b, tsmongo_uri(tsgroup_mongo()), p->s->db, p->s->fx.base_url, TSSCENE_API_KEY);
 	for (int i = 0; i < p->s->d.nenv; i++) {
@@ -83,6 +86,12 @@ pair_start(void)
 	/* bravo waits, and says for whom. */
 	assert_true(wait_ready_text(&p->b, "standby: the lease is held by alpha", 10000) >= 0);
 	return p;
+}
+
+static pair_t *
+pair_start(void)
+{
+	return pair_start_with(NULL);
 }
 
 static int
@@ -205,12 +214,64 @@ test_sigstop_active_steps_down(void **state)
 	tsworkload_free(&w);
 }
 
+/* Ticket creation with two instances: only the active one creates; kill -9 it in the
+ * middle and the standby finishes, every detection with exactly one ticket. */
+static void
+test_kill9_during_creations_two_instances(void **state)
+{
+	pair_t *p = pair_start_with("jira-cloud");
+	const int n = 300;
+	int64_t now = clock_wall_ms(), creates, dups;
+	mongoc_collection_t *coll;
+	mongoc_bulk_operation_t *bulk;
+	bson_error_t err;
+	bson_t reply, st;
+
+	*state = p;
+	if (tstickets_set_fault(&p->s->tk, "{\"kind\": \"latency\", \"latency_ms\": 20}") < 0)
+		fail_msg("%s", p->s->tk.error);
+	coll = mongoc_client_get_collection(p->s->client, p->s->db, "detections");
+	bulk = mongoc_collection_create_bulk_operation_with_opts(coll, NULL);
+	for (int i = 1; i <= n; i++) {
+		bson_t *doc = BCON_NEW("_id", BCON_INT64(i), "title", BCON_UTF8("failover"), "type",
+		    BCON_UTF8("t"), "categories", "[", "]", "risk_score", BCON_INT32(50),
+		    "start_time", BCON_INT64(now), "update_time", BCON_INT64(now), "status", BCON_NULL,
+		    "assignee", BCON_NULL, "ticket_id", BCON_NULL, "resolution", BCON_NULL);
+		mongoc_bulk_operation_insert(bulk, doc);
+		bson_destroy(doc);
+	}
+	assert_true(mongoc_bulk_operation_execute(bulk, &reply, &err));
+	bson_destroy(&reply);
+	mongoc_bulk_operation_destroy(bulk);
+	mongoc_collection_destroy(coll);
+	/* alpha is creating; bravo, standby, has sent nothing but its credential check. */
+	assert_true(tsscene_wait_count(p->s, "ticketsync_create_state", "{'state': 'synced'}", 20,
+	    20000));
+	tsdaemon_kill(&p->s->d);
+	p->s->d_started = false;
+	assert_true(wait_ready_text(&p->b, "ready: active", 4 * PERIOD_MS) >= 0);
+	assert_true(tsscene_wait_count(p->s, "ticketsync_create_state", "{'state': 'synced'}", n,
+	    120000));
+	assert_int_equal(tstickets_stats(&p->s->tk, &st), 0);
+	creates = tsextrahop_int(&st, "creates", -1);
+	dups = tsextrahop_int(&st, "duplicates", -1);
+	bson_destroy(&st);
+	printf("failover: kill -9 during creations: detections=%d created=%lld duplicates=%lld\n",
+	    n, (long long)creates, (long long)dups);
+	assert_int_equal(creates, n);
+	assert_int_equal(dups, 0);
+	assert_int_equal(tsscene_count(p->s, "tickets", "{'source': 'ticketsync'}"), n);
+	/* Each creation was acknowledged by one instance: alpha or bravo, never both. */
+	assert_int_equal(tsscene_count(p->s, "ticketsync_audit", "{'event': 'ticket_created'}"), n);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_kill9_active_standby_takes_over, pair_teardown),
 		cmocka_unit_test_teardown(test_sigstop_active_steps_down, pair_teardown),
+		cmocka_unit_test_teardown(test_kill9_during_creations_two_instances, pair_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, tsscene_group_setup, tsscene_group_teardown);
