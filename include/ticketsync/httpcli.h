@@ -70,6 +70,8 @@ typedef struct httpcli_reply {
 	int64_t retry_after_ms; /* Retry-After, else X-RateLimit-Reset; -1 when neither */
 	int64_t elapsed_ms;
 	const char *error;      /* libcurl's words when curl_code != CURLE_OK */
+	bool left;              /* it went on the wire (the gate passed it): a request
+	                         * cancelled after this may still have been acted on */
 } httpcli_reply_t;
 
 typedef void (*httpcli_done_fn)(const httpcli_reply_t *reply, void *arg);

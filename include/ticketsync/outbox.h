@@ -118,9 +118,11 @@ typedef struct outbox_item {
 	 * is acknowledged, push the whole value again at this time (0: no). */
 	int64_t recheck_at_ms;
 	bool force_full;         /* this push is that recheck: send the whole value */
-	/* > 0 when this claim took the item over from a holder whose claim expired (a
-	 * crash, a freeze): that holder may have sent it before this time. */
+	/* > 0 when a claim took the item over from a holder whose claim expired (a crash,
+	 * a freeze): that holder may have sent it before this time. Stored with the item
+	 * (reclaimed_until) until an attempt is acknowledged. */
 	int64_t reclaimed_until_ms;
+	int64_t claimed_until_ms; /* this claim's expiry (BSON date) */
 	bson_t *desired;         /* the claimed version's value */
 	bson_t *pushed;          /* the last acknowledged value; NULL when none */
 	bson_t *baseline;        /* what the destination showed at first; NULL when none */
@@ -155,7 +157,8 @@ typedef struct outbox_result {
 	 * ExtraHop may still apply it later): recorded as the detection's recheck time.
 	 * PUSHED: the claimed item's recheck_at_ms; > 0 sends the detection back to
 	 * pending, due then, with every field in its next PATCH, so a late-applied older
-	 * attempt is overwritten by the current value.
+	 * attempt is overwritten by the current value. RELEASED: > 0 when the destination
+	 * says the cancelled request had already left; recorded like RETRY's.
 	 */
 	int64_t recheck_at_ms;
 	/* PUSHED: what the destination made (pushplan_reply_t.result_key/ref), stored as

@@ -147,9 +147,10 @@ typedef struct pushplan_reply {
 	int64_t retry_after_ms; /* the server's Retry-After in ms; -1 if none */
 	int64_t elapsed_ms;     /* from submission (including any wait for a token) */
 	char message[PUSHPLAN_MESSAGE_MAX]; /* "" on success; the server's or curl's text */
-	/* RETRY: the destination's own word that an earlier attempt may still show up
-	 * until then (ticket creation: a search that cannot prove absence yet); kept as
-	 * the item's recheck time like an ambiguous attempt's. 0: none. */
+	/* The destination's own word that this or an earlier attempt may still show up
+	 * until then (ticket creation: a search that cannot prove absence yet, a create
+	 * cancelled after it left); kept as the item's recheck time like an ambiguous
+	 * attempt's, whatever the outcome other than OK. 0: none. */
 	int64_t recheck_at_ms;
 	/* OK: what the destination made, recorded with the push (ticket creation: the
 	 * ticket's key and the system's own id of it). "" when nothing. */

@@ -32,6 +32,8 @@
 #include "ticketsync/detection.h"
 #include "ticketsync/error.h"
 
+/* ServiceNow incidents ticketsync made say so; the lookup checks it. */
+#define TICKETSPEC_SN_CORRELATION_DISPLAY "ExtraHop"
 /* The lookup key's label prefix, which the Jira webhook intake also recognises. */
 #define TICKETSPEC_LABEL_PREFIX "extrahop-detection-"
 /* Jira's summary limit; ServiceNow's short_description is shorter. */

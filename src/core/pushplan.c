@@ -190,6 +190,7 @@ pushplan_outcome(const pushplan_policy_t *policy, const pushplan_reply_t *reply,
 		out->outcome = PUSHPLAN_RELEASED;
 		out->next_attempt_ms = attempt->now_ms;
 		out->stop = true;
+		out->recheck_at_ms = reply->recheck_at_ms;
 		return;
 	case PUSHPLAN_RETRY:
 		break;
@@ -199,6 +200,8 @@ pushplan_outcome(const pushplan_policy_t *policy, const pushplan_reply_t *reply,
 		out->outcome = PUSHPLAN_RELEASED;
 		out->next_attempt_ms = attempt->now_ms;
 		out->cancelled = true;
+		/* The destination's word that it had left already: it may still land. */
+		out->recheck_at_ms = reply->recheck_at_ms;
 		return;
 	}
 	out->outcome = PUSHPLAN_RETRIED;

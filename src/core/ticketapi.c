@@ -11,7 +11,8 @@
 
 /* What a ServiceNow reply is asked to carry (sysparm_fields, URL-encoded). */
 /* (used inside printf formats) */
-#define TICKETAPI_SN_FIELDS "sysparm_fields=sys_id%%2Cnumber%%2Cstate%%2Ccorrelation_id"
+#define TICKETAPI_SN_FIELDS \
+	"sysparm_fields=sys_id%%2Cnumber%%2Cstate%%2Ccorrelation_id%%2Ccorrelation_display"
 /* A lookup asks for two, so a second ticket for one key would show. */
 #define TICKETAPI_LOOKUP_MAX 2
 
@@ -114,9 +115,9 @@ ticketapi_lookup_request(const ticketapi_target_t *t, const bson_t *desired,
 	if (t->kind == TICKETSPEC_SERVICENOW) {
 		out->method = "GET";
 		/* The key is the detection id's digits: nothing to escape. */
-		snprintf(buf, sizeof(buf), "/api/now/table/%s?sysparm_query=correlation_id%%3D%lld&"
-		    TICKETAPI_SN_FIELDS "&sysparm_limit=%d", ticketapi_table(t), (long long)id,
-		    TICKETAPI_LOOKUP_MAX);
+		snprintf(buf, sizeof(buf), "/api/now/table/%s?sysparm_query=correlation_id%%3D%lld%%5E"
+		    "correlation_display%%3D" TICKETSPEC_SN_CORRELATION_DISPLAY "&" TICKETAPI_SN_FIELDS
+		    "&sysparm_limit=%d", ticketapi_table(t), (long long)id, TICKETAPI_LOOKUP_MAX);
 		out->path = xstrdup(buf);
 		return true;
 	}
@@ -318,10 +319,14 @@ ticketapi_parse_lookup(const ticketapi_target_t *t, const char *body, size_t len
 		bson_iter_document(&it, &n, &data);
 		if (!bson_init_static(&row, data, n))
 			continue;
+		/* A query part the instance ignored matched this one, or another
+		 * integration's incident uses the same correlation_id. */
 		if (t->kind == TICKETSPEC_SERVICENOW &&
 		    (!ticketapi_string_at(&row, "correlation_id", corr, sizeof(corr)) ||
-		        strcmp(corr, key) != 0))
-			continue; /* a query part the instance ignored matched this one */
+		        strcmp(corr, key) != 0 ||
+		        !ticketapi_string_at(&row, "correlation_display", corr, sizeof(corr)) ||
+		        strcmp(corr, TICKETSPEC_SN_CORRELATION_DISPLAY) != 0))
+			continue;
 		if (t->kind == TICKETSPEC_JIRA && !ticketapi_jira_has_label(&row, key))
 			continue;
 		if (ticketapi_ticket_from(t, &row, out)) {

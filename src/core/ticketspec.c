@@ -282,6 +282,14 @@ ticketspec_extra_parse(const char *json, bson_t *out, bson_error_t *err)
 	return true;
 }
 
+static bool
+ticketspec_has_extra(const ticketspec_t *s, const char *key)
+{
+	bson_iter_t it;
+
+	return bson_iter_init_find(&it, &s->extra, key);
+}
+
 void
 ticketspec_destroy(ticketspec_t *s)
 {
@@ -346,6 +354,13 @@ ticketspec_new(const ticketspec_opts_t *o, bson_error_t *err)
 		goto fail;
 	if (!ticketspec_extra_parse(o->extra_fields, &s->extra, err))
 		goto fail;
+	if (s->target == TICKETSPEC_JIRA && ticketspec_has_extra(s, "labels")) {
+		/* Jira finds the ticket again by its label: it must stay among them. */
+		bson_set_error(err, ERROR_DOMAIN, TICKETSPEC_ERR_CONFIG,
+		    "[create] extra_fields: labels come from [create] labels (the label "
+		    TICKETSPEC_LABEL_PREFIX "<id> finds the ticket again); set them there");
+		goto fail;
+	}
 	if (summary[0] == '\0') {
 		bson_set_error(err, ERROR_DOMAIN, TICKETSPEC_ERR_CONFIG,
 		    "[create] summary: must not be empty");
@@ -594,9 +609,26 @@ ticketspec_label(const char *raw)
 	return buf[0] != '\0' ? xstrdup(buf) : NULL;
 }
 
+static void ticketspec_label_items(const ticketspec_t *s, const bson_t *doc,
+    const detection_t *det, ticketspec_list_t *out, size_t max);
+
+/* The labels: the template's, then the lookup key's if the template left it out (it
+ * always fits: the template's items stop one short of the bound). */
 static void
 ticketspec_labels(const ticketspec_t *s, const bson_t *doc, const detection_t *det,
     ticketspec_list_t *out)
+{
+	char key[64];
+
+	ticketspec_label_items(s, doc, det, out, TICKETSPEC_LIST_MAX - 1);
+	snprintf(key, sizeof(key), TICKETSPEC_LABEL_PREFIX "%lld", (long long)det->id);
+	if (!ticketspec_list_has(out, key))
+		out->items[out->n++] = xstrdup(key);
+}
+
+static void
+ticketspec_label_items(const ticketspec_t *s, const bson_t *doc, const detection_t *det,
+    ticketspec_list_t *out, size_t max)
 {
 	for (size_t i = 0; i < s->labels.n; i++) {
 		const char *item = s->labels.items[i];
@@ -607,7 +639,7 @@ ticketspec_labels(const ticketspec_t *s, const bson_t *doc, const detection_t *d
 			if (!bson_iter_init_find(&it, doc, "categories") || !BSON_ITER_HOLDS_ARRAY(&it) ||
 			    !bson_iter_recurse(&it, &child))
 				continue;
-			while (bson_iter_next(&child) && out->n < TICKETSPEC_LIST_MAX) {
+			while (bson_iter_next(&child) && out->n < max) {
 				if (!BSON_ITER_HOLDS_UTF8(&child) ||
 				    (label = ticketspec_label(bson_iter_utf8(&child, NULL))) == NULL)
 					continue;
@@ -621,7 +653,7 @@ ticketspec_labels(const ticketspec_t *s, const bson_t *doc, const detection_t *d
 		filled = ticketspec_fill(s, item, strlen(item), doc, det);
 		label = ticketspec_label(filled);
 		free(filled);
-		if (label == NULL || ticketspec_list_has(out, label) || out->n == TICKETSPEC_LIST_MAX)
+		if (label == NULL || ticketspec_list_has(out, label) || out->n >= max)
 			free(label);
 		else
 			out->items[out->n++] = label;
@@ -631,24 +663,20 @@ ticketspec_labels(const ticketspec_t *s, const bson_t *doc, const detection_t *d
 /* extra's members into b, but never one named keep (the key ticketsync finds the
  * ticket by): ours follow where extra does not set them (extra wins). */
 static void
-ticketspec_append_extra(const ticketspec_t *s, bson_t *b, const char *keep)
+ticketspec_append_extra(const ticketspec_t *s, bson_t *b, const char *keep, const char *keep2)
 {
 	bson_iter_t it;
 
 	if (!bson_iter_init(&it, &s->extra))
 		return;
-	while (bson_iter_next(&it))
-		if (keep == NULL || strcmp(bson_iter_key(&it), keep) != 0)
-			bson_append_iter(b, bson_iter_key(&it), -1, &it);
+	while (bson_iter_next(&it)) {
+		const char *k = bson_iter_key(&it);
+
+		if ((keep == NULL || strcmp(k, keep) != 0) && (keep2 == NULL || strcmp(k, keep2) != 0))
+			bson_append_iter(b, k, -1, &it);
+	}
 }
 
-static bool
-ticketspec_has_extra(const ticketspec_t *s, const char *key)
-{
-	bson_iter_t it;
-
-	return bson_iter_init_find(&it, &s->extra, key);
-}
 
 static void
 ticketspec_append_list(bson_t *b, const char *key, const ticketspec_list_t *l)
@@ -682,7 +710,7 @@ ticketspec_body_jira(const ticketspec_t *s, const char *summary, const char *des
 	bson_t fields;
 
 	BSON_APPEND_DOCUMENT_BEGIN(body, "fields", &fields);
-	ticketspec_append_extra(s, &fields, NULL);
+	ticketspec_append_extra(s, &fields, NULL, NULL);
 	if (!ticketspec_has_extra(s, "project"))
 		ticketspec_append_name(&fields, "project", "key", s->jira_project);
 	if (!ticketspec_has_extra(s, "issuetype"))
@@ -710,7 +738,7 @@ ticketspec_body_servicenow(const ticketspec_t *s, const detection_t *det, const 
 	const char *urgency = ticketspec_band(&s->urgency, det), *impact = ticketspec_band(&s->impact, det);
 
 	snprintf(id, sizeof(id), "%lld", (long long)det->id);
-	ticketspec_append_extra(s, body, "correlation_id");
+	ticketspec_append_extra(s, body, "correlation_id", "correlation_display");
 	if (!ticketspec_has_extra(s, "short_description"))
 		ticketspec_append_text(body, "short_description", summary, TICKETSPEC_SN_SUMMARY_MAX,
 		    false);
@@ -719,8 +747,8 @@ ticketspec_body_servicenow(const ticketspec_t *s, const detection_t *det, const 
 		    true);
 	/* The key ticketsync finds the incident by: never overridden. */
 	BSON_APPEND_UTF8(body, "correlation_id", id);
-	if (!ticketspec_has_extra(s, "correlation_display"))
-		BSON_APPEND_UTF8(body, "correlation_display", "ExtraHop");
+	/* With correlation_id, how the lookup tells ticketsync's incidents from others'. */
+	BSON_APPEND_UTF8(body, "correlation_display", TICKETSPEC_SN_CORRELATION_DISPLAY);
 	if (urgency != NULL && !ticketspec_has_extra(s, "urgency"))
 		BSON_APPEND_UTF8(body, "urgency", urgency);
 	if (impact != NULL && !ticketspec_has_extra(s, "impact"))
@@ -740,7 +768,7 @@ ticketspec_body_http(const ticketspec_t *s, const bson_t *doc, const detection_t
 	bson_iter_t it;
 
 #define OURS(k) (!ticketspec_has_extra(s, (k)))
-	ticketspec_append_extra(s, body, "detection_id");
+	ticketspec_append_extra(s, body, "detection_id", NULL);
 	BSON_APPEND_INT64(body, "detection_id", det->id);
 	if (OURS("summary"))
 		ticketspec_append_text(body, "summary", summary, TICKETSPEC_SUMMARY_MAX, false);

@@ -22,6 +22,7 @@ typedef struct dest_ticket_req {
 	bson_t *desired;
 	char key[PUSHPLAN_RESULT_MAX];
 	ticketapi_history_t history;
+	int64_t claimed_until_ms;  /* the claim's expiry: no create that could outlive it */
 	dest_done_fn done;
 	void *arg;
 	int64_t started_ms;
@@ -37,6 +38,7 @@ struct dest_ticket {
 	char *table, *id_path;
 	char *hmac_secret, *signature_header, *idempotency_header;
 	int64_t lag_ms;
+	int64_t request_timeout_ms;
 	/* Creates of the last hour (monotonic ms), a ring of max_per_hour entries. */
 	int64_t *window;
 	size_t window_cap, window_head, window_n;
@@ -57,6 +59,14 @@ static void
 dest_ticket_finish(dest_ticket_req_t *r)
 {
 	dest_ticket_t *d = r->d;
+
+	if (r->check_done != NULL) {
+		/* A credential check completed without a request (deferred). */
+		d->outstanding--;
+		r->check_done(r->reply.outcome == PUSHPLAN_OK, r->reply.message, r->arg);
+		dest_ticket_req_free(r);
+		return;
+	}
 
 	r->reply.elapsed_ms = clock_mono_ms() - r->started_ms;
 	d->outstanding--;
@@ -179,6 +189,12 @@ dest_ticket_on_create(const httpcli_reply_t *h, void *arg)
 		}
 	} else {
 		dest_ticket_failed(h, &r->reply, "create");
+		/* It may have been made after all: cancelled once it had left (shutdown, lease
+		 * lost), or a server error after the commit (a post-function failing; 503 says
+		 * it was not taken). Look it up before creating again. */
+		if ((h->curl_code == CURLE_ABORTED_BY_CALLBACK && h->left) ||
+		    (h->curl_code == CURLE_OK && h->status >= 500 && h->status != 503))
+			r->reply.recheck_at_ms = clock_wall_ms() + r->d->lag_ms;
 	}
 	dest_ticket_finish(r);
 }
@@ -206,8 +222,17 @@ dest_ticket_create(dest_ticket_req_t *r)
 	char sig[DEST_TICKET_HEADER_MAX], idem[DEST_TICKET_HEADER_MAX], sign[128];
 	const char *headers[3] = { NULL, NULL, NULL };
 	size_t nh = 0;
-	int64_t wait = dest_ticket_take_slot(d);
+	int64_t wait;
 
+	if (r->claimed_until_ms > 0 && clock_wall_ms() + d->request_timeout_ms > r->claimed_until_ms) {
+		/* Its reply could come after the claim expired and another claim took the item
+		 * (which would then create it again): leave it to a fresh claim. */
+		dest_ticket_set(&r->reply, PUSHPLAN_RETRY, 0, CURLE_OK, 0,
+		    "not sent: its claim would expire before the reply; a fresh claim sends it");
+		dest_ticket_defer(r);
+		return;
+	}
+	wait = dest_ticket_take_slot(d);
 	if (wait > 0) {
 		char msg[1024];
 
@@ -331,6 +356,7 @@ dest_ticket_send(void *impl, const outbox_item_t *item, dest_done_fn done, void 
 	r->done = done;
 	r->arg = arg;
 	r->started_ms = clock_mono_ms();
+	r->claimed_until_ms = item->claimed_until_ms;
 	r->history = (ticketapi_history_t){
 		.acknowledged = item->pushed != NULL,
 		.recheck_at_ms = item->recheck_at_ms,
@@ -421,18 +447,16 @@ dest_ticket_check(dest_ticket_t *d, void (*done)(bool ok, const char *message, v
 	d->outstanding++;
 	if (!ticketapi_check_request(&d->target, &req)) {
 		/* Nothing to ask a generic endpoint: its first create tells. */
-		r->reply.http_status = 200;
-		done(true, "no credential check for the http target", arg);
-		d->outstanding--;
-		dest_ticket_req_free(r);
+		dest_ticket_set(&r->reply, PUSHPLAN_OK, 200, CURLE_OK, -1,
+		    "no credential check for the http target");
+		dest_ticket_defer(r);
 		return;
 	}
 	/* Asked by every instance, active or not: it reads, and /readyz reports it. */
 	if (httpcli_request(d->http, req.method, req.path, NULL, 0, NULL, HTTPCLI_UNGATED,
 	        dest_ticket_on_check, r, &err) != 0) {
-		done(false, err.message, arg);
-		d->outstanding--;
-		dest_ticket_req_free(r);
+		dest_ticket_set(&r->reply, PUSHPLAN_RETRY, 0, CURLE_FAILED_INIT, -1, err.message);
+		dest_ticket_defer(r);
 	}
 	ticketapi_request_clear(&req);
 }
@@ -449,6 +473,7 @@ dest_ticket_new(struct event_base *base, const dest_ticket_opts_t *o, bson_error
 	d->target.table = d->table;
 	d->target.id_path = d->id_path;
 	d->lag_ms = o->lag_ms > 0 ? o->lag_ms : 0;
+	d->request_timeout_ms = o->http.request_timeout_ms > 0 ? o->http.request_timeout_ms : 30000;
 	d->hmac_secret = o->hmac_secret && o->hmac_secret[0] ? xstrdup(o->hmac_secret) : NULL;
 	d->signature_header = xstrdup(o->signature_header && o->signature_header[0]
 	        ? o->signature_header : "X-Ticketsync-Signature");

@@ -23,6 +23,7 @@ typedef struct httpcli_req {
 	char *method;
 	unsigned flags;
 	bool resent;               /* OAuth: the one resend after a 401 is used up */
+	bool left;                 /* this transfer went on the wire */
 	char *url;
 	char *body;
 	size_t body_len;
@@ -53,6 +54,8 @@ struct httpcli {
 	size_t fetch_len;
 	char fetch_errbuf[CURL_ERROR_SIZE];
 	httpcli_req_t *waiting, **waiting_tail;
+	httpcli_req_t *kicked, **kick_tail; /* OAuth: submitted, dispatched from the loop */
+	struct event *kick;
 	struct curl_slist *token_headers;
 };
 
@@ -101,6 +104,8 @@ httpcli_url_ok(const char *url)
 	curl_url_cleanup(u);
 	return ok;
 }
+
+static void httpcli_on_kick(evutil_socket_t fd, short what, void *arg);
 
 httpcli_t *
 httpcli_new(struct event_base *base, const httpcli_opts_t *o, bson_error_t *err)
@@ -167,8 +172,13 @@ httpcli_new(struct event_base *base, const httpcli_opts_t *o, bson_error_t *err)
 	c->request_timeout_ms = o->request_timeout_ms > 0 ? o->request_timeout_ms : 30000;
 	co.max_total_connections = o->max_connections > 0 ? o->max_connections : 4;
 	co.max_host_connections = co.max_total_connections;
+	c->kick_tail = &c->kicked;
 	c->cev = curlev_new(base, &co, err);
-	if (c->cev == NULL) {
+	c->kick = c->cev != NULL ? event_new(base, -1, 0, httpcli_on_kick, c) : NULL;
+	if (c->kick == NULL) {
+		if (c->cev != NULL)
+			bson_set_error(err, ERROR_DOMAIN, HTTPCLI_ERR_RESOURCE, "%s: cannot create an event",
+			    what);
 		httpcli_destroy(c);
 		return NULL;
 	}
@@ -194,13 +204,17 @@ httpcli_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 static int
 httpcli_prereq(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
 {
-	const httpcli_t *c = arg;
+	httpcli_req_t *r = arg;
+	const httpcli_t *c = r->c;
 
 	(void)primary_ip;
 	(void)local_ip;
 	(void)primary_port;
 	(void)local_port;
-	return c->gate == NULL || c->gate(c->gate_arg) ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
+	if (c->gate != NULL && !c->gate(c->gate_arg))
+		return CURL_PREREQFUNC_ABORT;
+	r->left = true;
+	return CURL_PREREQFUNC_OK;
 }
 
 static void
@@ -291,6 +305,7 @@ httpcli_done(CURL *easy, CURLcode rc, void *arg)
 		/* The token may have been revoked or expired early: a new one, one resend
 		 * (a refused request changed nothing, so even a create may go again). */
 		r->resent = true;
+		r->left = false;
 		httpcli_drop_token(c);
 		free(r->resp);
 		r->resp = NULL;
@@ -306,6 +321,8 @@ httpcli_done(CURL *easy, CURLcode rc, void *arg)
 	reply.elapsed_ms = clock_mono_ms() - r->started_ms;
 	reply.error = rc == CURLE_ABORTED_BY_CALLBACK ? "cancelled"
 	    : r->errbuf[0] != '\0' ? r->errbuf : curl_easy_strerror(rc);
+	/* Ungated requests have no pre-send step: count them as gone once sent to libcurl. */
+	reply.left = r->left || (r->flags & HTTPCLI_UNGATED) != 0;
 	r->done(&reply, r->arg);
 	httpcli_req_free(r);
 }
@@ -352,7 +369,7 @@ httpcli_send(httpcli_req_t *r, bson_error_t *err)
 	}
 	if (!(r->flags & HTTPCLI_UNGATED)) {
 		curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, httpcli_prereq);
-		curl_easy_setopt(easy, CURLOPT_PREREQDATA, c);
+		curl_easy_setopt(easy, CURLOPT_PREREQDATA, r);
 	}
 	if (curlev_add(c->cev, easy, httpcli_done, r, err) != 0) {
 		curl_easy_cleanup(easy);
@@ -505,6 +522,24 @@ httpcli_token_fetch(httpcli_t *c)
 	}
 }
 
+static void
+httpcli_on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	httpcli_t *c = arg;
+	httpcli_req_t *list = c->kicked;
+
+	(void)fd;
+	(void)what;
+	c->kicked = NULL;
+	c->kick_tail = &c->kicked;
+	while (list != NULL) {
+		httpcli_req_t *next = list->next;
+
+		httpcli_dispatch(list);
+		list = next;
+	}
+}
+
 /* Send r, or with OAuth and no usable token, queue it behind the (single) fetch. */
 static void
 httpcli_dispatch(httpcli_req_t *r)
@@ -557,8 +592,12 @@ httpcli_request(httpcli_t *c, const char *method, const char *path, const char *
 		r->body_len = body_len;
 	}
 	if (c->auth == HTTPCLI_AUTH_OAUTH_PASSWORD) {
-		/* Sent later (a token first), or from a callback: never inside this call. */
-		httpcli_dispatch(r);
+		/* Through the loop: a token fetch that fails at once must not complete r
+		 * inside this call. */
+		r->next = NULL;
+		*c->kick_tail = r;
+		c->kick_tail = &r->next;
+		event_active(c->kick, EV_TIMEOUT, 0);
 		return 0;
 	}
 	if (httpcli_send(r, err) != 0) {
@@ -581,9 +620,26 @@ httpcli_in_flight(const httpcli_t *c)
 	return curlev_in_flight(c->cev);
 }
 
+/* Requests submitted but not yet dispatched, failed as cancelled. */
+static void
+httpcli_fail_kicked(httpcli_t *c)
+{
+	httpcli_req_t *list = c->kicked;
+
+	c->kicked = NULL;
+	c->kick_tail = &c->kicked;
+	while (list != NULL) {
+		httpcli_req_t *next = list->next;
+
+		httpcli_fail(list, CURLE_ABORTED_BY_CALLBACK, 0, NULL, 0, -1, "cancelled");
+		list = next;
+	}
+}
+
 void
 httpcli_cancel_all(httpcli_t *c)
 {
+	httpcli_fail_kicked(c);
 	httpcli_fail_waiting(c, CURLE_ABORTED_BY_CALLBACK, 0, -1, "cancelled");
 	curlev_cancel_all(c->cev);
 }
@@ -593,8 +649,11 @@ httpcli_destroy(httpcli_t *c)
 {
 	if (c == NULL)
 		return;
+	httpcli_fail_kicked(c);
 	httpcli_fail_waiting(c, CURLE_ABORTED_BY_CALLBACK, 0, -1, "cancelled");
 	curlev_destroy(c->cev);
+	if (c->kick != NULL)
+		event_free(c->kick);
 	curl_slist_free_all(c->token_headers);
 	free(c->fetch_body);
 	free(c->token_url);

@@ -243,8 +243,6 @@ createq_record(mongoc_client_t *client, const char *db, const outbox_result_t *r
 	bson_t bulk_opts = BSON_INITIALIZER, reply = BSON_INITIALIZER;
 	size_t added = 0;
 	bool ok = false;
-	int64_t now = 0;
-
 	(void)arg;
 	BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
 	bulk = mongoc_collection_create_bulk_operation_with_opts(coll, &bulk_opts);
@@ -257,8 +255,6 @@ createq_record(mongoc_client_t *client, const char *db, const outbox_result_t *r
 		if (r->outcome != PUSHPLAN_PUSHED || r->result_key == NULL || r->result_key[0] == '\0' ||
 		    r->sent == NULL)
 			continue;
-		if (now == 0)
-			now = clock_wall_ms();
 		BSON_APPEND_UTF8(&filter, "_id", r->result_key);
 		BSON_APPEND_DOCUMENT_BEGIN(&update, "$setOnInsert", &soi);
 		BSON_APPEND_ARRAY_BEGIN(&soi, "detection_ids", &ids);
@@ -270,7 +266,9 @@ createq_record(mongoc_client_t *client, const char *db, const outbox_result_t *r
 		else
 			BSON_APPEND_NULL(&soi, "assignee");
 		BSON_APPEND_NULL(&soi, "resolution");
-		BSON_APPEND_DATE_TIME(&soi, "updated_at", now);
+		/* When the ticket system last changed it is its own to say: the epoch lets its
+		 * first webhook or import, whatever its time, replace this. */
+		BSON_APPEND_DATE_TIME(&soi, "updated_at", 0);
 		BSON_APPEND_UTF8(&soi, "source", "ticketsync");
 		bson_append_document_end(&update, &soi);
 		bson_init(&uopts);

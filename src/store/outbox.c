@@ -541,6 +541,8 @@ outbox_item_from_doc(const bson_t *doc, const char *claim_id, outbox_item_t *ite
 	item->version = store_doc_int64(doc, "version", 0);
 	item->attempts = (int32_t)store_doc_int64(doc, "attempts", 0);
 	item->recheck_at_ms = store_doc_date(doc, "recheck_at", 0);
+	item->reclaimed_until_ms = store_doc_date(doc, "reclaimed_until", 0);
+	item->claimed_until_ms = store_doc_date(doc, "claimed_until", 0);
 	item->force_full = bson_iter_init_find(&it, doc, "force_full") &&
 	    BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
 	bson_strncpy(item->ticket_id, store_doc_utf8(doc, "ticket_id", ""),
@@ -618,7 +620,6 @@ outbox_claim(mongoc_client_t *client, const char *db, const char *coll_name, int
 	bson_t proj;
 	const bson_t *doc;
 	int64_t *ids = NULL, *versions = NULL, *reclaimed = NULL;
-	size_t n_reclaimed = 0;
 	bson_t *guards = NULL;
 	const bson_t **order = NULL;
 	int64_t *group_ids = NULL;
@@ -677,10 +678,8 @@ outbox_claim(mongoc_client_t *client, const char *db, const char *coll_name, int
 		/* Taken over from a holder whose claim expired: it may have sent it. */
 		reclaimed[n_cand] = strcmp(store_doc_utf8(doc, "state", ""), OUTBOX_IN_FLIGHT) == 0
 		    ? store_doc_date(doc, "claimed_until", now_ms) : 0;
-		if (outbox_claim_guard(&guards[n_cand], doc, versions[n_cand])) {
-			n_reclaimed += reclaimed[n_cand] != 0;
+		if (outbox_claim_guard(&guards[n_cand], doc, versions[n_cand]))
 			n_cand++;
-		}
 	}
 	if (mongoc_cursor_error(cursor, err))
 		goto cleanup;
@@ -726,6 +725,15 @@ outbox_claim(mongoc_client_t *client, const char *db, const char *coll_name, int
 		BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
 		outbox_append_fencing(&set);
 		bson_append_document_end(&upd, &set);
+		if (reclaimed[order[i] - guards] > 0) {
+			/* Taken over from an expired holder, which may have sent it: remembered
+			 * until acknowledged, whatever happens to this claim. */
+			bson_t max;
+
+			BSON_APPEND_DOCUMENT_BEGIN(&upd, "$max", &max);
+			BSON_APPEND_DATE_TIME(&max, "reclaimed_until", reclaimed[order[i] - guards]);
+			bson_append_document_end(&upd, &max);
+		}
 		added = mongoc_bulk_operation_update_many_with_opts(bulk, &sel, &upd, NULL, err);
 		bson_destroy(&sel);
 		bson_destroy(&upd);
@@ -751,9 +759,6 @@ outbox_claim(mongoc_client_t *client, const char *db, const char *coll_name, int
 		bson_error_t why;
 
 		if (outbox_item_from_doc(doc, claim_id, &items[n], &why)) {
-			for (size_t k = 0; n_reclaimed > 0 && k < n_cand; k++)
-				if (ids[k] == items[n].id)
-					items[n].reclaimed_until_ms = reclaimed[k];
 			n++;
 			continue;
 		}
@@ -819,8 +824,10 @@ outbox_append_unset_claim(bson_t *update, bool synced, bool pushed, bool recheck
 	BSON_APPEND_UTF8(&unset, "claim_version", "");
 	if (synced)
 		BSON_APPEND_UTF8(&unset, "pending_since", "");
-	if (pushed)
+	if (pushed) {
 		BSON_APPEND_UTF8(&unset, "recheck_at", "");
+		BSON_APPEND_UTF8(&unset, "reclaimed_until", "");
+	}
 	if (recheck_done)
 		BSON_APPEND_UTF8(&unset, "force_full", "");
 	bson_append_document_end(update, &unset);
@@ -905,6 +912,9 @@ outbox_build_final(bson_t *update, const outbox_result_t *r, int64_t now_ms)
 	case PUSHPLAN_RELEASED:
 		BSON_APPEND_UTF8(&set, "state", OUTBOX_PENDING);
 		BSON_APPEND_DATE_TIME(&set, "next_attempt_at", next);
+		/* Cancelled after it left (the destination says so): it may still land. */
+		if (r->recheck_at_ms > 0)
+			BSON_APPEND_DATE_TIME(&set, "recheck_at", r->recheck_at_ms);
 		break;
 	}
 	bson_append_document_end(update, &set);

@@ -43,7 +43,8 @@ test_requests(void **state)
 		{ "jira dc create", &JIRA_DC, false, "POST", "/rest/api/2/issue",
 		    "{ \"fields\" : { \"summary\" : \"s\" } }" },
 		{ "sn create", &SNOW, false, "POST",
-		    "/api/now/table/incident?sysparm_fields=sys_id%2Cnumber%2Cstate%2Ccorrelation_id",
+		    "/api/now/table/incident?sysparm_fields=sys_id%2Cnumber%2Cstate%2Ccorrelation_id"
+		    "%2Ccorrelation_display",
 		    "{ \"fields\" : { \"summary\" : \"s\" } }" },
 		{ "http create", &HTTP, false, "POST", "", "{ \"fields\" : { \"summary\" : \"s\" } }" },
 		{ "jira cloud lookup", &JIRA_CLOUD, true, "POST", "/rest/api/3/search/jql",
@@ -53,8 +54,9 @@ test_requests(void **state)
 		    "{ \"jql\" : \"labels = \\\"extrahop-detection-12\\\"\", \"fields\" : [ \"status\", "
 		    "\"labels\" ], \"maxResults\" : 2 }" },
 		{ "sn lookup", &SNOW_T, true, "GET",
-		    "/api/now/table/sn_si_incident?sysparm_query=correlation_id%3D12&sysparm_fields="
-		    "sys_id%2Cnumber%2Cstate%2Ccorrelation_id&sysparm_limit=2", NULL },
+		    "/api/now/table/sn_si_incident?sysparm_query=correlation_id%3D12%5Ecorrelation_display"
+		    "%3DExtraHop&sysparm_fields=sys_id%2Cnumber%2Cstate%2Ccorrelation_id"
+		    "%2Ccorrelation_display&sysparm_limit=2", NULL },
 	};
 	bson_t *desired = json("{\"detection_id\": {\"$numberLong\": \"12\"}, \"key\": "
 	                       "\"extrahop-detection-12\", \"body\": {\"fields\": {\"summary\": \"s\"}}}");
@@ -172,8 +174,11 @@ test_lookup_replies(void **state)
 		    "{\"issues\":[{\"key\":\"SEC-4\"}]}", 1, "SEC-4" },
 		{ "jira no list", &JIRA_CLOUD, "k", "{\"errorMessages\":[]}", -1, NULL },
 		{ "sn found", &SNOW, "5",
-		    "{\"result\":[{\"sys_id\":\"a\",\"number\":\"INC7\",\"correlation_id\":\"5\"}]}", 1,
-		    "INC7" },
+		    "{\"result\":[{\"sys_id\":\"a\",\"number\":\"INC7\",\"correlation_id\":\"5\","
+		    "\"correlation_display\":\"ExtraHop\"}]}", 1, "INC7" },
+		{ "sn: another integration's incident with the same correlation_id", &SNOW, "5",
+		    "{\"result\":[{\"sys_id\":\"a\",\"number\":\"INC7\",\"correlation_id\":\"5\","
+		    "\"correlation_display\":\"QRadar\"}]}", 0, NULL },
 		{ "sn: a query the instance ignored matched everything", &SNOW, "5",
 		    "{\"result\":[{\"number\":\"INC1\",\"correlation_id\":\"\"},{\"number\":\"INC2\","
 		    "\"correlation_id\":\"51\"}]}", 0, NULL },

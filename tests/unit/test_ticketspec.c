@@ -69,6 +69,8 @@ test_refused_options(void **state)
 		{ "extra not JSON", "extra_fields", "{nope", "[create] extra_fields: expected a JSON object" },
 		{ "extra an array", "extra_fields", "[1]", "[create] extra_fields" },
 		{ "sn bands", "sn_urgency_bands", "9", "[servicenow] urgency_bands" },
+		{ "jira labels from extra", "extra_fields", "{\"labels\": [\"x\"]}",
+		    "[create] extra_fields: labels come from [create] labels" },
 	};
 
 	(void)state;
@@ -262,7 +264,7 @@ test_render_jira(void **state)
 	    "\"body\": {\"fields\": {\"issuetype\": {\"name\": \"Incident\"}, "
 	    "\"components\": [{\"name\": \"SOC\"}], \"project\": {\"key\": \"SEC\"}, "
 	    "\"summary\": \"[72] Suspicious LDAP Query\", \"description\": \"\", "
-	    "\"labels\": [\"soc\", \"sec.recon\", \"sec_attack\"], "
+	    "\"labels\": [\"soc\", \"sec.recon\", \"sec_attack\", \"extrahop-detection-4\"], "
 	    "\"assignee\": {\"name\": \"escalations_team\"}}}}");
 
 	/* A detection without a risk score takes the lowest band; no title renders empty. */
@@ -318,7 +320,7 @@ test_render_servicenow_and_http(void **state)
 	    "{\"detection_id\": 4, \"key\": \"extrahop-detection-4\", \"target\": \"http\", "
 	    "\"summary\": \"ExtraHop Detection: 4: Suspicious LDAP Query\", \"assignee\": null, "
 	    "\"body\": {\"summary\": \"s\", \"queue\": \"soc\", \"detection_id\": 4, "
-	    "\"description\": \"d\", \"labels\": [\"x\"], \"priority\": \"High\", \"risk_score\": 72, "
+	    "\"description\": \"d\", \"labels\": [\"x\", \"extrahop-detection-4\"], \"priority\": \"High\", \"risk_score\": 72, "
 	    "\"categories\": [\"sec.recon\", \"sec attack\"], \"type\": \"ldap_recon\", "
 	    "\"url\": \"https://eh/extrahop/#/detections/detail/4\", "
 	    "\"start_time\": 1796000000000, \"end_time\": 1796000060000}}");
@@ -330,7 +332,7 @@ test_render_servicenow_and_http(void **state)
 	    "\"summary\": \"ExtraHop Detection: 4: Suspicious LDAP Query\", \"assignee\": null, "
 	    "\"body\": {\"detection_id\": 4, "
 	    "\"summary\": \"ExtraHop Detection: 4: Suspicious LDAP Query\", \"description\": \"d\", "
-	    "\"labels\": [\"x\"], \"priority\": \"High\", \"risk_score\": 72, "
+	    "\"labels\": [\"x\", \"extrahop-detection-4\"], \"priority\": \"High\", \"risk_score\": 72, "
 	    "\"categories\": [\"sec.recon\", \"sec attack\"], \"type\": \"ldap_recon\", "
 	    "\"url\": \"https://eh/extrahop/#/detections/detail/4\", "
 	    "\"start_time\": 1796000000000, \"end_time\": 1796000060000}}");
@@ -372,6 +374,44 @@ test_render_bounds(void **state)
 	ticketspec_destroy(s);
 }
 
+/* The lookup key's label is always there: left out of the template, or crowded out
+ * by a detection with more categories than labels fit. */
+static void
+test_key_label_always(void **state)
+{
+	ticketspec_opts_t o = jira_opts();
+	bson_string_t *json = bson_string_new("{\"_id\": 5, \"title\": \"t\", \"type\": \"t\", "
+	                                      "\"start_time\": 1, \"update_time\": 1, \"categories\": [");
+	const char *labels[] = { "security", NULL };
+	bson_t *doc, out;
+	bson_error_t err;
+	detection_t det;
+
+	(void)state;
+	for (int i = 0; i < 100; i++)
+		bson_string_append_printf(json, "%s\"c%d\"", i ? ", " : "", i);
+	bson_string_append(json, "]}");
+	doc = doc_from(json->str);
+	for (size_t k = 0; k < 2; k++) {
+		ticketspec_t *s;
+		char *js;
+
+		o.labels = labels[k];
+		s = ticketspec_new(&o, &err);
+		assert_non_null(s);
+		assert_int_equal(detection_parse(doc, &det, &err), 0);
+		assert_true(ticketspec_render(s, doc, &det, &out, &err));
+		js = bson_as_relaxed_extended_json(&out, NULL);
+		if (strstr(js, "\"extrahop-detection-5\" ]") == NULL)
+			fail_msg("labels %s: no key label last in %s", labels[k] ? labels[k] : "(default)", js);
+		bson_free(js);
+		bson_destroy(&out);
+		ticketspec_destroy(s);
+	}
+	bson_destroy(doc);
+	bson_string_free(json, true);
+}
+
 int
 main(void)
 {
@@ -381,6 +421,7 @@ main(void)
 		cmocka_unit_test(test_render_jira),
 		cmocka_unit_test(test_render_servicenow_and_http),
 		cmocka_unit_test(test_render_bounds),
+		cmocka_unit_test(test_key_label_always),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
