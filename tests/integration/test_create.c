@@ -255,6 +255,31 @@ test_committed_then_dropped(void **state)
 	    "'recheck_at': {'$exists': false}}"), 1);
 }
 
+/* A 500 from Jira may come after the issue was committed: the creation is looked up
+ * before it is repeated (and, nothing found once the search's lag is over, made). */
+static void
+test_server_error_looked_up(void **state)
+{
+	fixture_t *f = *state;
+	bson_t reqs;
+	char *js;
+
+	begin(f, "jira-cloud", 0);
+	start(f);
+	if (tstickets_set_fault(&f->tk, "{\"kind\": \"status\", \"status\": 500, \"count\": 1, "
+	                                "\"method\": \"POST\", \"path_prefix\": \"/rest/api/2/issue\"}") < 0)
+		fail_msg("fault: %s", f->tk.error);
+	put_detection(f, 12, 70, NULL);
+	assert_true(tsscene_wait_count(f, "ticketsync_create_state", "{'_id': 12, 'state': 'synced'}",
+	    1, 20000));
+	assert_int_equal(fake_stat(f, "creates"), 1);
+	assert_int_equal(tstickets_requests(&f->tk, 0, &reqs), 0);
+	js = bson_as_relaxed_extended_json(&reqs, NULL);
+	assert_non_null(strstr(js, "/rest/api/3/search/jql"));
+	bson_free(js);
+	bson_destroy(&reqs);
+}
+
 /* A 400 from Jira parks the creation with Jira's reason; status shows it; after the
  * cause is gone, replay-parked --create creates it. 429s are waited out. */
 static void
@@ -517,6 +542,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_committed_then_dropped, fixture_setup,
 		    fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_rejected_parked_replayed_and_429, fixture_setup,
+		    fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_server_error_looked_up, fixture_setup,
 		    fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_datacenter, fixture_setup,
 		    fixture_teardown),

@@ -390,6 +390,9 @@ test_outcome_destination_recheck(void **state)
 		{ "ambiguous, destination later", 0, CURLE_OPERATION_TIMEDOUT, NOW + 90000, NOW + 90000 },
 		{ "ambiguous, destination earlier", 504, CURLE_OK, NOW + 1000, NOW + 60000 },
 	};
+	/* Released (cancelled) or stopped, the destination's recheck is kept too: a
+	 * create cancelled after it left may still have been made. */
+	static const int released_rc[] = { CURLE_ABORTED_BY_CALLBACK, CURLE_OK };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -403,6 +406,17 @@ test_outcome_destination_recheck(void **state)
 		if (v.outcome != PUSHPLAN_RETRIED || v.recheck_at_ms != cases[i].want)
 			fail_msg("%s: outcome %d recheck %lld, want retry at %lld", cases[i].name,
 			    (int)v.outcome, (long long)v.recheck_at_ms, (long long)cases[i].want);
+	}
+	for (size_t i = 0; i < 2; i++) {
+		pushplan_reply_t reply = { .outcome = i == 0 ? PUSHPLAN_RETRY : PUSHPLAN_AUTH,
+			.http_status = i == 0 ? 0 : 401, .curl_code = released_rc[i],
+			.retry_after_ms = -1, .recheck_at_ms = NOW + 7000 };
+		pushplan_attempt_t a = { .now_ms = NOW };
+		pushplan_verdict_t v;
+
+		pushplan_outcome(&policy, &reply, &a, &v);
+		assert_int_equal(v.outcome, PUSHPLAN_RELEASED);
+		assert_int_equal(v.recheck_at_ms, NOW + 7000);
 	}
 }
 
