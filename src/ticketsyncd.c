@@ -531,6 +531,10 @@ cleanup:
 	dbworker_stop(d.record_db);
 	dbworker_stop(d.lease_db);
 	httpd_stop(d.httpd);
+	/* PATCHes still in flight (a second signal) complete into the pusher while it
+	 * exists, and nothing queued is sent any more. */
+	if (d.pusher != NULL)
+		pusher_suspend(d.pusher);
 	pusher_free(d.pusher);
 	creator_free(d.creator);
 	leader_free(d.leader);

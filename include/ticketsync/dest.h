@@ -14,7 +14,9 @@
  * for why.
  *
  * Ownership: dest_t is a value (ops + the destination's own object); the caller that
- * made impl frees it after the pusher that uses it is freed. Loop thread only.
+ * made impl frees it after the pusher that uses it is freed, and before that pusher is
+ * freed completes what is still in flight (cancel_all, or destroying impl): those
+ * completions go into the pusher. Loop thread only.
  */
 #ifndef TICKETSYNC_DEST_H
 #define TICKETSYNC_DEST_H

@@ -236,8 +236,11 @@ creator_free(creator_t *c)
 {
 	if (c == NULL)
 		return;
+	/* Requests in flight complete into the pusher while it exists; a check still in
+	 * flight completes at the destroy, while the timer it may arm exists. */
+	if (c->pusher != NULL)
+		pusher_suspend(c->pusher);
 	pusher_free(c->pusher);
-	/* A check still in flight completes here, while the timer it may arm exists. */
 	dest_ticket_destroy(c->dest);
 	if (c->recheck != NULL)
 		event_free(c->recheck);

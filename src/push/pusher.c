@@ -774,10 +774,6 @@ pusher_free(pusher_t *p)
 {
 	if (p == NULL)
 		return;
-	/* Requests still at the destination complete now, into this pusher, not into
-	 * freed memory later (their results go unrecorded: their claims expire). */
-	p->suspended = p->draining = true;
-	p->dest.ops->cancel_all(p->dest.impl);
 	if (p->tick != NULL)
 		event_free(p->tick);
 	if (p->send_wait != NULL)
