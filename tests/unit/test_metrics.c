@@ -5,12 +5,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
 #include "ticketsync/metrics.h"
+#include "tsfile.h"
 
 static char *
 render(int64_t now_ms)
@@ -66,11 +68,46 @@ test_render(void **state)
 	free(s);
 }
 
+/* docs/OPERATIONS.md's metrics table names every metric /metrics exports (the name,
+ * without labels, in backquotes at the start of a table row). */
+static void
+test_docs_name_every_metric(void **state)
+{
+	char *doc = tsfile_read_source("docs/OPERATIONS.md", NULL);
+	char *s = render(1000);
+	char *save = NULL;
+
+	(void)state;
+	assert_non_null(doc);
+	for (char *line = strtok_r(s, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char name[128], want[160];
+		size_t n = strcspn(line, "{ ");
+
+		if (line[0] == '#' || n == 0 || n >= sizeof(name))
+			continue;
+		memcpy(name, line, n);
+		name[n] = '\0';
+		/* A histogram's series belong to its one entry. */
+		static const char *const suffixes[] = { "_bucket", "_sum", "_count" };
+		for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+			size_t nl = strlen(name), sl = strlen(suffixes[i]);
+			if (nl > sl && strcmp(name + nl - sl, suffixes[i]) == 0)
+				name[nl - sl] = '\0';
+		}
+		snprintf(want, sizeof(want), "| `%s", name);
+		if (strstr(doc, want) == NULL)
+			fail_msg("docs/OPERATIONS.md's metrics table lacks %s", name);
+	}
+	free(s);
+	free(doc);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_docs_name_every_metric),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
