@@ -875,7 +875,17 @@ cmd_audit(int argc, char **argv, const ctl_cmd_t *cmd)
 			}
 			q.ticket_id = optarg;
 			break;
-		case 'e': q.event = optarg; break;
+		case 'e':
+			if (!audit_event_known(optarg)) {
+				char names[1024];
+
+				audit_event_names(names, sizeof(names));
+				free(ids);
+				return usage_error(cmd, "--event: no event \"%s\"; the events are %s", optarg,
+				    names);
+			}
+			q.event = optarg;
+			break;
 		case 's':
 			if (!timefmt_parse_since(optarg, clock_wall_ms(), &q.since_ms, why, sizeof(why))) {
 				free(ids);
@@ -993,6 +1003,13 @@ cmd_replay(int argc, char **argv, const ctl_cmd_t *cmd)
 		return rc;
 	}
 	named = want.n > 0;
+	/* --detection 5 --detection 5 replays 5 once (and says nothing of a second). */
+	for (size_t i = 0; i < want.n; i++)
+		for (size_t j = i + 1; j < want.n;)
+			if (want.ids[j] == want.ids[i])
+				want.ids[j] = want.ids[--want.n];
+			else
+				j++;
 	if (!named) {
 		/* All of them: list first, so each replay is audited under its detection. */
 		if (!outbox_view_parked(c.client, c.db, coll, 0, replay_on_parked, &want, &err)) {

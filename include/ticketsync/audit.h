@@ -60,6 +60,11 @@ typedef struct audit_record {
 	const bson_t *detail;     /* event-specific extras, copied as a sub-document */
 } audit_record_t;
 
+/* Whether name is an event ticketsync writes (the AUDIT_ names above); and all of
+ * them, comma-separated, for messages. */
+bool audit_event_known(const char *name);
+void audit_event_names(char *buf, size_t len);
+
 /* Build the document for r (with a fresh ObjectId) into doc (initialised here).
  * false with err set when the event name is missing or malformed. Pure. */
 bool audit_record_to_bson(const audit_record_t *r, int64_t now_ms, bson_t *doc,

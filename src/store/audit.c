@@ -1,6 +1,7 @@
 /* audit: append-only ticketsync_audit records; see audit.h. */
 #include "ticketsync/audit.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "ticketsync/clock.h"
@@ -36,6 +37,35 @@ audit_append_text(bson_t *doc, const char *key, const char *value, size_t max)
 	text_sanitize(buf, max, value, TEXT_STRLEN, 0, TEXT_ELLIPSIS);
 	BSON_APPEND_UTF8(doc, key, buf);
 	bson_free(buf);
+}
+
+static const char *const audit_events[] = {
+	AUDIT_PUSHED, AUDIT_RETRY, AUDIT_PARKED, AUDIT_RELEASED, AUDIT_REJECTED_INPUT,
+	AUDIT_UNMAPPED_STATUS, AUDIT_MULTIPLE_TICKETS, AUDIT_HISTORY_LOST, AUDIT_RESCAN,
+	AUDIT_AUTH_ERROR, AUDIT_REPLAYED, AUDIT_TICKET_CREATED, AUDIT_CREATE_RETRY,
+	AUDIT_CREATE_PARKED, AUDIT_CREATE_RELEASED, AUDIT_CREATE_AUTH_ERROR,
+	AUDIT_WEBHOOK_ACCEPTED, AUDIT_WEBHOOK_STALE, AUDIT_WEBHOOK_IGNORED, AUDIT_WEBHOOK_REJECTED,
+};
+
+bool
+audit_event_known(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < sizeof(audit_events) / sizeof(audit_events[0]); i++)
+		if (strcmp(audit_events[i], name) == 0)
+			return true;
+	return false;
+}
+
+void
+audit_event_names(char *buf, size_t len)
+{
+	size_t used = 0;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(audit_events) / sizeof(audit_events[0]) && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", audit_events[i]);
 }
 
 bool

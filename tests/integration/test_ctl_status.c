@@ -405,6 +405,13 @@ test_audit_table_filters_and_alignment(void **state)
 	assert_int_equal(table_rows(r.out), 2);
 	tsrun_free(&r);
 
+	/* An event nobody writes is a usage error that names the real ones. */
+	CTL(f, &r, "audit", "--event", "bogus");
+	assert_int_equal(r.exit_code, 2);
+	assert_contains(r.err, "no event \"bogus\"; the events are pushed, retry, parked");
+	assert_contains(r.err, "ticket_created");
+	tsrun_free(&r);
+
 	{
 		char since[TIMEFMT_ISO_MAX];
 		timefmt_format_iso8601(t0 - 35000, true, since, sizeof(since));
@@ -506,9 +513,11 @@ test_replay_parked(void **state)
 	bson_t *doc;
 
 	arrange(f);
-	CTL(f, &r, "replay-parked", "--detection", "6");
+	/* Named twice, replayed once, and not said "not parked" the second time. */
+	CTL(f, &r, "replay-parked", "--detection", "6", "--detection", "6");
 	assert_int_equal(r.exit_code, 0);
 	assert_contains(r.out, "replayed 1 parked detection(s)");
+	assert_null(strstr(r.err, "not parked"));
 	tsrun_free(&r);
 	assert_string_equal(state_of(f, 6), "pending");
 	assert_string_equal(state_of(f, 7), "parked");

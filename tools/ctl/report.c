@@ -334,8 +334,8 @@ report_status_print(FILE *out, const overview_t *o)
 		if (o->lease.expires_at_ms > o->lease.server_now_ms) {
 			timefmt_format_duration(o->lease.expires_at_ms - o->lease.server_now_ms, a,
 			    sizeof(a));
-			fprintf(out, "  active        %s (lease fencing token %lld, renewed within the "
-			    "next %s)\n", h, (long long)o->lease.fencing, a);
+			fprintf(out, "  active        %s (lease fencing token %lld, expires in %s "
+			    "unless renewed)\n", h, (long long)o->lease.fencing, a);
 		} else {
 			fprintf(out, "  active        none: the lease of %s has expired (fencing token "
 			    "%lld)\n", h, (long long)o->lease.fencing);
