@@ -172,7 +172,7 @@ ctl_open(ctl_t *c, const ctl_cmd_t *cmd, const char *path, bool need_extrahop)
 	for (size_t i = 0; i < c->cfg->nwarnings; i++)
 		log_warnx("config: %s", c->cfg->warnings[i]);
 	c->db = c->cfg->mongodb.database;
-	c->store = store_new(c->cfg->mongodb.uri, c->db, &err);
+	c->store = store_new_interactive(c->cfg->mongodb.uri, c->db, &err);
 	if (c->store == NULL) {
 		fprintf(stderr, "ticketsyncctl %s: configuration error: mongodb: %s\n", cmd->name,
 		    err.message);
@@ -456,9 +456,11 @@ cmd_import(int argc, char **argv, const ctl_cmd_t *cmd)
 	} else {
 		bool ok = ticket_import_write(c.client, c.db, res.tickets, res.n_tickets, clock_wall_ms(),
 		    TICKET_IMPORT_SOURCE, import_on_refused, &ic, &ts, &err);
-		printf("rows read %zu (%s), tickets upserted %zu (new %zu, changed %zu, unchanged "
-		    "%zu), bad rows %zu\n", res.rows, importer_format_name(res.format), ts.written,
-		    ts.inserted, ts.modified, ts.unchanged, res.bad_rows + ic.refused_rows);
+		/* Written means written: unchanged tickets are counted apart. */
+		printf("rows read %zu (%s), tickets written %zu (new %zu, changed %zu), unchanged "
+		    "%zu, bad rows %zu\n", res.rows, importer_format_name(res.format),
+		    ts.inserted + ts.modified, ts.inserted, ts.modified, ts.unchanged,
+		    res.bad_rows + ic.refused_rows);
 		if (!ok)
 			rc = ctl_fail(cmd, "writing tickets failed after %zu of %zu: %s", ts.written,
 			    res.n_tickets, err.message);

@@ -49,6 +49,10 @@ typedef struct store store_t;
  * set on a bad URI or name. Connects lazily: a down server is not an error here.
  */
 store_t *store_new(const char *uri, const char *db, bson_error_t *err);
+/* The same for a person waiting (ticketsyncctl): an unreachable server fails after
+ * STORE_INTERACTIVE_SELECTION_MS unless the URI sets serverSelectionTimeoutMS. */
+#define STORE_INTERACTIVE_SELECTION_MS 5000
+store_t *store_new_interactive(const char *uri, const char *db, bson_error_t *err);
 void store_destroy(store_t *store); /* NULL-safe; every popped client must be pushed back first */
 
 /* Take a client for this thread (blocks while the pool is exhausted); give it back. */

@@ -33,8 +33,23 @@ store_db_name_valid(const char *db, bson_error_t *err)
 	return true;
 }
 
+static store_t *
+store_create(const char *uri_string, const char *db, int32_t selection_ms, bson_error_t *err);
+
 store_t *
 store_new(const char *uri_string, const char *db, bson_error_t *err)
+{
+	return store_create(uri_string, db, 0, err);
+}
+
+store_t *
+store_new_interactive(const char *uri_string, const char *db, bson_error_t *err)
+{
+	return store_create(uri_string, db, STORE_INTERACTIVE_SELECTION_MS, err);
+}
+
+static store_t *
+store_create(const char *uri_string, const char *db, int32_t selection_ms, bson_error_t *err)
 {
 	mongoc_uri_t *uri = NULL;
 	store_t *store = NULL;
@@ -54,6 +69,10 @@ store_new(const char *uri_string, const char *db, bson_error_t *err)
 	/* One automatic retry of a write across a failover: every write we make is safe
 	 * to repeat (compare-and-set or append with a fresh _id). */
 	mongoc_uri_set_option_as_bool(uri, MONGOC_URI_RETRYWRITES, true);
+	/* A person waiting: give up on an unreachable server in seconds, not libmongoc's
+	 * 30, unless the URI says otherwise. */
+	if (selection_ms > 0 && !mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, selection_ms);
 	store = bson_malloc0(sizeof(*store));
 	store->pool = mongoc_client_pool_new_with_error(uri, err);
 	if (store->pool == NULL) {

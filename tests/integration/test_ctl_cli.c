@@ -19,8 +19,8 @@
 #include "tsproc.h"
 #include "tsrun.h"
 
-static const char *const commands[] = { "init", "import-tickets", "backfill", "status",
-	"audit", "replay-parked", NULL };
+static const char *const commands[] = { "init", "import-tickets", "backfill", "create-tickets",
+	"status", "audit", "replay-parked", NULL };
 
 /* Nothing listens on port 1; the short timeout makes "unreachable" quick. */
 #define DEAD_URI "mongodb://127.0.0.1:1/?replicaSet=rs0&serverSelectionTimeoutMS=200"
@@ -213,6 +213,23 @@ test_configuration_errors_exit_2(void **state)
 	free(good);
 }
 
+/* MongoDB unreachable, the URI without a timeout of its own: a failure in seconds that
+ * names the host, not libmongoc's 30 s of silence. */
+static void
+test_unreachable_mongodb_fails_fast(void **state)
+{
+	const char *env[] = { "TICKETSYNC_MONGODB_URI=mongodb://127.0.0.1:1/?replicaSet=rs0", NULL };
+	tsrun_result_t r;
+
+	(void)state;
+	run(&r, env, (const char *const[]){ "status", NULL });
+	assert_int_equal(r.exit_code, 1);
+	assert_contains(r.err, "127.0.0.1:1");
+	if (r.seconds > 15.0)
+		fail_msg("took %.1f s", r.seconds);
+	tsrun_free(&r);
+}
+
 int
 main(void)
 {
@@ -221,6 +238,7 @@ main(void)
 		cmocka_unit_test(test_every_command_has_help),
 		cmocka_unit_test(test_usage_errors_exit_2),
 		cmocka_unit_test(test_configuration_errors_exit_2),
+		cmocka_unit_test(test_unreachable_mongodb_fails_fast),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

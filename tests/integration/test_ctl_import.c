@@ -146,7 +146,7 @@ test_example_import_then_daemon_pushes(void **state)
 
 	CTL(f, &r, "import-tickets", csv);
 	assert_int_equal(r.exit_code, 0);
-	assert_contains(r.out, "rows read 3 (csv), tickets upserted 3 (new 3, changed 0, unchanged 0), bad rows 0");
+	assert_contains(r.out, "rows read 3 (csv), tickets written 3 (new 3, changed 0), unchanged 0, bad rows 0");
 	assert_string_equal(r.err, "");
 	tsrun_free(&r);
 
@@ -171,7 +171,7 @@ test_example_import_then_daemon_pushes(void **state)
 	/* Importing the same file again changes nothing, so nothing is pushed again. */
 	CTL(f, &r, "import-tickets", csv);
 	assert_int_equal(r.exit_code, 0);
-	assert_contains(r.out, "tickets upserted 3 (new 0, changed 0, unchanged 3)");
+	assert_contains(r.out, "tickets written 0 (new 0, changed 0), unchanged 3");
 	tsrun_free(&r);
 	ts_sleep_ms(1500);
 	assert_int_equal(tsscene_patches(f, -1, NULL, NULL), 3);
@@ -203,7 +203,7 @@ test_bad_rows_reported_good_imported(void **state)
 	EXPECT_ROW(7, "updated_at \"yesterday\" is not an ISO-8601 time");
 	EXPECT_ROW(9, "the row has an unterminated quoted value");
 	assert_int_equal(tsrun_count_lines(r.err, csv), 6);
-	assert_contains(r.out, "rows read 10 (csv), tickets upserted 3 (new 3, changed 0, unchanged 0), bad rows 6");
+	assert_contains(r.out, "rows read 10 (csv), tickets written 3 (new 3, changed 0), unchanged 0, bad rows 6");
 	tsrun_free(&r);
 
 	/* The good rows, the quoted one and the one after the stray quote included. */
@@ -284,7 +284,7 @@ test_jsonl_file_and_stdin(void **state)
 		assert_contains(r.err, want);
 		bson_free(want);
 	}
-	assert_contains(r.out, "rows read 4 (jsonl), tickets upserted 3 (new 3, changed 0, unchanged 0), bad rows 1");
+	assert_contains(r.out, "rows read 4 (jsonl), tickets written 3 (new 3, changed 0), unchanged 0, bad rows 1");
 	tsrun_free(&r);
 	assert_doc(find_one(f, "tickets", "{'_id': 'TK-3452'}"), "{'detection_ids': [3], 'assignee': 'alex', 'status': null}");
 
@@ -328,7 +328,7 @@ test_reimport_merges_and_keeps_absent_columns(void **state)
 	ctl_in(f, &r, "detection_id,ticket_id,assignee,updated_at\n1,TK-1,bob,2026-11-02T00:00:00Z\n5,TK-1,bob,2026-11-02T00:00:00Z\n", NULL,
 	    (const char *const[]){ "import-tickets", "-", NULL });
 	assert_int_equal(r.exit_code, 0);
-	assert_contains(r.out, "rows read 2 (csv), tickets upserted 1 (new 0, changed 1, unchanged 0), bad rows 0");
+	assert_contains(r.out, "rows read 2 (csv), tickets written 1 (new 0, changed 1), unchanged 0, bad rows 0");
 	tsrun_free(&r);
 	assert_doc(find_one(f, "tickets", "{'_id': 'TK-1'}"),
 	    "{'detection_ids': [1, 5], 'status': 'In Progress', 'assignee': 'bob', 'resolution': null, 'source': 'import', 'updated_at': {'$date': '2026-11-02T00:00:00Z'}}");
@@ -356,7 +356,7 @@ test_validator_refusal_names_the_line(void **state)
 	    (const char *const[]){ "import-tickets", "-", NULL });
 	assert_int_equal(r.exit_code, 1);
 	assert_contains(r.err, "<stdin>:3: ticket TK-2 refused by MongoDB (code 121)");
-	assert_contains(r.out, "tickets upserted 2 (new 2, changed 0, unchanged 0), bad rows 1");
+	assert_contains(r.out, "tickets written 2 (new 2, changed 0), unchanged 0, bad rows 1");
 	tsrun_free(&r);
 	assert_int_equal(count(f, "tickets", "{}"), 2);
 }
