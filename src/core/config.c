@@ -24,6 +24,9 @@
 #define CONFIG_SECRET_FILE_MAX (64 * 1024)
 #define CONFIG_STRING_MAX 4096
 #define CONFIG_ENV_PREFIX "TICKETSYNC_"
+/* What stands for a long line's value in the line inih sees (a control character, which
+ * no accepted value holds). */
+#define CONFIG_LONG_MARK "\x1d"
 
 /* The one table of keys: docs/CONFIGURATION.md and deploy/ticketsync.ini.example
  * follow it, and tests/unit/test_config.c checks that they do. */
@@ -201,6 +204,7 @@ struct config_ctx {
 	const char *p, *end;
 	int lineno;
 	char line[256]; /* the line inih is handling, as read (leading blanks dropped) */
+	char *long_value; /* that line's value, when the line is longer than inih takes */
 };
 
 size_t
@@ -717,16 +721,24 @@ config_ini_handler(void *user, const char *section, const char *name, const char
 
 	if (ctx->failed)
 		return 0;
+	if (ctx->long_value != NULL && strcmp(value, CONFIG_LONG_MARK) == 0)
+		value = ctx->long_value;
 	if (section[0] == '\0')
 		return config_fail(ctx, CONFIG_ERR_SYNTAX, o.line,
 		           "%s line %d: \"%s\" comes before any [section]", ctx->source, o.line,
 		           name) == 0;
 	sec = config_find_section(section);
-	if (sec == NULL)
+	if (sec == NULL) {
+		char names[256];
+		size_t used = 0;
+
+		for (size_t i = 0; i < CONFIG_NSECTIONS && used < sizeof(names); i++)
+			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+			    i == 0 ? "" : i + 1 == CONFIG_NSECTIONS ? " and " : ", ", config_sections[i]);
 		return config_fail(ctx, CONFIG_ERR_SYNTAX, o.line,
-		           "[%s]: unknown section (%s line %d); sections are mongodb, extrahop, push, "
-		           "watch, http, log, service, lease, webhooks and statusmap",
-		           section, ctx->source, o.line) == 0;
+		           "[%s]: unknown section (%s line %d); sections are %s", section, ctx->source,
+		           o.line, names) == 0;
+	}
 	ki = config_find_key(sec, name);
 	if (ki < 0 && strcmp(sec, "statusmap") == 0) {
 		config_statusmap_entry(ctx, name, value, o.line);
@@ -766,11 +778,34 @@ config_ini_reader(char *str, int num, void *stream)
 		start++;
 		len--;
 	}
+	free(ctx->long_value);
+	ctx->long_value = NULL;
 	if (num < 2 || len > (size_t)num - 2) {
-		config_fail(ctx, CONFIG_ERR_SYNTAX, ctx->lineno,
-		    "%s line %d: longer than %d bytes (the INI parser's limit)", ctx->source,
-		    ctx->lineno, num - 2);
-		return NULL;
+		/* Longer than the INI parser's line (Debian's inih: 200 bytes, fixed when it
+		 * was built): the parser gets "key = <mark>" and the handler the whole value. */
+		const char *eq = memchr(start, '=', len);
+		const char *v, *end = start + len;
+		size_t klen;
+
+		if (eq == NULL || (klen = (size_t)(eq - start)) + 4 > (size_t)num - 2 || start[0] == '[') {
+			config_fail(ctx, CONFIG_ERR_SYNTAX, ctx->lineno,
+			    "%s line %d: a line this long must be key = value", ctx->source, ctx->lineno);
+			return NULL;
+		}
+		for (v = eq + 1; v < end && (*v == ' ' || *v == '\t'); v++)
+			;
+		/* An inline comment starts at " ;", as inih has it. */
+		for (const char *c = v; c + 1 < end; c++)
+			if ((c[0] == ' ' || c[0] == '\t') && c[1] == ';') {
+				end = c;
+				break;
+			}
+		while (end > v && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+			end--;
+		ctx->long_value = xstrndup(v, (size_t)(end - v));
+		snprintf(str, (size_t)num, "%.*s= " CONFIG_LONG_MARK "\n", (int)klen, start);
+		snprintf(ctx->line, sizeof(ctx->line), "%.*s", (int)len, start);
+		return str;
 	}
 	memcpy(str, start, len);
 	snprintf(ctx->line, sizeof(ctx->line), "%.*s", (int)len, start);
@@ -1382,6 +1417,7 @@ cleanup:
 		free(ctx.entries[i].value);
 	}
 	free(ctx.entries);
+	free(ctx.long_value);
 	config_destroy(ctx.cfg);
 	return rc;
 }
