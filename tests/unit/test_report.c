@@ -117,7 +117,8 @@ test_audit_cells_and_json(void **state)
 {
 	bson_t *rec = BCON_NEW("at", BCON_DATE_TIME(INT64_C(1793491200000)), "event", "retry",
 	    "detection_id", BCON_INT64(42), "ticket_id", "TK-9", "version", BCON_INT64(3),
-	    "attempt", BCON_INT32(2), "http_status", BCON_INT32(503), "message", "busy\r\n");
+	    "attempt", BCON_INT32(2), "http_status", BCON_INT32(503), "fields", "{", "status",
+	    "closed", "resolution", "action_taken", "assignee", BCON_NULL, "}", "message", "busy\r\n");
 	char cells[REPORT_AUDIT_COLS][REPORT_CELL_MAX];
 	bson_t out;
 	bson_iter_t it;
@@ -130,7 +131,8 @@ test_audit_cells_and_json(void **state)
 	assert_string_equal(cells[3], "TK-9");
 	assert_string_equal(cells[4], "503");
 	assert_string_equal(cells[5], "3/2");
-	assert_string_equal(cells[6], "busy  ");
+	assert_string_equal(cells[6], "status=closed resolution=action_taken assignee=null");
+	assert_string_equal(cells[7], "busy  ");
 	report_audit_json(rec, &out);
 	assert_true(bson_iter_init_find(&it, &out, "at"));
 	assert_string_equal(bson_iter_utf8(&it, NULL), "2026-11-01T00:00:00.000Z");
@@ -145,6 +147,7 @@ test_audit_cells_and_json(void **state)
 	assert_string_equal(cells[2], "-");
 	assert_string_equal(cells[5], "-");
 	assert_string_equal(cells[6], "-");
+	assert_string_equal(cells[7], "-");
 	bson_destroy(rec);
 }
 

@@ -482,7 +482,7 @@ report_status_json(const overview_t *o, bson_t *out)
 /* ---- audit ---- */
 
 const char *const report_audit_headers[REPORT_AUDIT_COLS] = {
-	"TIME", "EVENT", "DETECTION", "TICKET", "HTTP", "VERSION/ATTEMPT", "MESSAGE",
+	"TIME", "EVENT", "DETECTION", "TICKET", "HTTP", "VERSION/ATTEMPT", "FIELDS", "MESSAGE",
 };
 
 void
@@ -512,8 +512,29 @@ report_audit_cells(const bson_t *rec, char cells[REPORT_AUDIT_COLS][REPORT_CELL_
 		snprintf(att, sizeof(att), "%lld", (long long)v);
 	if (strcmp(ver, "-") != 0 || strcmp(att, "-") != 0)
 		snprintf(cells[5], REPORT_CELL_MAX, "%s/%s", ver, att);
+	if (bson_iter_init_find(&it, rec, "fields") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		bson_iter_t f;
+		bson_string_t *str = bson_string_new(NULL);
+
+		/* What was sent, key=value (a sub-document, e.g. a creation's, as JSON). */
+		if (bson_iter_recurse(&it, &f))
+			while (bson_iter_next(&f)) {
+				bson_string_append_printf(str, "%s%s=", str->len ? " " : "", bson_iter_key(&f));
+				if (BSON_ITER_HOLDS_UTF8(&f))
+					bson_string_append(str, bson_iter_utf8(&f, NULL));
+				else if (BSON_ITER_HOLDS_NULL(&f))
+					bson_string_append(str, "null");
+				else if (store_iter_int64(&f, &v))
+					bson_string_append_printf(str, "%lld", (long long)v);
+				else
+					bson_string_append(str, "...");
+			}
+		if (str->len > 0)
+			text_sanitize(cells[6], REPORT_CELL_MAX, str->str, str->len, 0, REPORT_TEXT_FLAGS);
+		bson_string_free(str, true);
+	}
 	if (bson_iter_init_find(&it, rec, "message") && BSON_ITER_HOLDS_UTF8(&it))
-		text_sanitize(cells[6], REPORT_CELL_MAX, bson_iter_utf8(&it, NULL), TEXT_STRLEN, 0,
+		text_sanitize(cells[7], REPORT_CELL_MAX, bson_iter_utf8(&it, NULL), TEXT_STRLEN, 0,
 		    REPORT_TEXT_FLAGS);
 }
 
@@ -524,7 +545,8 @@ report_audit_table_new(void)
 
 	report_table_set_right(t, 2);
 	report_table_set_right(t, 4);
-	report_table_set_max_width(t, 6, 120);
+	report_table_set_max_width(t, 6, 60);
+	report_table_set_max_width(t, 7, 120);
 	return t;
 }
 

@@ -75,11 +75,12 @@ void report_status_json(const overview_t *o, bson_t *out);
 
 /* ---- audit ---- */
 
-#define REPORT_AUDIT_COLS 7
+#define REPORT_AUDIT_COLS 8
 #define REPORT_CELL_MAX 512
 extern const char *const report_audit_headers[REPORT_AUDIT_COLS];
 /* A ticketsync_audit record as table cells: time, event, detection, ticket, http,
- * version/attempt ("3/2": version 3, attempt 2), message. */
+ * version/attempt ("3/2": version 3, attempt 2), fields (what was sent:
+ * "status=closed resolution=action_taken", null as "null"), message. */
 void report_audit_cells(const bson_t *rec, char cells[REPORT_AUDIT_COLS][REPORT_CELL_MAX]);
 /* An audit table with the columns above (message capped for the terminal). */
 report_table_t *report_audit_table_new(void);
