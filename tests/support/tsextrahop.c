@@ -296,10 +296,9 @@ tsextrahop_response_json(const tsextrahop_response_t *resp, bson_t *out)
 	return 0;
 }
 
-/* A control call expecting `want`; the reply parsed into out (if given). */
-static int
-tsextrahop_control(tsextrahop_t *t, const char *method, const char *path, const char *body,
-    long want, bson_t *out)
+int
+tsextrahop_control_at(const char *control_url, char *err, size_t errlen, const char *method,
+    const char *path, const char *body, long want, bson_t *out)
 {
 	static const char *const json[] = { "Content-Type: application/json", NULL };
 	tsextrahop_response_t r;
@@ -308,18 +307,18 @@ tsextrahop_control(tsextrahop_t *t, const char *method, const char *path, const 
 
 	if (out != NULL)
 		bson_init(out);
-	snprintf(url, sizeof(url), "%s%s", t->control_url, path);
-	if (tsextrahop_http(t, method, url, body ? json : NULL, body, &r) != 0)
+	snprintf(url, sizeof(url), "%s%s", control_url, path);
+	if (tsextrahop_http_at(control_url, NULL, err, errlen, method, url, body ? json : NULL, body,
+	        &r) != 0)
 		goto cleanup;
 	if (r.status != want) {
-		snprintf(t->error, sizeof(t->error), "%s %s: status %ld (%s)", method, path,
-		    r.status, r.body);
+		snprintf(err, errlen, "%s %s: status %ld (%.300s)", method, path, r.status, r.body);
 		goto cleanup;
 	}
 	if (out != NULL) {
 		bson_destroy(out);
 		if (tsextrahop_response_json(&r, out) != 0) {
-			snprintf(t->error, sizeof(t->error), "%s %s: reply is not JSON", method, path);
+			snprintf(err, errlen, "%s %s: reply is not JSON", method, path);
 			goto cleanup;
 		}
 	}
@@ -327,6 +326,14 @@ tsextrahop_control(tsextrahop_t *t, const char *method, const char *path, const 
 cleanup:
 	tsextrahop_response_free(&r);
 	return rc;
+}
+
+static int
+tsextrahop_control(tsextrahop_t *t, const char *method, const char *path, const char *body,
+    long want, bson_t *out)
+{
+	return tsextrahop_control_at(t->control_url, t->error, sizeof(t->error), method, path, body,
+	    want, out);
 }
 
 int

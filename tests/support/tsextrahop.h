@@ -75,6 +75,11 @@ int tsextrahop_http(tsextrahop_t *t, const char *method, const char *url,
 int tsextrahop_http_at(const char *base_url, const char *ca_file, char *err, size_t errlen,
     const char *method, const char *url, const char *const *headers, const char *body,
     tsextrahop_response_t *resp);
+/* A call to a fake's control API (control_url + path) expecting status want; the JSON
+ * reply into out (if given, always initialised). 0, or -1 with err. Shared by the
+ * fakes' harnesses. */
+int tsextrahop_control_at(const char *control_url, char *err, size_t errlen, const char *method,
+    const char *path, const char *body, long want, bson_t *out);
 /* Value of reply header name (case-insensitive, the last one) into out; false if absent. */
 bool tsextrahop_response_header(const tsextrahop_response_t *resp, const char *name,
     char *out, size_t outlen);

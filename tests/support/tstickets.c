@@ -111,32 +111,8 @@ static int
 tstickets_control(tstickets_t *t, const char *method, const char *path, const char *body,
     long want, bson_t *out)
 {
-	static const char *const json[] = { "Content-Type: application/json", NULL };
-	tstickets_response_t r;
-	char url[1024];
-	int rc = -1;
-
-	if (out != NULL)
-		bson_init(out);
-	snprintf(url, sizeof(url), "%s%s", t->control_url, path);
-	if (tstickets_http(t, method, url, body ? json : NULL, body, &r) != 0)
-		goto cleanup;
-	if (r.status != want) {
-		snprintf(t->error, sizeof(t->error), "%s %s: status %ld (%.300s)", method, path,
-		    r.status, r.body);
-		goto cleanup;
-	}
-	if (out != NULL) {
-		bson_destroy(out);
-		if (tsextrahop_response_json(&r, out) != 0) {
-			snprintf(t->error, sizeof(t->error), "%s %s: reply is not JSON", method, path);
-			goto cleanup;
-		}
-	}
-	rc = 0;
-cleanup:
-	tsextrahop_response_free(&r);
-	return rc;
+	return tsextrahop_control_at(t->control_url, t->error, sizeof(t->error), method, path, body,
+	    want, out);
 }
 
 int
