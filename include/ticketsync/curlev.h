@@ -1,7 +1,9 @@
 /*
  * curlev: libcurl's multi socket interface driven by a libevent loop (the model is
  * curl's hiperfifo.c, without its exit() calls). One CURLM per instance, so its
- * connection cache gives keep-alive and connection limits across all transfers.
+ * connection cache gives keep-alive and connection limits across all transfers. It
+ * also holds the options every transfer of ours is set up with (curlev_easy_setup), so
+ * the ExtraHop and ticket-system clients share one transport policy.
  *
  * Runs on the loop thread only; nothing here blocks. curl_global_init() is the
  * program's job (call it once in main, before any thread starts).
@@ -58,5 +60,27 @@ void curlev_cancel_all(curlev_t *cev);
 /* Cancels what is still in flight (callbacks run), then frees everything, including
  * the connection cache. NULL-safe. */
 void curlev_destroy(curlev_t *cev);
+
+/* A reply body, NUL-terminated, kept up to max bytes: the rest is read and dropped
+ * (a write callback that refused it would fail the transfer). */
+typedef struct curlev_body {
+	char *data; /* NULL until something arrived */
+	size_t len, max;
+} curlev_body_t;
+/* Free what was kept (max stays). */
+void curlev_body_reset(curlev_body_t *b);
+
+/* What every transfer of ticketsync's shares, ExtraHop's and the ticket systems': http
+ * and https only, redirects not followed (they would carry credentials elsewhere), TLS
+ * peer and host verification on, plain http pinned to HTTP/1.1, the timeouts and the
+ * User-Agent; libcurl's words into errbuf (CURL_ERROR_SIZE, cleared here) and the body
+ * into body, kept up to body_max bytes. */
+typedef struct curlev_transfer_opts {
+	const char *user_agent;
+	const char *ca_file, *ca_path; /* NULL: the system's store */
+	long connect_timeout_ms, request_timeout_ms;
+} curlev_transfer_opts_t;
+void curlev_easy_setup(CURL *easy, const char *url, const curlev_transfer_opts_t *o,
+    char *errbuf, curlev_body_t *body, size_t body_max);
 
 #endif

@@ -9,6 +9,8 @@
 #include <event2/event.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "ticketsync/log.h"
 #include "ticketsync/xalloc.h"
@@ -317,4 +319,63 @@ curlev_destroy(curlev_t *cev)
 	if (cev->timer != NULL)
 		event_free(cev->timer);
 	free(cev);
+}
+
+/* ---- what every transfer shares ---- */
+
+static size_t
+curlev_body_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	curlev_body_t *b = arg;
+	size_t n = size * nmemb, room = b->max > b->len ? b->max - b->len : 0;
+	size_t keep = n < room ? n : room;
+
+	if (keep > 0) {
+		b->data = xreallocarray(b->data, b->len + keep + 1, 1);
+		memcpy(b->data + b->len, ptr, keep);
+		b->len += keep;
+		b->data[b->len] = '\0';
+	}
+	return n; /* the excess is read and dropped, never an error */
+}
+
+void
+curlev_body_reset(curlev_body_t *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+}
+
+void
+curlev_easy_setup(CURL *easy, const char *url, const curlev_transfer_opts_t *o, char *errbuf,
+    curlev_body_t *body, size_t body_max)
+{
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* Plain http never multiplexes here (no h2c); saying so keeps PIPEWAIT, where a
+	 * client asks for it, from queueing every request behind a slow first response. */
+	if (strncasecmp(url, "http://", 7) == 0)
+		curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, o->request_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, o->user_agent);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (o->ca_file != NULL)
+		curl_easy_setopt(easy, CURLOPT_CAINFO, o->ca_file);
+	if (o->ca_path != NULL)
+		curl_easy_setopt(easy, CURLOPT_CAPATH, o->ca_path);
+	errbuf[0] = '\0';
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+	body->max = body_max;
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, curlev_body_cb);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, body);
 }

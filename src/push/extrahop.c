@@ -29,10 +29,6 @@
 
 #define EXTRAHOP_USER_AGENT "ticketsync/" TICKETSYNC_VERSION
 
-typedef struct extrahop_buf {
-	char *data; /* NUL-terminated, at most EXTRAHOP_BODY_MAX bytes kept */
-	size_t len;
-} extrahop_buf_t;
 
 typedef struct extrahop_req extrahop_req_t;
 typedef struct extrahop_list {
@@ -54,7 +50,7 @@ struct extrahop_req {
 	bool resent;        /* the one resend after a 401 is used up */
 	struct curl_slist *headers;
 	char errbuf[CURL_ERROR_SIZE];
-	extrahop_buf_t resp;
+	curlev_body_t resp;       /* at most EXTRAHOP_BODY_MAX bytes kept */
 	pushplan_reply_t res; /* filled when completing */
 };
 
@@ -81,7 +77,7 @@ struct extrahop {
 	bool fetching;
 	int64_t fetch_started_at;
 	char fetch_errbuf[CURL_ERROR_SIZE];
-	extrahop_buf_t fetch_resp;
+	curlev_body_t fetch_resp;
 	struct curl_slist *token_headers;
 
 	extrahop_list_t waiting, sending, deferred;
@@ -141,39 +137,13 @@ extrahop_list_take(extrahop_list_t *dst, extrahop_list_t *src)
 		r->on = dst;
 }
 
-static size_t
-extrahop_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	extrahop_buf_t *b = userdata;
-	size_t n = size * nmemb;
-	size_t room = EXTRAHOP_BODY_MAX - b->len;
-	size_t keep = n < room ? n : room;
-
-	if (keep > 0) {
-		char *p = bson_realloc(b->data, b->len + keep + 1);
-		memcpy(p + b->len, ptr, keep);
-		b->data = p;
-		b->len += keep;
-		b->data[b->len] = '\0';
-	}
-	return n; /* the excess is read and dropped, never an error */
-}
-
-static void
-extrahop_buf_reset(extrahop_buf_t *b)
-{
-	bson_free(b->data);
-	b->data = NULL;
-	b->len = 0;
-}
-
 static void
 extrahop_req_free(extrahop_req_t *r)
 {
 	if (r == NULL)
 		return;
 	curl_slist_free_all(r->headers);
-	extrahop_buf_reset(&r->resp);
+	curlev_body_reset(&r->resp);
 	bson_free(r->url);
 	bson_free(r->body);
 	bson_free(r);
@@ -228,38 +198,22 @@ extrahop_defer_cb(evutil_socket_t fd, short what, void *arg)
 		extrahop_complete(batch.head);
 }
 
-/* Options every request shares: limits, TLS, identity. */
+/* Options every request shares: limits, TLS, identity (curlev's), plus HTTP/2
+ * multiplexing where the server offers it. */
 static void
 extrahop_easy_common(extrahop_t *eh, CURL *easy, const char *url, char *errbuf,
-    extrahop_buf_t *resp)
+    curlev_body_t *resp)
 {
-	curl_easy_setopt(easy, CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	const curlev_transfer_opts_t o = {
+		.user_agent = eh->user_agent,
+		.ca_file = eh->ca_file,
+		.ca_path = eh->ca_path,
+		.connect_timeout_ms = eh->connect_timeout_ms,
+		.request_timeout_ms = eh->request_timeout_ms,
+	};
+
+	curlev_easy_setup(easy, url, &o, errbuf, resp, EXTRAHOP_BODY_MAX);
 	curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
-	/* Plain http never multiplexes here (no h2c); saying so keeps PIPEWAIT from
-	 * queueing every request behind a first response that is slow to come. */
-	if (strncasecmp(url, "http://", 7) == 0)
-		curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, eh->connect_timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, eh->request_timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, eh->user_agent);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (eh->ca_file != NULL)
-		curl_easy_setopt(easy, CURLOPT_CAINFO, eh->ca_file);
-	if (eh->ca_path != NULL)
-		curl_easy_setopt(easy, CURLOPT_CAPATH, eh->ca_path);
-	errbuf[0] = '\0';
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, extrahop_write_cb);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, resp);
 }
 
 /* Transport failure text: curl's detailed buffer, else its generic text. */
@@ -300,7 +254,7 @@ extrahop_send(extrahop_req_t *r)
 	extrahop_list_remove(r);
 	curl_slist_free_all(r->headers);
 	r->headers = NULL;
-	extrahop_buf_reset(&r->resp);
+	curlev_body_reset(&r->resp);
 	easy = curl_easy_init();
 	if (easy == NULL) {
 		extrahop_defer(r, PUSHPLAN_RETRY, CURLE_OUT_OF_MEMORY, "cannot create a transfer");
@@ -453,7 +407,7 @@ extrahop_token_done(CURL *easy, CURLcode rc, void *arg)
 	if (rc == CURLE_ABORTED_BY_CALLBACK) {
 		/* Cancelled: the requests waiting then were cancelled by the canceller; any
 		 * submitted meanwhile still need a token. */
-		extrahop_buf_reset(&eh->fetch_resp);
+		curlev_body_reset(&eh->fetch_resp);
 		if (eh->waiting.n > 0 && !eh->closing)
 			extrahop_token_fetch(eh);
 		return;
@@ -471,7 +425,7 @@ extrahop_token_done(CURL *easy, CURLcode rc, void *arg)
 			eh->token_expires_at = after < 0 ? INT64_MAX
 			                                 : eh->fetch_started_at + tok.expires_in_s * 1000;
 			extrahop_api_token_clear(&tok);
-			extrahop_buf_reset(&eh->fetch_resp);
+			curlev_body_reset(&eh->fetch_resp);
 			log_debug("extrahop: OAuth2 token obtained");
 			extrahop_list_t batch;
 			extrahop_list_take(&batch, &eh->waiting);
@@ -496,7 +450,7 @@ extrahop_token_done(CURL *easy, CURLcode rc, void *arg)
 		if (o == PUSHPLAN_REJECTED)
 			o = PUSHPLAN_AUTH;
 	}
-	extrahop_buf_reset(&eh->fetch_resp);
+	curlev_body_reset(&eh->fetch_resp);
 	log_warnx("extrahop: OAuth2 token fetch failed (%s): %s", pushplan_class_name(o), msg);
 	extrahop_fail_waiting(eh, o, rc == CURLE_OK ? status : 0, rc, backoff_retry_after_ms((int64_t)ra), msg);
 }
@@ -512,7 +466,7 @@ extrahop_token_fetch(extrahop_t *eh)
 
 	eh->fetching = true;
 	eh->fetch_started_at = extrahop_clock(eh);
-	extrahop_buf_reset(&eh->fetch_resp);
+	curlev_body_reset(&eh->fetch_resp);
 	easy = curl_easy_init();
 	if (easy == NULL) {
 		snprintf(msg, sizeof(msg), "token endpoint: cannot create a transfer");
@@ -790,7 +744,7 @@ extrahop_destroy(extrahop_t *eh)
 	curlev_destroy(eh->cev);
 	if (eh->defer_ev != NULL)
 		event_free(eh->defer_ev);
-	extrahop_buf_reset(&eh->fetch_resp);
+	curlev_body_reset(&eh->fetch_resp);
 	curl_slist_free_all(eh->token_headers);
 	extrahop_drop_token(eh);
 	extrahop_wipe(eh->apikey_header);

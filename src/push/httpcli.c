@@ -33,8 +33,7 @@ typedef struct httpcli_req {
 	void *arg;
 	int64_t started_ms;
 	char errbuf[CURL_ERROR_SIZE];
-	char *resp;
-	size_t resp_len;
+	curlev_body_t resp;
 } httpcli_req_t;
 
 struct httpcli {
@@ -50,8 +49,7 @@ struct httpcli {
 	int64_t token_refresh_at, token_expires_at; /* monotonic ms */
 	bool fetching;
 	int64_t fetch_started_at;
-	char *fetch_body;
-	size_t fetch_len;
+	curlev_body_t fetch;
 	char fetch_errbuf[CURL_ERROR_SIZE];
 	httpcli_req_t *waiting, **waiting_tail;
 	httpcli_req_t *kicked, **kick_tail; /* OAuth: submitted, dispatched from the loop */
@@ -185,22 +183,6 @@ httpcli_new(struct event_base *base, const httpcli_opts_t *o, bson_error_t *err)
 	return c;
 }
 
-static size_t
-httpcli_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	httpcli_req_t *r = userdata;
-	size_t n = size * nmemb, room = HTTPCLI_BODY_MAX - r->resp_len;
-	size_t keep = n < room ? n : room;
-
-	if (keep > 0) {
-		r->resp = xreallocarray(r->resp, r->resp_len + keep + 1, 1);
-		memcpy(r->resp + r->resp_len, ptr, keep);
-		r->resp_len += keep;
-		r->resp[r->resp_len] = '\0';
-	}
-	return n; /* the excess is read and dropped */
-}
-
 static int
 httpcli_prereq(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
 {
@@ -225,31 +207,24 @@ httpcli_req_free(httpcli_req_t *r)
 	bson_free(r->url);
 	free(r->method);
 	free(r->body);
-	free(r->resp);
+	curlev_body_reset(&r->resp);
 	free(r);
 }
 
-/* Options every transfer shares: limits, TLS, identity, no redirects. */
+/* Options every transfer shares (curlev's), the body kept into body. */
 static void
-httpcli_easy_common(const httpcli_t *c, CURL *easy, const char *url, char *errbuf)
+httpcli_easy_common(const httpcli_t *c, CURL *easy, const char *url, char *errbuf,
+    curlev_body_t *body)
 {
-	curl_easy_setopt(easy, CURLOPT_URL, url);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (strncasecmp(url, "http://", 7) == 0)
-		curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, c->request_timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, c->user_agent);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (c->ca_file != NULL)
-		curl_easy_setopt(easy, CURLOPT_CAINFO, c->ca_file);
-	if (c->ca_path != NULL)
-		curl_easy_setopt(easy, CURLOPT_CAPATH, c->ca_path);
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+	const curlev_transfer_opts_t o = {
+		.user_agent = c->user_agent,
+		.ca_file = c->ca_file,
+		.ca_path = c->ca_path,
+		.connect_timeout_ms = c->connect_timeout_ms,
+		.request_timeout_ms = c->request_timeout_ms,
+	};
+
+	curlev_easy_setup(easy, url, &o, errbuf, body, HTTPCLI_BODY_MAX);
 }
 
 /* Complete r without a transfer (its token could not be had, or it was cancelled
@@ -307,17 +282,14 @@ httpcli_done(CURL *easy, CURLcode rc, void *arg)
 		r->resent = true;
 		r->left = false;
 		httpcli_drop_token(c);
-		free(r->resp);
-		r->resp = NULL;
-		r->resp_len = 0;
-		r->errbuf[0] = '\0';
+		curlev_body_reset(&r->resp);
 		httpcli_dispatch(r);
 		return;
 	}
 	if (rc != CURLE_OK)
 		reply.status = 0;
-	reply.body = r->resp != NULL ? r->resp : "";
-	reply.body_len = r->resp_len;
+	reply.body = r->resp.data != NULL ? r->resp.data : "";
+	reply.body_len = r->resp.len;
 	reply.elapsed_ms = clock_mono_ms() - r->started_ms;
 	reply.error = rc == CURLE_ABORTED_BY_CALLBACK ? "cancelled"
 	    : r->errbuf[0] != '\0' ? r->errbuf : curl_easy_strerror(rc);
@@ -347,14 +319,12 @@ httpcli_send(httpcli_req_t *r, bson_error_t *err)
 		headers = curl_slist_append(headers, c->auth_header);
 	curl_slist_free_all(r->sent_headers);
 	r->sent_headers = headers;
-	httpcli_easy_common(c, easy, r->url, r->errbuf);
+	httpcli_easy_common(c, easy, r->url, r->errbuf, &r->resp);
 	if (c->auth == HTTPCLI_AUTH_BASIC) {
 		curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(easy, CURLOPT_USERNAME, c->user);
 		curl_easy_setopt(easy, CURLOPT_PASSWORD, c->password);
 	}
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, httpcli_write_cb);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r->method);
 	if (r->body != NULL) {
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r->body);
@@ -378,22 +348,6 @@ httpcli_send(httpcli_req_t *r, bson_error_t *err)
 	return 0;
 }
 
-static size_t
-httpcli_fetch_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	httpcli_t *c = userdata;
-	size_t n = size * nmemb, room = HTTPCLI_BODY_MAX - c->fetch_len;
-	size_t keep = n < room ? n : room;
-
-	if (keep > 0) {
-		c->fetch_body = xreallocarray(c->fetch_body, c->fetch_len + keep + 1, 1);
-		memcpy(c->fetch_body + c->fetch_len, ptr, keep);
-		c->fetch_len += keep;
-		c->fetch_body[c->fetch_len] = '\0';
-	}
-	return n;
-}
-
 /* Every waiting request, failed with the token endpoint's verdict. */
 static void
 httpcli_fail_waiting(httpcli_t *c, int curl_code, long status, int64_t retry_after_ms,
@@ -406,7 +360,7 @@ httpcli_fail_waiting(httpcli_t *c, int curl_code, long status, int64_t retry_aft
 	while (list != NULL) {
 		httpcli_req_t *next = list->next;
 
-		httpcli_fail(list, curl_code, status, c->fetch_body, c->fetch_len, retry_after_ms,
+		httpcli_fail(list, curl_code, status, c->fetch.data, c->fetch.len, retry_after_ms,
 		    error);
 		list = next;
 	}
@@ -436,7 +390,7 @@ httpcli_token_done(CURL *easy, CURLcode rc, void *arg)
 		    c->fetch_errbuf[0] ? c->fetch_errbuf : curl_easy_strerror(rc));
 		httpcli_fail_waiting(c, rc, 0, -1, msg);
 	} else if (status >= 200 && status <= 299 &&
-	           extrahop_api_token_parse(c->fetch_body, c->fetch_len, &tok, &err)) {
+	           extrahop_api_token_parse(c->fetch.data, c->fetch.len, &tok, &err)) {
 		int64_t after = extrahop_api_token_refresh_after_ms(tok.expires_in_s);
 		size_t len = strlen(tok.access_token) + sizeof("Authorization: Bearer ");
 
@@ -469,9 +423,7 @@ httpcli_token_done(CURL *easy, CURLcode rc, void *arg)
 		httpcli_fail_waiting(c, CURLE_OK, refused ? 401 : status >= 200 && status <= 299 ? 502 : status,
 		    ra > 0 ? backoff_retry_after_ms((int64_t)ra) : -1, msg);
 	}
-	free(c->fetch_body);
-	c->fetch_body = NULL;
-	c->fetch_len = 0;
+	curlev_body_reset(&c->fetch);
 }
 
 static void
@@ -504,10 +456,7 @@ httpcli_token_fetch(httpcli_t *c)
 		h = curl_slist_append(h, form_hdr[i]);
 	c->fetching = true;
 	c->fetch_started_at = clock_mono_ms();
-	c->fetch_errbuf[0] = '\0';
-	httpcli_easy_common(c, easy, c->token_url, c->fetch_errbuf);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, httpcli_fetch_cb);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, c);
+	httpcli_easy_common(c, easy, c->token_url, c->fetch_errbuf, &c->fetch);
 	curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, form);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, h);
 	explicit_bzero(form, strlen(form));
@@ -655,7 +604,7 @@ httpcli_destroy(httpcli_t *c)
 	if (c->kick != NULL)
 		event_free(c->kick);
 	curl_slist_free_all(c->token_headers);
-	free(c->fetch_body);
+	curlev_body_reset(&c->fetch);
 	free(c->token_url);
 	free(c->client_id);
 	httpcli_wipe(c->client_secret);
