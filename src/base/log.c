@@ -1,27 +1,62 @@
-/* log: logfmt lines on stderr; one fprintf per line so threads never interleave. */
+/* log: logfmt lines on stderr; one write per line so threads never interleave. */
 #include "ticketsync/log.h"
 
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mongoc/mongoc.h>
 
 #include "ticketsync/clock.h"
 #include "ticketsync/text.h"
 
+#define LOG_LINE_MAX 4096
+/* what a long msg leaves for the fields after it */
+#define LOG_FIELDS_ROOM 600
+
 static const char *log_progname = "ticketsync";
 static atomic_int log_threshold = LOG_LEVEL_INFO;
+static atomic_bool log_journald;
 
 static const char *const log_names[] = { "debug", "info", "warn", "error" };
+/* syslog(3) priorities: LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR */
+static const int log_priorities[] = { 7, 6, 4, 3 };
+
+bool
+log_journal_stream_matches(const char *value, uint64_t dev, uint64_t ino)
+{
+	unsigned long long d, i;
+	char *end;
+
+	if (value == NULL || *value < '0' || *value > '9')
+		return false;
+	d = strtoull(value, &end, 10);
+	if (*end != ':' || end[1] < '0' || end[1] > '9')
+		return false;
+	i = strtoull(end + 1, &end, 10);
+	return *end == '\0' && d == dev && i == ino;
+}
 
 void
 log_init(const char *progname, enum log_level level)
 {
+	struct stat st;
+	bool journald = false;
+
 	if (progname != NULL)
 		log_progname = progname;
 	atomic_store(&log_threshold, (int)level);
+	/* Our stderr may have been redirected since systemd set it (sd-daemon(3)). */
+	if (fstat(STDERR_FILENO, &st) == 0)
+		journald = log_journal_stream_matches(getenv("JOURNAL_STREAM"),
+		    (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+	atomic_store(&log_journald, journald);
 }
 
 void
@@ -48,26 +83,134 @@ log_level_parse(const char *name, enum log_level *out)
 	return -1;
 }
 
-void
-log_vlog(enum log_level level, const char *fmt, va_list ap)
+/* A bounded appender: what does not fit is dropped, never half a character. */
+typedef struct log_buf {
+	char *p;
+	size_t size, len; /* len < size always */
+} log_buf_t;
+
+static void
+lb_puts(log_buf_t *b, const char *s)
 {
-	char raw[2048], msg[2048];
-	char ts[40];
-	int64_t now_ms;
+	size_t n = strlen(s);
+
+	if (n > b->size - 1 - b->len)
+		n = b->size - 1 - b->len;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* logfmt value: bare when it has no space, quote, '=' or backslash; else quoted. */
+static void
+lb_value(log_buf_t *b, const char *clean, bool always_quote, size_t reserve)
+{
+	bool quote = always_quote || *clean == '\0' || strpbrk(clean, " \"=\\") != NULL;
+	char esc[3] = { '\\', 0, 0 };
+
+	if (quote)
+		lb_puts(b, "\"");
+	for (const char *s = clean; *s != '\0'; s++) {
+		/* room for this byte escaped, a "..." and the closing quote */
+		if (b->len + 2 + 3 + (quote ? 1 : 0) + reserve >= b->size) {
+			lb_puts(b, "...");
+			break;
+		}
+		if (*s == '"' || *s == '\\') {
+			esc[1] = *s;
+			lb_puts(b, esc);
+		} else {
+			b->p[b->len++] = *s;
+			b->p[b->len] = '\0';
+		}
+	}
+	if (quote)
+		lb_puts(b, "\"");
+}
+
+static void
+lb_field(log_buf_t *b, const char *key, const char *raw)
+{
+	char clean[512];
+
+	text_sanitize(clean, sizeof(clean), raw, TEXT_STRLEN, 0,
+	    TEXT_CONTROLS_TO_SPACE | TEXT_ELLIPSIS);
+	lb_puts(b, " ");
+	lb_puts(b, key);
+	lb_puts(b, "=");
+	lb_value(b, clean, false, 0);
+}
+
+size_t
+log_format(char *buf, size_t size, const log_line_t *line)
+{
+	log_buf_t b = { buf, size - 1, 0 }; /* the last byte is the '\n' */
+	const log_fields_t *f = line->fields;
+	char head[96], ts[40], num[32];
+	char msg[LOG_LINE_MAX];
+	size_t room, cap;
 	time_t now_s;
 	struct tm tm;
+	enum log_level lv = line->level > LOG_LEVEL_ERROR ? LOG_LEVEL_ERROR : line->level;
+
+	if (size < 2) {
+		if (size == 1)
+			buf[0] = '\0';
+		return 0;
+	}
+	buf[0] = '\0';
+	if (line->journald) {
+		snprintf(head, sizeof(head), "<%d>", log_priorities[lv]);
+	} else {
+		now_s = (time_t)(line->now_ms / 1000);
+		gmtime_r(&now_s, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(head, sizeof(head), "ts=%s.%03dZ ", ts, (int)(line->now_ms % 1000));
+	}
+	lb_puts(&b, head);
+	lb_puts(&b, "level=");
+	lb_puts(&b, log_names[lv]);
+	lb_puts(&b, " prog=");
+	lb_puts(&b, line->prog != NULL ? line->prog : "ticketsync");
+	lb_puts(&b, " msg=");
+	/* One event on one line, in valid UTF-8, whatever a message quotes; the fields
+	 * keep their room (LOG_FIELDS_ROOM), a long message is cut with "..." instead. */
+	room = b.size > 4 * LOG_FIELDS_ROOM ? LOG_FIELDS_ROOM : b.size / 4;
+	cap = b.size - b.len > room + 4 ? b.size - b.len - room : 4;
+	text_sanitize(msg, cap < sizeof(msg) ? cap : sizeof(msg), line->msg,
+	    TEXT_STRLEN, 0, TEXT_CONTROLS_TO_SPACE | TEXT_ELLIPSIS);
+	lb_value(&b, msg, true, room);
+	if (f != NULL) {
+		if (f->detection != 0) {
+			snprintf(num, sizeof(num), "%" PRId64, f->detection);
+			lb_field(&b, "detection", num);
+		}
+		if (f->ticket != NULL && *f->ticket != '\0')
+			lb_field(&b, "ticket", f->ticket);
+		if (f->http_status != 0) {
+			snprintf(num, sizeof(num), "%ld", f->http_status);
+			lb_field(&b, "http_status", num);
+		}
+	}
+	buf[b.len++] = '\n';
+	buf[b.len] = '\0';
+	return b.len;
+}
+
+void
+log_vlog(enum log_level level, const log_fields_t *f, const char *fmt, va_list ap)
+{
+	char raw[LOG_LINE_MAX], line[LOG_LINE_MAX];
+	log_line_t l;
+	size_t n;
 
 	if ((int)level < atomic_load(&log_threshold))
 		return;
 	vsnprintf(raw, sizeof(raw), fmt, ap);
-	/* One event on one line, in valid UTF-8, whatever a message quotes. */
-	text_sanitize(msg, sizeof(msg), raw, TEXT_STRLEN, 0, TEXT_CONTROLS_TO_SPACE);
-	now_ms = clock_wall_ms();
-	now_s = (time_t)(now_ms / 1000);
-	gmtime_r(&now_s, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "ts=%s.%03dZ level=%s prog=%s %s\n", ts,
-	    (int)(now_ms % 1000), log_names[level], log_progname, msg);
+	l = (log_line_t){ .journald = atomic_load(&log_journald), .now_ms = clock_wall_ms(),
+		.level = level, .prog = log_progname, .msg = raw, .fields = f };
+	n = log_format(line, sizeof(line), &l);
+	fwrite(line, 1, n, stderr);
 }
 
 #define LOG_DEFINE(name, level)                                 \
@@ -75,7 +218,7 @@ log_vlog(enum log_level level, const char *fmt, va_list ap)
 	{                                                       \
 		va_list ap;                                     \
 		va_start(ap, fmt);                              \
-		log_vlog(level, fmt, ap);                       \
+		log_vlog(level, NULL, fmt, ap);                 \
 		va_end(ap);                                     \
 	}
 
@@ -83,6 +226,16 @@ LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG)
 LOG_DEFINE(log_info, LOG_LEVEL_INFO)
 LOG_DEFINE(log_warnx, LOG_LEVEL_WARN)
 LOG_DEFINE(log_errorx, LOG_LEVEL_ERROR)
+
+void
+log_event(enum log_level level, const log_fields_t *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vlog(level, f, fmt, ap);
+	va_end(ap);
+}
 
 static void
 log_mongoc(mongoc_log_level_t level, const char *domain, const char *message, void *arg)
