@@ -131,6 +131,11 @@ daemon_ready(void *arg, char *reason, size_t len)
 		snprintf(reason, len, "pushes stopped: %s", ps.blocked_reason);
 		return false;
 	}
+	if (ps.unreachable_ms > 0) {
+		snprintf(reason, len, "ExtraHop unreachable for %lld s: %s",
+		    (long long)(ps.unreachable_ms / 1000), ps.unreachable_reason);
+		return false;
+	}
 	if (d->creator != NULL && !creator_ready(d->creator, reason, len))
 		return false;
 	snprintf(reason, len, "ready: active, streaming, pushing as %s (lease fencing token %lld)",

@@ -74,6 +74,7 @@ typedef struct config {
 		int64_t claim_timeout_ms;
 		int64_t recheck_ms; /* after an ambiguous attempt, re-send the whole value this
 		                     * long later (0 = never) */
+		int64_t unreachable_warn_ms; /* no HTTP reply this long: warn, not ready */
 	} push;
 	struct {
 		int64_t max_await_ms;

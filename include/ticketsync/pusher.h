@@ -37,6 +37,8 @@ typedef struct pusher_report {
 	enum metrics_counter queued; /* what producers in this process count as queued */
 	enum metrics_counter ok, retried, parked_total, auth_total;
 	enum metrics_gauge in_flight, blocked;
+	enum metrics_gauge pending;  /* read for the unreachable warning */
+	enum metrics_gauge up, last_success;
 	bool latency;                /* observe the push latency histogram */
 } pusher_report_t;
 
@@ -63,6 +65,8 @@ typedef struct pusher_opts {
 	int64_t retry_max_ms;
 	int64_t auth_probe_ms;    /* while blocked by 401/403: one probe this often */
 	int64_t recheck_ms;       /* after an ambiguous attempt: full re-push this much later */
+	int64_t unreachable_warn_ms; /* no HTTP reply for this long: warn (again each period),
+	                              * and /readyz says so */
 	bool settle_on_ack;       /* pushplan_policy_t.settle_on_ack */
 	const pusher_report_t *report;  /* NULL: pusher_report_extrahop */
 	pusher_before_complete_fn before_complete; /* NULL: none */
@@ -75,6 +79,9 @@ typedef struct pusher_stats {
 	size_t in_flight;
 	size_t queued;            /* claimed, not yet sent */
 	int64_t last_push_ms;     /* wall clock of the last acknowledged request; 0 = never */
+	int64_t unreachable_ms;   /* no HTTP reply for at least unreachable_warn_ms: for how
+	                           * long; else 0 */
+	char unreachable_reason[256]; /* the last request's error then */
 	uint64_t pushed, retried, parked, released;
 } pusher_stats_t;
 

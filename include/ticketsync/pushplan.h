@@ -3,7 +3,7 @@
  * values in, plain values out, no I/O and no clock (times are passed in), so every
  * rule below is unit-tested as a table (tests/unit/test_pushplan.c).
  *
- * Three decisions:
+ * Four decisions:
  *   1. record: a new desired value arrives for an item (a detection); given what the
  *      item's state document holds, write nothing, insert it, or update it and to
  *      which state (pending / in_flight / synced), and what the change was.
@@ -199,5 +199,26 @@ typedef struct pushplan_verdict {
 
 void pushplan_outcome(const pushplan_policy_t *policy, const pushplan_reply_t *reply,
     const pushplan_attempt_t *attempt, pushplan_verdict_t *out);
+
+/* ---- 4. is the destination reachable at all? ---- */
+
+/* Any HTTP reply (even a 5xx: something answered) proves the destination reachable;
+ * only requests that got none (not sent, lost) count against it. Cancelled requests
+ * prove nothing and are not noted. Times are monotonic ms. */
+typedef struct pushplan_reach {
+	int64_t down_since_ms; /* first unanswered request since the last reply; 0: up */
+	int64_t warned_at_ms;  /* the last warning of this outage; 0: none yet */
+} pushplan_reach_t;
+
+enum pushplan_reach_event {
+	PUSHPLAN_REACH_QUIET = 0,
+	PUSHPLAN_REACH_WARN,      /* unreachable for warn_after_ms (again, once per period) */
+	PUSHPLAN_REACH_RECOVERED, /* a reply after an outage that was warned about */
+};
+
+enum pushplan_reach_event pushplan_reach_note(pushplan_reach_t *r, bool replied, int64_t now_ms,
+    int64_t warn_after_ms);
+/* Down for at least after_ms by now. */
+bool pushplan_reach_down_for(const pushplan_reach_t *r, int64_t now_ms, int64_t after_ms);
 
 #endif

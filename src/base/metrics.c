@@ -50,6 +50,14 @@ static const struct {
 	    "1 while ticket creation is stopped by an auth error" },
 	[METRICS_CREATE_READY] = { "ticketsync_create_ready",
 	    "1 once the ticket system accepted our credentials" },
+	[METRICS_EXTRAHOP_UP] = { "ticketsync_extrahop_up",
+	    "0 while ExtraHop's API gives no HTTP reply at all (refused, timeout), else 1" },
+	[METRICS_EXTRAHOP_LAST_SUCCESS] = { "ticketsync_extrahop_last_success_timestamp_seconds",
+	    "When ExtraHop last acknowledged a PATCH (Unix time; 0: not since start)" },
+	[METRICS_TICKETS_UP] = { "ticketsync_ticket_system_up",
+	    "0 while the ticket system gives no HTTP reply at all (refused, timeout), else 1" },
+	[METRICS_TICKETS_LAST_SUCCESS] = { "ticketsync_ticket_system_last_success_timestamp_seconds",
+	    "When the ticket system last acknowledged a creation (Unix time; 0: not since start)" },
 };
 
 /* Upper bounds in ms of the push latency histogram buckets. */

@@ -63,6 +63,8 @@ static const config_key_t config_keys[] = {
 	    CONFIG_OFF(push.claim_timeout_ms) },
 	{ "push", "recheck_ms", CONFIG_KIND_INT, "60000", 0, 86400000,
 	    CONFIG_OFF(push.recheck_ms) },
+	{ "push", "unreachable_warn_ms", CONFIG_KIND_INT, "30000", 100, 86400000,
+	    CONFIG_OFF(push.unreachable_warn_ms) },
 	{ "watch", "max_await_ms", CONFIG_KIND_INT, "1000", 1, 60000, CONFIG_OFF(watch.max_await_ms) },
 	{ "watch", "retry_base_ms", CONFIG_KIND_INT, "500", 1, 3600000, CONFIG_OFF(watch.retry_base_ms) },
 	{ "watch", "retry_max_ms", CONFIG_KIND_INT, "30000", 1, 86400000, CONFIG_OFF(watch.retry_max_ms) },

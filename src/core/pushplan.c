@@ -214,3 +214,28 @@ pushplan_outcome(const pushplan_policy_t *policy, const pushplan_reply_t *reply,
 	    backoff_delay_ms(&backoff, (uint32_t)attempt->attempts + 1, reply->retry_after_ms,
 	        attempt->rnd);
 }
+
+enum pushplan_reach_event
+pushplan_reach_note(pushplan_reach_t *r, bool replied, int64_t now_ms, int64_t warn_after_ms)
+{
+	bool warned = r->warned_at_ms != 0;
+
+	if (replied) {
+		*r = (pushplan_reach_t){ 0 };
+		return warned ? PUSHPLAN_REACH_RECOVERED : PUSHPLAN_REACH_QUIET;
+	}
+	if (r->down_since_ms == 0)
+		r->down_since_ms = now_ms > 0 ? now_ms : 1;
+	if (now_ms - r->down_since_ms < warn_after_ms)
+		return PUSHPLAN_REACH_QUIET;
+	if (warned && now_ms - r->warned_at_ms < warn_after_ms)
+		return PUSHPLAN_REACH_QUIET;
+	r->warned_at_ms = now_ms > 0 ? now_ms : 1;
+	return PUSHPLAN_REACH_WARN;
+}
+
+bool
+pushplan_reach_down_for(const pushplan_reach_t *r, int64_t now_ms, int64_t after_ms)
+{
+	return r->down_since_ms != 0 && now_ms - r->down_since_ms >= after_ms;
+}

@@ -39,6 +39,9 @@ static const pusher_report_t creator_report = {
 	.auth_total = METRICS_CREATE_AUTH_ERROR,
 	.in_flight = METRICS_CREATE_IN_FLIGHT,
 	.blocked = METRICS_CREATE_BLOCKED,
+	.pending = METRICS_CREATE_PENDING,
+	.up = METRICS_TICKETS_UP,
+	.last_success = METRICS_TICKETS_LAST_SUCCESS,
 	.latency = false,
 };
 
@@ -59,6 +62,7 @@ creator_pusher_opts(const config_t *cfg, const char *owner, pusher_opts_t *out)
 		.auth_probe_ms = 30000,
 		/* After an ambiguous create, look the ticket up no earlier than this. */
 		.recheck_ms = cfg->create.lookup_delay_ms > 0 ? cfg->create.lookup_delay_ms : 1,
+		.unreachable_warn_ms = cfg->push.unreachable_warn_ms,
 		.settle_on_ack = true,
 		.report = &creator_report,
 		.before_complete = createq_record,
@@ -225,6 +229,11 @@ creator_ready(const creator_t *c, char *why, size_t len)
 	pusher_get_stats(c->pusher, &ps);
 	if (ps.blocked) {
 		snprintf(why, len, "ticket creation stopped: %s", ps.blocked_reason);
+		return false;
+	}
+	if (ps.unreachable_ms > 0) {
+		snprintf(why, len, "ticket system unreachable for %lld s: %s",
+		    (long long)(ps.unreachable_ms / 1000), ps.unreachable_reason);
 		return false;
 	}
 	snprintf(why, len, "ticket creation ready");

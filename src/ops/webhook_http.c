@@ -422,19 +422,22 @@ webhook_http_log_job(const webhook_http_job_t *job)
 	const char *name = webhook_source_name(job->src);
 
 	if (!job->ok) {
-		log_warnx("webhooks: %s ticket %s not stored (asked to redeliver): %s", name,
+		log_event(LOG_LEVEL_WARN, &(log_fields_t){ .ticket = job->ticket.id, .http_status = 503 },
+		    "webhooks: %s ticket %s not stored (asked to redeliver): %s", name,
 		    job->ticket.id, job->err.message);
 		return;
 	}
 	switch (job->res.outcome) {
 	case INTAKE_INSERTED:
 	case INTAKE_UPDATED:
-		log_info("webhooks: %s ticket %s %s (%zu detection ids%s)", name, job->ticket.id,
+		log_event(LOG_LEVEL_INFO, &(log_fields_t){ .ticket = job->ticket.id },
+		    "webhooks: %s ticket %s %s (%zu detection ids%s)", name, job->ticket.id,
 		    intake_outcome_name(job->res.outcome), job->ticket.n_detection_ids,
 		    job->res.ids_kept ? ", stored ones kept" : "");
 		break;
 	case INTAKE_REFUSED:
-		log_warnx("webhooks: %s ticket %s refused (422): %s", name, job->ticket.id, job->message);
+		log_event(LOG_LEVEL_WARN, &(log_fields_t){ .ticket = job->ticket.id, .http_status = 422 },
+		    "webhooks: %s ticket %s refused (422): %s", name, job->ticket.id, job->message);
 		break;
 	default:
 		log_debug("webhooks: %s ticket %s: %s", name, job->ticket.id, job->message);
@@ -546,7 +549,8 @@ webhook_http_on_request(struct evhttp_request *req, void *arg)
 
 		webhook_http_peer(req, peer, sizeof(peer));
 		if (w->deny_logged_ms == 0 || now - w->deny_logged_ms >= WEBHOOK_HTTP_DENY_LOG_MS) {
-			log_warnx("webhooks: %s delivery from %s refused (401): %s%s", name, peer, why,
+			log_event(LOG_LEVEL_WARN, &(log_fields_t){ .http_status = 401 },
+			    "webhooks: %s delivery from %s refused (401): %s%s", name, peer, why,
 			    w->deny_suppressed ? " (and earlier refusals not logged)" : "");
 			w->deny_logged_ms = now;
 			w->deny_suppressed = 0;
@@ -564,7 +568,8 @@ webhook_http_on_request(struct evhttp_request *req, void *arg)
 		int code = pr == WEBHOOK_MALFORMED ? 400 : 422;
 
 		webhook_http_peer(req, peer, sizeof(peer));
-		log_warnx("webhooks: %s delivery from %s refused (%d): %s", name, peer, code, why);
+		log_event(LOG_LEVEL_WARN, &(log_fields_t){ .http_status = code },
+		    "webhooks: %s delivery from %s refused (%d): %s", name, peer, code, why);
 		webhook_http_send_error(req, code, why);
 		webhook_http_count(r->src, METRICS_WEBHOOK_REJECTED);
 		webhook_http_audit_later(w, r->src, AUDIT_WEBHOOK_REJECTED, code, why, NULL);

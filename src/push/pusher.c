@@ -73,6 +73,8 @@ struct pusher {
 	void (*drained_cb)(void *);
 	void *drained_arg;
 	pusher_stats_t stats;
+	pushplan_reach_t reach;         /* is the destination answering at all? */
+	char reach_error[256];          /* the last unanswered request's error */
 };
 
 typedef struct pusher_claim_job {
@@ -108,6 +110,9 @@ const pusher_report_t pusher_report_extrahop = {
 	.auth_total = METRICS_PUSH_AUTH_ERROR,
 	.in_flight = METRICS_IN_FLIGHT,
 	.blocked = METRICS_PUSH_BLOCKED,
+	.pending = METRICS_PENDING,
+	.up = METRICS_EXTRAHOP_UP,
+	.last_success = METRICS_EXTRAHOP_LAST_SUCCESS,
 	.latency = true,
 };
 
@@ -328,6 +333,33 @@ pusher_release_queued(pusher_t *p, const char *why)
 
 /* ---- sending (loop) ---- */
 
+/* Log an outage once it lasts, and its end; keep the up gauge and the last error. */
+static void
+pusher_note_reach(pusher_t *p, const pushplan_reply_t *res)
+{
+	const char *dest = p->dest.ops->display_name;
+	int64_t now = clock_mono_ms(), since = p->reach.down_since_ms;
+	bool replied = res->http_status > 0;
+
+	if (!replied)
+		snprintf(p->reach_error, sizeof(p->reach_error), "%s",
+		    res->message[0] ? res->message : "no reply");
+	metrics_set(p->opts.report->up, replied ? 1 : 0);
+	switch (pushplan_reach_note(&p->reach, replied, now, p->opts.unreachable_warn_ms)) {
+	case PUSHPLAN_REACH_WARN:
+		log_warnx("pusher: %s unreachable for %lld s (%s); %lld change(s) pending, "
+		    "nothing is lost: they go out once it answers", dest,
+		    (long long)((now - p->reach.down_since_ms) / 1000), p->reach_error,
+		    (long long)metrics_gauge(p->opts.report->pending));
+		break;
+	case PUSHPLAN_REACH_RECOVERED:
+		log_info("pusher: %s answers again after %lld s unreachable", dest,
+		    (long long)((now - since) / 1000));
+		break;
+	case PUSHPLAN_REACH_QUIET: break;
+	}
+}
+
 static void
 pusher_on_reply(const pushplan_reply_t *res, void *arg)
 {
@@ -353,6 +385,8 @@ pusher_on_reply(const pushplan_reply_t *res, void *arg)
 	if (res->http_status > 0 && p->opts.report->latency)
 		metrics_observe_push_ms((double)res->elapsed_ms);
 	pushplan_outcome(&p->policy, res, &attempt, &v);
+	if (!v.cancelled)
+		pusher_note_reach(p, res);
 	r->outcome = v.outcome;
 	r->next_attempt_ms = v.next_attempt_ms;
 	r->recheck_at_ms = v.recheck_at_ms;
@@ -381,6 +415,7 @@ pusher_on_reply(const pushplan_reply_t *res, void *arg)
 		switch (v.outcome) {
 		case PUSHPLAN_PUSHED:
 			p->stats.last_push_ms = attempt.now_ms;
+			metrics_set(p->opts.report->last_success, attempt.now_ms / 1000);
 			metrics_inc(p->opts.report->ok, 1);
 			if (p->blocked) {
 				log_info("pusher: %s accepts our credentials again; pushing resumes", dest);
@@ -401,8 +436,10 @@ pusher_on_reply(const pushplan_reply_t *res, void *arg)
 			if (r->message[0] == '\0')
 				snprintf(r->message, sizeof(r->message), "HTTP %ld", res->http_status);
 			metrics_inc(p->opts.report->parked_total, 1);
-			log_warnx("pusher: detection %lld parked: HTTP %ld %s", (long long)r->item.id,
-			    res->http_status, r->message);
+			log_event(LOG_LEVEL_WARN,
+			    &(log_fields_t){ .detection = r->item.id, .http_status = res->http_status },
+			    "pusher: detection %lld parked by %s: HTTP %ld %s", (long long)r->item.id,
+			    dest, res->http_status, r->message);
 			break;
 		case PUSHPLAN_RELEASED:
 			break;
@@ -422,8 +459,8 @@ pusher_send(pusher_t *p, pusher_req_t *r)
 	metrics_set(p->opts.report->in_flight, (int64_t)p->in_flight);
 	if (p->dest.ops->send(p->dest.impl, &r->item, pusher_on_reply, r, &err) != 0) {
 		p->in_flight--;
-		log_warnx("pusher: cannot send detection %lld: %s", (long long)r->item.id,
-		    err.message);
+		log_event(LOG_LEVEL_WARN, &(log_fields_t){ .detection = r->item.id },
+		    "pusher: cannot send detection %lld: %s", (long long)r->item.id, err.message);
 		pusher_release(p, r, "request refused by the HTTP client");
 	}
 }
@@ -476,7 +513,8 @@ pusher_claim_done(dbjob_t *base)
 			if (!p->dest.ops->describe(&r->item, &r->sent, &err)) {
 				/* Its value cannot be sent, now or later: park it with the reason, for
 				 * an operator (a new value unparks it). */
-				log_warnx("pusher: detection %lld parked: %s", (long long)r->item.id,
+				log_event(LOG_LEVEL_WARN, &(log_fields_t){ .detection = r->item.id },
+				    "pusher: detection %lld parked: %s", (long long)r->item.id,
 				    err.message);
 				r->outcome = PUSHPLAN_PARKED;
 				/* Cut anywhere: the outbox sanitizes what it stores. */
@@ -630,6 +668,10 @@ pusher_new(struct event_base *base, struct dbworker *db, struct dbworker *record
 	p->opts.owner = p->owner;
 	if (p->opts.report == NULL)
 		p->opts.report = &pusher_report_extrahop;
+	if (p->opts.unreachable_warn_ms <= 0)
+		p->opts.unreachable_warn_ms = 30000;
+	/* Up until a request proves otherwise. */
+	metrics_set(p->opts.report->up, 1);
 	if (p->opts.batch_size == 0 || p->opts.batch_size > OUTBOX_CLAIM_MAX)
 		p->opts.batch_size = p->opts.batch_size ? OUTBOX_CLAIM_MAX : 200;
 	if (p->opts.concurrency == 0)
@@ -765,6 +807,11 @@ pusher_get_stats(const pusher_t *p, pusher_stats_t *out)
 {
 	*out = p->stats;
 	out->blocked = p->blocked;
+	if (pushplan_reach_down_for(&p->reach, clock_mono_ms(), p->opts.unreachable_warn_ms)) {
+		out->unreachable_ms = clock_mono_ms() - p->reach.down_since_ms;
+		snprintf(out->unreachable_reason, sizeof(out->unreachable_reason), "%s",
+		    p->reach_error);
+	}
 	out->in_flight = p->in_flight;
 	out->queued = p->queued;
 }

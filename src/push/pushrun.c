@@ -77,6 +77,7 @@ pushrun_pusher_opts(const config_t *cfg, const char *owner, pusher_opts_t *out)
 		.retry_max_ms = cfg->push.retry_max_ms,
 		.auth_probe_ms = cfg->push.retry_max_ms < 30000 ? cfg->push.retry_max_ms : 30000,
 		.recheck_ms = cfg->push.recheck_ms,
+		.unreachable_warn_ms = cfg->push.unreachable_warn_ms,
 	};
 }
 

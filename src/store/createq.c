@@ -121,7 +121,8 @@ createq_offer(mongoc_client_t *client, const char *db, const ticketspec_t *spec,
 		}
 		if (!ticketspec_render(spec, cands[i].doc, &cands[i].det, &doc, &rerr)) {
 			stats->failed++;
-			log_warnx("createq: detection %lld: %s", (long long)cands[i].det.id, rerr.message);
+			log_event(LOG_LEVEL_WARN, &(log_fields_t){ .detection = cands[i].det.id },
+			    "createq: detection %lld: %s", (long long)cands[i].det.id, rerr.message);
 			bson_destroy(&doc);
 			continue;
 		}

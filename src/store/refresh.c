@@ -320,7 +320,8 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 		    res.raw_status ? res.raw_status : "null",
 		    res.raw_resolution ? " with resolution \"" : "",
 		    res.raw_resolution ? res.raw_resolution : "", res.raw_resolution ? "\"" : "");
-		log_warnx("refresh: detection %lld: %s", (long long)d->id, msg);
+		log_event(LOG_LEVEL_WARN, &(log_fields_t){ .detection = d->id, .ticket = res.winner->id },
+		    "refresh: detection %lld: %s", (long long)d->id, msg);
 		refresh_audit(c, ctx, AUDIT_UNMAPPED_STATUS, true, d->id, res.winner->id, msg);
 		return;
 	case RECONCILE_IN_SYNC:

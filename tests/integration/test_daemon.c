@@ -17,6 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
+#include "tslogfmt.h"
 #include "tsscene.h"
 
 #define API_KEY TSSCENE_API_KEY
@@ -79,6 +82,53 @@ assert_body(fixture_t *f, int64_t id, const char *expected_json)
 
 	if (!tsscene_last_body_is(f, id, expected_json, why, sizeof(why)))
 		fail_msg("%s", why);
+}
+
+/* Every line the daemon logged reads as logfmt, with level, prog and msg; under
+ * journald each has its priority and no ts=. Returns the line holding needle (static
+ * storage; NULL if none) so a caller can check its fields. */
+static const tslogfmt_t *
+assert_log_is_logfmt(fixture_t *f, bool journald, const char *needle)
+{
+	static const int prio[] = { 7, 6, 4, 3 };
+	static const char *const levels[] = { "debug", "info", "warn", "error" };
+	static tslogfmt_t l, found;
+	bool have = false;
+	char line[8192], why[512];
+	int n = 0;
+	FILE *fp = fopen(f->d.stderr_path, "r");
+
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		const char *lv, *msg;
+		int want = -1;
+
+		/* the fake servers, the MongoDB test server and sanitizers share no file with it */
+		if (tslogfmt_parse(line, &l, why, sizeof(why)) != 0)
+			fail_msg("not logfmt: %s", why);
+		lv = tslogfmt_get(&l, "level");
+		msg = tslogfmt_get(&l, "msg");
+		if (lv == NULL || msg == NULL || tslogfmt_get(&l, "prog") == NULL)
+			fail_msg("no level/prog/msg: %s", line);
+		for (int i = 0; i < 4; i++)
+			if (strcmp(lv, levels[i]) == 0)
+				want = prio[i];
+		assert_int_not_equal(want, -1);
+		if (journald) {
+			if (l.priority != want || tslogfmt_get(&l, "ts") != NULL)
+				fail_msg("journald line without its priority <%d> or with ts=: %s", want, line);
+		} else if (l.priority != -1 || tslogfmt_get(&l, "ts") == NULL) {
+			fail_msg("plain line with a priority or without ts=: %s", line);
+		}
+		if (needle != NULL && !have && strstr(msg, needle) != NULL) {
+			found = l;
+			have = true;
+		}
+		n++;
+	}
+	fclose(fp);
+	assert_true(n > 0);
+	return have ? &found : NULL;
 }
 
 static void
@@ -284,6 +334,72 @@ test_404_parked_then_unparked(void **state)
 	assert_true(wait_count(f, "ticketsync_state", "{'_id': 99, 'state': 'synced'}", 1, 10000));
 	assert_int_equal(patches(f, 99, NULL, NULL), 2);
 	fixture_free(f);
+	/* The parked warning carries its fields for a log query. */
+	const tslogfmt_t *l = assert_log_is_logfmt(f, false, "detection 99 parked");
+	assert_non_null(l);
+	assert_string_equal(tslogfmt_get(l, "level"), "warn");
+	assert_string_equal(tslogfmt_get(l, "detection"), "99");
+	assert_string_equal(tslogfmt_get(l, "http_status"), "404");
+}
+
+/*
+ * ExtraHop gives no reply at all (every PATCH's connection closed): a warning once the
+ * outage lasts [push] unreachable_warn_ms, /readyz 503 naming it, the up gauge 0; and
+ * when it answers again: the change goes out, one "answers again" line, up 1, a last
+ * success time. Run as under systemd (JOURNAL_STREAM naming the daemon's stderr):
+ * every line has its syslog priority.
+ */
+static void
+test_extrahop_unreachable_signals(void **state)
+{
+	fixture_t *f = *state;
+	char value[64], *body = NULL;
+	struct stat st;
+	FILE *fp;
+
+	fixture_begin(f, NULL, API_KEY);
+	tsdaemon_setenv(&f->d, "TICKETSYNC_PUSH_UNREACHABLE_WARN_MS", "1000");
+	tsdaemon_setenv(&f->d, "TICKETSYNC_PUSH_RETRY_BASE_MS", "100");
+	tsdaemon_setenv(&f->d, "TICKETSYNC_PUSH_RETRY_MAX_MS", "300");
+	tsdaemon_setenv(&f->d, "TICKETSYNC_PUSH_RECHECK_MS", "0");
+	fp = fopen(f->d.stderr_path, "a");
+	assert_non_null(fp);
+	assert_int_equal(fstat(fileno(fp), &st), 0);
+	fclose(fp);
+	snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino);
+	tsdaemon_setenv(&f->d, "JOURNAL_STREAM", value);
+	assert_true(tsextrahop_set_fault(&f->fx, "{\"kind\": \"close\", \"method\": \"PATCH\"}") >= 0);
+	fixture_start_daemon(f);
+	assert_int_equal(tsdaemon_metric(&f->d, "ticketsync_extrahop_up"), 1);
+	put(f, "detections", "{'_id': 1, 'title': 'x'}");
+	put(f, "tickets", "{'_id': 'TK-1', 'detection_ids': [1], 'status': 'new', 'assignee': 'a', 'updated_at': {'$date': '2026-11-01T00:00:00Z'}}");
+	for (int i = 0; i < 100 && !tsdaemon_log_contains(&f->d, "ExtraHop unreachable for"); i++)
+		sleep_ms(100);
+	assert_true(tsdaemon_log_contains(&f->d, "ExtraHop unreachable for"));
+	assert_true(tsdaemon_log_contains(&f->d, "change(s) pending"));
+	assert_int_equal(tsdaemon_metric(&f->d, "ticketsync_extrahop_up"), 0);
+	assert_int_equal(tsdaemon_metric(&f->d, "ticketsync_extrahop_last_success_timestamp_seconds"), 0);
+	assert_int_equal(tsdaemon_get(&f->d, "/readyz", &body), 503);
+	assert_non_null(strstr(body, "ExtraHop unreachable for"));
+	free(body);
+	body = NULL;
+	assert_int_equal(count(f, "ticketsync_state", "{'_id': 1, 'state': 'synced'}"), 0);
+
+	assert_int_equal(tsextrahop_clear_faults(&f->fx), 0);
+	assert_true(wait_count(f, "ticketsync_state", "{'_id': 1, 'state': 'synced'}", 1, 10000));
+	for (int i = 0; i < 50 && !tsdaemon_log_contains(&f->d, "ExtraHop answers again after"); i++)
+		sleep_ms(100);
+	assert_true(tsdaemon_log_contains(&f->d, "ExtraHop answers again after"));
+	assert_int_equal(tsdaemon_metric(&f->d, "ticketsync_extrahop_up"), 1);
+	assert_true(tsdaemon_metric(&f->d, "ticketsync_extrahop_last_success_timestamp_seconds") >
+	    (double)time(NULL) - 60);
+	assert_int_equal(tsdaemon_get(&f->d, "/readyz", &body), 200);
+	free(body);
+	fixture_free(f);
+	const tslogfmt_t *l = assert_log_is_logfmt(f, true, "ExtraHop unreachable for");
+	assert_non_null(l);
+	assert_int_equal(l->priority, 4);
 }
 
 static void
@@ -503,6 +619,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_retry_after_and_503, fixture_setup, tsscene_teardown),
 		cmocka_unit_test_setup_teardown(test_404_parked_then_unparked, fixture_setup, tsscene_teardown),
 		cmocka_unit_test_setup_teardown(test_401_stops_pushing, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_extrahop_unreachable_signals, fixture_setup, tsscene_teardown),
 		cmocka_unit_test_setup_teardown(test_oauth2_token_expiry, fixture_setup, tsscene_teardown),
 		cmocka_unit_test_setup_teardown(test_restart_resumes_from_checkpoint, fixture_setup, tsscene_teardown),
 		cmocka_unit_test_setup_teardown(test_ticket_before_detection_and_multiple_tickets, fixture_setup, tsscene_teardown),

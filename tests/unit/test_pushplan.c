@@ -420,6 +420,45 @@ test_outcome_destination_recheck(void **state)
 	}
 }
 
+/* Reachability: a sequence of (time, replied?) notes -> the event each one yields. */
+static void
+test_reach_sequence(void **state)
+{
+	static const struct {
+		int64_t at;
+		bool replied;
+		enum pushplan_reach_event want;
+		bool down_30s; /* pushplan_reach_down_for(now, 30 s) after the note */
+	} steps[] = {
+		{ 1000, true, PUSHPLAN_REACH_QUIET, false },       /* up, nothing to say */
+		{ 2000, false, PUSHPLAN_REACH_QUIET, false },      /* first miss starts the outage */
+		{ 20000, false, PUSHPLAN_REACH_QUIET, false },     /* 18 s: not yet */
+		{ 31999, false, PUSHPLAN_REACH_QUIET, false },     /* 29.999 s */
+		{ 32000, false, PUSHPLAN_REACH_WARN, true },       /* 30 s: warn */
+		{ 33000, false, PUSHPLAN_REACH_QUIET, true },      /* once per period */
+		{ 61999, false, PUSHPLAN_REACH_QUIET, true },
+		{ 62000, false, PUSHPLAN_REACH_WARN, true },       /* still down 60 s: again */
+		{ 63000, true, PUSHPLAN_REACH_RECOVERED, false },  /* a reply ends it, said once */
+		{ 64000, true, PUSHPLAN_REACH_QUIET, false },
+		{ 70000, false, PUSHPLAN_REACH_QUIET, false },     /* a new outage counts afresh */
+		{ 90000, true, PUSHPLAN_REACH_QUIET, false },      /* short and unwarned: quiet */
+		{ 91000, false, PUSHPLAN_REACH_QUIET, false },
+		{ 121000, false, PUSHPLAN_REACH_WARN, true },
+	};
+	pushplan_reach_t r = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		enum pushplan_reach_event e = pushplan_reach_note(&r, steps[i].replied, steps[i].at, 30000);
+
+		if (e != steps[i].want || pushplan_reach_down_for(&r, steps[i].at, 30000) != steps[i].down_30s)
+			fail_msg("step %zu (t=%lld %s): event %d down %d, want %d %d", i,
+			    (long long)steps[i].at, steps[i].replied ? "reply" : "no reply", (int)e,
+			    (int)pushplan_reach_down_for(&r, steps[i].at, 30000), (int)steps[i].want,
+			    (int)steps[i].down_30s);
+	}
+}
+
 int
 main(void)
 {
@@ -432,6 +471,7 @@ main(void)
 		cmocka_unit_test(test_outcome_table),
 		cmocka_unit_test(test_outcome_destination_recheck),
 		cmocka_unit_test(test_outcome_settle_on_ack),
+		cmocka_unit_test(test_reach_sequence),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
