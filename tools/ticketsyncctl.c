@@ -570,7 +570,7 @@ cmd_backfill(int argc, char **argv, const ctl_cmd_t *cmd)
 	refresh_stats_t stats = { 0 };
 	backfill_progress_t bp = { 0 };
 	bson_error_t err;
-	char why[256], line[512];
+	char why[256], line[2048];
 	ctl_t c;
 	int ch, rc;
 
@@ -617,6 +617,7 @@ cmd_backfill(int argc, char **argv, const ctl_cmd_t *cmd)
 			.map = c.cfg->statusmap.map,
 			.instance = c.instance,
 			.dry_run = dry_run,
+			.summary_only = true,
 		};
 		bp.tty = isatty(STDERR_FILENO) == 1;
 		bp.start_ms = bp.last_ms = clock_mono_ms();
@@ -639,6 +640,9 @@ cmd_backfill(int argc, char **argv, const ctl_cmd_t *cmd)
 	report_refresh_summary(&stats, line, sizeof(line));
 	printf("%s%s (%.1f s)\n", line, dry_run ? "; dry run: nothing written" : "",
 	    (double)(clock_mono_ms() - bp.start_ms) / 1000.0);
+	report_unmapped_summary(&stats, line, sizeof(line));
+	if (line[0] != '\0')
+		printf("%s\n", line);
 	if (!ok) {
 		rc = ctl_fail(cmd, "stopped: %s", err.message);
 		goto cleanup;

@@ -30,7 +30,12 @@ typedef struct refresh_ctx {
 	const struct ticketspec *create;
 	int64_t create_start_ms;  /* first seen before this: not ticketed (0: any) */
 	bool create_only;         /* queue creations only (ticketsyncctl create-tickets) */
+	/* Unmapped statuses are logged at debug: the caller prints the stats' summary
+	 * (ticketsyncctl backfill). Their audit records are written either way. */
+	bool summary_only;
 } refresh_ctx_t;
+
+#define REFRESH_STATUSES_MAX 16
 
 typedef struct refresh_stats {
 	uint64_t scanned;       /* detections looked at */
@@ -39,7 +44,14 @@ typedef struct refresh_stats {
 	uint64_t queued;        /* desired changed: a push is pending */
 	uint64_t unchanged;     /* desired already recorded */
 	uint64_t no_ticket;
-	uint64_t unmapped;
+	uint64_t unmapped;      /* held back by an unmapped ticket status */
+	uint64_t unmapped_new;  /* ... of them audited now (a ticket version not seen yet) */
+	struct {
+		char status[64];    /* the raw status ("null" for none), sanitized, cut "..." */
+		uint64_t count;
+	} unmapped_statuses[REFRESH_STATUSES_MAX];
+	size_t n_unmapped_statuses;
+	uint64_t unmapped_other; /* in statuses past the table's size */
 	uint64_t rejected;      /* malformed detection or ticket */
 	uint64_t create_queued;   /* queued for a ticket ([create]) */
 	uint64_t create_existing; /* qualified, but a creation is already queued */

@@ -20,6 +20,7 @@
 #include "ticketsync/reconcile.h"
 #include "ticketsync/statusmap.h"
 #include "ticketsync/store.h"
+#include "ticketsync/text.h"
 #include "ticketsync/ticket.h"
 #include "ticketsync/ticketspec.h"
 #include "ticketsync/xalloc.h"
@@ -38,6 +39,17 @@ typedef struct refresh_state {
 	store_pushed_t st;
 	bson_t *doc;    /* as read: outbox_set_desired_many decides and guards from it */
 } refresh_state_t;
+
+/* One detection held back by an unmapped status; strings point into the chunk's
+ * tickets. detail is the audit record's: what makes a repeat recognisable. */
+typedef struct refresh_unmapped {
+	int64_t id;
+	const char *ticket_id;
+	const char *status, *resolution; /* raw, NULL = null */
+	int64_t ticket_updated_at;
+	bool seen;                       /* audited already for this ticket version */
+	bson_t detail;
+} refresh_unmapped_t;
 
 /* Everything one chunk needs, owned here. */
 typedef struct refresh_chunk {
@@ -61,6 +73,10 @@ typedef struct refresh_chunk {
 	/* Detections to queue for a ticket ([create]); point into dets. */
 	createq_candidate_t *creates;
 	size_t ncreates, capcreates;
+	/* Detections whose winning ticket's status has no mapping, to audit unless this
+	 * ticket version was audited so already. */
+	refresh_unmapped_t *unmapped;
+	size_t nunmapped, capunmapped;
 } refresh_chunk_t;
 
 static int
@@ -99,7 +115,10 @@ refresh_chunk_clear(refresh_chunk_t *c)
 		bson_destroy(c->w_desired[i]);
 		bson_destroy(c->w_baseline[i]);
 	}
+	for (size_t i = 0; i < c->nunmapped; i++)
+		bson_destroy(&c->unmapped[i].detail);
 	c->ndets = c->ntickets = c->nstates = c->naudits = c->nwrites = c->ncreates = 0;
+	c->nunmapped = 0;
 }
 
 static void
@@ -118,6 +137,7 @@ refresh_chunk_free(refresh_chunk_t *c)
 	free(c->w_candidates);
 	free(c->w_results);
 	free(c->creates);
+	free(c->unmapped);
 }
 
 /* Room for one more pending write in every parallel array. */
@@ -266,6 +286,134 @@ refresh_find_state(const refresh_chunk_t *c, int64_t id)
 	return bsearch(&key, c->states, c->nstates, sizeof(*c->states), refresh_cmp_state);
 }
 
+/* The summary's status -> count; statuses past the table's size count as others. */
+static void
+refresh_count_status(refresh_stats_t *stats, const char *raw)
+{
+	const char *name = raw != NULL ? raw : "null";
+	size_t i;
+
+	for (i = 0; i < stats->n_unmapped_statuses; i++) {
+		if (strcmp(stats->unmapped_statuses[i].status, name) == 0) {
+			stats->unmapped_statuses[i].count++;
+			return;
+		}
+	}
+	if (i == REFRESH_STATUSES_MAX) {
+		stats->unmapped_other++;
+		return;
+	}
+	text_sanitize(stats->unmapped_statuses[i].status, sizeof(stats->unmapped_statuses[i].status),
+	    name, TEXT_STRLEN, 0, TEXT_CONTROLS_TO_SPACE | TEXT_ELLIPSIS);
+	stats->unmapped_statuses[i].count = 1;
+	stats->n_unmapped_statuses++;
+}
+
+static bool
+refresh_same_str(const char *a, const bson_iter_t *it)
+{
+	if (BSON_ITER_HOLDS_NULL(it))
+		return a == NULL;
+	return a != NULL && BSON_ITER_HOLDS_UTF8(it) && strcmp(a, bson_iter_utf8(it, NULL)) == 0;
+}
+
+/* An audit record {detection_id, ticket_id, detail} marks a candidate seen when it
+ * describes the same ticket version with the same status and resolution. */
+static bool
+refresh_on_unmapped_audit(const bson_t *doc, void *arg)
+{
+	refresh_chunk_t *c = arg;
+	bson_iter_t it, d;
+	int64_t id = 0, at = 0;
+	const char *tid = NULL;
+
+	if (bson_iter_init_find(&it, doc, "detection_id"))
+		store_iter_int64(&it, &id);
+	if (bson_iter_init_find(&it, doc, "ticket_id") && BSON_ITER_HOLDS_UTF8(&it))
+		tid = bson_iter_utf8(&it, NULL);
+	if (tid == NULL || !bson_iter_init_find(&it, doc, "detail") ||
+	    !BSON_ITER_HOLDS_DOCUMENT(&it))
+		return true;
+	for (size_t i = 0; i < c->nunmapped; i++) {
+		refresh_unmapped_t *u = &c->unmapped[i];
+		bool same = u->id == id && strcmp(u->ticket_id, tid) == 0;
+
+		if (!same || u->seen)
+			continue;
+		bson_iter_recurse(&it, &d);
+		same = bson_iter_find(&d, "status") && refresh_same_str(u->status, &d);
+		bson_iter_recurse(&it, &d);
+		same = same && bson_iter_find(&d, "resolution") && refresh_same_str(u->resolution, &d);
+		bson_iter_recurse(&it, &d);
+		same = same && bson_iter_find(&d, "ticket_updated_at") && store_iter_int64(&d, &at) &&
+		    at == u->ticket_updated_at;
+		u->seen = same;
+	}
+	return true;
+}
+
+/*
+ * Audit (and count, and log) each unmapped status once per ticket version: a restart,
+ * rescan or backfill that meets the same ticket again writes nothing new. A change of
+ * the ticket (another status, or the same one again later) is a new version. If the
+ * earlier records cannot be read, the record is written anyway: a repeat beats a loss.
+ */
+static void
+refresh_unmapped(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chunk_t *c,
+    refresh_stats_t *stats)
+{
+	int64_t *ids;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, proj;
+	bson_error_t err;
+	char msg[512];
+
+	if (c->nunmapped == 0)
+		return;
+	ids = xmalloc(c->nunmapped * sizeof(int64_t));
+	for (size_t i = 0; i < c->nunmapped; i++)
+		ids[i] = c->unmapped[i].id;
+	BSON_APPEND_UTF8(&filter, "event", AUDIT_UNMAPPED_STATUS);
+	store_append_in_int64(&filter, "detection_id", ids, c->nunmapped);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+	BSON_APPEND_INT32(&proj, "detection_id", 1);
+	BSON_APPEND_INT32(&proj, "ticket_id", 1);
+	BSON_APPEND_INT32(&proj, "detail", 1);
+	bson_append_document_end(&opts, &proj);
+	if (!store_find_each(client, ctx->database, STORE_COLL_AUDIT, &filter, &opts,
+	        refresh_on_unmapped_audit, c, NULL, NULL, &err))
+		log_warnx("refresh: cannot read earlier unmapped_status records (writing them "
+		    "again): %s", err.message);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	free(ids);
+	for (size_t i = 0; i < c->nunmapped; i++) {
+		refresh_unmapped_t *u = &c->unmapped[i];
+
+		if (u->seen)
+			continue;
+		stats->unmapped_new++;
+		metrics_inc(METRICS_UNMAPPED, 1);
+		snprintf(msg, sizeof(msg), "ticket %s: status \"%s\"%s%s%s has no ExtraHop mapping; "
+		    "nothing pushed (add it under [statusmap])", u->ticket_id,
+		    u->status ? u->status : "null", u->resolution ? " with resolution \"" : "",
+		    u->resolution ? u->resolution : "", u->resolution ? "\"" : "");
+		log_event(ctx->summary_only ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN,
+		    &(log_fields_t){ .detection = u->id, .ticket = u->ticket_id },
+		    "refresh: detection %lld: %s", (long long)u->id, msg);
+		if (u->status != NULL)
+			BSON_APPEND_UTF8(&u->detail, "status", u->status);
+		else
+			BSON_APPEND_NULL(&u->detail, "status");
+		if (u->resolution != NULL)
+			BSON_APPEND_UTF8(&u->detail, "resolution", u->resolution);
+		else
+			BSON_APPEND_NULL(&u->detail, "resolution");
+		BSON_APPEND_INT64(&u->detail, "ticket_updated_at", u->ticket_updated_at);
+		refresh_audit(c, ctx, AUDIT_UNMAPPED_STATUS, true, u->id, u->ticket_id, msg);
+		c->audits[c->naudits - 1].detail = &u->detail;
+	}
+}
+
 /* Reconcile one detection of the chunk; a changed desired is queued for the chunk's
  * write (refresh_write). */
 static void
@@ -280,7 +428,6 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 	pushplan_record_t plan;
 	bson_t *desired, *baseline;
 	bson_error_t perr;
-	char msg[512];
 	size_t w;
 
 	stats->scanned++;
@@ -314,15 +461,12 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 		return;
 	case RECONCILE_UNMAPPED:
 		stats->unmapped++;
-		metrics_inc(METRICS_UNMAPPED, 1);
-		snprintf(msg, sizeof(msg), "ticket %s: status \"%s\"%s%s%s has no ExtraHop mapping; "
-		    "nothing pushed (add it under [statusmap])", res.winner->id,
-		    res.raw_status ? res.raw_status : "null",
-		    res.raw_resolution ? " with resolution \"" : "",
-		    res.raw_resolution ? res.raw_resolution : "", res.raw_resolution ? "\"" : "");
-		log_event(LOG_LEVEL_WARN, &(log_fields_t){ .detection = d->id, .ticket = res.winner->id },
-		    "refresh: detection %lld: %s", (long long)d->id, msg);
-		refresh_audit(c, ctx, AUDIT_UNMAPPED_STATUS, true, d->id, res.winner->id, msg);
+		refresh_count_status(stats, res.raw_status);
+		xgrow((void **)&c->unmapped, &c->capunmapped, c->nunmapped + 1, sizeof(*c->unmapped));
+		c->unmapped[c->nunmapped++] = (refresh_unmapped_t){ .id = d->id,
+			.ticket_id = res.winner->id, .status = res.raw_status,
+			.resolution = res.raw_resolution, .ticket_updated_at = res.winner->updated_at };
+		bson_init(&c->unmapped[c->nunmapped - 1].detail);
 		return;
 	case RECONCILE_IN_SYNC:
 	case RECONCILE_PUSH:
@@ -496,6 +640,7 @@ refresh_chunk_run(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chu
 			continue;
 		refresh_one(ctx, c, &c->dets[i], stats);
 	}
+	refresh_unmapped(client, ctx, c, stats);
 	ok = refresh_write(client, ctx, c, now, stats, err) && refresh_create(client, ctx, c, now,
 	    stats, err);
 cleanup:

@@ -391,6 +391,16 @@ scale_once(fixture_t *f, int64_t n, scale_run_t *out)
 	assert_int_equal(stat_of(r.out, "rejected"), 0);
 	/* Plain progress: about one line per tenth, not one per detection. */
 	assert_true(tsrun_count_lines(r.err, "progress:") <= 25);
+	/* Unmapped statuses: one summary at the end, no warning per detection. */
+	assert_int_equal(tsrun_count_lines(r.err, "no ExtraHop mapping"), 0);
+	if (unmapped > 0) {
+		char want[256];
+		snprintf(want, sizeof(want), "unmapped statuses (nothing pushed for them; add them "
+		    "under [statusmap]): \"Waiting for Godot\" %" PRId64 "\n", unmapped);
+		assert_contains(r.out, want);
+	} else {
+		assert_null(strstr(r.out, "unmapped statuses"));
+	}
 	assert_contains(r.err, "(100%)");
 	out->seconds = r.seconds;
 	out->cpu_s = r.cpu_seconds;
@@ -406,6 +416,8 @@ scale_once(fixture_t *f, int64_t n, scale_run_t *out)
 	assert_int_equal(stat_of(r.out, "unchanged"), tickets - unmapped);
 	out->again_s = r.seconds;
 	tsrun_free(&r);
+	/* ... and audits no unmapped status again: the same ticket versions. */
+	assert_int_equal(count(f, "ticketsync_audit", "{'event': 'unmapped_status'}"), unmapped);
 }
 
 static void

@@ -238,6 +238,30 @@ test_change_unchanged_unmapped(void **state)
 	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'unmapped_status', 'detection_id': 2, 'ticket_id': 'TK-2078'}", 1, 5000));
 	sleep_ms(2500);
 	assert_int_equal(patches(f, 2, NULL, NULL), 1);
+	assert_int_equal(tsdaemon_metric(&f->d, "ticketsync_unmapped_status_total"), 1);
+
+	/* Meeting the same ticket version again (a replayed event, a restart's rescan, a
+	 * backfill) records nothing new. */
+	put(f, "tickets", "{'_id': 'TK-2078', 'detection_ids': [2], 'status': 'Waiting for Godot', 'assignee': 'jim', 'resolution': null, 'updated_at': {'$date': '2026-11-03T00:00:00Z'}}");
+	put(f, "detections", "{'_id': {'$numberLong': '2'}, 'title': 'Brute force (edited)', 'update_time': 1700000000001}");
+	{
+		tsrun_result_t r;
+		if (tsscene_ctl(f, &r, &(tsrun_opts_t){ .env = (const char *const *)f->d.env }, true,
+		        (const char *const[]){ "backfill", NULL }) != 0)
+			fail_msg("%s", f->error);
+		assert_int_equal(r.exit_code, 0);
+		assert_non_null(strstr(r.out, "\"Waiting for Godot\" 1"));
+		tsrun_free(&r);
+	}
+	sleep_ms(1500);
+	assert_int_equal(count(f, "ticketsync_audit", "{'event': 'unmapped_status'}"), 1);
+	assert_int_equal(tsdaemon_metric(&f->d, "ticketsync_unmapped_status_total"), 1);
+	/* Another unmapped status, then the first one again: each a new version, audited. */
+	put(f, "tickets", "{'_id': 'TK-2078', 'detection_ids': [2], 'status': 'Blocked', 'assignee': 'jim', 'resolution': null, 'updated_at': {'$date': '2026-11-04T00:00:00Z'}}");
+	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'unmapped_status', 'detection_id': 2, 'detail.status': 'Blocked'}", 1, 5000));
+	put(f, "tickets", "{'_id': 'TK-2078', 'detection_ids': [2], 'status': 'Waiting for Godot', 'assignee': 'jim', 'resolution': null, 'updated_at': {'$date': '2026-11-05T00:00:00Z'}}");
+	assert_true(wait_count(f, "ticketsync_audit", "{'event': 'unmapped_status', 'detection_id': 2, 'detail.status': 'Waiting for Godot'}", 2, 5000));
+	assert_int_equal(count(f, "ticketsync_audit", "{'event': 'unmapped_status'}"), 3);
 	fixture_free(f);
 }
 

@@ -110,6 +110,23 @@ test_refresh_summary(void **state)
 	report_refresh_summary(&s, buf, sizeof(buf));
 	assert_string_equal(buf, "scanned 10, in sync 2, queued 3, unchanged 4, unmapped 6, "
 	    "rejected 7, no ticket 5, missing 1");
+	report_unmapped_summary(&s, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	s.n_unmapped_statuses = 3;
+	s.unmapped_statuses[0].count = 1;
+	strcpy(s.unmapped_statuses[0].status, "null");
+	s.unmapped_statuses[1].count = 300;
+	strcpy(s.unmapped_statuses[1].status, "Waiting for vendor");
+	s.unmapped_statuses[2].count = 1;
+	strcpy(s.unmapped_statuses[2].status, "Blocked");
+	report_unmapped_summary(&s, buf, sizeof(buf));
+	assert_string_equal(buf, "unmapped statuses (nothing pushed for them; add them under "
+	    "[statusmap]): \"Waiting for vendor\" 300, \"Blocked\" 1, \"null\" 1");
+	s.unmapped_other = 5;
+	report_unmapped_summary(&s, buf, 40);
+	assert_int_equal(strlen(buf), 39); /* cut to the buffer, never past it */
+	report_unmapped_summary(&s, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "\"null\" 1; 5 more in other statuses"));
 }
 
 static void

@@ -231,6 +231,50 @@ report_refresh_summary(const refresh_stats_t *s, char *buf, size_t buflen)
 	    s->rejected, s->no_ticket, s->missing);
 }
 
+typedef struct report_status_count {
+	uint64_t count;
+	const char *status;
+} report_status_count_t;
+
+/* Most frequent first, ties by name. */
+static int
+report_cmp_status_count(const void *a, const void *b)
+{
+	const report_status_count_t *x = a, *y = b;
+
+	if (x->count != y->count)
+		return (x->count < y->count) - (x->count > y->count);
+	return strcmp(x->status, y->status);
+}
+
+void
+report_unmapped_summary(const refresh_stats_t *s, char *buf, size_t buflen)
+{
+	report_status_count_t sorted[REFRESH_STATUSES_MAX];
+	size_t n = s->n_unmapped_statuses, len;
+
+	buf[0] = '\0';
+	if (n == 0 || buflen == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		sorted[i].count = s->unmapped_statuses[i].count;
+		sorted[i].status = s->unmapped_statuses[i].status;
+	}
+	qsort(sorted, n, sizeof(sorted[0]), report_cmp_status_count);
+	snprintf(buf, buflen, "unmapped statuses (nothing pushed for them; add them under "
+	    "[statusmap]):");
+	for (size_t i = 0; i < n; i++) {
+		len = strlen(buf);
+		snprintf(buf + len, buflen - len, "%s \"%s\" %" PRIu64, i > 0 ? "," : "",
+		    sorted[i].status, sorted[i].count);
+	}
+	if (s->unmapped_other > 0) {
+		len = strlen(buf);
+		snprintf(buf + len, buflen - len, "; %" PRIu64 " more in other statuses",
+		    s->unmapped_other);
+	}
+}
+
 /* ---- status ---- */
 
 static void

@@ -64,6 +64,10 @@ void report_progress_text(char *buf, size_t buflen, uint64_t done, uint64_t tota
 /* "scanned 100000, in sync 90000, queued 9000, unchanged 0, unmapped 10, rejected 2,
  * no ticket 900, missing 0" */
 void report_refresh_summary(const refresh_stats_t *s, char *buf, size_t buflen);
+/* The unmapped statuses met, most frequent first, or "" when none:
+ * "unmapped statuses (nothing pushed for them; add them under [statusmap]):
+ *  \"Waiting for vendor\" 300, \"null\" 2; 5 more in other statuses" */
+void report_unmapped_summary(const refresh_stats_t *s, char *buf, size_t buflen);
 
 /* ---- status ---- */
 
