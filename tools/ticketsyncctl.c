@@ -25,6 +25,7 @@
 #include "ticketsync/config.h"
 #include "ticketsync/detection.h"
 #include "ticketsync/importer.h"
+#include "ticketsync/orphan.h"
 #include "ticketsync/log.h"
 #include "ticketsync/outbox.h"
 #include "ticketsync/outbox_view.h"
@@ -370,6 +371,58 @@ import_where(const char *name, size_t line, char *buf, size_t buflen)
 		snprintf(buf, buflen, "%s", name);
 }
 
+/* Imported tickets naming detections not in MongoDB: stored all the same (pushed once
+ * the detection arrives), but said: one warning with the count and the first few, and
+ * one audit record per such ticket. */
+static void
+import_note_orphans(ctl_t *c, const ctl_cmd_t *cmd, const importer_result_t *res)
+{
+	int64_t *ids = NULL, *missing = NULL;
+	size_t nids = 0, cap = 0, nmissing = 0, tickets = 0;
+	char shown[512] = "", one[160], list[128];
+	bson_error_t err;
+
+	for (size_t i = 0; i < res->n_tickets; i++) {
+		xgrow((void **)&ids, &cap, nids + res->tickets[i].n_detection_ids, sizeof(int64_t));
+		memcpy(ids + nids, res->tickets[i].detection_ids,
+		    res->tickets[i].n_detection_ids * sizeof(int64_t));
+		nids += res->tickets[i].n_detection_ids;
+	}
+	if (!orphan_missing(c->client, c->db, ids, nids, &missing, &nmissing, &err)) {
+		fprintf(stderr, "ticketsyncctl %s: cannot check which detections exist: %s\n",
+		    cmd->name, err.message);
+		free(ids);
+		return;
+	}
+	for (size_t i = 0; nmissing > 0 && i < res->n_tickets; i++) {
+		const importer_ticket_t *t = &res->tickets[i];
+		int64_t *mine = ids; /* reused: its ids were only the query's */
+		size_t n = 0;
+
+		for (size_t j = 0; j < t->n_detection_ids; j++)
+			if (orphan_contains(missing, nmissing, t->detection_ids[j]))
+				mine[n++] = t->detection_ids[j];
+		if (n == 0)
+			continue;
+		if (!orphan_audit(c->client, c->db, c->instance, TICKET_IMPORT_SOURCE, t->id, mine, n,
+		        &err))
+			fprintf(stderr, "ticketsyncctl %s: cannot write the audit record: %s\n",
+			    cmd->name, err.message);
+		if (tickets++ < 5) {
+			orphan_format_ids(mine, n, 3, list, sizeof(list));
+			snprintf(one, sizeof(one), "%s%s (%s)", tickets > 1 ? ", " : "", t->id, list);
+			strncat(shown, one, sizeof(shown) - strlen(shown) - 1);
+		}
+	}
+	if (tickets > 0)
+		fprintf(stderr, "warning: %zu ticket(s) name detections not in MongoDB: %s%s. They "
+		    "are stored and pushed once their detections arrive; `ticketsyncctl status` "
+		    "lists them, `ticketsyncctl audit --event unknown_detection` names each.\n",
+		    tickets, shown, tickets > 5 ? ", ..." : "");
+	free(ids);
+	free(missing);
+}
+
 static void
 import_on_refused(void *arg, const importer_ticket_t *t, int code, const char *message)
 {
@@ -466,6 +519,8 @@ cmd_import(int argc, char **argv, const ctl_cmd_t *cmd)
 			    res.n_tickets, err.message);
 		else if (ts.refused > 0)
 			rc = EXIT_FAIL;
+		if (ok)
+			import_note_orphans(&c, cmd, &res);
 	}
 	importer_result_free(&res);
 cleanup:

@@ -27,6 +27,7 @@
 #define AUDIT_RESCAN "rescan"
 #define AUDIT_AUTH_ERROR "auth_error"
 #define AUDIT_REPLAYED "replayed"
+#define AUDIT_UNKNOWN_DETECTION "unknown_detection" /* a ticket names a detection not in MongoDB */
 /* Ticket creation ([create]; ticket_id: the created ticket's key). */
 #define AUDIT_TICKET_CREATED "ticket_created"
 #define AUDIT_CREATE_RETRY "create_retry"

@@ -18,6 +18,7 @@
 #include "ticketsync/audit.h"
 #include "ticketsync/fields.h"
 #include "ticketsync/lease.h"
+#include "ticketsync/orphan.h"
 #include "ticketsync/outbox.h"
 #include "ticketsync/outbox_view.h"
 
@@ -61,7 +62,12 @@ typedef struct overview {
 
 	overview_event_t *events;  /* every event name in the audit trail, by name */
 	size_t n_events;
+
+	orphan_report_t orphans;   /* tickets naming detections not in MongoDB */
 } overview_t;
+
+/* Tickets naming detections not in MongoDB that status lists (all are counted). */
+#define OVERVIEW_ORPHANS_LISTED 10
 
 /* Gather everything as of now_ms; at most parked_limit parked detections (0: none).
  * out is always initialised: free it with overview_free. */

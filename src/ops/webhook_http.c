@@ -17,6 +17,7 @@
 #include "ticketsync/clock.h"
 #include "ticketsync/intake.h"
 #include "ticketsync/log.h"
+#include "ticketsync/orphan.h"
 #include "ticketsync/metrics.h"
 #include "ticketsync/store.h"
 #include "ticketsync/text.h"
@@ -76,6 +77,9 @@ struct webhook_http_job {
 	bool ok;
 	intake_result_t res;
 	bson_error_t err;
+	/* stored, but naming detections not in MongoDB (orphan.h) */
+	int64_t *unknown;
+	size_t n_unknown;
 };
 
 /* ---- replies ---- */
@@ -362,6 +366,19 @@ webhook_http_run(dbjob_t *base, mongoc_client_t *client)
 	if (!intake_audit(client, w->database, &d, &err))
 		log_warnx("webhooks: %s delivery: cannot write the audit record: %s", d.source,
 		    err.message);
+	if (!job->audit_only && !job->res.ids_kept &&
+	    (job->res.outcome == INTAKE_INSERTED || job->res.outcome == INTAKE_UPDATED)) {
+		/* Stored either way; a failed check only costs the warning. */
+		if (!orphan_missing(client, w->database, job->ticket.detection_ids,
+		        job->ticket.n_detection_ids, &job->unknown, &job->n_unknown, &err))
+			log_warnx("webhooks: %s ticket %s: cannot check which detections exist: %s",
+			    d.source, job->ticket.id, err.message);
+		else if (job->n_unknown > 0 &&
+		    !orphan_audit(client, w->database, w->instance, d.source, job->ticket.id,
+		        job->unknown, job->n_unknown, &err))
+			log_warnx("webhooks: %s delivery: cannot write the audit record: %s", d.source,
+			    err.message);
+	}
 }
 
 static void
@@ -410,6 +427,18 @@ webhook_http_reply_job(webhook_http_job_t *job)
 		BSON_APPEND_INT64(&ids, ks, job->ticket.detection_ids[i]);
 	}
 	bson_append_array_end(&body, &ids);
+	if (job->n_unknown > 0) {
+		/* The sender's admin sees it in the delivery log of the ticket system. */
+		BSON_APPEND_ARRAY_BEGIN(&body, "unknown_detection_ids", &ids);
+		for (size_t i = 0; i < job->n_unknown; i++) {
+			char k[16];
+			const char *ks;
+
+			bson_uint32_to_string((uint32_t)i, &ks, k, sizeof(k));
+			BSON_APPEND_INT64(&ids, ks, job->unknown[i]);
+		}
+		bson_append_array_end(&body, &ids);
+	}
 	if (job->message[0] != '\0')
 		webhook_http_append_text(&body, "reason", job->message);
 	webhook_http_send(job->req, 200, &body);
@@ -434,6 +463,16 @@ webhook_http_log_job(const webhook_http_job_t *job)
 		    "webhooks: %s ticket %s %s (%zu detection ids%s)", name, job->ticket.id,
 		    intake_outcome_name(job->res.outcome), job->ticket.n_detection_ids,
 		    job->res.ids_kept ? ", stored ones kept" : "");
+		if (job->n_unknown > 0) {
+			char ids[256];
+
+			orphan_format_ids(job->unknown, job->n_unknown, 10, ids, sizeof(ids));
+			log_event(LOG_LEVEL_WARN,
+			    &(log_fields_t){ .ticket = job->ticket.id, .detection = job->unknown[0] },
+			    "webhooks: %s ticket %s names %zu detection(s) not in MongoDB (%s): "
+			    "stored; pushed once the detection arrives", name, job->ticket.id,
+			    job->n_unknown, ids);
+		}
 		break;
 	case INTAKE_REFUSED:
 		log_event(LOG_LEVEL_WARN, &(log_fields_t){ .ticket = job->ticket.id, .http_status = 422 },
@@ -459,6 +498,7 @@ webhook_http_done(dbjob_t *base)
 	if (!job->audit_only)
 		webhook_http_log_job(job);
 	ticket_cleanup(&job->ticket);
+	free(job->unknown);
 	free(job);
 	if (w->closed && w->pending == 0)
 		webhook_http_destroy(w);

@@ -127,6 +127,8 @@ overview_collect(mongoc_client_t *client, const char *db, int64_t now_ms, size_t
 	bson_destroy(&token);
 	if (!lease_read(client, db, LEASE_DAEMON, &out->lease, err))
 		return false;
+	if (!orphan_scan(client, db, OVERVIEW_ORPHANS_LISTED, &out->orphans, err))
+		return false;
 	return overview_events(client, db, out, err);
 }
 
@@ -138,6 +140,7 @@ overview_free(overview_t *o)
 	free(o->parked);
 	free(o->create_parked);
 	free(o->events);
+	orphan_report_free(&o->orphans);
 	memset(o, 0, sizeof(*o));
 }
 

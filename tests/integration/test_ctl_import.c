@@ -268,6 +268,47 @@ test_unknown_column_stops_the_file(void **state)
 	bson_free(csv);
 }
 
+/* Tickets naming detections not in MongoDB are stored, and said: one warning, an
+ * audit record per ticket, and the list in status until the detections arrive. */
+static void
+test_tickets_for_missing_detections(void **state)
+{
+	fixture_t *f = *state;
+	tsrun_result_t r;
+
+	put(f, "detections", "{'_id': 1, 'title': 'here'}");
+	ctl_in(f, &r, "detection_id,ticket_id,status\n1,TK-1,new\n999,TK-9,new\n1,TK-8,new\n998,TK-8,new\n",
+	    NULL, (const char *const[]){ "import-tickets", "-", NULL });
+	assert_int_equal(r.exit_code, 0);
+	assert_contains(r.out, "tickets written 3 (new 3, changed 0)");
+	assert_contains(r.err, "warning: 2 ticket(s) name detections not in MongoDB: TK-9 (999), TK-8 (998). They are stored");
+	tsrun_free(&r);
+	assert_int_equal(count(f, "tickets", "{}"), 3);
+	assert_int_equal(count(f, "ticketsync_audit", "{'event': 'unknown_detection'}"), 2);
+	assert_doc(find_one(f, "ticketsync_audit", "{'event': 'unknown_detection', 'ticket_id': 'TK-9'}"),
+	    "{'detection_id': 999, 'detail': {'source': 'import', 'detection_ids': [999]}}");
+	assert_doc(find_one(f, "ticketsync_audit", "{'event': 'unknown_detection', 'ticket_id': 'TK-8'}"),
+	    "{'detection_id': 998}");
+
+	CTL(f, &r, "status");
+	assert_int_equal(r.exit_code, 0);
+	assert_contains(r.out, "tickets naming detections not in MongoDB: 2 (stored; each is pushed once its detection arrives)");
+	assert_contains(r.out, "  TK-8                     detection 998\n");
+	assert_contains(r.out, "  TK-9                     detection 999\n");
+	tsrun_free(&r);
+
+	/* One arrives: the list shrinks; JSON says the same. */
+	put(f, "detections", "{'_id': 999, 'title': 'late'}");
+	CTL(f, &r, "status", "--json");
+	assert_int_equal(r.exit_code, 0);
+	assert_contains(r.out, "\"unknown_detections\" : { \"tickets\" : 1, \"detections\" : 1, \"list\" : [ { \"ticket_id\" : \"TK-8\", \"detection_id\" : 998, \"missing\" : 1 } ] }");
+	tsrun_free(&r);
+	put(f, "detections", "{'_id': 998, 'title': 'late too'}");
+	CTL(f, &r, "status");
+	assert_null(strstr(r.out, "not in MongoDB"));
+	tsrun_free(&r);
+}
+
 static void
 test_jsonl_file_and_stdin(void **state)
 {
@@ -399,6 +440,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reimport_merges_and_keeps_absent_columns, fixture_setup, tsscene_teardown),
 		cmocka_unit_test_setup_teardown(test_validator_refusal_names_the_line, fixture_setup, tsscene_teardown),
 		cmocka_unit_test_setup_teardown(test_errors_before_reading, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_tickets_for_missing_detections, fixture_setup, tsscene_teardown),
 	};
 	int rc;
 

@@ -825,6 +825,23 @@ test_payload_without_ids(void **state)
 	assert_int_equal(tsscene_count(f, "tickets", "{'_id': 'HR-1'}"), 0);
 	assert_true(tsscene_wait_count(f, "ticketsync_audit", "{'event': 'webhook_ignored', "
 	    "'ticket_id': 'HR-1'}", 1, 5000));
+
+	/* A ticket for detections MongoDB does not have (yet): stored, and said in the
+	 * reply, the audit trail and the log; it is pushed once the detection arrives. */
+	{
+		const char *orphan = "{\"webhookEvent\": \"jira:issue_created\", \"issue\": {\"key\": "
+		                     "\"SEC-51\", \"fields\": {\"summary\": \"ExtraHop Detection: 30000: "
+		                     "x\", \"status\": {\"name\": \"In Progress\"}, \"updated\": "
+		                     "\"2026-11-05T09:00:00.000+0000\"}}}";
+
+		post_expect(f, "/webhooks/jira", bearer_jira, orphan, 200, "{'result': 'accepted', "
+		    "'detection_ids': [30000], 'unknown_detection_ids': [30000]}");
+		assert_true(tsscene_wait_count(f, "ticketsync_audit", "{'event': 'unknown_detection', "
+		    "'ticket_id': 'SEC-51', 'detection_id': 30000, 'detail.source': 'jira'}", 1, 5000));
+		assert_true(tsdaemon_log_contains(&f->d, "webhooks: jira ticket SEC-51 names 1 "
+		    "detection(s) not in MongoDB (30000)"));
+		post_expect(f, "/webhooks/jira", bearer_jira, no_ids, 200, NULL);
+	}
 	stop_daemon(f);
 }
 

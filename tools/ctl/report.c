@@ -323,6 +323,29 @@ report_parked_table(FILE *out, const char *what, const overview_parked_t *list, 
 	report_table_free(tbl);
 }
 
+/* Tickets waiting for their detections (an ODS write lost, or a typo in an import). */
+static void
+report_orphans(FILE *out, const orphan_report_t *r)
+{
+	char n[32], tk[FIELDS_TICKET_ID_MAX * 2 + 8];
+
+	if (r->tickets == 0)
+		return;
+	report_thousands((uint64_t)r->tickets, n, sizeof(n));
+	fprintf(out, "\ntickets naming detections not in MongoDB: %s (stored; each is pushed "
+	    "once its detection arrives)\n", n);
+	for (size_t i = 0; i < r->nlist; i++) {
+		text_sanitize(tk, sizeof(tk), r->list[i].ticket_id, TEXT_STRLEN, 0, REPORT_TEXT_FLAGS);
+		fprintf(out, "  %-24s detection %lld", tk, (long long)r->list[i].detection_id);
+		if (r->list[i].n_missing > 1)
+			fprintf(out, " and %zu more", r->list[i].n_missing - 1);
+		fputc('\n', out);
+	}
+	if (r->tickets > r->nlist)
+		fprintf(out, "  ... and %zu more (ticketsyncctl audit --event unknown_detection)\n",
+		    r->tickets - r->nlist);
+}
+
 void
 report_status_print(FILE *out, const overview_t *o)
 {
@@ -395,6 +418,7 @@ report_status_print(FILE *out, const overview_t *o)
 	fputc('\n', out);
 
 	report_parked_table(out, "parked detections", o->parked, o->n_parked, c->parked);
+	report_orphans(out, &o->orphans);
 	if (report_create_used(o)) {
 		const outbox_counts_t *k = &o->create_counts;
 
@@ -468,6 +492,27 @@ report_status_json(const overview_t *o, bson_t *out)
 	else
 		BSON_APPEND_NULL(out, "oldest_pending_age_ms");
 	report_parked_json(out, o->parked, o->n_parked);
+	BSON_APPEND_DOCUMENT_BEGIN(out, "unknown_detections", &sub);
+	BSON_APPEND_INT64(&sub, "tickets", (int64_t)o->orphans.tickets);
+	BSON_APPEND_INT64(&sub, "detections", (int64_t)o->orphans.detections);
+	{
+		bson_t arr, item;
+
+		BSON_APPEND_ARRAY_BEGIN(&sub, "list", &arr);
+		for (size_t i = 0; i < o->orphans.nlist; i++) {
+			char k[16];
+			const char *key;
+
+			bson_uint32_to_string((uint32_t)i, &key, k, sizeof(k));
+			BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &item);
+			BSON_APPEND_UTF8(&item, "ticket_id", o->orphans.list[i].ticket_id);
+			BSON_APPEND_INT64(&item, "detection_id", o->orphans.list[i].detection_id);
+			BSON_APPEND_INT64(&item, "missing", (int64_t)o->orphans.list[i].n_missing);
+			bson_append_document_end(&arr, &item);
+		}
+		bson_append_array_end(&sub, &arr);
+	}
+	bson_append_document_end(out, &sub);
 	BSON_APPEND_DOCUMENT_BEGIN(out, "create", &sub);
 	BSON_APPEND_INT64(&sub, "pending", o->create_counts.pending);
 	BSON_APPEND_INT64(&sub, "in_flight", o->create_counts.in_flight);
