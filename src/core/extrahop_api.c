@@ -78,7 +78,8 @@ extrahop_api_join(char *out, size_t outlen, const char *prefix, const char *text
 	if (n >= outlen)
 		n = outlen - 1;
 	memcpy(out, prefix, n);
-	text_sanitize(out + n, outlen - n, text, TEXT_STRLEN, 0, TEXT_CONTROLS_TO_SPACE);
+	text_sanitize(out + n, outlen - n, text, TEXT_STRLEN, 0,
+	    TEXT_CONTROLS_TO_SPACE | TEXT_ELLIPSIS);
 }
 
 bool
@@ -109,7 +110,7 @@ extrahop_api_error_message(const char *body, size_t len, char *out, size_t outle
 			continue;
 		/* A remote server's text, bound for logs and audit records: libbson's JSON
 		 * reader even lets the overlong C0 80 through. */
-		text_sanitize(out, outlen, s, n, 0, TEXT_CONTROLS_TO_SPACE);
+		text_sanitize(out, outlen, s, n, 0, TEXT_CONTROLS_TO_SPACE | TEXT_ELLIPSIS);
 		found = true;
 	}
 	bson_destroy(&doc);

@@ -171,8 +171,9 @@ extrahop_set_result(extrahop_req_t *r, enum pushplan_class o, long status, CURLc
 	r->res.http_status = status;
 	r->res.curl_code = rc;
 	r->res.retry_after_ms = retry_after_ms;
+	/* A cut is marked: an operator must not read half a reason as the whole. */
 	text_sanitize(r->res.message, sizeof(r->res.message), msg, TEXT_STRLEN, 0,
-	    TEXT_CONTROLS_TO_SPACE);
+	    TEXT_CONTROLS_TO_SPACE | TEXT_ELLIPSIS);
 }
 
 /* Fail a request that never reached the network; its callback runs from the loop. */
@@ -357,7 +358,7 @@ extrahop_req_done(CURL *easy, CURLcode rc, void *arg)
 	o = pushplan_classify(status, rc == CURLE_OK);
 	if (rc != CURLE_OK)
 		text_sanitize(msg, sizeof(msg), extrahop_curl_text(rc, r->errbuf), TEXT_STRLEN, 0,
-		    TEXT_CONTROLS_TO_SPACE);
+		    TEXT_CONTROLS_TO_SPACE | TEXT_ELLIPSIS);
 	else if (o == PUSHPLAN_OK)
 		msg[0] = '\0';
 	else if (!extrahop_api_error_message(r->resp.data, r->resp.len, msg, sizeof(msg))) {

@@ -15,6 +15,7 @@
 #include "ticketsync/metrics.h"
 #include "ticketsync/outbox.h"
 #include "ticketsync/ratelimit.h"
+#include "ticketsync/text.h"
 #include "ticketsync/store.h"
 #include "ticketsync/xalloc.h"
 
@@ -517,8 +518,8 @@ pusher_claim_done(dbjob_t *base)
 				    "pusher: detection %lld parked: %s", (long long)r->item.id,
 				    err.message);
 				r->outcome = PUSHPLAN_PARKED;
-				/* Cut anywhere: the outbox sanitizes what it stores. */
-				bson_strncpy(r->message, err.message, sizeof(r->message));
+				text_sanitize(r->message, sizeof(r->message), err.message, TEXT_STRLEN,
+				    0, TEXT_ELLIPSIS);
 				metrics_inc(p->opts.report->parked_total, 1);
 				pusher_finish(p, r);
 				continue;

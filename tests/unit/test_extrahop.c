@@ -169,13 +169,16 @@ test_error_message(void **state)
 	assert_false(extrahop_api_error_message(NULL, 0, out, sizeof(out)));
 	assert_false(extrahop_api_error_message("", 0, out, sizeof(out)));
 
-	/* Truncation keeps UTF-8 whole: "ab" + 3-byte euro sign cut at 7 bytes of room. */
+	/* A cut keeps UTF-8 whole and is marked "...": 7 bytes of room, 4 of text. */
 	assert_true(extrahop_api_error_message(MSG("{\"error_message\": \"abcd\xe2\x82\xac\xe2\x82\xac\"}"),
 	    small, sizeof(small)));
-	assert_string_equal(small, "abcd\xe2\x82\xac");
-	assert_true(extrahop_api_error_message(MSG("{\"error_message\": \"abcde\xe2\x82\xac\"}"),
+	assert_string_equal(small, "abcd...");
+	assert_true(extrahop_api_error_message(MSG("{\"error_message\": \"ab\xe2\x82\xac\xe2\x82\xac\"}"),
 	    small, sizeof(small)));
-	assert_string_equal(small, "abcde");
+	assert_string_equal(small, "ab...");
+	assert_true(extrahop_api_error_message(MSG("{\"error_message\": \"abc\xe2\x82\xac\"}"),
+	    small, sizeof(small)));
+	assert_string_equal(small, "abc\xe2\x82\xac"); /* fits: untouched */
 
 	/* Long messages are cut to the result's size. */
 	memcpy(big, "{\"error_message\": \"", 19);
@@ -183,6 +186,7 @@ test_error_message(void **state)
 	memcpy(big + 19 + 1500, "\"}", 3);
 	assert_true(extrahop_api_error_message(big, strlen(big), out, sizeof(out)));
 	assert_int_equal(strlen(out), sizeof(out) - 1);
+	assert_string_equal(out + strlen(out) - 3, "...");
 }
 
 static void
