@@ -9,6 +9,7 @@
 
 #include "ticketsync/detection.h"
 #include "ticketsync/fields.h"
+#include "ticketsync/jsonerr.h"
 #include "ticketsync/statusmap.h"
 #include "ticketsync/text.h"
 #include "ticketsync/timefmt.h"
@@ -552,7 +553,10 @@ imp_jsonl_line(imp_t *im, const char *s, size_t len, size_t line)
 		return;
 	}
 	if (!bson_init_from_json(&doc, s, (ssize_t)len, &jerr)) {
-		imp_error(im, line, "invalid JSON: %s", jerr.message);
+		char why[JSONERR_MAX];
+
+		jsonerr_explain(s, len, jerr.message, why, sizeof(why));
+		imp_error(im, line, "invalid JSON: %s", why);
 		im->out->bad_rows++;
 		return;
 	}

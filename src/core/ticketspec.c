@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ticketsync/jsonerr.h"
 #include "ticketsync/text.h"
 #include "ticketsync/timefmt.h"
 #include "ticketsync/xalloc.h"
@@ -270,10 +271,13 @@ ticketspec_extra_parse(const char *json, bson_t *out, bson_error_t *err)
 		return true;
 	doc = bson_new_from_json((const uint8_t *)json, -1, &e);
 	if (doc == NULL || json[strspn(json, " \t\r\n")] != '{') {
+		char why[JSONERR_MAX] = "";
+
+		if (doc == NULL)
+			jsonerr_explain(json, strlen(json), e.message, why, sizeof(why));
 		bson_set_error(err, ERROR_DOMAIN, TICKETSPEC_ERR_CONFIG,
 		    "[create] extra_fields: expected a JSON object such as "
-		    "{\"components\": [{\"name\": \"SOC\"}]}%s%s", doc ? "" : ": ",
-		    doc ? "" : e.message);
+		    "{\"components\": [{\"name\": \"SOC\"}]}%s%s", doc ? "" : ": ", why);
 		bson_destroy(doc);
 		return false;
 	}

@@ -10,6 +10,7 @@
 
 #include "ticketsync/detection.h"
 #include "ticketsync/fields.h"
+#include "ticketsync/jsonerr.h"
 #include "ticketsync/statusmap.h"
 #include "ticketsync/timefmt.h"
 #include "ticketsync/xalloc.h"
@@ -691,7 +692,11 @@ webhook_parse(enum webhook_source src, const char *body, size_t len, const webho
 		return WEBHOOK_MALFORMED;
 	}
 	if (len > SSIZE_MAX || !bson_init_from_json(&doc, body, (ssize_t)len, &err)) {
-		wh_fail(&w, "the body is not valid JSON: %s", err.message);
+		char why_json[JSONERR_MAX];
+
+		jsonerr_explain(body, len, len > SSIZE_MAX ? "too large" : err.message, why_json,
+		    sizeof(why_json));
+		wh_fail(&w, "the body is not valid JSON: %s", why_json);
 		return WEBHOOK_MALFORMED;
 	}
 	r = webhook_parse_bson(src, &doc, opts, out, why, whylen);

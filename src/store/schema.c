@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ticketsync/jsonerr.h"
 #include "ticketsync/mongoerr.h"
 #include "ticketsync/store.h"
 
@@ -162,8 +163,15 @@ schema_spec_parse(const char *json, schema_spec_t *spec, bson_error_t *err)
 	schema_spec_zero(spec);
 	bson_destroy(&doc);
 	if (json == NULL || !bson_init_from_json(&doc, json, -1, err)) {
-		if (json == NULL)
+		char why[JSONERR_MAX];
+
+		if (json == NULL) {
 			bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG, "schema: no JSON");
+		} else {
+			jsonerr_explain(json, strlen(json), err->message, why, sizeof(why));
+			bson_set_error(err, ERROR_DOMAIN, STORE_ERR_ARG, "schema: not valid JSON: %s",
+			    why);
+		}
 		bson_init(&doc);
 		goto cleanup;
 	}

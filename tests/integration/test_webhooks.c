@@ -731,7 +731,13 @@ test_malformed_and_ignored(void **state)
 	begin(f, JIRA_SECRET, SNOW_SECRET, NULL);
 	start_daemon(f);
 	assert_int_equal(post(f, "/webhooks/jira", bearer_jira, "{\"issue\": {\"key\": ", &r), 400);
-	assert_non_null(strstr(tsmongo_get_str(&r.json, "error"), "the body is not valid JSON"));
+	assert_non_null(strstr(tsmongo_get_str(&r.json, "error"), "the body is not valid JSON: the "
+	    "JSON ends early (an unclosed string, object or array)"));
+	reply_free(&r);
+	assert_int_equal(post(f, "/webhooks/jira", bearer_jira, "{'issue': {}}", &r), 400);
+	assert_string_equal(tsmongo_get_str(&r.json, "error"), "the body is not valid JSON: line 1, "
+	    "column 2: expected a value (a string in double quotes, a number, an object, an array, "
+	    "true, false or null) near \"{'issue': {}}\"");
 	reply_free(&r);
 	post_expect(f, "/webhooks/jira", bearer_jira, "[1, 2]", 400,
 	    "{'error': 'the body is not a JSON object'}");
@@ -747,15 +753,15 @@ test_malformed_and_ignored(void **state)
 		assert_int_equal(request(f, "GET", "/webhooks/jira", bearer_jira, NULL, 0, false, &r), 405);
 		reply_free(&r);
 	}
-	assert_true(tsscene_wait_count(f, "ticketsync_audit", "{'event': 'webhook_rejected'}", 5, 5000));
+	assert_true(tsscene_wait_count(f, "ticketsync_audit", "{'event': 'webhook_rejected'}", 6, 5000));
 	assert_true(tsscene_wait_count(f, "ticketsync_audit", "{'event': 'webhook_ignored'}", 1, 5000));
 	assert_int_equal(tsscene_count(f, "ticketsync_audit", "{'event': 'webhook_rejected', "
-	    "'http_status': 400, 'detail.source': 'jira'}"), 3);
+	    "'http_status': 400, 'detail.source': 'jira'}"), 4);
 	assert_int_equal(tsscene_count(f, "ticketsync_audit", "{'event': 'webhook_rejected', "
 	    "'http_status': 422, 'message': 'sys_updated_on is missing: deliveries could not be "
 	    "ordered', 'detail.source': 'servicenow'}"), 1);
 	assert_int_equal(tsscene_count(f, "tickets", "{}"), 0);
-	assert_int_equal(metric(f, "jira", "rejected"), 5);
+	assert_int_equal(metric(f, "jira", "rejected"), 6);
 	assert_int_equal(metric(f, "jira", "ignored"), 1);
 	stop_daemon(f);
 	free(comment);

@@ -374,7 +374,7 @@ test_jsonl(void **state)
 	assert_contains(error_at(&r, 6), "status must be a string or null, got int32");
 	assert_contains(error_at(&r, 7), "missing ticket_id");
 	assert_contains(error_at(&r, 8), "missing detection_id");
-	assert_contains(error_at(&r, 9), "invalid JSON");
+	assert_contains(error_at(&r, 9), "invalid JSON: the JSON ends early");
 	assert_contains(error_at(&r, 10), "not a JSON object");
 	assert_contains(error_at(&r, 11), "detection_id must be an integer");
 	assert_contains(error_at(&r, 12), "missing ticket_id");
