@@ -633,11 +633,32 @@ test_sysusers_tmpfiles(void **state)
 	rm_tree(root);
 }
 
+/* check.py's option for each file it reads (a broken copy replaces that file). */
+static const char *
+container_option(const char *file)
+{
+	static const char *const opts[][2] = {
+		{ "Dockerfile", "--dockerfile" },
+		{ "compose.yaml", "--compose" },
+		{ "compose.secure.yaml", "--compose-secure" },
+		{ "README.md", "--readme" },
+		{ "make-secrets.sh", "--secrets-script" },
+		{ "mongo-init/ticketsync-user.js", "--mongo-init" },
+	};
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (strcmp(opts[i][0], file) == 0)
+			return opts[i][1];
+	fail_msg("check.py takes no option for %s: update this test", file);
+	return NULL;
+}
+
+/* check.py on deploy/container, with `file` (NULL: none) replaced by `path`. */
 static cmd_out_t
-container_check(const char *python, const char *dockerfile, const char *compose)
+container_check(const char *python, const char *file, const char *path)
 {
 	char script[PATH_MAX], daemon[PATH_MAX], ctl[PATH_MAX], dir[PATH_MAX];
-	char *argv[20];
+	char *argv[24];
 	int n = 0;
 
 	snprintf(script, sizeof(script), "%s/deploy/container/check.py", tsproc_source_dir());
@@ -652,17 +673,15 @@ container_check(const char *python, const char *dockerfile, const char *compose)
 	argv[n++] = ctl;
 	argv[n++] = "--daemon";
 	argv[n++] = daemon;
+	argv[n++] = "--ctl";
+	argv[n++] = ctl;
 	argv[n++] = "--node";
 	argv[n++] = getenv("TICKETSYNC_TEST_NODE") ? getenv("TICKETSYNC_TEST_NODE") : "node";
 	argv[n++] = "--compose-dir";
 	argv[n++] = dir;
-	if (dockerfile != NULL) {
-		argv[n++] = "--dockerfile";
-		argv[n++] = (char *)dockerfile;
-	}
-	if (compose != NULL) {
-		argv[n++] = "--compose";
-		argv[n++] = (char *)compose;
+	if (file != NULL) {
+		argv[n++] = (char *)container_option(file);
+		argv[n++] = (char *)path;
 	}
 	argv[n] = NULL;
 	return run(argv, NULL, false);
@@ -704,6 +723,58 @@ test_container_files(void **state)
 		  "TICKETSYNC_EXTRAHOP_APIKEY_FILE" },
 		{ "compose.yaml", "condition: service_completed_successfully", "condition: service_started",
 		  "ticketsync-init to complete" },
+		/* The locally built image is never pulled. */
+		{ "compose.yaml", "    pull_policy: never\n", "",
+		  "ticketsyncd uses the locally built image ticketsync:latest without build: or pull_policy" },
+		{ "compose.secure.yaml", "    pull_policy: never\n", "",
+		  "ticketsyncd uses the locally built image ticketsync:latest without build: or pull_policy" },
+		/* Every ticketsync container is hardened (the first match is ticketsync-init's). */
+		{ "compose.yaml", "    read_only: true\n", "", "ticketsync-init lacks read_only: true" },
+		{ "compose.yaml", "    cap_drop: [ALL]\n", "", "ticketsync-init lacks cap_drop: [ALL]" },
+		{ "compose.secure.yaml", "    security_opt: [\"no-new-privileges:true\"]\n", "",
+		  "ticketsync-init lacks security_opt" },
+		/* Which variant is which; MongoDB as docs/OPERATIONS.md recommends. */
+		{ "compose.yaml", "replica set: the local EVALUATION variant.", "replica set.",
+		  "does not say it is the evaluation variant" },
+		{ "compose.yaml", "\"--oplogMinRetentionHours\", \"96\"",
+		  "\"--setParameter\", \"oplogMinRetentionHours=96\"", "is not a server parameter" },
+		{ "compose.secure.yaml", "      - --oplogMinRetentionHours\n      - \"96\"\n", "",
+		  "mongo runs without --oplogMinRetentionHours" },
+		{ "compose.secure.yaml", "      - --auth\n", "", "mongo runs without --auth" },
+		{ "compose.secure.yaml", "      - --keyFile\n      - /run/secrets/mongo_keyfile\n", "",
+		  "mongo runs without --keyFile" },
+		{ "make-secrets.sh", "random 756", "random 2000", "does not hold 6 to 1024 base64 characters" },
+		{ "compose.secure.yaml", "MONGO_INITDB_ROOT_PASSWORD_FILE: /run/secrets/mongo_root_password",
+		  "MONGO_INITDB_ROOT_PASSWORD: example", "mongo sets MONGO_INITDB_ROOT_PASSWORD inline" },
+		{ "compose.secure.yaml", "db.getSiblingDB('admin').auth(", "db.auth(",
+		  "it must log in to admin first" },
+		{ "compose.secure.yaml",
+		  "      TICKETSYNC_MONGODB_DATABASE: extrahop\n      TICKETSYNC_EXTRAHOP_URL",
+		  "      TICKETSYNC_MONGODB_DATABASE: extrahop\n"
+		  "      TICKETSYNC_MONGODB_URI: mongodb://mongo:27017/?replicaSet=rs0\n"
+		  "      TICKETSYNC_EXTRAHOP_URL",
+		  "ticketsyncd sets TICKETSYNC_MONGODB_URI, which overrides the -c file" },
+		{ "compose.secure.yaml", "      - ticketsync_mongodb_ini\n    depends_on", "    depends_on",
+		  "ticketsync-init reads /run/secrets/ticketsync_mongodb_ini, a secret it does not mount" },
+		{ "compose.secure.yaml", "file: ./secrets/mongo_keyfile", "file: ./secrets/mongo_key",
+		  "which make-secrets.sh does not make" },
+		{ "compose.secure.yaml", "name: ticketsync-secure", "name: ticketsync", "own project names" },
+		{ "make-secrets.sh", "authSource=admin", "authSource=extrahop",
+		  "ticketsyncd's -c file authenticates against extrahop" },
+		{ "mongo-init/ticketsync-user.js", "\t\t{ role: 'dbAdmin', db: database },\n", "",
+		  "does not grant dbAdmin on extrahop" },
+		{ "mongo-init/ticketsync-user.js", "user: 'ticketsync'", "user: 'ticketsyncd'",
+		  "ticketsyncd's -c file logs in as another user" },
+		/* ticketsyncctl inside the compose network, with the service's -c file. */
+		{ "README.md", "docker compose run --rm ticketsync-init status",
+		  "docker compose run --rm ticketsync-init stauts", "ticketsyncctl refuses `stauts`" },
+		{ "README.md", "run --rm ticketsync-init -c /run/secrets/ticketsync_mongodb_ini status",
+		  "run --rm ticketsync-init status", "without -c /run/secrets/ticketsync_mongodb_ini" },
+		/* No host-side chown to a container uid (wrong with a rootless engine). */
+		{ "README.md", "./make-secrets.sh                                 # asks",
+		  "sudo chown 10001 secrets/extrahop_api_key  # asks", "chowns a file on the host" },
+		{ "compose.yaml", "#   ./make-secrets.sh", "#   sudo chown 10001 secrets/extrahop_api_key",
+		  "chowns a file on the host" },
 	};
 	char *python = in_path("python3");
 	char dir[PATH_MAX], copy[PATH_MAX + 32];
@@ -730,11 +801,11 @@ test_container_files(void **state)
 
 	scratch_dir(dir, sizeof(dir), "container");
 	for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
-		bool is_dockerfile = strcmp(broken[i].file, "Dockerfile") == 0;
+		const char *base = strrchr(broken[i].file, '/');
 
-		snprintf(copy, sizeof(copy), "%s/%s", dir, broken[i].file);
+		snprintf(copy, sizeof(copy), "%s/%s", dir, base != NULL ? base + 1 : broken[i].file);
 		broken_copy(broken[i].file, broken[i].from, broken[i].to, copy);
-		r = container_check(python, is_dockerfile ? copy : NULL, is_dockerfile ? NULL : copy);
+		r = container_check(python, broken[i].file, copy);
 		if (!exited(&r, 1) || strstr(r.text, broken[i].expect) == NULL)
 			fail_msg("check.py on %s with \"%s\" -> \"%s\": expected a failure mentioning "
 			    "\"%s\", got:\n%s", broken[i].file, broken[i].from, broken[i].to,
