@@ -35,6 +35,7 @@
 #include "ticketsync/outbox.h"
 #include "ticketsync/outbox_view.h"
 #include "ticketsync/pusher.h"
+#include "ticketsync/sdnotify.h"
 #include "ticketsync/pushrun.h"
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
@@ -66,6 +67,7 @@ typedef struct daemon_ctx {
 	httpd_t *httpd;
 	webhook_http_t *webhooks;    /* ticket intake on the listener (any instance, not only the active) */
 	struct event *sigterm, *sigint, *gauges, *watch_poll;
+	sdnotify_t *notify;      /* systemd's READY=1, STATUS= and watchdog (NULL outside it) */
 	bool gauges_busy;
 	bool stopping;
 	char instance[256];
@@ -141,6 +143,19 @@ daemon_ready(void *arg, char *reason, size_t len)
 	snprintf(reason, len, "ready: active, streaming, pushing as %s (lease fencing token %lld)",
 	    d->instance, (long long)leader_fencing(d->leader));
 	return true;
+}
+
+/* Started, for systemd: a standby that knows who is active, or the active instance
+ * once its change stream has opened (from then on no change is missed, whatever a
+ * first rescan still has to do: a big one must not hold up the start). */
+static bool
+daemon_started(void *arg, char *status, size_t len)
+{
+	daemon_ctx_t *d = arg;
+
+	daemon_ready(d, status, len);
+	return leader_decided(d->leader) &&
+	    (!leader_active(d->leader) || watcher_opened(d->watcher));
 }
 
 static bool
@@ -287,6 +302,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	d->stopping = true;
+	sdnotify_stopping(d->notify);
 	log_info("%s received: finishing in-flight pushes (up to %lld ms), then checkpointing",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)d->cfg->service.shutdown_timeout_ms);
 	event_del(d->gauges);
@@ -510,6 +526,12 @@ run(const config_t *cfg, bool print_ready)
 	    "concurrency %lld%s%s", d.instance, cfg->mongodb.database, cfg->extrahop.url,
 	    (long long)cfg->push.interval_ms, (long long)cfg->push.concurrency,
 	    d.httpd ? ", http " : "", d.httpd ? cfg->http.listen : "");
+	err = (bson_error_t){ 0 };
+	d.notify = sdnotify_start(d.base, daemon_started, &d, &err);
+	if (d.notify == NULL && err.code != 0) {
+		log_errorx("%s", err.message);
+		goto cleanup;
+	}
 	if (print_ready) {
 		printf("READY http_port=%d pid=%ld\n", d.httpd ? httpd_port(d.httpd) : 0,
 		    (long)getpid());
@@ -529,6 +551,7 @@ cleanup:
 		event_free(d.sigint);
 	if (d.gauges)
 		event_free(d.gauges);
+	sdnotify_free(d.notify);
 	/* Before the listener goes: waiting deliveries get no reply, their writes finish. */
 	webhook_http_free(d.webhooks);
 	/* Jobs still queued finish and hand back while their owners are alive. */

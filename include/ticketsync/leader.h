@@ -42,6 +42,8 @@ leader_t *leader_start(struct event_base *base, struct dbworker *db, const leade
 /* Active right now: holds the lease and its local deadline has not passed. Safe to
  * call from any thread (the DB worker checks it just before claiming). */
 bool leader_active(const leader_t *l);
+/* A lease check has come to an answer: active, or another instance holds it. */
+bool leader_decided(const leader_t *l);
 int64_t leader_fencing(const leader_t *l);
 /* "active (fencing 3)" or "standby: lease held by host:123" for /readyz and logs. */
 void leader_describe(const leader_t *l, char *buf, size_t len);

@@ -56,6 +56,9 @@ bool watcher_finished(const watcher_t *w);
 /* Stop reading, apply what was read, save the checkpoint, join both threads. */
 void watcher_stop(watcher_t *w);
 enum watcher_phase watcher_phase(const watcher_t *w);
+/* Whether a change stream has been opened once (changes from then on are captured,
+ * whatever a rescan still has to do). */
+bool watcher_opened(const watcher_t *w);
 const char *watcher_phase_name(enum watcher_phase p);
 
 #endif

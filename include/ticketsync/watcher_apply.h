@@ -49,6 +49,7 @@ struct watcher {
 	atomic_bool reader_done;
 	atomic_bool applier_done;
 	atomic_int phase;
+	atomic_bool opened; /* a change stream has been opened once */
 };
 
 /* Frees a queue item (NULL-safe); also the handoff queue's free_item. */

@@ -226,6 +226,12 @@ leader_fencing(const leader_t *l)
 	return atomic_load(&((leader_t *)l)->fencing);
 }
 
+bool
+leader_decided(const leader_t *l)
+{
+	return leader_active(l) || l->other[0] != '\0';
+}
+
 void
 leader_describe(const leader_t *l, char *buf, size_t len)
 {

@@ -328,6 +328,7 @@ watcher_reader_main(void *arg)
 			need_rescan = NULL;
 		}
 		atomic_store(&w->phase, WATCHER_STREAMING);
+		atomic_store(&w->opened, true);
 
 		while (!atomic_load(&w->stop)) {
 			const bson_t *now_token;
@@ -461,6 +462,12 @@ enum watcher_phase
 watcher_phase(const watcher_t *w)
 {
 	return (enum watcher_phase)atomic_load(&((watcher_t *)w)->phase);
+}
+
+bool
+watcher_opened(const watcher_t *w)
+{
+	return w != NULL && atomic_load(&((watcher_t *)w)->opened);
 }
 
 const char *

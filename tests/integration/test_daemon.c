@@ -17,7 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "tslogfmt.h"
 #include "tsscene.h"
@@ -614,6 +616,74 @@ test_https_verification(void **state)
 	fixture_free(f);
 }
 
+/* Datagrams on a notify socket for up to ms, appended to buf (each + "\n"). */
+static void
+notify_read(int fd, char *buf, size_t len, int ms)
+{
+	int64_t end = clock_mono_ms() + ms;
+
+	while (clock_mono_ms() < end) {
+		char dgram[1024];
+		struct timeval tv = { 0, 50000 };
+		ssize_t n;
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		n = recv(fd, dgram, sizeof(dgram) - 1, 0);
+		if (n <= 0)
+			continue;
+		dgram[n] = '\0';
+		strncat(buf, dgram, len - strlen(buf) - 2);
+		strcat(buf, "\n");
+	}
+}
+
+/*
+ * Under systemd (Type=notify): READY=1 once the change stream is open, with a STATUS=
+ * line; WATCHDOG=1 from the loop at least four times per WATCHDOG_USEC; STOPPING=1 on
+ * SIGTERM. The notify socket is the test's own.
+ */
+static void
+test_systemd_notify(void **state)
+{
+	fixture_t *f = *state;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static char got[65536];
+	char path[sizeof(sa.sun_path)];
+	int fd;
+
+	fixture_begin(f, NULL, API_KEY);
+	snprintf(path, sizeof(path), "/tmp/tsnotify-%ld.sock", (long)getpid());
+	unlink(path);
+	bson_strncpy(sa.sun_path, path, sizeof(sa.sun_path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	tsdaemon_setenv(&f->d, "NOTIFY_SOCKET", path);
+	tsdaemon_setenv(&f->d, "WATCHDOG_USEC", "400000");
+	got[0] = '\0';
+	fixture_start_daemon(f);
+	for (int i = 0; i < 200 && strstr(got, "READY=1") == NULL; i++)
+		notify_read(fd, got, sizeof(got), 100);
+	if (strstr(got, "READY=1\nSTATUS=") == NULL)
+		fail_msg("no READY=1 with a STATUS= line; got:\n%s", got);
+	assert_true(tsdaemon_log_contains(&f->d, "systemd: ready"));
+	/* ready means the stream is open: a change made now is pushed */
+	put(f, "detections", "{'_id': 1, 'title': 'x'}");
+	put(f, "tickets", "{'_id': 'TK-1', 'detection_ids': [1], 'status': 'new', 'assignee': 'a', 'updated_at': {'$date': '2026-11-01T00:00:00Z'}}");
+	assert_true(wait_patches(f, 1, 1, 10000) >= 0);
+	got[0] = '\0';
+	notify_read(fd, got, sizeof(got), 1000);
+	assert_true(tsrun_count_lines(got, "WATCHDOG=1") >= 5); /* every 100 ms; slow runs too */
+	assert_null(strstr(got, "READY=1")); /* once */
+	assert_int_equal(tsproc_signal(&f->d.proc, SIGTERM), 0);
+	got[0] = '\0';
+	notify_read(fd, got, sizeof(got), 1000);
+	assert_non_null(strstr(got, "STOPPING=1"));
+	fixture_free(f);
+	close(fd);
+	unlink(path);
+}
+
 static void
 test_bad_config_exits_2(void **state)
 {
@@ -644,6 +714,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_404_parked_then_unparked, fixture_setup, tsscene_teardown),
 		cmocka_unit_test_setup_teardown(test_401_stops_pushing, fixture_setup, tsscene_teardown),
 		cmocka_unit_test_setup_teardown(test_extrahop_unreachable_signals, fixture_setup, tsscene_teardown),
+		cmocka_unit_test_setup_teardown(test_systemd_notify, fixture_setup, tsscene_teardown),
 		cmocka_unit_test_setup_teardown(test_oauth2_token_expiry, fixture_setup, tsscene_teardown),
 		cmocka_unit_test_setup_teardown(test_restart_resumes_from_checkpoint, fixture_setup, tsscene_teardown),
 		cmocka_unit_test_setup_teardown(test_ticket_before_detection_and_multiple_tickets, fixture_setup, tsscene_teardown),
