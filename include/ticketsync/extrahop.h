@@ -80,10 +80,17 @@ typedef void (*extrahop_done_fn)(const pushplan_reply_t *res, void *arg);
 /* Returns NULL with err set when the options are unusable (bad URL, missing key...). */
 extrahop_t *extrahop_new(struct event_base *base, const extrahop_opts_t *opts, bson_error_t *err);
 
-/* PATCH the fields named by mask onto detection id. Returns 0 when accepted (cb will
- * run), -1 with err set when not (bad arguments, bad id or empty mask, closing). */
+/*
+ * PATCH the fields named by mask onto detection id. Returns 0 when accepted (cb will
+ * run), -1 with err set when not (bad arguments, bad id or empty mask, closing).
+ * done_by_ms (wall clock; 0: no bound): the request must be over by then. It goes on
+ * the wire only while now + request_timeout_ms <= done_by_ms (checked right before it
+ * leaves, like the gate below), else it completes as cancelled with a message saying
+ * so. The push engine passes the claim's expiry: a claim taken over after it expired
+ * can then never race a request of the holder that crashed.
+ */
 int extrahop_patch_detection(extrahop_t *eh, int64_t detection_id, const fields_t *f,
-    unsigned mask, extrahop_done_fn cb, void *arg, bson_error_t *err);
+    unsigned mask, int64_t done_by_ms, extrahop_done_fn cb, void *arg, bson_error_t *err);
 
 /*
  * A PATCH still waiting to go on the wire when gate(arg) says no is not sent: it

@@ -182,6 +182,11 @@ typedef struct pushplan_policy {
 typedef struct pushplan_attempt {
 	int32_t attempts;        /* failed attempts before this one, for this version */
 	int64_t recheck_at_ms;   /* the item's pending recheck (0: none) */
+	/* > 0: the item was taken over from a holder whose claim expired at this time (a
+	 * crash). Its requests were over by then on its side, but the destination may
+	 * still apply one late, as after an ambiguous attempt: once acknowledged, the
+	 * whole value goes out again at reclaimed_until + recheck_ms. */
+	int64_t reclaimed_until_ms;
 	int64_t now_ms;          /* wall clock (BSON dates) */
 	uint32_t rnd;            /* jitter: any uniform uint32_t */
 } pushplan_attempt_t;

@@ -51,7 +51,7 @@ static const config_key_t config_keys[] = {
 	{ "extrahop", "ca_path", CONFIG_KIND_STRING, NULL, 0, 0, CONFIG_OFF(extrahop.ca_path) },
 	{ "extrahop", "connect_timeout_ms", CONFIG_KIND_INT, "5000", 1, 600000,
 	    CONFIG_OFF(extrahop.connect_timeout_ms) },
-	{ "extrahop", "request_timeout_ms", CONFIG_KIND_INT, "30000", 1, 3600000,
+	{ "extrahop", "request_timeout_ms", CONFIG_KIND_INT, "10000", 1, 3600000,
 	    CONFIG_OFF(extrahop.request_timeout_ms) },
 	{ "push", "interval_ms", CONFIG_KIND_INT, "1000", 10, 3600000, CONFIG_OFF(push.interval_ms) },
 	{ "push", "batch_size", CONFIG_KIND_INT, "200", 1, 100000, CONFIG_OFF(push.batch_size) },
@@ -59,7 +59,7 @@ static const config_key_t config_keys[] = {
 	{ "push", "rate_limit", CONFIG_KIND_INT, "0", 0, 100000, CONFIG_OFF(push.rate_limit) },
 	{ "push", "retry_base_ms", CONFIG_KIND_INT, "1000", 1, 3600000, CONFIG_OFF(push.retry_base_ms) },
 	{ "push", "retry_max_ms", CONFIG_KIND_INT, "300000", 1, 86400000, CONFIG_OFF(push.retry_max_ms) },
-	{ "push", "claim_timeout_ms", CONFIG_KIND_INT, "120000", 1000, 86400000,
+	{ "push", "claim_timeout_ms", CONFIG_KIND_INT, "30000", 1000, 86400000,
 	    CONFIG_OFF(push.claim_timeout_ms) },
 	{ "push", "recheck_ms", CONFIG_KIND_INT, "60000", 0, 86400000,
 	    CONFIG_OFF(push.recheck_ms) },
@@ -1249,9 +1249,6 @@ config_check_create(struct config_ctx *ctx)
 		return -1;
 	if (!cfg->create.enabled)
 		return 0;
-	if (config_check_order(ctx, "create", "request_timeout_ms", "push", "claim_timeout_ms", true,
-	        "a claim must outlive the request it protects") != 0)
-		return -1;
 	why = "when [create] target names it";
 	switch (so.target) {
 	case TICKETSPEC_JIRA:

@@ -179,8 +179,14 @@ pushplan_outcome(const pushplan_policy_t *policy, const pushplan_reply_t *reply,
 	switch (reply->outcome) {
 	case PUSHPLAN_OK:
 		out->outcome = PUSHPLAN_PUSHED;
-		/* A recheck is due after this push if an earlier attempt was ambiguous. */
-		out->recheck_at_ms = policy->settle_on_ack ? 0 : attempt->recheck_at_ms;
+		if (policy->settle_on_ack)
+			return;
+		/* A recheck is due after this push if an earlier attempt was ambiguous, or a
+		 * crashed holder's may still land. */
+		out->recheck_at_ms = attempt->recheck_at_ms;
+		if (policy->recheck_ms > 0 && attempt->reclaimed_until_ms > 0 &&
+		    attempt->reclaimed_until_ms + policy->recheck_ms > out->recheck_at_ms)
+			out->recheck_at_ms = attempt->reclaimed_until_ms + policy->recheck_ms;
 		return;
 	case PUSHPLAN_REJECTED:
 		out->outcome = PUSHPLAN_PARKED;

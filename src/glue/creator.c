@@ -56,7 +56,8 @@ creator_pusher_opts(const config_t *cfg, const char *owner, pusher_opts_t *out)
 		.batch_size = (size_t)(cfg->create.concurrency * 8),
 		.concurrency = (size_t)cfg->create.concurrency,
 		.rate_limit = (double)cfg->create.rate_limit,
-		.claim_timeout_ms = cfg->push.claim_timeout_ms,
+		/* A claim covers a lookup and then a create: one request more than a PATCH. */
+		.claim_timeout_ms = cfg->push.claim_timeout_ms + cfg->create.request_timeout_ms,
 		.retry_base_ms = cfg->create.retry_base_ms,
 		.retry_max_ms = cfg->create.retry_max_ms,
 		.auth_probe_ms = 30000,

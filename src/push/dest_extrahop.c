@@ -61,7 +61,8 @@ dest_extrahop_send(void *impl, const outbox_item_t *item, dest_done_fn done, voi
 
 	if (!dest_extrahop_decode(item, &desired, &mask, err))
 		return -1;
-	return extrahop_patch_detection(impl, item->id, &desired, mask, done, arg, err);
+	return extrahop_patch_detection(impl, item->id, &desired, mask, item->claimed_until_ms, done,
+	    arg, err);
 }
 
 static void

@@ -48,6 +48,8 @@ struct extrahop_req {
 	int64_t started_ms;
 	uint64_t token_gen; /* token the last attempt carried (OAuth2) */
 	bool resent;        /* the one resend after a 401 is used up */
+	int64_t send_by_ms; /* wall clock: not on the wire after this (0: no bound) */
+	bool too_late;      /* the prereq check refused it for send_by_ms */
 	struct curl_slist *headers;
 	char errbuf[CURL_ERROR_SIZE];
 	curlev_body_t resp;       /* at most EXTRAHOP_BODY_MAX bytes kept */
@@ -233,12 +235,17 @@ static void extrahop_token_fetch(extrahop_t *eh);
 static int
 extrahop_prereq(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
 {
-	const extrahop_t *eh = arg;
+	extrahop_req_t *r = arg;
+	const extrahop_t *eh = r->eh;
 
 	(void)primary_ip;
 	(void)local_ip;
 	(void)primary_port;
 	(void)local_port;
+	if (r->send_by_ms > 0 && clock_wall_ms() > r->send_by_ms) {
+		r->too_late = true;
+		return CURL_PREREQFUNC_ABORT;
+	}
 	return eh->gate == NULL || eh->gate(eh->gate_arg) ? CURL_PREREQFUNC_OK
 	                                                  : CURL_PREREQFUNC_ABORT;
 }
@@ -283,7 +290,7 @@ extrahop_send(extrahop_req_t *r)
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, r->headers);
 	curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, extrahop_prereq);
-	curl_easy_setopt(easy, CURLOPT_PREREQDATA, eh);
+	curl_easy_setopt(easy, CURLOPT_PREREQDATA, r);
 	if (curlev_add(eh->cev, easy, extrahop_req_done, r, &err) != 0) {
 		curl_easy_cleanup(easy);
 		extrahop_defer(r, PUSHPLAN_RETRY, CURLE_FAILED_INIT, err.message);
@@ -356,7 +363,10 @@ extrahop_req_done(CURL *easy, CURLcode rc, void *arg)
 	}
 
 	o = pushplan_classify(status, rc == CURLE_OK);
-	if (rc != CURLE_OK)
+	if (rc == CURLE_ABORTED_BY_CALLBACK && r->too_late)
+		snprintf(msg, sizeof(msg), "not sent: its claim would expire before a reply could "
+		    "come; a fresh claim sends it");
+	else if (rc != CURLE_OK)
 		text_sanitize(msg, sizeof(msg), extrahop_curl_text(rc, r->errbuf), TEXT_STRLEN, 0,
 		    TEXT_CONTROLS_TO_SPACE | TEXT_ELLIPSIS);
 	else if (o == PUSHPLAN_OK)
@@ -608,7 +618,7 @@ extrahop_new(struct event_base *base, const extrahop_opts_t *opts, bson_error_t 
 	    ? bson_strdup_printf("%s (%s)", EXTRAHOP_USER_AGENT, opts->instance)
 	    : bson_strdup(EXTRAHOP_USER_AGENT);
 	eh->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000;
-	eh->request_timeout_ms = opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 30000;
+	eh->request_timeout_ms = opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 10000;
 	eh->now_ms = opts->now_ms;
 	eh->clock_arg = opts->clock_arg;
 	eh->token_refresh_at = eh->token_expires_at = INT64_MAX;
@@ -647,7 +657,7 @@ fail:
 
 int
 extrahop_patch_detection(extrahop_t *eh, int64_t detection_id, const fields_t *f,
-    unsigned mask, extrahop_done_fn cb, void *arg, bson_error_t *err)
+    unsigned mask, int64_t done_by_ms, extrahop_done_fn cb, void *arg, bson_error_t *err)
 {
 	extrahop_req_t *r;
 
@@ -676,6 +686,11 @@ extrahop_patch_detection(extrahop_t *eh, int64_t detection_id, const fields_t *f
 	r->cb = cb;
 	r->arg = arg;
 	r->started_ms = clock_mono_ms();
+	if (done_by_ms > 0) {
+		r->send_by_ms = done_by_ms - eh->request_timeout_ms;
+		if (r->send_by_ms <= 0)
+			r->send_by_ms = 1;
+	}
 	r->url = extrahop_api_detection_url(eh->base_url, detection_id);
 	r->body = extrahop_api_patch_body(f, mask, &r->body_len);
 	if (r->url == NULL || r->body == NULL) {

@@ -370,6 +370,7 @@ pusher_on_reply(const pushplan_reply_t *res, void *arg)
 	pushplan_attempt_t attempt = {
 		.attempts = r->item.attempts,
 		.recheck_at_ms = r->item.recheck_at_ms,
+		.reclaimed_until_ms = r->item.reclaimed_until_ms,
 		.now_ms = clock_wall_ms(),
 		.rnd = (uint32_t)random(),
 	};
@@ -394,8 +395,9 @@ pusher_on_reply(const pushplan_reply_t *res, void *arg)
 	r->auth_stop = v.stop;
 	if (v.cancelled) {
 		/* Not this detection's failure: it goes out again as it is. */
-		snprintf(r->message, sizeof(r->message), "%s",
-		    "request cancelled (shutdown, or no longer the active instance)");
+		if (res->message[0] == '\0' || strcmp(res->message, "cancelled") == 0)
+			snprintf(r->message, sizeof(r->message), "%s",
+			    "request cancelled (shutdown, or no longer the active instance)");
 		pusher_finish(p, r);
 	} else if (v.stop) {
 		metrics_inc(p->opts.report->auth_total, 1);

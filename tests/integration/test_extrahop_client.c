@@ -429,7 +429,7 @@ patch(fixture_t *fx, int64_t id)
 	fields_init(&f);
 	fields_set_ticket_id(&f, "T-1");
 	f.status = FIELDS_STATUS_IN_PROGRESS;
-	if (extrahop_patch_detection(fx->eh, id, &f, FIELDS_TICKET_ID | FIELDS_STATUS, on_done,
+	if (extrahop_patch_detection(fx->eh, id, &f, FIELDS_TICKET_ID | FIELDS_STATUS, 0, on_done,
 	        &fx->done, &err) != 0)
 		fail_msg("patch: %s", err.message);
 }
@@ -442,7 +442,7 @@ patch_cb(fixture_t *fx, int64_t id, extrahop_done_fn cb, void *arg)
 
 	fields_init(&f);
 	f.status = FIELDS_STATUS_NEW;
-	if (extrahop_patch_detection(fx->eh, id, &f, FIELDS_STATUS, cb, arg, &err) != 0)
+	if (extrahop_patch_detection(fx->eh, id, &f, FIELDS_STATUS, 0, cb, arg, &err) != 0)
 		fail_msg("patch: %s", err.message);
 }
 
@@ -485,7 +485,7 @@ test_success_exact_request(void **state)
 	fields_set_assignee(&f, "Zo\xc3\xab\n");
 	f.status = FIELDS_STATUS_CLOSED;
 	f.resolution = FIELDS_RESOLUTION_NULL;
-	assert_int_equal(extrahop_patch_detection(fx->eh, 4294967297LL, &f, FIELDS_ALL, on_done,
+	assert_int_equal(extrahop_patch_detection(fx->eh, 4294967297LL, &f, FIELDS_ALL, 0, on_done,
 	                     &fx->done, &err), 0);
 	/* Never completes inside the submitting call. */
 	assert_int_equal(fx->done.n, 0);
@@ -1057,9 +1057,39 @@ refused_cb(const pushplan_reply_t *res, void *arg)
 	on_done(res, &fx->done);
 	/* During destroy a new submission is refused, synchronously. */
 	fields_init(&f);
-	assert_int_equal(extrahop_patch_detection(fx->eh, 77, &f, FIELDS_STATUS, on_done,
+	assert_int_equal(extrahop_patch_detection(fx->eh, 77, &f, FIELDS_STATUS, 0, on_done,
 	                     &fx->done, &err), -1);
 	assert_non_null(strstr(err.message, "shutting down"));
+}
+
+/* A request whose claim ends before a reply could come is not sent (done_by_ms less
+ * than request_timeout_ms away); one with room is. */
+static void
+test_done_by_bounds_the_send(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+	fields_t f;
+	bson_error_t err;
+	int64_t now = clock_wall_ms();
+
+	o.request_timeout_ms = 5000;
+	new_client(fx, &o);
+	fields_init(&f);
+	f.status = FIELDS_STATUS_NEW;
+	assert_int_equal(extrahop_patch_detection(fx->eh, 1, &f, FIELDS_STATUS, now + 4000, on_done,
+	                     &fx->done, &err), 0);
+	wait_done(fx, 1);
+	assert_int_equal(fx->done.res[0].curl_code, CURLE_ABORTED_BY_CALLBACK);
+	assert_int_equal(fx->done.res[0].http_status, 0);
+	assert_string_equal(fx->done.res[0].message, "not sent: its claim would expire before a "
+	    "reply could come; a fresh claim sends it");
+	assert_int_equal(fx->srv.n_recs, 0);
+	assert_int_equal(extrahop_patch_detection(fx->eh, 2, &f, FIELDS_STATUS, now + 60000, on_done,
+	                     &fx->done, &err), 0);
+	wait_done(fx, 2);
+	assert_int_equal(fx->done.res[1].outcome, PUSHPLAN_OK);
+	assert_int_equal(fx->srv.n_recs, 1);
 }
 
 static void
@@ -1137,8 +1167,8 @@ test_bad_options_and_arguments(void **state)
 	o = apikey_opts(fx);
 	new_client(fx, &o);
 	fields_init(&f);
-	assert_int_equal(extrahop_patch_detection(fx->eh, -1, &f, FIELDS_ALL, on_done, &fx->done, &err), -1);
-	assert_int_equal(extrahop_patch_detection(fx->eh, 1, &f, 0, on_done, &fx->done, &err), -1);
+	assert_int_equal(extrahop_patch_detection(fx->eh, -1, &f, FIELDS_ALL, 0, on_done, &fx->done, &err), -1);
+	assert_int_equal(extrahop_patch_detection(fx->eh, 1, &f, 0, 0, on_done, &fx->done, &err), -1);
 	assert_int_equal(extrahop_in_flight(fx->eh), 0);
 	assert_int_equal(fx->done.n, 0);
 }
@@ -1407,6 +1437,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_success_exact_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_done_by_bounds_the_send, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retry_statuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejected_with_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_big_body_is_bounded, setup, teardown),

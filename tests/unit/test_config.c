@@ -102,14 +102,14 @@ test_defaults(void **state)
 	assert_null(cfg->extrahop.ca_file);
 	assert_null(cfg->extrahop.ca_path);
 	assert_int_equal(cfg->extrahop.connect_timeout_ms, 5000);
-	assert_int_equal(cfg->extrahop.request_timeout_ms, 30000);
+	assert_int_equal(cfg->extrahop.request_timeout_ms, 10000);
 	assert_int_equal(cfg->push.interval_ms, 1000);
 	assert_int_equal(cfg->push.batch_size, 200);
 	assert_int_equal(cfg->push.concurrency, 16);
 	assert_int_equal(cfg->push.rate_limit, 0);
 	assert_int_equal(cfg->push.retry_base_ms, 1000);
 	assert_int_equal(cfg->push.retry_max_ms, 300000);
-	assert_int_equal(cfg->push.claim_timeout_ms, 120000);
+	assert_int_equal(cfg->push.claim_timeout_ms, 30000);
 	assert_int_equal(cfg->watch.max_await_ms, 1000);
 	assert_int_equal(cfg->watch.retry_base_ms, 500);
 	assert_int_equal(cfg->watch.retry_max_ms, 30000);
@@ -635,9 +635,6 @@ test_create_rules(void **state)
 	parse_err("[create]\nenabled = true\nsummary = {id} {severity}\n[jira]\nurl = https://j\n"
 	          "email = a@b\napi_token = t\nproject = SEC\n", NULL,
 	    "[create] summary: unknown placeholder \"{severity}\"", NULL);
-	parse_err("[create]\nenabled = true\nrequest_timeout_ms = 200000\n[jira]\nurl = https://j\n"
-	          "email = a@b\napi_token = t\nproject = SEC\n", NULL,
-	    "[create] request_timeout_ms", "claim_timeout_ms");
 	/* From the environment, as every key. */
 	env[0] = "TICKETSYNC_CREATE_RISK_SCORE_MIN=60";
 	env[1] = "TICKETSYNC_JIRA_FLAVOUR=datacenter";
@@ -664,7 +661,7 @@ test_cross_field_checks(void **state)
 	    "retry_max_ms (TICKETSYNC_PUSH_RETRY_MAX_MS) = 100");
 	parse_err("[watch]\nretry_base_ms = 60000\n", NULL, "[watch] retry_base_ms", "retry_max_ms");
 	parse_err("[extrahop]\nrequest_timeout_ms = 200000\n", NULL, "request_timeout_ms",
-	    "claim_timeout_ms = 120000: a claim must outlive the request it protects");
+	    "claim_timeout_ms = 30000: a claim must outlive the request it protects");
 }
 
 static void

@@ -370,6 +370,41 @@ test_outcome_settle_on_ack(void **state)
 	assert_int_equal(v.recheck_at_ms, NOW + 60000);
 }
 
+/* An item taken over from a crashed holder is pushed in full once more after its
+ * ack, recheck_ms after the old claim expired (the later of that and an ambiguity's
+ * recheck wins); not with rechecks off, not when settling on ack. */
+static void
+test_outcome_reclaimed(void **state)
+{
+	static const struct {
+		int64_t recheck_ms, recheck_at, reclaimed;
+		bool settle;
+		int64_t want;
+	} rows[] = {
+		{ 60000, 0, NOW - 1000, false, NOW + 59000 },
+		{ 60000, NOW + 70000, NOW - 1000, false, NOW + 70000 },
+		{ 60000, NOW + 10000, NOW - 1000, false, NOW + 59000 },
+		{ 0, 0, NOW - 1000, false, 0 },
+		{ 60000, 0, 0, false, 0 },
+		{ 60000, 0, NOW - 1000, true, 0 },
+	};
+	pushplan_reply_t ok = { .outcome = PUSHPLAN_OK, .http_status = 204, .retry_after_ms = -1 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		pushplan_policy_t policy = { .retry_base_ms = 1000, .retry_max_ms = 60000,
+			.recheck_ms = rows[i].recheck_ms, .settle_on_ack = rows[i].settle };
+		pushplan_attempt_t a = { .recheck_at_ms = rows[i].recheck_at,
+			.reclaimed_until_ms = rows[i].reclaimed, .now_ms = NOW };
+		pushplan_verdict_t v;
+
+		pushplan_outcome(&policy, &ok, &a, &v);
+		if (v.outcome != PUSHPLAN_PUSHED || v.recheck_at_ms != rows[i].want)
+			fail_msg("row %zu: outcome %d recheck %lld, want pushed %lld", i, (int)v.outcome,
+			    (long long)v.recheck_at_ms, (long long)rows[i].want);
+	}
+}
+
 /* A destination's own recheck (a search that cannot prove absence yet) is kept as
  * the item's recheck, and the later of it and an ambiguity's wins. */
 static void
@@ -471,6 +506,7 @@ main(void)
 		cmocka_unit_test(test_outcome_table),
 		cmocka_unit_test(test_outcome_destination_recheck),
 		cmocka_unit_test(test_outcome_settle_on_ack),
+		cmocka_unit_test(test_outcome_reclaimed),
 		cmocka_unit_test(test_reach_sequence),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
