@@ -30,6 +30,7 @@
 #include "tsproc.h"
 
 #define UNIT_REL "lib/systemd/system/ticketsyncd.service"
+#define TEMPLATE_REL "lib/systemd/system/ticketsyncd@.service"
 /* systemd-analyze security's scale: 0 (locked down) .. 10; "OK" is below 2. */
 #define EXPOSURE_MAX 2.0
 
@@ -277,6 +278,7 @@ test_install_destdir(void **state)
 	if (access(path, F_OK) != 0)
 		fail_msg("%s was not installed: is include(deploy/install.cmake) missing from "
 		    "CMakeLists.txt (or the build not reconfigured since)?", path);
+	expect_file(usr, TEMPLATE_REL, false);
 	expect_file(usr, "lib/sysusers.d/ticketsync.conf", false);
 	expect_file(usr, "lib/tmpfiles.d/ticketsync.conf", false);
 	expect_file(usr, "share/doc/ticketsync/ticketsync.ini.example", false);
@@ -392,6 +394,35 @@ test_unit_verify(void **state)
 	}
 	rm_tree(bad_dir);
 	free(broken);
+	free(exec);
+	free(unit);
+
+	/* The template, as an instance: the same unit with the tenant's own files. */
+	snprintf(unit_path, sizeof(unit_path), "%s/" TEMPLATE_REL, prefix);
+	unit = tsfile_read(unit_path, NULL);
+	assert_non_null(unit);
+	exec = unit_value(unit, "ExecStart");
+	assert_non_null(exec);
+	assert_non_null(strstr(exec, " -c /etc/ticketsync/%i.ini"));
+	assert_non_null(strstr(unit, "\nLoadCredential=extrahop_api_key:/etc/ticketsync/credentials/%i/extrahop_api_key\n"));
+	assert_non_null(strstr(unit, "\nEnvironmentFile=-/etc/ticketsync/%i.env\n"));
+	assert_non_null(strstr(unit, "\nEnvironment=TICKETSYNC_SERVICE_INSTANCE_ID=%H-%i\n"));
+	/* every hardening line of the unit is there too */
+	assert_non_null(strstr(unit, "\nProtectSystem=strict\n"));
+	assert_non_null(strstr(unit, "\nSystemCallFilter=@system-service\n"));
+	assert_non_null(strstr(unit, "\nType=notify\n"));
+	scratch_dir(bad_dir, sizeof(bad_dir), "instance");
+	snprintf(bad, sizeof(bad), "%s/ticketsyncd@tenant-a.service", bad_dir);
+	write_file(bad, unit, 0644);
+	{
+		char *argv[] = { tool, "verify", bad, NULL };
+
+		r = run(argv, NULL, false);
+		if (!exited(&r, 0) || r.text[0] != '\0')
+			fail_msg("systemd-analyze verify %s:\n%s", bad, r.text);
+		free(r.text);
+	}
+	rm_tree(bad_dir);
 	free(exec);
 	free(unit);
 	free(tool);
