@@ -14,7 +14,8 @@ APT_PACKAGES=(
   build-essential cmake pkg-config ca-certificates openssl
   libmongoc-dev libbson-dev libcurl4-openssl-dev libssl-dev
   libevent-dev libinih-dev libcmocka-dev libcsv-dev libsystemd-dev
-  python3 python3-requests valgrind clang libclang-rt-14-dev python3-yaml systemd
+  python3 python3-requests valgrind clang libclang-rt-14-dev python3-yaml systemd prometheus
+  dpkg-dev lintian
 )
 
 as_root() {

@@ -85,8 +85,9 @@ except ImportError:  # reported by the caller as a skip, not a failure
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-# Needed only to test (cmocka) or fuzz (libFuzzer runtime), never to build the image.
-TEST_ONLY_PACKAGES = {"libcmocka-dev", "libclang-rt-14-dev"}
+# Needed only to test (cmocka), fuzz (libFuzzer runtime) or build and check the Debian
+# package (dpkg-dev: dpkg-shlibdeps), never to build the image.
+TEST_ONLY_PACKAGES = {"libcmocka-dev", "libclang-rt-14-dev", "dpkg-dev"}
 BASE_IMAGE_PACKAGES = {"libc6"}  # Essential in every Debian image
 # Sanitizer runtimes appear only in -DTICKETSYNC_SANITIZE=ON test builds; the image
 # builds without sanitizers.
