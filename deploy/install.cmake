@@ -9,6 +9,7 @@
 #   <prefix>/share/doc/ticketsync/                     example config, operations and
 #                                                      configuration guides
 #   <prefix>/share/ticketsync/extrahop/                the ExtraHop trigger and its setup guide
+#   <prefix>/share/ticketsync/{prometheus,grafana}/    alert rules and the dashboard
 #
 # The unit reads /etc/ticketsync/ticketsync.ini whatever the prefix: configuration lives
 # in /etc, and the operator creates it from the installed example.
@@ -76,3 +77,10 @@ install(FILES
         "${_ts_deploy}/extrahop/ticketsync-trigger.js"
         "${_ts_deploy}/extrahop/README.md"
         DESTINATION share/ticketsync/extrahop)
+
+install(FILES
+        "${_ts_deploy}/prometheus/ticketsync-rules.yml"
+        "${_ts_deploy}/prometheus/README.md"
+        DESTINATION share/ticketsync/prometheus)
+install(FILES "${_ts_deploy}/grafana/ticketsync-dashboard.json"
+        DESTINATION share/ticketsync/grafana)

@@ -45,6 +45,7 @@ enum metrics_gauge {
 	METRICS_CREATE_IN_FLIGHT,    /* ticket system requests in flight */
 	METRICS_CREATE_BLOCKED,      /* 1 while creation is stopped by an auth error */
 	METRICS_CREATE_READY,        /* 1 once the ticket system accepted our credentials */
+	METRICS_CREATE_ENABLED,      /* 1 when [create] is on: the other create gauges mean something */
 	METRICS_EXTRAHOP_UP,         /* 0 after a request got no reply at all, 1 after any */
 	METRICS_EXTRAHOP_LAST_SUCCESS, /* epoch s of the last acknowledged PATCH; 0 = none */
 	METRICS_TICKETS_UP,          /* the same for the ticket system (creation) */

@@ -50,6 +50,8 @@ static const struct {
 	    "1 while ticket creation is stopped by an auth error" },
 	[METRICS_CREATE_READY] = { "ticketsync_create_ready",
 	    "1 once the ticket system accepted our credentials" },
+	[METRICS_CREATE_ENABLED] = { "ticketsync_create_enabled",
+	    "1 when ticket creation ([create]) is on; the creation gauges read 0 otherwise" },
 	[METRICS_EXTRAHOP_UP] = { "ticketsync_extrahop_up",
 	    "0 while ExtraHop's API gives no HTTP reply at all (refused, timeout), else 1" },
 	[METRICS_EXTRAHOP_LAST_SUCCESS] = { "ticketsync_extrahop_last_success_timestamp_seconds",

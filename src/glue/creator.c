@@ -151,6 +151,7 @@ creator_new(struct event_base *base, struct dbworker *db, struct dbworker *recor
 		goto fail;
 	}
 	snprintf(c->check_msg, sizeof(c->check_msg), "credential check pending");
+	metrics_set(METRICS_CREATE_ENABLED, 1);
 	return c;
 fail:
 	creator_free(c);

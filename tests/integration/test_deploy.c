@@ -286,6 +286,8 @@ test_install_destdir(void **state)
 	expect_file(usr, "share/doc/ticketsync/CONFIGURATION.md", false);
 	expect_file(usr, "share/ticketsync/extrahop/ticketsync-trigger.js", false);
 	expect_file(usr, "share/ticketsync/extrahop/README.md", false);
+	expect_file(usr, "share/ticketsync/prometheus/ticketsync-rules.yml", false);
+	expect_file(usr, "share/ticketsync/grafana/ticketsync-dashboard.json", false);
 	{
 		static const char *const schemas[] = { "detections", "tickets", "ticketsync_audit",
 			"ticketsync_checkpoints", "ticketsync_state", NULL };

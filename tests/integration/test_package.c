@@ -612,6 +612,9 @@ contents_problems(const char *listing, char *why, size_t len)
 		"./usr/share/doc/ticketsync/changelog.gz",
 		"./usr/share/ticketsync/extrahop/ticketsync-trigger.js",
 		"./usr/share/ticketsync/extrahop/README.md",
+		"./usr/share/ticketsync/prometheus/ticketsync-rules.yml",
+		"./usr/share/ticketsync/grafana/ticketsync-dashboard.json",
+		"./usr/lib/systemd/system/ticketsyncd@.service",
 		NULL,
 	};
 	/* Where files may be (the project's own names only); directories above them are
