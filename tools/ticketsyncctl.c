@@ -360,6 +360,9 @@ fail:
 typedef struct import_ctx {
 	const char *name;
 	size_t refused_rows;
+	const importer_ticket_t *tickets; /* the write's array: refused[] is indexed by it */
+	size_t n_tickets;
+	bool *refused;
 } import_ctx_t;
 
 static void
@@ -373,54 +376,50 @@ import_where(const char *name, size_t line, char *buf, size_t buflen)
 
 /* Imported tickets naming detections not in MongoDB: stored all the same (pushed once
  * the detection arrives), but said: one warning with the count and the first few, and
- * one audit record per such ticket. */
+ * an audit record for each (orphan_note: not again for the same ids on a re-import). */
+typedef struct import_orphans {
+	const orphan_ticket_t *tickets;
+	size_t n;
+	char shown[512];
+} import_orphans_t;
+
 static void
-import_note_orphans(ctl_t *c, const ctl_cmd_t *cmd, const importer_result_t *res)
+import_on_orphan(void *arg, size_t index, const int64_t *missing, size_t n)
 {
-	int64_t *ids = NULL, *missing = NULL;
-	size_t nids = 0, cap = 0, nmissing = 0, tickets = 0;
-	char shown[512] = "", one[160], list[128];
+	import_orphans_t *o = arg;
+	char one[200], list[128];
+
+	if (o->n++ >= 5)
+		return;
+	orphan_format_ids(missing, n, 3, list, sizeof(list));
+	snprintf(one, sizeof(one), "%s%s (%s)", o->n > 1 ? ", " : "", o->tickets[index].id, list);
+	strncat(o->shown, one, sizeof(o->shown) - strlen(o->shown) - 1);
+}
+
+static void
+import_note_orphans(ctl_t *c, const ctl_cmd_t *cmd, const importer_result_t *res,
+    const bool *refused)
+{
+	orphan_ticket_t *ot = xcalloc(res->n_tickets > 0 ? res->n_tickets : 1, sizeof(*ot));
+	import_orphans_t o = { .tickets = ot };
+	size_t n = 0;
 	bson_error_t err;
 
-	for (size_t i = 0; i < res->n_tickets; i++) {
-		xgrow((void **)&ids, &cap, nids + res->tickets[i].n_detection_ids, sizeof(int64_t));
-		memcpy(ids + nids, res->tickets[i].detection_ids,
-		    res->tickets[i].n_detection_ids * sizeof(int64_t));
-		nids += res->tickets[i].n_detection_ids;
-	}
-	if (!orphan_missing(c->client, c->db, ids, nids, &missing, &nmissing, &err)) {
+	/* Only what MongoDB stored: a refused ticket is not waiting for anything. */
+	for (size_t i = 0; i < res->n_tickets; i++)
+		if (!refused[i])
+			ot[n++] = (orphan_ticket_t){ res->tickets[i].id, res->tickets[i].detection_ids,
+				res->tickets[i].n_detection_ids };
+	if (!orphan_note(c->client, c->db, c->instance, TICKET_IMPORT_SOURCE, ot, n,
+	        import_on_orphan, &o, NULL, &err))
 		fprintf(stderr, "ticketsyncctl %s: cannot check which detections exist: %s\n",
 		    cmd->name, err.message);
-		free(ids);
-		return;
-	}
-	for (size_t i = 0; nmissing > 0 && i < res->n_tickets; i++) {
-		const importer_ticket_t *t = &res->tickets[i];
-		int64_t *mine = ids; /* reused: its ids were only the query's */
-		size_t n = 0;
-
-		for (size_t j = 0; j < t->n_detection_ids; j++)
-			if (orphan_contains(missing, nmissing, t->detection_ids[j]))
-				mine[n++] = t->detection_ids[j];
-		if (n == 0)
-			continue;
-		if (!orphan_audit(c->client, c->db, c->instance, TICKET_IMPORT_SOURCE, t->id, mine, n,
-		        &err))
-			fprintf(stderr, "ticketsyncctl %s: cannot write the audit record: %s\n",
-			    cmd->name, err.message);
-		if (tickets++ < 5) {
-			orphan_format_ids(mine, n, 3, list, sizeof(list));
-			snprintf(one, sizeof(one), "%s%s (%s)", tickets > 1 ? ", " : "", t->id, list);
-			strncat(shown, one, sizeof(shown) - strlen(shown) - 1);
-		}
-	}
-	if (tickets > 0)
+	if (o.n > 0)
 		fprintf(stderr, "warning: %zu ticket(s) name detections not in MongoDB: %s%s. They "
 		    "are stored and pushed once their detections arrive; `ticketsyncctl status` "
 		    "lists them, `ticketsyncctl audit --event unknown_detection` names each.\n",
-		    tickets, shown, tickets > 5 ? ", ..." : "");
-	free(ids);
-	free(missing);
+		    o.n, o.shown, o.n > 5 ? ", ..." : "");
+	free(ot);
 }
 
 static void
@@ -433,6 +432,8 @@ import_on_refused(void *arg, const importer_ticket_t *t, int code, const char *m
 	text_sanitize(msg, sizeof(msg), message, TEXT_STRLEN, 300, REPORT_TEXT_FLAGS);
 	fprintf(stderr, "%s: ticket %s refused by MongoDB (code %d): %s\n", where, t->id, code, msg);
 	ic->refused_rows += t->rows;
+	if (ic->refused != NULL && t >= ic->tickets && t < ic->tickets + ic->n_tickets)
+		ic->refused[t - ic->tickets] = true;
 }
 
 static int
@@ -507,7 +508,12 @@ cmd_import(int argc, char **argv, const ctl_cmd_t *cmd)
 		    "written\n", res.rows, importer_format_name(res.format), res.n_tickets,
 		    res.bad_rows);
 	} else {
-		bool ok = ticket_import_write(c.client, c.db, res.tickets, res.n_tickets, clock_wall_ms(),
+		bool ok;
+
+		ic.tickets = res.tickets;
+		ic.n_tickets = res.n_tickets;
+		ic.refused = xcalloc(res.n_tickets > 0 ? res.n_tickets : 1, sizeof(bool));
+		ok = ticket_import_write(c.client, c.db, res.tickets, res.n_tickets, clock_wall_ms(),
 		    TICKET_IMPORT_SOURCE, import_on_refused, &ic, &ts, &err);
 		/* Written means written: unchanged tickets are counted apart. */
 		printf("rows read %zu (%s), tickets written %zu (new %zu, changed %zu), unchanged "
@@ -520,7 +526,8 @@ cmd_import(int argc, char **argv, const ctl_cmd_t *cmd)
 		else if (ts.refused > 0)
 			rc = EXIT_FAIL;
 		if (ok)
-			import_note_orphans(&c, cmd, &res);
+			import_note_orphans(&c, cmd, &res, ic.refused);
+		free(ic.refused);
 	}
 	importer_result_free(&res);
 cleanup:

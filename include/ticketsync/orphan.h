@@ -25,11 +25,28 @@ bool orphan_missing(mongoc_client_t *client, const char *db, const int64_t *ids,
 /* Whether id is in missing (as orphan_missing returns it: sorted). Pure. */
 bool orphan_contains(const int64_t *missing, size_t n, int64_t id);
 
-/* The audit record for one ticket naming missing detections: ticket_id, detection_id
- * when exactly one, detail {source, detection_ids}. */
-bool orphan_audit(mongoc_client_t *client, const char *db, const char *instance,
-    const char *source, const char *ticket_id, const int64_t *missing, size_t nmissing,
-    bson_error_t *err);
+/* One ticket as it was stored. */
+typedef struct orphan_ticket {
+	const char *id;
+	const int64_t *detection_ids;
+	size_t n_detection_ids;
+} orphan_ticket_t;
+
+/* Called for each ticket (its index in the array) naming detections not in MongoDB. */
+typedef void (*orphan_notice_fn)(void *arg, size_t index, const int64_t *missing,
+    size_t nmissing);
+
+/*
+ * Check n stored tickets: notice() for each that names detections not in MongoDB, and
+ * one audit record (AUDIT_UNKNOWN_DETECTION: ticket_id, detection_id when exactly one,
+ * detail {source, detection_ids}) for each, unless an earlier such record already names
+ * the same missing ids (a re-import, a redelivery). *recorded (may be NULL): records
+ * written. false with err when MongoDB could not be asked; records are written in
+ * batches, so some may be.
+ */
+bool orphan_note(mongoc_client_t *client, const char *db, const char *instance,
+    const char *source, const orphan_ticket_t *tickets, size_t n, orphan_notice_fn notice,
+    void *arg, size_t *recorded, bson_error_t *err);
 
 /* "30000, 30001, ... (+N more)" of at most show ids into buf. Pure. */
 void orphan_format_ids(const int64_t *ids, size_t n, size_t show, char *buf, size_t len);

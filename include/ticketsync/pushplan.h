@@ -223,6 +223,12 @@ enum pushplan_reach_event {
 
 enum pushplan_reach_event pushplan_reach_note(pushplan_reach_t *r, bool replied, int64_t now_ms,
     int64_t warn_after_ms);
+/* What one finished request says about reachability: REACH_YES (an HTTP reply), REACH_NO
+ * (a transport failure: DNS, connect, TLS, timeout, reset) or REACH_UNKNOWN (nothing was
+ * asked of the network: cancelled, held back or decided by the destination without a
+ * request (curl code 0 and no status), a local failure to build the request). */
+enum pushplan_reach_evidence { PUSHPLAN_REACH_UNKNOWN = 0, PUSHPLAN_REACH_YES, PUSHPLAN_REACH_NO };
+enum pushplan_reach_evidence pushplan_reach_evidence(long http_status, int curl_code);
 /* Down for at least after_ms by now. */
 bool pushplan_reach_down_for(const pushplan_reach_t *r, int64_t now_ms, int64_t after_ms);
 

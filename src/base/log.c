@@ -101,44 +101,74 @@ lb_puts(log_buf_t *b, const char *s)
 	b->p[b->len] = '\0';
 }
 
-/* logfmt value: bare when it has no space, quote, '=' or backslash; else quoted. */
-static void
+/* Bytes clean's character at s takes once escaped. clean is valid UTF-8. */
+static size_t
+lb_char(const char *s, size_t *in)
+{
+	size_t n = text_utf8_seq((const unsigned char *)s, strlen(s));
+
+	*in = n > 0 ? n : 1;
+	return *s == '"' || *s == '\\' ? 2 : *in;
+}
+
+/*
+ * logfmt value: bare when it has no space, quote, '=' or backslash; else quoted. A
+ * value that does not fit (leaving reserve bytes) is cut between characters and ends
+ * in "..."; a quoted one always gets its closing quote. Returns false, writing
+ * nothing, when not even the quotes and "..." fit.
+ */
+static bool
 lb_value(log_buf_t *b, const char *clean, bool always_quote, size_t reserve)
 {
 	bool quote = always_quote || *clean == '\0' || strpbrk(clean, " \"=\\") != NULL;
-	char esc[3] = { '\\', 0, 0 };
+	size_t q = quote ? 1 : 0, need = 2 * q, in, w, room;
+	bool whole;
 
+	if (b->len + 2 * q + 3 + reserve > b->size - 1)
+		return false;
+	room = b->size - 1 - reserve; /* the value must end at or before this length */
+	for (const char *s = clean; *s != '\0'; s += in)
+		need += lb_char(s, &in);
+	whole = b->len + need <= room;
 	if (quote)
 		lb_puts(b, "\"");
-	for (const char *s = clean; *s != '\0'; s++) {
-		/* room for this byte escaped, a "..." and the closing quote */
-		if (b->len + 2 + 3 + (quote ? 1 : 0) + reserve >= b->size) {
+	for (const char *s = clean; *s != '\0'; s += in) {
+		w = lb_char(s, &in);
+		/* cut between characters, where "..." and the quote still fit */
+		if (!whole && b->len + w + 3 + q > room) {
 			lb_puts(b, "...");
 			break;
 		}
-		if (*s == '"' || *s == '\\') {
-			esc[1] = *s;
+		if (w == 2) {
+			char esc[3] = { '\\', *s, 0 };
 			lb_puts(b, esc);
 		} else {
-			b->p[b->len++] = *s;
+			memcpy(b->p + b->len, s, in);
+			b->len += in;
 			b->p[b->len] = '\0';
 		}
 	}
 	if (quote)
 		lb_puts(b, "\"");
+	return true;
 }
 
+/* " key=value", whole or not at all: a logfmt reader must never get half a field. */
 static void
 lb_field(log_buf_t *b, const char *key, const char *raw)
 {
-	char clean[512];
+	char clean[512], one[1100];
+	log_buf_t f = { one, sizeof(one), 0 };
 
 	text_sanitize(clean, sizeof(clean), raw, TEXT_STRLEN, 0,
 	    TEXT_CONTROLS_TO_SPACE | TEXT_ELLIPSIS);
-	lb_puts(b, " ");
-	lb_puts(b, key);
-	lb_puts(b, "=");
-	lb_value(b, clean, false, 0);
+	one[0] = '\0';
+	lb_puts(&f, " ");
+	lb_puts(&f, key);
+	lb_puts(&f, "=");
+	lb_value(&f, clean, false, 0);
+	if (b->len + f.len <= b->size - 1)
+		lb_puts(b, one);
 }
 
 size_t

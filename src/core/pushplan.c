@@ -221,6 +221,23 @@ pushplan_outcome(const pushplan_policy_t *policy, const pushplan_reply_t *reply,
 	        attempt->rnd);
 }
 
+enum pushplan_reach_evidence
+pushplan_reach_evidence(long http_status, int curl_code)
+{
+	if (http_status > 0)
+		return PUSHPLAN_REACH_YES;
+	switch (curl_code) {
+	case CURLE_OK:                 /* no request made (a destination's own verdict) */
+	case CURLE_ABORTED_BY_CALLBACK:
+	case CURLE_FAILED_INIT:
+	case CURLE_OUT_OF_MEMORY:
+	case CURLE_BAD_FUNCTION_ARGUMENT:
+		return PUSHPLAN_REACH_UNKNOWN;
+	default:
+		return PUSHPLAN_REACH_NO;
+	}
+}
+
 enum pushplan_reach_event
 pushplan_reach_note(pushplan_reach_t *r, bool replied, int64_t now_ms, int64_t warn_after_ms)
 {

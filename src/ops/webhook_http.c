@@ -342,6 +342,17 @@ webhook_http_describe(webhook_http_job_t *job, const char **event, int *status)
 }
 
 static void
+webhook_http_on_orphan(void *arg, size_t index, const int64_t *missing, size_t n)
+{
+	webhook_http_job_t *job = arg;
+
+	(void)index;
+	job->unknown = xmalloc(n * sizeof(int64_t));
+	memcpy(job->unknown, missing, n * sizeof(int64_t));
+	job->n_unknown = n;
+}
+
+static void
 webhook_http_run(dbjob_t *base, mongoc_client_t *client)
 {
 	webhook_http_job_t *job = (webhook_http_job_t *)base;
@@ -368,16 +379,14 @@ webhook_http_run(dbjob_t *base, mongoc_client_t *client)
 		    err.message);
 	if (!job->audit_only && !job->res.ids_kept &&
 	    (job->res.outcome == INTAKE_INSERTED || job->res.outcome == INTAKE_UPDATED)) {
+		orphan_ticket_t ot = { job->ticket.id, job->ticket.detection_ids,
+			job->ticket.n_detection_ids };
+
 		/* Stored either way; a failed check only costs the warning. */
-		if (!orphan_missing(client, w->database, job->ticket.detection_ids,
-		        job->ticket.n_detection_ids, &job->unknown, &job->n_unknown, &err))
+		if (!orphan_note(client, w->database, w->instance, d.source, &ot, 1,
+		        webhook_http_on_orphan, job, NULL, &err))
 			log_warnx("webhooks: %s ticket %s: cannot check which detections exist: %s",
 			    d.source, job->ticket.id, err.message);
-		else if (job->n_unknown > 0 &&
-		    !orphan_audit(client, w->database, w->instance, d.source, job->ticket.id,
-		        job->unknown, job->n_unknown, &err))
-			log_warnx("webhooks: %s delivery: cannot write the audit record: %s", d.source,
-			    err.message);
 	}
 }
 

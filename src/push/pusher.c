@@ -340,8 +340,11 @@ pusher_note_reach(pusher_t *p, const pushplan_reply_t *res)
 {
 	const char *dest = p->dest.ops->display_name;
 	int64_t now = clock_mono_ms(), since = p->reach.down_since_ms;
-	bool replied = res->http_status > 0;
+	enum pushplan_reach_evidence ev = pushplan_reach_evidence(res->http_status, res->curl_code);
+	bool replied = ev == PUSHPLAN_REACH_YES;
 
+	if (ev == PUSHPLAN_REACH_UNKNOWN)
+		return; /* held back, decided without a request, cancelled: says nothing */
 	if (!replied)
 		snprintf(p->reach_error, sizeof(p->reach_error), "%s",
 		    res->message[0] ? res->message : "no reply");

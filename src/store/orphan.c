@@ -9,6 +9,7 @@
 #include "ticketsync/audit.h"
 #include "ticketsync/error.h"
 #include "ticketsync/store.h"
+#include "ticketsync/text.h"
 #include "ticketsync/xalloc.h"
 
 /* ids per $in query, and tickets per scan step */
@@ -117,39 +118,174 @@ orphan_format_ids(const int64_t *ids, size_t n, size_t show, char *buf, size_t l
 		snprintf(buf + at, len - at, " (+%zu more)", n - show);
 }
 
-bool
-orphan_audit(mongoc_client_t *client, const char *db, const char *instance,
-    const char *source, const char *ticket_id, const int64_t *missing, size_t nmissing,
-    bson_error_t *err)
+/* One ticket's missing ids, and whether its last record already says so. */
+typedef struct orphan_hit {
+	size_t index;
+	int64_t *missing; /* sorted */
+	size_t n;
+	bool recorded;
+	bson_t *detail;   /* bson_new: kept for the batch insert */
+	char msg[512];
+} orphan_hit_t;
+
+typedef struct orphan_recorded_ctx {
+	orphan_hit_t *hits;
+	size_t nhits;
+	const orphan_ticket_t *tickets;
+} orphan_recorded_ctx_t;
+
+/* An earlier record {ticket_id, detail.detection_ids} naming the same missing set. */
+static bool
+orphan_on_record(const bson_t *doc, void *arg)
 {
-	audit_record_t r = { .event = AUDIT_UNKNOWN_DETECTION, .ticket_id = ticket_id,
-		.instance = instance };
-	bson_t detail = BSON_INITIALIZER, arr;
-	char ids[256], msg[512];
-	bool ok;
+	orphan_recorded_ctx_t *c = arg;
+	bson_iter_t it, d, a;
+	const char *tid;
 
-	orphan_format_ids(missing, nmissing, 10, ids, sizeof(ids));
-	snprintf(msg, sizeof(msg), "ticket %s names %zu detection(s) not in MongoDB (%s): stored; "
-	    "pushed once the detection arrives", ticket_id, nmissing, ids);
-	r.message = msg;
-	if (nmissing == 1) {
-		r.has_detection_id = true;
-		r.detection_id = missing[0];
-	}
-	if (source != NULL)
-		BSON_APPEND_UTF8(&detail, "source", source);
-	BSON_APPEND_ARRAY_BEGIN(&detail, "detection_ids", &arr);
-	for (size_t i = 0; i < nmissing; i++) {
-		char k[16];
-		const char *ks;
+	if (!bson_iter_init_find(&it, doc, "ticket_id") || !BSON_ITER_HOLDS_UTF8(&it))
+		return true;
+	tid = bson_iter_utf8(&it, NULL);
+	if (!bson_iter_init_find(&d, doc, "detail") || !BSON_ITER_HOLDS_DOCUMENT(&d) ||
+	    !bson_iter_recurse(&d, &a) || !bson_iter_find(&a, "detection_ids") ||
+	    !BSON_ITER_HOLDS_ARRAY(&a))
+		return true;
+	for (size_t h = 0; h < c->nhits; h++) {
+		orphan_hit_t *hit = &c->hits[h];
+		bson_iter_t e;
+		size_t k = 0;
+		bool same = true;
 
-		bson_uint32_to_string((uint32_t)i, &ks, k, sizeof(k));
-		BSON_APPEND_INT64(&arr, ks, missing[i]);
+		if (hit->recorded || strcmp(c->tickets[hit->index].id, tid) != 0)
+			continue;
+		bson_iter_recurse(&a, &e);
+		while (bson_iter_next(&e)) {
+			int64_t v;
+
+			if (k >= hit->n || !store_iter_int64(&e, &v) || v != hit->missing[k++])
+				same = false;
+		}
+		hit->recorded = same && k == hit->n;
 	}
-	bson_append_array_end(&detail, &arr);
-	r.detail = &detail;
-	ok = audit_append(client, db, &r, err);
-	bson_destroy(&detail);
+	return true;
+}
+
+bool
+orphan_note(mongoc_client_t *client, const char *db, const char *instance,
+    const char *source, const orphan_ticket_t *tickets, size_t n, orphan_notice_fn notice,
+    void *arg, size_t *recorded, bson_error_t *err)
+{
+	int64_t *ids = NULL, *missing = NULL;
+	size_t nids = 0, cap = 0, nmissing = 0, nhits = 0, capw = 0, nw = 0;
+	orphan_hit_t *hits = NULL;
+	audit_record_t *recs = NULL;
+	bool ok = false;
+
+	if (recorded != NULL)
+		*recorded = 0;
+	for (size_t i = 0; i < n; i++) {
+		xgrow((void **)&ids, &cap, nids + tickets[i].n_detection_ids, sizeof(int64_t));
+		memcpy(ids + nids, tickets[i].detection_ids, tickets[i].n_detection_ids * sizeof(int64_t));
+		nids += tickets[i].n_detection_ids;
+	}
+	if (!orphan_missing(client, db, ids, nids, &missing, &nmissing, err))
+		goto cleanup;
+	for (size_t i = 0; nmissing > 0 && i < n; i++) {
+		orphan_hit_t hit = { .index = i };
+
+		for (size_t j = 0; j < tickets[i].n_detection_ids; j++) {
+			if (!orphan_contains(missing, nmissing, tickets[i].detection_ids[j]))
+				continue;
+			if (hit.missing == NULL)
+				hit.missing = xmalloc(tickets[i].n_detection_ids * sizeof(int64_t));
+			hit.missing[hit.n++] = tickets[i].detection_ids[j];
+		}
+		if (hit.n == 0)
+			continue;
+		qsort(hit.missing, hit.n, sizeof(int64_t), orphan_cmp);
+		xgrow((void **)&hits, &capw, nhits + 1, sizeof(*hits));
+		hits[nhits++] = hit;
+		if (notice != NULL)
+			notice(arg, i, hit.missing, hit.n);
+	}
+	/* Which of them say so already: their records, a batch of tickets per query. */
+	for (size_t off = 0; off < nhits; off += ORPHAN_BATCH) {
+		size_t k = nhits - off < ORPHAN_BATCH ? nhits - off : ORPHAN_BATCH;
+		bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, in, arr, proj;
+		orphan_recorded_ctx_t rc = { hits + off, k, tickets };
+		bool qok;
+
+		BSON_APPEND_UTF8(&filter, "event", AUDIT_UNKNOWN_DETECTION);
+		BSON_APPEND_DOCUMENT_BEGIN(&filter, "ticket_id", &in);
+		BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+		for (size_t h = 0; h < k; h++) {
+			char key[16];
+			const char *ks;
+
+			bson_uint32_to_string((uint32_t)h, &ks, key, sizeof(key));
+			BSON_APPEND_UTF8(&arr, ks, tickets[hits[off + h].index].id);
+		}
+		bson_append_array_end(&in, &arr);
+		bson_append_document_end(&filter, &in);
+		BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+		BSON_APPEND_INT32(&proj, "ticket_id", 1);
+		BSON_APPEND_INT32(&proj, "detail.detection_ids", 1);
+		bson_append_document_end(&opts, &proj);
+		qok = store_find_each(client, db, STORE_COLL_AUDIT, &filter, &opts, orphan_on_record, &rc,
+		    NULL, NULL, err);
+		bson_destroy(&filter);
+		bson_destroy(&opts);
+		if (!qok)
+			goto cleanup;
+	}
+	recs = xcalloc(nhits > 0 ? nhits : 1, sizeof(*recs));
+	for (size_t h = 0; h < nhits; h++) {
+		orphan_hit_t *hit = &hits[h];
+		audit_record_t *r = &recs[nw];
+		bson_t arr;
+		char list[256];
+
+		if (hit->recorded)
+			continue;
+		orphan_format_ids(hit->missing, hit->n, 10, list, sizeof(list));
+		snprintf(hit->msg, sizeof(hit->msg), "ticket %s names %zu detection(s) not in MongoDB "
+		    "(%s): stored; pushed once the detection arrives", tickets[hit->index].id, hit->n,
+		    list);
+		hit->detail = bson_new();
+		if (source != NULL)
+			BSON_APPEND_UTF8(hit->detail, "source", source);
+		BSON_APPEND_ARRAY_BEGIN(hit->detail, "detection_ids", &arr);
+		for (size_t i = 0; i < hit->n; i++) {
+			char key[16];
+			const char *ks;
+
+			bson_uint32_to_string((uint32_t)i, &ks, key, sizeof(key));
+			BSON_APPEND_INT64(&arr, ks, hit->missing[i]);
+		}
+		bson_append_array_end(hit->detail, &arr);
+		*r = (audit_record_t){ .event = AUDIT_UNKNOWN_DETECTION,
+			.ticket_id = tickets[hit->index].id, .instance = instance, .message = hit->msg,
+			.detail = hit->detail, .has_detection_id = hit->n == 1,
+			.detection_id = hit->n == 1 ? hit->missing[0] : 0 };
+		nw++;
+	}
+	for (size_t off = 0; off < nw; off += AUDIT_BATCH_MAX) {
+		size_t k = nw - off < AUDIT_BATCH_MAX ? nw - off : AUDIT_BATCH_MAX;
+
+		if (!audit_append_many(client, db, recs + off, k, err))
+			goto cleanup;
+		if (recorded != NULL)
+			*recorded += k;
+	}
+	ok = true;
+cleanup:
+	for (size_t h = 0; h < nhits; h++) {
+		free(hits[h].missing);
+		bson_destroy(hits[h].detail);
+	}
+	free(hits);
+	free(recs);
+	free(ids);
+	free(missing);
 	return ok;
 }
 
@@ -160,7 +296,7 @@ typedef struct orphan_step {
 	size_t nt;
 	int64_t *ids;
 	size_t nids, capids;
-	char last_id[FIELDS_TICKET_ID_MAX + 1];
+	char *last_id;  /* whole (ids may be longer than what is shown); NULL: none yet */
 } orphan_step_t;
 
 static bool
@@ -172,8 +308,11 @@ orphan_on_ticket(const bson_t *doc, void *arg)
 
 	if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
 		return true;
-	bson_strncpy(s->tickets[i], bson_iter_utf8(&it, NULL), sizeof(s->tickets[i]));
-	bson_strncpy(s->last_id, s->tickets[i], sizeof(s->last_id));
+	/* shown in status (text and JSON): valid UTF-8, cut visibly */
+	text_sanitize(s->tickets[i], sizeof(s->tickets[i]), bson_iter_utf8(&it, NULL), TEXT_STRLEN,
+	    0, TEXT_CONTROLS_TO_SPACE | TEXT_ELLIPSIS);
+	bson_free(s->last_id);
+	s->last_id = bson_strdup(bson_iter_utf8(&it, NULL));
 	s->first[i] = s->nids;
 	s->count[i] = 0;
 	if (bson_iter_init_find(&it, doc, "detection_ids") && BSON_ITER_HOLDS_ARRAY(&it) &&
@@ -210,12 +349,13 @@ orphan_scan(mongoc_client_t *client, const char *db, size_t limit, orphan_report
 		int64_t *missing = NULL;
 		size_t nmissing = 0;
 
-		/* Keyset paging on _id: a step's cost does not grow with the position. */
-		if (s.last_id[0] != '\0') {
-			BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &doc);
+		/* Keyset paging on _id: a step's cost does not grow with the position.
+		 * Ticket ids are strings (the validator); others could not be paged so. */
+		BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &doc);
+		BSON_APPEND_UTF8(&doc, "$type", "string");
+		if (s.last_id != NULL)
 			BSON_APPEND_UTF8(&doc, "$gt", s.last_id);
-			bson_append_document_end(&filter, &doc);
-		}
+		bson_append_document_end(&filter, &doc);
 		BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &doc);
 		BSON_APPEND_INT32(&doc, "_id", 1);
 		bson_append_document_end(&opts, &doc);
@@ -260,6 +400,7 @@ orphan_scan(mongoc_client_t *client, const char *db, size_t limit, orphan_report
 	free(s.first);
 	free(s.count);
 	free(s.ids);
+	bson_free(s.last_id);
 	return ok;
 }
 

@@ -48,8 +48,13 @@ typedef struct refresh_unmapped {
 	const char *status, *resolution; /* raw, NULL = null */
 	int64_t ticket_updated_at;
 	bool seen;                       /* audited already for this ticket version */
-	bson_t detail;
+	/* The audit record's detail (NULL until built; bson_new: a bson_t in a realloc'd
+	 * array would break its 128-byte alignment). */
+	bson_t *detail;
 } refresh_unmapped_t;
+
+/* Statuses as stored in a record's detail and compared with it: capped, sanitized. */
+#define REFRESH_RAW_MAX 256
 
 /* Everything one chunk needs, owned here. */
 typedef struct refresh_chunk {
@@ -116,7 +121,7 @@ refresh_chunk_clear(refresh_chunk_t *c)
 		bson_destroy(c->w_baseline[i]);
 	}
 	for (size_t i = 0; i < c->nunmapped; i++)
-		bson_destroy(&c->unmapped[i].detail);
+		bson_destroy(c->unmapped[i].detail);
 	c->ndets = c->ntickets = c->nstates = c->naudits = c->nwrites = c->ncreates = 0;
 	c->nunmapped = 0;
 }
@@ -290,9 +295,12 @@ refresh_find_state(const refresh_chunk_t *c, int64_t id)
 static void
 refresh_count_status(refresh_stats_t *stats, const char *raw)
 {
-	const char *name = raw != NULL ? raw : "null";
+	char name[sizeof(stats->unmapped_statuses[0].status)];
 	size_t i;
 
+	/* Compared as shown: two statuses alike in their first 60 bytes count as one. */
+	text_sanitize(name, sizeof(name), raw != NULL ? raw : "null", TEXT_STRLEN, 0,
+	    TEXT_CONTROLS_TO_SPACE | TEXT_ELLIPSIS);
 	for (i = 0; i < stats->n_unmapped_statuses; i++) {
 		if (strcmp(stats->unmapped_statuses[i].status, name) == 0) {
 			stats->unmapped_statuses[i].count++;
@@ -303,15 +311,27 @@ refresh_count_status(refresh_stats_t *stats, const char *raw)
 		stats->unmapped_other++;
 		return;
 	}
-	text_sanitize(stats->unmapped_statuses[i].status, sizeof(stats->unmapped_statuses[i].status),
-	    name, TEXT_STRLEN, 0, TEXT_CONTROLS_TO_SPACE | TEXT_ELLIPSIS);
+	memcpy(stats->unmapped_statuses[i].status, name, sizeof(name));
 	stats->unmapped_statuses[i].count = 1;
 	stats->n_unmapped_statuses++;
 }
 
-static bool
-refresh_same_str(const char *a, const bson_iter_t *it)
+/* A raw status or resolution as a record's detail stores it (NULL stays NULL). */
+static const char *
+refresh_raw(char *buf, size_t len, const char *raw)
 {
+	if (raw == NULL)
+		return NULL;
+	text_sanitize(buf, len, raw, TEXT_STRLEN, 0, TEXT_ELLIPSIS);
+	return buf;
+}
+
+static bool
+refresh_same_str(const char *raw, const bson_iter_t *it)
+{
+	char buf[REFRESH_RAW_MAX];
+	const char *a = refresh_raw(buf, sizeof(buf), raw);
+
 	if (BSON_ITER_HOLDS_NULL(it))
 		return a == NULL;
 	return a != NULL && BSON_ITER_HOLDS_UTF8(it) && strcmp(a, bson_iter_utf8(it, NULL)) == 0;
@@ -389,10 +409,14 @@ refresh_unmapped(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chun
 	for (size_t i = 0; i < c->nunmapped; i++) {
 		refresh_unmapped_t *u = &c->unmapped[i];
 
+		char st[REFRESH_RAW_MAX], res[REFRESH_RAW_MAX];
+		const char *s_st, *s_res;
+
 		if (u->seen)
 			continue;
 		stats->unmapped_new++;
-		metrics_inc(METRICS_UNMAPPED, 1);
+		if (!ctx->dry_run)
+			metrics_inc(METRICS_UNMAPPED, 1);
 		snprintf(msg, sizeof(msg), "ticket %s: status \"%s\"%s%s%s has no ExtraHop mapping; "
 		    "nothing pushed (add it under [statusmap])", u->ticket_id,
 		    u->status ? u->status : "null", u->resolution ? " with resolution \"" : "",
@@ -400,17 +424,20 @@ refresh_unmapped(mongoc_client_t *client, const refresh_ctx_t *ctx, refresh_chun
 		log_event(ctx->summary_only ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN,
 		    &(log_fields_t){ .detection = u->id, .ticket = u->ticket_id },
 		    "refresh: detection %lld: %s", (long long)u->id, msg);
-		if (u->status != NULL)
-			BSON_APPEND_UTF8(&u->detail, "status", u->status);
+		u->detail = bson_new();
+		s_st = refresh_raw(st, sizeof(st), u->status);
+		s_res = refresh_raw(res, sizeof(res), u->resolution);
+		if (s_st != NULL)
+			BSON_APPEND_UTF8(u->detail, "status", s_st);
 		else
-			BSON_APPEND_NULL(&u->detail, "status");
-		if (u->resolution != NULL)
-			BSON_APPEND_UTF8(&u->detail, "resolution", u->resolution);
+			BSON_APPEND_NULL(u->detail, "status");
+		if (s_res != NULL)
+			BSON_APPEND_UTF8(u->detail, "resolution", s_res);
 		else
-			BSON_APPEND_NULL(&u->detail, "resolution");
-		BSON_APPEND_INT64(&u->detail, "ticket_updated_at", u->ticket_updated_at);
+			BSON_APPEND_NULL(u->detail, "resolution");
+		BSON_APPEND_INT64(u->detail, "ticket_updated_at", u->ticket_updated_at);
 		refresh_audit(c, ctx, AUDIT_UNMAPPED_STATUS, true, u->id, u->ticket_id, msg);
-		c->audits[c->naudits - 1].detail = &u->detail;
+		c->audits[c->naudits - 1].detail = u->detail;
 	}
 }
 
@@ -466,7 +493,6 @@ refresh_one(const refresh_ctx_t *ctx, refresh_chunk_t *c, const refresh_det_t *d
 		c->unmapped[c->nunmapped++] = (refresh_unmapped_t){ .id = d->id,
 			.ticket_id = res.winner->id, .status = res.raw_status,
 			.resolution = res.raw_resolution, .ticket_updated_at = res.winner->updated_at };
-		bson_init(&c->unmapped[c->nunmapped - 1].detail);
 		return;
 	case RECONCILE_IN_SYNC:
 	case RECONCILE_PUSH:

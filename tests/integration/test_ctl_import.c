@@ -289,6 +289,13 @@ test_tickets_for_missing_detections(void **state)
 	    "{'detection_id': 999, 'detail': {'source': 'import', 'detection_ids': [999]}}");
 	assert_doc(find_one(f, "ticketsync_audit", "{'event': 'unknown_detection', 'ticket_id': 'TK-8'}"),
 	    "{'detection_id': 998}");
+	/* The same file again: still said, not recorded twice. */
+	ctl_in(f, &r, "detection_id,ticket_id,status\n1,TK-1,new\n999,TK-9,new\n1,TK-8,new\n998,TK-8,new\n",
+	    NULL, (const char *const[]){ "import-tickets", "-", NULL });
+	assert_int_equal(r.exit_code, 0);
+	assert_contains(r.err, "warning: 2 ticket(s) name detections not in MongoDB");
+	tsrun_free(&r);
+	assert_int_equal(count(f, "ticketsync_audit", "{'event': 'unknown_detection'}"), 2);
 
 	CTL(f, &r, "status");
 	assert_int_equal(r.exit_code, 0);

@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#include <bson/bson.h>
+
 #include "ticketsync/log.h"
 #include "tslogfmt.h"
 
@@ -97,6 +99,40 @@ test_log_long_lines_are_cut_visibly(void **state)
 		assert_string_equal(tslogfmt_get(&parsed, "detection"), "42");
 		assert_string_equal(tslogfmt_get(&parsed, "ticket"), "SEC-42");
 		assert_string_equal(tslogfmt_get(&parsed, "http_status"), "503");
+	}
+	/* Multi-byte text cut at every alignment stays valid UTF-8, and a field that does
+	 * not fit is left out whole, never cut. */
+	for (int shift = 0; shift < 6; shift++) {
+		static char big[12000];
+		size_t at = 0;
+		log_fields_t many = { 42, NULL, 503 };
+		char ticket[600];
+
+		for (int i = 0; i < shift; i++)
+			big[at++] = 'x';
+		while (at + 3 < 8000) {
+			memcpy(big + at, "\xe2\x82\xac", 3); /* the euro sign */
+			at += 3;
+		}
+		big[at] = '\0';
+		memset(ticket, 'T', sizeof(ticket) - 1);
+		ticket[sizeof(ticket) - 1] = '\0';
+		many.ticket = ticket;
+		log_line_t l = { false, T0, LOG_LEVEL_WARN, "t", big, &many };
+		size_t n = log_format(line, sizeof(line), &l);
+
+		assert_true(bson_utf8_validate(line, n, false));
+		if (tslogfmt_parse(line, &parsed, why, sizeof(why)) != 0)
+			fail_msg("shift %d: %s", shift, why);
+		const char *tk = tslogfmt_get(&parsed, "ticket");
+		if (tk != NULL) { /* whole: cut to the field's own 511 bytes, marked */
+			assert_int_equal(strlen(tk), 511);
+			assert_string_equal(tk + 508, "...");
+		}
+		assert_string_equal(tslogfmt_get(&parsed, "detection"), "42");
+		const char *hs = tslogfmt_get(&parsed, "http_status");
+		if (hs != NULL)
+			assert_string_equal(hs, "503");
 	}
 	/* Tiny buffers: always NUL-terminated, never overrun. */
 	for (size_t size = 0; size < 40; size++) {

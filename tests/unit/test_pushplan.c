@@ -481,8 +481,28 @@ test_reach_sequence(void **state)
 		{ 121000, false, PUSHPLAN_REACH_WARN, true },
 	};
 	pushplan_reach_t r = { 0 };
+	static const struct {
+		long status;
+		int curl;
+		enum pushplan_reach_evidence want;
+	} ev[] = {
+		{ 204, CURLE_OK, PUSHPLAN_REACH_YES },
+		{ 503, CURLE_OK, PUSHPLAN_REACH_YES },     /* something answered */
+		{ 0, CURLE_COULDNT_CONNECT, PUSHPLAN_REACH_NO },
+		{ 0, CURLE_OPERATION_TIMEDOUT, PUSHPLAN_REACH_NO },
+		{ 0, CURLE_COULDNT_RESOLVE_HOST, PUSHPLAN_REACH_NO },
+		{ 0, CURLE_GOT_NOTHING, PUSHPLAN_REACH_NO },
+		{ 0, CURLE_OK, PUSHPLAN_REACH_UNKNOWN },   /* held back by a ceiling, no request */
+		{ 0, CURLE_ABORTED_BY_CALLBACK, PUSHPLAN_REACH_UNKNOWN },
+		{ 0, CURLE_OUT_OF_MEMORY, PUSHPLAN_REACH_UNKNOWN },
+		{ 0, CURLE_FAILED_INIT, PUSHPLAN_REACH_UNKNOWN },
+	};
 
 	(void)state;
+	for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++)
+		if (pushplan_reach_evidence(ev[i].status, ev[i].curl) != ev[i].want)
+			fail_msg("evidence row %zu: got %d", i,
+			    (int)pushplan_reach_evidence(ev[i].status, ev[i].curl));
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		enum pushplan_reach_event e = pushplan_reach_note(&r, steps[i].replied, steps[i].at, 30000);
 

@@ -253,8 +253,10 @@ report_unmapped_summary(const refresh_stats_t *s, char *buf, size_t buflen)
 	report_status_count_t sorted[REFRESH_STATUSES_MAX];
 	size_t n = s->n_unmapped_statuses, len;
 
+	if (buflen == 0)
+		return;
 	buf[0] = '\0';
-	if (n == 0 || buflen == 0)
+	if (n == 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		sorted[i].count = s->unmapped_statuses[i].count;
