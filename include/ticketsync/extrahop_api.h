@@ -1,6 +1,7 @@
 /*
  * extrahop_api: ExtraHop's REST API as data, for the network client (extrahop.c) and
- * the tests: the detection URL, the PATCH body, the error message of an error reply,
+ * the tests: the detection and search URLs, the PATCH body, search bodies and replies,
+ * the error message of an error reply,
  * OAuth2 token replies and when to refresh a token. Pure: no I/O.
  */
 #ifndef TICKETSYNC_EXTRAHOP_API_H
@@ -21,6 +22,9 @@
 /* "<base>/api/v1/detections/<id>", whether base ends in "/", "/api/v1" or neither.
  * NULL for a negative id or an empty base. Free with bson_free. */
 char *extrahop_api_detection_url(const char *base_url, int64_t id);
+
+/* "<base>/api/v1/detections/search", the same way. NULL for an empty base. */
+char *extrahop_api_search_url(const char *base_url);
 
 /* The PATCH body: a JSON object with exactly the masked fields, nulls as JSON null.
  * NULL when mask names no field. Free with bson_free. */
@@ -49,6 +53,15 @@ typedef struct extrahop_api_token {
  * integral double or decimal string; must be > 0). Returns false with err set. */
 bool extrahop_api_token_parse(const char *body, size_t len, extrahop_api_token_t *out, bson_error_t *err);
 void extrahop_api_token_clear(extrahop_api_token_t *t);
+
+/* A search request body: one valid JSON object (after JSON white space). false with
+ * err (EXTRAHOP_API_ERR_SYNTAX) saying why. */
+bool extrahop_api_search_body_ok(const char *json, size_t len, bson_error_t *err);
+
+/* A search reply: its JSON array as a document keyed "0", "1", ... (empty for []),
+ * to free with bson_destroy. NULL when the body is empty, not an array, or not valid
+ * JSON, with msg saying so in words an operator can act on (reply text sanitized). */
+bson_t *extrahop_api_search_reply(const char *body, size_t len, char *msg, size_t msglen);
 
 /* Milliseconds after the fetch at which to refresh a token living expires_in_s seconds:
  * 60 s before expiry, or at half-life below 120 s; -1 (never) when unknown. */

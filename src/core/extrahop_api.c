@@ -8,7 +8,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,13 +21,14 @@
 /* expires_in above this (about 68 years) is clamped: no arithmetic overflows. */
 #define EXTRAHOP_API_EXPIRES_MAX_S INT64_C(2147483647)
 
-char *
-extrahop_api_detection_url(const char *base_url, int64_t id)
+/* "<base>/api/v1<path>", whether base ends in "/", "/api/v1" or neither. */
+static char *
+extrahop_api_url(const char *base_url, const char *path)
 {
 	size_t len;
 	const char *api = "/api/v1";
 
-	if (base_url == NULL || id < 0)
+	if (base_url == NULL)
 		return NULL;
 	len = strlen(base_url);
 	while (len > 0 && base_url[len - 1] == '/')
@@ -35,7 +38,24 @@ extrahop_api_detection_url(const char *base_url, int64_t id)
 	/* Accept a base that already names the API root, as ExtraHop's docs write it. */
 	if (len >= 7 && strncmp(base_url + len - 7, api, 7) == 0)
 		api = "";
-	return bson_strdup_printf("%.*s%s/detections/%" PRId64, (int)len, base_url, api, id);
+	return bson_strdup_printf("%.*s%s%s", (int)len, base_url, api, path);
+}
+
+char *
+extrahop_api_detection_url(const char *base_url, int64_t id)
+{
+	char path[40];
+
+	if (id < 0)
+		return NULL;
+	snprintf(path, sizeof(path), "/detections/%" PRId64, id);
+	return extrahop_api_url(base_url, path);
+}
+
+char *
+extrahop_api_search_url(const char *base_url)
+{
+	return extrahop_api_url(base_url, "/detections/search");
 }
 
 char *
@@ -56,16 +76,26 @@ extrahop_api_patch_body(const fields_t *f, unsigned mask, size_t *len)
 	return json;
 }
 
+/* The offset of the first byte that is not a space (len when there is none). */
+static size_t
+extrahop_api_skip_space(const char *body, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && isspace((unsigned char)body[i]))
+		i++;
+	return i;
+}
+
 /* libbson would also take a top-level array; replies must be objects. */
 static bool
 extrahop_api_is_object(const char *body, size_t len)
 {
-	size_t i = 0;
+	size_t i;
 
 	if (body == NULL)
 		return false;
-	while (i < len && isspace((unsigned char)body[i]))
-		i++;
+	i = extrahop_api_skip_space(body, len);
 	return i < len && body[i] == '{';
 }
 
@@ -248,6 +278,59 @@ extrahop_api_token_parse(const char *body, size_t len, extrahop_api_token_t *out
 cleanup:
 	bson_destroy(&doc);
 	return ok;
+}
+
+bool
+extrahop_api_search_body_ok(const char *json, size_t len, bson_error_t *err)
+{
+	bson_t doc;
+	bson_error_t jerr;
+	char why[sizeof(jerr.message)];
+
+	if (!extrahop_api_is_object(json, len)) {
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_API_ERR_SYNTAX,
+		    "search body: not a JSON object");
+		return false;
+	}
+	if (len > SSIZE_MAX || !bson_init_from_json(&doc, json, (ssize_t)len, &jerr)) {
+		/* libbson quotes the offending text: the caller's, but still sanitized. */
+		extrahop_api_join(why, sizeof(why), "", len > SSIZE_MAX ? "too long" : jerr.message);
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_API_ERR_SYNTAX,
+		    "search body: not valid JSON: %s", why);
+		return false;
+	}
+	bson_destroy(&doc);
+	return true;
+}
+
+bson_t *
+extrahop_api_search_reply(const char *body, size_t len, char *msg, size_t msglen)
+{
+	bson_t *doc;
+	bson_error_t jerr;
+	char start[48];
+	size_t off = body != NULL ? extrahop_api_skip_space(body, len) : 0;
+
+	if (msglen > 0)
+		msg[0] = '\0';
+	if (body == NULL || off == len) {
+		snprintf(msg, msglen, "the search reply is empty, not a JSON array");
+		return NULL;
+	}
+	if (body[off] != '[') {
+		/* What it starts with tells a proxy's HTML page from an error object. */
+		text_sanitize(start, sizeof(start), body + off, len - off, 32,
+		    TEXT_CONTROLS_TO_SPACE | TEXT_ELLIPSIS);
+		snprintf(msg, msglen, "the search reply is not a JSON array (it starts \"%s\")", start);
+		return NULL;
+	}
+	doc = len > SSIZE_MAX ? NULL : bson_new_from_json((const uint8_t *)body, (ssize_t)len, &jerr);
+	if (doc == NULL) {
+		extrahop_api_join(msg, msglen, "the search reply is not valid JSON: ",
+		    len > SSIZE_MAX ? "too long" : jerr.message);
+		return NULL;
+	}
+	return doc;
 }
 
 int64_t

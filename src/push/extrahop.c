@@ -1,7 +1,9 @@
 /*
  * extrahop: ExtraHop REST client on curlev; see extrahop.h.
  *
- * A request lives on exactly one of three lists until its callback runs:
+ * A request (a PATCH or a search: the same machinery, told apart by its kind: method,
+ * body, reply bound and how it completes) lives on exactly one of three lists until
+ * its callback runs:
  *   waiting  - OAuth2 only: no usable token yet, a token fetch is running;
  *   sending  - its easy handle is in curlev;
  *   deferred - failed before reaching the network; completed from the loop so the
@@ -31,6 +33,11 @@
 
 
 typedef struct extrahop_req extrahop_req_t;
+
+enum extrahop_req_kind {
+	EXTRAHOP_REQ_PATCH = 0, /* extrahop_done_fn */
+	EXTRAHOP_REQ_SEARCH,    /* extrahop_search_fn, with the parsed page */
+};
 typedef struct extrahop_list {
 	extrahop_req_t *head, *tail;
 	size_t n;
@@ -40,10 +47,16 @@ struct extrahop_req {
 	extrahop_t *eh;
 	extrahop_list_t *on; /* the list holding it */
 	extrahop_req_t *prev, *next;
+	enum extrahop_req_kind kind;
+	const char *method;       /* static: "PATCH", "POST" */
+	const char *ctype_header; /* static: "Content-Type: ..." */
 	char *url;
 	char *body;
 	size_t body_len;
-	extrahop_done_fn cb;
+	size_t resp_max;          /* reply bytes accepted (search) or kept (PATCH) */
+	extrahop_done_fn done_cb; /* EXTRAHOP_REQ_PATCH */
+	extrahop_search_fn search_cb; /* EXTRAHOP_REQ_SEARCH */
+	bson_t *detections;       /* a search's parsed page, once OK */
 	void *arg;
 	int64_t started_ms;
 	uint64_t token_gen; /* token the last attempt carried (OAuth2) */
@@ -52,7 +65,7 @@ struct extrahop_req {
 	bool too_late;      /* the prereq check refused it for send_by_ms */
 	struct curl_slist *headers;
 	char errbuf[CURL_ERROR_SIZE];
-	curlev_body_t resp;       /* at most EXTRAHOP_BODY_MAX bytes kept */
+	curlev_body_t resp;       /* see resp_max */
 	pushplan_reply_t res; /* filled when completing */
 };
 
@@ -67,6 +80,7 @@ struct extrahop {
 	char *ca_file, *ca_path;
 	char *user_agent; /* ticketsync/<version> (<instance>) */
 	long connect_timeout_ms, request_timeout_ms;
+	size_t search_body_max;
 	int64_t (*now_ms)(void *);
 	void *clock_arg;
 	bool (*gate)(const void *); /* extrahop_set_gate */
@@ -146,23 +160,38 @@ extrahop_req_free(extrahop_req_t *r)
 		return;
 	curl_slist_free_all(r->headers);
 	curlev_body_reset(&r->resp);
+	bson_destroy(r->detections);
 	bson_free(r->url);
 	bson_free(r->body);
 	bson_free(r);
 }
 
-/* Run the callback and free the request. r->res is filled except elapsed_ms. */
+/* Run the callback and free the request. r->res is filled except elapsed_ms; a
+ * search's page (r->detections) goes with it only when the outcome is OK. */
 static void
 extrahop_complete(extrahop_req_t *r)
 {
-	extrahop_done_fn cb = r->cb;
+	enum extrahop_req_kind kind = r->kind;
+	extrahop_done_fn done_cb = r->done_cb;
+	extrahop_search_fn search_cb = r->search_cb;
 	void *arg = r->arg;
 	pushplan_reply_t res = r->res;
+	bson_t *detections = r->detections;
 
+	r->detections = NULL;
 	extrahop_list_remove(r);
 	res.elapsed_ms = clock_mono_ms() - r->started_ms;
 	extrahop_req_free(r);
-	cb(&res, arg);
+	if (kind == EXTRAHOP_REQ_SEARCH) {
+		if (res.outcome != PUSHPLAN_OK) {
+			bson_destroy(detections);
+			detections = NULL;
+		}
+		search_cb(&res, detections, arg);
+		bson_destroy(detections);
+	} else {
+		done_cb(&res, arg);
+	}
 }
 
 static void
@@ -205,7 +234,7 @@ extrahop_defer_cb(evutil_socket_t fd, short what, void *arg)
  * multiplexing where the server offers it. */
 static void
 extrahop_easy_common(extrahop_t *eh, CURL *easy, const char *url, char *errbuf,
-    curlev_body_t *resp)
+    curlev_body_t *resp, size_t resp_max)
 {
 	const curlev_transfer_opts_t o = {
 		.user_agent = eh->user_agent,
@@ -215,7 +244,7 @@ extrahop_easy_common(extrahop_t *eh, CURL *easy, const char *url, char *errbuf,
 		.request_timeout_ms = eh->request_timeout_ms,
 	};
 
-	curlev_easy_setup(easy, url, &o, errbuf, resp, EXTRAHOP_BODY_MAX);
+	curlev_easy_setup(easy, url, &o, errbuf, resp, resp_max);
 	curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
 }
 
@@ -231,7 +260,7 @@ extrahop_curl_text(CURLcode rc, const char *errbuf)
 static void extrahop_req_done(CURL *easy, CURLcode rc, void *arg);
 static void extrahop_token_fetch(extrahop_t *eh);
 
-/* libcurl's last call before a PATCH goes on the wire. */
+/* libcurl's last call before a request goes on the wire. */
 static int
 extrahop_prereq(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
 {
@@ -269,8 +298,7 @@ extrahop_send(extrahop_req_t *r)
 		return;
 	}
 	/* "Expect:" stops curl from waiting for 100-continue on larger bodies. */
-	const char *lines[] = { "Content-Type: application/json", "Accept: application/json",
-		auth, "Expect:" };
+	const char *lines[] = { r->ctype_header, "Accept: application/json", auth, "Expect:" };
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
 		t = curl_slist_append(h, lines[i]);
 		if (t == NULL) {
@@ -284,8 +312,17 @@ extrahop_send(extrahop_req_t *r)
 	}
 	r->headers = h;
 	r->token_gen = eh->token_gen;
-	extrahop_easy_common(eh, easy, r->url, r->errbuf, &r->resp);
-	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, "PATCH");
+	if (r->kind == EXTRAHOP_REQ_SEARCH) {
+		/* One byte past the bound tells a reply that is too long from one that
+		 * fills it; a reply announced as too long is cut off at once. */
+		extrahop_easy_common(eh, easy, r->url, r->errbuf, &r->resp,
+		    r->resp_max < SIZE_MAX ? r->resp_max + 1 : r->resp_max);
+		if (r->resp_max < (size_t)INT64_MAX)
+			curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->resp_max);
+	} else {
+		extrahop_easy_common(eh, easy, r->url, r->errbuf, &r->resp, r->resp_max);
+	}
+	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r->method);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r->body);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, r->headers);
@@ -363,6 +400,25 @@ extrahop_req_done(CURL *easy, CURLcode rc, void *arg)
 	}
 
 	o = pushplan_classify(status, rc == CURLE_OK);
+	if (r->kind == EXTRAHOP_REQ_SEARCH &&
+	    (rc == CURLE_FILESIZE_EXCEEDED || (rc == CURLE_OK && r->resp.len > r->resp_max))) {
+		/* Retrying the same page gets the same reply: the message says what to do. */
+		snprintf(msg, sizeof(msg), "the search reply is longer than %zu bytes (the "
+		    "search_body_max bound): ask for fewer detections per page", r->resp_max);
+		extrahop_set_result(r, PUSHPLAN_RETRY, status, rc, backoff_retry_after_ms((int64_t)ra),
+		    msg);
+		extrahop_complete(r);
+		return;
+	}
+	if (r->kind == EXTRAHOP_REQ_SEARCH && rc == CURLE_OK && o == PUSHPLAN_OK) {
+		r->detections = extrahop_api_search_reply(r->resp.data, r->resp.len, msg, sizeof(msg));
+		curlev_body_reset(&r->resp);
+		if (r->detections == NULL)
+			o = PUSHPLAN_RETRY; /* a proxy's page, a wrong URL: nothing to use */
+		extrahop_set_result(r, o, status, rc, backoff_retry_after_ms((int64_t)ra), msg);
+		extrahop_complete(r);
+		return;
+	}
 	if (rc == CURLE_ABORTED_BY_CALLBACK && r->too_late)
 		snprintf(msg, sizeof(msg), "not sent: its claim would expire before a reply could "
 		    "come; a fresh claim sends it");
@@ -483,7 +539,8 @@ extrahop_token_fetch(extrahop_t *eh)
 		snprintf(msg, sizeof(msg), "token endpoint: cannot create a transfer");
 		goto fail;
 	}
-	extrahop_easy_common(eh, easy, eh->token_url, eh->fetch_errbuf, &eh->fetch_resp);
+	extrahop_easy_common(eh, easy, eh->token_url, eh->fetch_errbuf, &eh->fetch_resp,
+	    EXTRAHOP_BODY_MAX);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, eh->token_headers);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, form);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)(sizeof(form) - 1));
@@ -619,6 +676,8 @@ extrahop_new(struct event_base *base, const extrahop_opts_t *opts, bson_error_t 
 	    : bson_strdup(EXTRAHOP_USER_AGENT);
 	eh->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000;
 	eh->request_timeout_ms = opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 10000;
+	eh->search_body_max = opts->search_body_max > 0 ? opts->search_body_max
+	                                                : EXTRAHOP_SEARCH_BODY_MAX;
 	eh->now_ms = opts->now_ms;
 	eh->clock_arg = opts->clock_arg;
 	eh->token_refresh_at = eh->token_expires_at = INT64_MAX;
@@ -655,21 +714,50 @@ fail:
 	return NULL;
 }
 
+static extrahop_req_t *
+extrahop_req_new(extrahop_t *eh, enum extrahop_req_kind kind, void *arg)
+{
+	extrahop_req_t *r = bson_malloc0(sizeof(*r));
+
+	r->eh = eh;
+	r->kind = kind;
+	r->arg = arg;
+	r->started_ms = clock_mono_ms();
+	r->ctype_header = "Content-Type: application/json";
+	if (kind == EXTRAHOP_REQ_SEARCH) {
+		r->method = "POST";
+		r->resp_max = eh->search_body_max;
+	} else {
+		r->method = "PATCH";
+		r->resp_max = EXTRAHOP_BODY_MAX;
+	}
+	return r;
+}
+
+/* Checks every submission shares. */
+static bool
+extrahop_accepting(const extrahop_t *eh, bool args_ok, bson_error_t *err)
+{
+	if (eh == NULL || !args_ok) {
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_ARG, "extrahop: bad arguments");
+		return false;
+	}
+	if (eh->closing) {
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_CLOSING,
+		    "extrahop: client is shutting down");
+		return false;
+	}
+	return true;
+}
+
 int
 extrahop_patch_detection(extrahop_t *eh, int64_t detection_id, const fields_t *f,
     unsigned mask, int64_t done_by_ms, extrahop_done_fn cb, void *arg, bson_error_t *err)
 {
 	extrahop_req_t *r;
 
-	if (eh == NULL || f == NULL || cb == NULL) {
-		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_ARG, "extrahop: bad arguments");
+	if (!extrahop_accepting(eh, f != NULL && cb != NULL, err))
 		return -1;
-	}
-	if (eh->closing) {
-		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_CLOSING,
-		    "extrahop: client is shutting down");
-		return -1;
-	}
 	if (detection_id < 0) {
 		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_REQUEST,
 		    "extrahop: invalid detection id %" PRId64, detection_id);
@@ -681,11 +769,8 @@ extrahop_patch_detection(extrahop_t *eh, int64_t detection_id, const fields_t *f
 		    detection_id);
 		return -1;
 	}
-	r = bson_malloc0(sizeof(*r));
-	r->eh = eh;
-	r->cb = cb;
-	r->arg = arg;
-	r->started_ms = clock_mono_ms();
+	r = extrahop_req_new(eh, EXTRAHOP_REQ_PATCH, arg);
+	r->done_cb = cb;
 	if (done_by_ms > 0) {
 		r->send_by_ms = done_by_ms - eh->request_timeout_ms;
 		if (r->send_by_ms <= 0)
@@ -695,6 +780,36 @@ extrahop_patch_detection(extrahop_t *eh, int64_t detection_id, const fields_t *f
 	r->body = extrahop_api_patch_body(f, mask, &r->body_len);
 	if (r->url == NULL || r->body == NULL) {
 		/* A field libbson cannot write as JSON (e.g. invalid UTF-8). */
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_REQUEST,
+		    "extrahop: cannot build the request");
+		extrahop_req_free(r);
+		return -1;
+	}
+	extrahop_dispatch(r);
+	return 0;
+}
+
+int
+extrahop_search(extrahop_t *eh, const char *body_json, extrahop_search_fn cb, void *arg,
+    bson_error_t *err)
+{
+	extrahop_req_t *r;
+	size_t len;
+	bson_error_t why;
+
+	if (!extrahop_accepting(eh, body_json != NULL && cb != NULL, err))
+		return -1;
+	len = strlen(body_json);
+	if (!extrahop_api_search_body_ok(body_json, len, &why)) {
+		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_REQUEST, "extrahop: %s", why.message);
+		return -1;
+	}
+	r = extrahop_req_new(eh, EXTRAHOP_REQ_SEARCH, arg);
+	r->search_cb = cb;
+	r->url = extrahop_api_search_url(eh->base_url);
+	r->body = bson_strndup(body_json, len);
+	r->body_len = len;
+	if (r->url == NULL) {
 		bson_set_error(err, ERROR_DOMAIN, EXTRAHOP_ERR_REQUEST,
 		    "extrahop: cannot build the request");
 		extrahop_req_free(r);

@@ -39,6 +39,7 @@
 
 #define HARD_TIMEOUT_MS 20000
 #define TOKEN_PATH "/oauth2/token"
+#define SEARCH_PATH "/api/v1/detections/search"
 
 /* ------------------------------------------------------------------ the server */
 
@@ -75,6 +76,12 @@ typedef struct srv {
 	const char *api_key;   /* API key mode: expected key */
 	bool reject_bearer;    /* every bearer token is refused */
 	int min_valid_token;   /* tokens numbered below this are refused */
+
+	/* Script for POST /api/v1/detections/search (Retry-After and hang as above). */
+	int search_status;       /* default 200 */
+	const char *search_body; /* default "[]"; NULL: no body */
+	char *search_big;        /* non-NULL: answer with this instead (the test's) */
+	bool search_chunked;     /* send the reply chunked: no Content-Length */
 
 	/* Script for the token endpoint. */
 	int token_status;      /* default 200 */
@@ -200,6 +207,29 @@ srv_authorized(srv_t *s, const rec_t *r)
 }
 
 static void
+srv_search(srv_t *s, struct evhttp_request *req)
+{
+	const char *body = s->search_big != NULL ? s->search_big : s->search_body;
+	struct evbuffer *b;
+
+	if (!s->search_chunked) {
+		reply(req, s->search_status, body);
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "application/json");
+	evhttp_send_reply_start(req, s->search_status, "Scripted");
+	b = evbuffer_new();
+	/* Several chunks, so the client's bound is met mid-transfer. */
+	for (size_t off = 0, n = body != NULL ? strlen(body) : 0; off < n; off += 1000) {
+		evbuffer_add(b, body + off, n - off < 1000 ? n - off : 1000);
+		evhttp_send_reply_chunk(req, b);
+	}
+	evbuffer_free(b);
+	evhttp_send_reply_end(req);
+}
+
+static void
 srv_handle(struct evhttp_request *req, void *arg)
 {
 	srv_t *s = arg;
@@ -226,6 +256,10 @@ srv_handle(struct evhttp_request *req, void *arg)
 	}
 	if (s->retry_after != NULL)
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", s->retry_after);
+	if (strcmp(r->path, SEARCH_PATH) == 0 && strcmp(r->method, "POST") == 0) {
+		srv_search(s, req);
+		return;
+	}
 	if (s->big_body > 0) {
 		char *big = malloc(s->big_body + 1);
 		memset(big, 'x', s->big_body);
@@ -250,6 +284,8 @@ srv_start_tls(srv_t *s, struct event_base *base, SSL_CTX *ssl_ctx)
 	s->token_status = 200;
 	s->expires_in = 3600;
 	s->min_valid_token = 1;
+	s->search_status = 200;
+	s->search_body = "[]";
 	s->ssl_ctx = ssl_ctx;
 	s->http = evhttp_new(base);
 	assert_non_null(s->http);
@@ -281,6 +317,7 @@ srv_stop(srv_t *s)
 	s->n_hung = 0;
 	evhttp_free(s->http);
 	free(s->recs);
+	free(s->search_big);
 }
 
 /* ------------------------------------------------------------------ the client side */
@@ -1173,6 +1210,479 @@ test_bad_options_and_arguments(void **state)
 	assert_int_equal(fx->done.n, 0);
 }
 
+/* ------------------------------------------------------------------ search */
+
+typedef struct found {
+	int n;
+	pushplan_reply_t res[16];
+	bool had_page[16];  /* detections was not NULL */
+	uint32_t keys[16];  /* its number of elements */
+	char json[16][512]; /* its canonical JSON, cut */
+	bool keys_in_order[16]; /* "0", "1", ... in order */
+} found_t;
+
+static void
+on_found(const pushplan_reply_t *res, const bson_t *detections, void *arg)
+{
+	found_t *f = arg;
+	int i = f->n;
+
+	assert_true(i < (int)(sizeof(f->res) / sizeof(f->res[0])));
+	f->res[i] = *res;
+	f->had_page[i] = detections != NULL;
+	if (detections != NULL) {
+		bson_iter_t it;
+		uint32_t k = 0;
+		char *j = bson_as_relaxed_extended_json(detections, NULL);
+
+		f->keys_in_order[i] = true;
+		assert_true(bson_iter_init(&it, detections));
+		while (bson_iter_next(&it)) {
+			char want[16];
+
+			snprintf(want, sizeof(want), "%u", k++);
+			if (strcmp(bson_iter_key(&it), want) != 0)
+				f->keys_in_order[i] = false;
+		}
+		f->keys[i] = k;
+		snprintf(f->json[i], sizeof(f->json[i]), "%s", j);
+		bson_free(j);
+	}
+	f->n++;
+}
+
+static bool
+found_reached(void *arg)
+{
+	return ((found_t *)arg)->n >= want_n;
+}
+
+static void
+wait_found(fixture_t *fx, found_t *f, int n)
+{
+	want_n = n;
+	if (!run_until(fx->base, found_reached, f, HARD_TIMEOUT_MS))
+		fail_msg("only %d of %d search callbacks within %d ms", f->n, n, HARD_TIMEOUT_MS);
+}
+
+static void
+search(fixture_t *fx, const char *body, found_t *f)
+{
+	bson_error_t err;
+
+	if (extrahop_search(fx->eh, body, on_found, f, &err) != 0)
+		fail_msg("search: %s", err.message);
+}
+
+/* A valid JSON array of exactly n bytes (n >= 2): objects, then spaces to fill. */
+static char *
+array_of_len(size_t n)
+{
+	char *a = malloc(n + 1);
+	size_t len = 1;
+	int id = 0;
+
+	assert_non_null(a);
+	a[0] = '[';
+	for (;;) {
+		char item[32];
+		int k = snprintf(item, sizeof(item), "%s{\"id\":%d}", id > 0 ? "," : "", id);
+
+		if (len + (size_t)k + 1 > n)
+			break;
+		memcpy(a + len, item, (size_t)k);
+		len += (size_t)k;
+		id++;
+	}
+	memset(a + len, ' ', n - 1 - len);
+	a[n - 1] = ']';
+	a[n] = '\0';
+	return a;
+}
+
+#define PAGE3 "[{\"id\": 11, \"title\": \"SMB brute force\", \"status\": null, " \
+	"\"mod_time\": 1700000000001, \"participants\": [{\"role\": \"offender\"}]}, " \
+	"{\"id\": 12, \"ticket_id\": \"JIRA-1\", \"status\": \"in_progress\"}, " \
+	"{\"id\": 4294967297, \"assignee\": \"Zo\\u00eb\"}]"
+
+static void
+test_search_page_exact_request(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+	found_t f = { 0 };
+	const char *body = "{\"mod_time\": 1700000000000, \"limit\": 3, \"offset\": 0, "
+	                   "\"sort\": [{\"field\": \"mod_time\", \"direction\": \"asc\"}]}";
+	const rec_t *r;
+
+	new_client(fx, &o);
+	fx->srv.search_body = PAGE3;
+	search(fx, body, &f);
+	/* Never completes inside the submitting call. */
+	assert_int_equal(f.n, 0);
+	assert_int_equal(extrahop_in_flight(fx->eh), 1);
+	wait_found(fx, &f, 1);
+
+	assert_int_equal(f.res[0].outcome, PUSHPLAN_OK);
+	assert_int_equal(f.res[0].http_status, 200);
+	assert_int_equal(f.res[0].curl_code, CURLE_OK);
+	assert_int_equal(f.res[0].retry_after_ms, -1);
+	assert_string_equal(f.res[0].message, "");
+	assert_true(f.had_page[0]);
+	assert_int_equal(f.keys[0], 3);
+	assert_true(f.keys_in_order[0]);
+	assert_string_equal(f.json[0],
+	    "{ \"0\" : { \"id\" : 11, \"title\" : \"SMB brute force\", \"status\" : null, "
+	    "\"mod_time\" : 1700000000001, \"participants\" : [ { \"role\" : \"offender\" } ] }, "
+	    "\"1\" : { \"id\" : 12, \"ticket_id\" : \"JIRA-1\", \"status\" : \"in_progress\" }, "
+	    "\"2\" : { \"id\" : 4294967297, \"assignee\" : \"Zo\xc3\xab\" } }");
+	assert_int_equal(extrahop_in_flight(fx->eh), 0);
+
+	assert_int_equal(fx->srv.n_recs, 1);
+	r = &fx->srv.recs[0];
+	assert_string_equal(r->method, "POST");
+	assert_string_equal(r->path, "/api/v1/detections/search");
+	assert_string_equal(r->body, body);
+	assert_string_equal(r->auth, "ExtraHop apikey=s3cret-key");
+	assert_string_equal(r->ctype, "application/json");
+	assert_string_equal(r->accept, "application/json");
+	assert_string_equal(r->ua, "ticketsync/" TICKETSYNC_VERSION);
+	assert_false(r->has_expect);
+
+	/* PATCHes and searches share the client and its connection. */
+	patch(fx, 5);
+	wait_done(fx, 1);
+	assert_int_equal(fx->done.res[0].outcome, PUSHPLAN_OK);
+	assert_string_equal(fx->srv.recs[1].method, "PATCH");
+	assert_int_equal(fx->srv.accepted, 1);
+}
+
+static void
+test_search_empty_page(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+	found_t f = { 0 };
+	char base[96];
+
+	/* A base that already names the API root, as ExtraHop's docs write it. */
+	snprintf(base, sizeof(base), "%s/api/v1/", fx->srv.base_url);
+	o.base_url = base;
+	new_client(fx, &o);
+	fx->srv.search_body = "[]";
+	search(fx, "{}", &f);
+	wait_found(fx, &f, 1);
+	fx->srv.search_body = " \r\n[ ]\n";
+	search(fx, "  {\"limit\": 10}", &f);
+	wait_found(fx, &f, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(f.res[i].outcome, PUSHPLAN_OK);
+		assert_true(f.had_page[i]);
+		assert_int_equal(f.keys[i], 0);
+		assert_string_equal(f.json[i], "{ }");
+		assert_string_equal(fx->srv.recs[i].path, "/api/v1/detections/search");
+	}
+	assert_string_equal(fx->srv.recs[1].body, "  {\"limit\": 10}");
+}
+
+static void
+test_search_reply_not_an_array(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+	found_t f = { 0 };
+
+	new_client(fx, &o);
+	fx->srv.search_body = "{\"total\": 3, \"detections\": []}";
+	search(fx, "{}", &f);
+	wait_found(fx, &f, 1);
+	assert_int_equal(f.res[0].outcome, PUSHPLAN_RETRY);
+	assert_int_equal(f.res[0].http_status, 200);
+	assert_int_equal(f.res[0].curl_code, CURLE_OK);
+	assert_false(f.had_page[0]);
+	assert_string_equal(f.res[0].message,
+	    "the search reply is not a JSON array (it starts \"{\"total\": 3, \"detections\": []}\")");
+
+	/* A proxy's HTML page: its start, cut and marked, control characters blanked. */
+	fx->srv.search_body = "\n<html>\n<head><title>502 Bad Gateway</title></head>\x01<body>"
+	                      "nginx</body></html>";
+	search(fx, "{}", &f);
+	wait_found(fx, &f, 2);
+	assert_int_equal(f.res[1].outcome, PUSHPLAN_RETRY);
+	assert_int_equal(f.res[1].http_status, 200);
+	assert_false(f.had_page[1]);
+	assert_string_equal(f.res[1].message,
+	    "the search reply is not a JSON array (it starts \"<html> <head><title>502 Bad G...\")");
+
+	/* Cut short, and empty. */
+	fx->srv.search_body = "[{\"id\": 1}, {\"id\":";
+	search(fx, "{}", &f);
+	wait_found(fx, &f, 3);
+	assert_int_equal(f.res[2].outcome, PUSHPLAN_RETRY);
+	assert_false(f.had_page[2]);
+	assert_non_null(strstr(f.res[2].message, "the search reply is not valid JSON: "));
+	fx->srv.search_body = NULL;
+	search(fx, "{}", &f);
+	wait_found(fx, &f, 4);
+	assert_int_equal(f.res[3].outcome, PUSHPLAN_RETRY);
+	assert_string_equal(f.res[3].message, "the search reply is empty, not a JSON array");
+
+	/* A 4xx keeps the PATCH rules: classified, ExtraHop's message. */
+	fx->srv.search_status = 400;
+	fx->srv.search_body = "{\"error_message\": \"Invalid sort field\"}";
+	search(fx, "{\"sort\": [{\"field\": \"nope\"}]}", &f);
+	wait_found(fx, &f, 5);
+	assert_int_equal(f.res[4].outcome, PUSHPLAN_REJECTED);
+	assert_int_equal(f.res[4].http_status, 400);
+	assert_string_equal(f.res[4].message, "Invalid sort field");
+	assert_false(f.had_page[4]);
+}
+
+static void
+test_search_rate_limited(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+	found_t f = { 0 };
+
+	new_client(fx, &o);
+	fx->srv.search_status = 429;
+	fx->srv.retry_after = "7";
+	fx->srv.search_body = "{\"error_message\": \"Too many requests\"}";
+	search(fx, "{}", &f);
+	wait_found(fx, &f, 1);
+	assert_int_equal(f.res[0].outcome, PUSHPLAN_RETRY);
+	assert_int_equal(f.res[0].http_status, 429);
+	assert_int_equal(f.res[0].retry_after_ms, 7000);
+	assert_string_equal(f.res[0].message, "Too many requests");
+	assert_false(f.had_page[0]);
+
+	fx->srv.search_status = 503;
+	fx->srv.retry_after = NULL;
+	fx->srv.search_body = NULL;
+	search(fx, "{}", &f);
+	wait_found(fx, &f, 2);
+	assert_int_equal(f.res[1].outcome, PUSHPLAN_RETRY);
+	assert_int_equal(f.res[1].retry_after_ms, -1);
+	assert_string_equal(f.res[1].message, "HTTP 503");
+}
+
+static void
+test_search_reply_too_long(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+	found_t f = { 0 };
+	const char *want = "the search reply is longer than 1000 bytes (the search_body_max bound): "
+	                   "ask for fewer detections per page";
+
+	o.search_body_max = 1000;
+	new_client(fx, &o);
+	/* Exactly the bound: accepted. */
+	fx->srv.search_big = array_of_len(1000);
+	search(fx, "{}", &f);
+	wait_found(fx, &f, 1);
+	assert_int_equal(f.res[0].outcome, PUSHPLAN_OK);
+	assert_int_equal(f.keys[0], 100); /* ids 0..99 fill 990 bytes */
+
+	/* One byte more, announced by Content-Length: cut off at once. */
+	free(fx->srv.search_big);
+	fx->srv.search_big = array_of_len(1001);
+	search(fx, "{}", &f);
+	wait_found(fx, &f, 2);
+	assert_int_equal(f.res[1].outcome, PUSHPLAN_RETRY);
+	assert_int_equal(f.res[1].http_status, 200);
+	assert_int_equal(f.res[1].curl_code, CURLE_FILESIZE_EXCEEDED);
+	assert_string_equal(f.res[1].message, want);
+	assert_false(f.had_page[1]);
+
+	/* Chunked (no length up front): found once the bound is passed. */
+	free(fx->srv.search_big);
+	fx->srv.search_big = array_of_len(5000);
+	fx->srv.search_chunked = true;
+	search(fx, "{}", &f);
+	wait_found(fx, &f, 3);
+	assert_int_equal(f.res[2].outcome, PUSHPLAN_RETRY);
+	assert_int_equal(f.res[2].http_status, 200);
+	assert_string_equal(f.res[2].message, want);
+	assert_false(f.had_page[2]);
+
+	/* Chunked within the bound is fine, and the client still works. */
+	free(fx->srv.search_big);
+	fx->srv.search_big = array_of_len(999);
+	search(fx, "{}", &f);
+	wait_found(fx, &f, 4);
+	assert_int_equal(f.res[3].outcome, PUSHPLAN_OK);
+	assert_true(f.keys[3] > 0);
+}
+
+static void
+test_search_default_bound_is_large(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+	found_t f = { 0 };
+
+	/* A page far beyond EXTRAHOP_BODY_MAX (error bodies' bound) is whole. */
+	new_client(fx, &o);
+	fx->srv.search_big = array_of_len(1024 * 1024);
+	search(fx, "{\"limit\": 20000}", &f);
+	wait_found(fx, &f, 1);
+	assert_int_equal(f.res[0].outcome, PUSHPLAN_OK);
+	assert_true(f.keys[0] > 70000);
+	assert_true(f.keys_in_order[0]);
+}
+
+static void
+test_search_oauth_waits_for_the_token(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = oauth_opts(fx);
+	found_t f = { 0 };
+
+	new_client(fx, &o);
+	fx->srv.search_body = "[{\"id\": 1}]";
+	/* Searches and PATCHes submitted before any token: one fetch serves them all. */
+	search(fx, "{\"offset\": 0}", &f);
+	patch(fx, 1);
+	search(fx, "{\"offset\": 1}", &f);
+	patch(fx, 2);
+	assert_int_equal(extrahop_in_flight(fx->eh), 4);
+	assert_int_equal(fx->srv.n_token, 0);
+	wait_found(fx, &f, 2);
+	wait_done(fx, 2);
+	assert_int_equal(fx->srv.n_token, 1);
+	assert_int_equal(fx->srv.n_recs, 4);
+	for (int i = 0; i < 4; i++)
+		assert_string_equal(fx->srv.recs[i].auth, "Bearer tok-1");
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(f.res[i].outcome, PUSHPLAN_OK);
+		assert_int_equal(f.keys[i], 1);
+		assert_int_equal(fx->done.res[i].outcome, PUSHPLAN_OK);
+	}
+
+	/* tok-1 revoked: the search gets a 401, a new token, and is resent once. */
+	fx->srv.min_valid_token = 2;
+	search(fx, "{\"offset\": 2}", &f);
+	wait_found(fx, &f, 3);
+	assert_int_equal(f.res[2].outcome, PUSHPLAN_OK);
+	assert_true(f.had_page[2]);
+	assert_int_equal(fx->srv.n_token, 2);
+	assert_int_equal(fx->srv.n_recs, 6);
+	assert_string_equal(fx->srv.recs[4].auth, "Bearer tok-1");
+	assert_string_equal(fx->srv.recs[5].auth, "Bearer tok-2");
+	assert_string_equal(fx->srv.recs[5].body, "{\"offset\": 2}");
+
+	/* Refused credentials fail a waiting search like a PATCH; nothing is sent. */
+	fx->srv.reject_bearer = true;
+	fx->srv.token_status = 401;
+	fx->srv.token_body = "{\"error\":\"invalid_client\"}";
+	search(fx, "{}", &f);
+	wait_found(fx, &f, 4);
+	assert_int_equal(f.res[3].outcome, PUSHPLAN_AUTH);
+	assert_false(f.had_page[3]);
+
+	/* Cancelled while waiting for a token. */
+	fx->srv.reject_bearer = false;
+	fx->srv.token_hang = true;
+	/* The refused fetch left no token: the search waits for the (hanging) fetch. */
+	search(fx, "{}", &f);
+	assert_int_equal(extrahop_in_flight(fx->eh), 1);
+	extrahop_cancel_all(fx->eh);
+	assert_int_equal(f.n, 5);
+	assert_int_equal(f.res[4].outcome, PUSHPLAN_RETRY);
+	assert_int_equal(f.res[4].curl_code, CURLE_ABORTED_BY_CALLBACK);
+	assert_string_equal(f.res[4].message, "cancelled");
+	assert_false(f.had_page[4]);
+}
+
+static void
+test_search_gate_closed_sends_nothing(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+	found_t f = { 0 };
+
+	new_client(fx, &o);
+	gate_open_flag = false;
+	extrahop_set_gate(fx->eh, test_gate, NULL);
+	search(fx, "{}", &f);
+	assert_int_equal(f.n, 0);
+	wait_found(fx, &f, 1);
+	assert_int_equal(f.res[0].outcome, PUSHPLAN_RETRY);
+	assert_int_equal(f.res[0].curl_code, CURLE_ABORTED_BY_CALLBACK);
+	assert_int_equal(f.res[0].http_status, 0);
+	assert_string_equal(f.res[0].message, "cancelled");
+	assert_false(f.had_page[0]);
+	assert_int_equal(fx->srv.n_recs, 0);
+
+	gate_open_flag = true;
+	search(fx, "{}", &f);
+	wait_found(fx, &f, 2);
+	assert_int_equal(f.res[1].outcome, PUSHPLAN_OK);
+	assert_int_equal(fx->srv.n_recs, 1);
+}
+
+static void
+test_search_bad_arguments(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+	found_t f = { 0 };
+	bson_error_t err;
+
+	new_client(fx, &o);
+	assert_int_equal(extrahop_search(NULL, "{}", on_found, &f, &err), -1);
+	assert_int_equal(err.code, EXTRAHOP_ERR_ARG);
+	assert_int_equal(extrahop_search(fx->eh, NULL, on_found, &f, &err), -1);
+	assert_int_equal(err.code, EXTRAHOP_ERR_ARG);
+	assert_int_equal(extrahop_search(fx->eh, "{}", NULL, &f, &err), -1);
+	assert_int_equal(err.code, EXTRAHOP_ERR_ARG);
+	const char *bad[] = { "", "   ", "[{}]", "null", "\"x\"", "{\"limit\": ", "{limit: 1}" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(extrahop_search(fx->eh, bad[i], on_found, &f, &err), -1);
+		assert_int_equal(err.domain, ERROR_DOMAIN);
+		assert_int_equal(err.code, EXTRAHOP_ERR_REQUEST);
+		assert_non_null(strstr(err.message, "extrahop: search body: not"));
+	}
+	assert_int_equal(extrahop_search(fx->eh, "[1]", on_found, &f, &err), -1);
+	assert_string_equal(err.message, "extrahop: search body: not a JSON object");
+	assert_int_equal(extrahop_in_flight(fx->eh), 0);
+	assert_int_equal(f.n, 0);
+	assert_int_equal(fx->srv.n_recs, 0);
+}
+
+static void
+search_refused_cb(const pushplan_reply_t *res, const bson_t *detections, void *arg)
+{
+	fixture_t *fx = arg;
+	bson_error_t err;
+	static found_t ignored;
+
+	(void)detections;
+	on_done(res, &fx->done);
+	assert_int_equal(extrahop_search(fx->eh, "{}", on_found, &ignored, &err), -1);
+	assert_int_equal(err.code, EXTRAHOP_ERR_CLOSING);
+}
+
+static void
+test_search_destroy_in_flight(void **state)
+{
+	fixture_t *fx = *state;
+	extrahop_opts_t o = apikey_opts(fx);
+	bson_error_t err;
+
+	new_client(fx, &o);
+	fx->srv.hang = true;
+	assert_int_equal(extrahop_search(fx->eh, "{}", search_refused_cb, fx, &err), 0);
+	want_recs = 1;
+	assert_true(run_until(fx->base, recs_reached, &fx->srv, HARD_TIMEOUT_MS));
+	extrahop_destroy(fx->eh);
+	fx->eh = NULL;
+	assert_int_equal(fx->done.n, 1);
+	assert_int_equal(fx->done.res[0].curl_code, CURLE_ABORTED_BY_CALLBACK);
+}
+
 /* ------------------------------------------------------------------ curlev alone */
 
 typedef struct raw {
@@ -1456,6 +1966,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_destroy_with_requests_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_submit_from_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_options_and_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_page_exact_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_empty_page, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_reply_not_an_array, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_rate_limited, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_reply_too_long, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_default_bound_is_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_oauth_waits_for_the_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_gate_closed_sends_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_bad_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_destroy_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_curlev_handle_ownership_and_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_trusted_ca_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_trusted_ca_path, setup, teardown),
