@@ -5,7 +5,8 @@
  * libcurl, HTTP listener with the webhooks) and never calls libmongoc. Three DB
  * workers (dbworker_start), each a thread with its own pooled client, run the loop's
  * jobs: claims, webhook writes and gauges on d.db; the pusher's results on
- * d.record_db; lease renewals on d.lease_db. While this instance holds the lease the
+ * d.record_db; lease renewals on d.lease_db; the sweep's pages on d.sweep_db (a page
+ * of a thousand detections never delays a claim). While this instance holds the lease the
  * watcher adds two more (change stream reader and applier), each with its own client;
  * a previous term's watcher may still be finishing beside them.
  */
@@ -36,6 +37,7 @@
 #include "ticketsync/outbox_view.h"
 #include "ticketsync/pusher.h"
 #include "ticketsync/sdnotify.h"
+#include "ticketsync/sweeper.h"
 #include "ticketsync/pushrun.h"
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
@@ -54,6 +56,8 @@ typedef struct daemon_ctx {
 	store_t *store;
 	dbworker_t *db;
 	dbworker_t *record_db;
+	dbworker_t *sweep_db;
+	sweeper_t *sweeper;      /* [sweep]: ExtraHop's detections read back (NULL when off) */
 	dbworker_t *lease_db;
 	extrahop_t *eh;
 	pusher_t *pusher;
@@ -203,6 +207,7 @@ on_leader(void *arg, bool active, int64_t fencing)
 		pusher_set_fencing(d->pusher, fencing);
 		daemon_sync_watcher(d);
 		pusher_resume(d->pusher);
+		sweeper_resume(d->sweeper);
 		if (d->creator != NULL) {
 			pusher_set_fencing(creator_pusher(d->creator), fencing);
 			pusher_resume(creator_pusher(d->creator));
@@ -210,6 +215,7 @@ on_leader(void *arg, bool active, int64_t fencing)
 		return;
 	}
 	pusher_suspend(d->pusher);
+	sweeper_suspend(d->sweeper);
 	if (d->creator != NULL)
 		pusher_suspend(creator_pusher(d->creator));
 	if (d->watcher != NULL) {
@@ -303,6 +309,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	d->stopping = true;
 	sdnotify_stopping(d->notify);
+	sweeper_suspend(d->sweeper);
 	log_info("%s received: finishing in-flight pushes (up to %lld ms), then checkpointing",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)d->cfg->service.shutdown_timeout_ms);
 	event_del(d->gauges);
@@ -461,6 +468,21 @@ run(const config_t *cfg, bool print_ready)
 		}
 		pusher_set_gate(d.pusher, daemon_gate, &d);
 	}
+	if (cfg->sweep.enabled) {
+		sweeper_opts_t so;
+
+		d.sweep_db = dbworker_start(store_pool(d.store), d.base, &err);
+		if (d.sweep_db == NULL) {
+			log_errorx("%s", err.message);
+			goto cleanup;
+		}
+		sweeper_opts_from_config(cfg, d.instance, &so);
+		d.sweeper = sweeper_new(d.base, d.sweep_db, d.eh, &so, &err);
+		if (d.sweeper == NULL) {
+			log_errorx("%s", err.message);
+			goto cleanup;
+		}
+	}
 	d.rctx = (refresh_ctx_t){
 		.database = cfg->mongodb.database,
 		.map = cfg->statusmap.map,
@@ -557,6 +579,9 @@ cleanup:
 	/* Jobs still queued finish and hand back while their owners are alive. */
 	dbworker_stop(d.db);
 	dbworker_stop(d.record_db);
+	sweeper_suspend(d.sweeper);
+	if (d.sweep_db != NULL)
+		dbworker_stop(d.sweep_db);
 	dbworker_stop(d.lease_db);
 	httpd_stop(d.httpd);
 	/* PATCHes still in flight (a second signal) complete into the pusher while it
@@ -566,7 +591,9 @@ cleanup:
 	pusher_free(d.pusher);
 	creator_free(d.creator);
 	leader_free(d.leader);
+	/* After the client: a search it completes as cancelled reports into the sweeper. */
 	extrahop_destroy(d.eh);
+	sweeper_free(d.sweeper);
 	store_destroy(d.store);
 	event_base_free(d.base);
 	return rc;

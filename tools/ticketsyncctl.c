@@ -34,6 +34,7 @@
 #include "ticketsync/refresh.h"
 #include "ticketsync/schema.h"
 #include "ticketsync/store.h"
+#include "ticketsync/sweeper.h"
 #include "ticketsync/text.h"
 #include "ticketsync/ticket_import.h"
 #include "ticketsync/ticketspec.h"
@@ -820,6 +821,98 @@ cleanup:
 	return rc;
 }
 
+/* ---- sync-from-extrahop ---- */
+
+typedef struct sync_progress {
+	bool tty;
+	int64_t start_ms, last_ms;
+} sync_progress_t;
+
+static void
+sync_on_page(void *arg, const sweeper_result_t *r)
+{
+	sync_progress_t *sp = arg;
+	int64_t now = clock_mono_ms();
+	char t[TIMEFMT_ISO_MAX];
+
+	if (!sp->tty && now - sp->last_ms < 1000)
+		return;
+	sp->last_ms = now;
+	timefmt_format_iso8601(r->cursor_ms, false, t, sizeof(t));
+	fprintf(stderr, "%sread %llu detection(s) in %lld page(s), up to mod_time %s; repaired "
+	    "%llu, drift %llu%s", sp->tty ? "\r" : "progress: ",
+	    (unsigned long long)r->stats.read, (long long)r->pages, t,
+	    (unsigned long long)r->stats.repaired, (unsigned long long)r->stats.drift,
+	    sp->tty ? "\033[K" : "\n");
+}
+
+static int
+cmd_sync(int argc, char **argv, const ctl_cmd_t *cmd)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "since", required_argument, NULL, 's' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL, *since_arg = NULL;
+	int64_t since_ms = 0;
+	bool dry_run = false, ok;
+	sync_progress_t sp = { 0 };
+	sweeper_opts_t so;
+	sweeper_result_t res;
+	bson_error_t err;
+	char why[256];
+	ctl_t c;
+	int ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, ":c:s:nh", longopts)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 's': since_arg = optarg; break;
+		case 'n': dry_run = true; break;
+		case 'h': cmd_usage(stdout, cmd); return EXIT_OK;
+		default: return bad_option(cmd, ch, argv);
+		}
+	}
+	if (optind < argc)
+		return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (since_arg != NULL &&
+	    !timefmt_parse_since(since_arg, clock_wall_ms(), &since_ms, why, sizeof(why)))
+		return usage_error(cmd, "--since: %s", why);
+	if ((rc = ctl_open(&c, cmd, path, true)) != EXIT_OK)
+		return rc;
+	sweeper_opts_from_config(c.cfg, c.instance, &so);
+	so.dry_run = dry_run;
+	/* Without --since: everything ExtraHop has (a fresh install, an outage of unknown
+	 * length); the daemon's own cursor is advanced, not used. */
+	so.since_ms = since_ms > 0 ? since_ms : 1;
+	so.overlap_ms = 0;
+	sp.tty = isatty(STDERR_FILENO) == 1;
+	sp.start_ms = sp.last_ms = clock_mono_ms();
+	store_push(c.store, c.client);
+	c.client = NULL;
+	ok = sweeper_run_once(c.cfg, c.store, &so, sync_on_page, &sp, &res, &err);
+	if (sp.tty)
+		fputc('\n', stderr);
+	printf("read %llu detection(s) from ExtraHop in %lld page(s): repaired %llu (missing "
+	    "%llu, older %llu), drift %llu (reasserted %llu, reported %llu), rejected %llu%s "
+	    "(%.1f s)\n", (unsigned long long)res.stats.read, (long long)res.pages,
+	    (unsigned long long)res.stats.repaired, (unsigned long long)res.stats.missing,
+	    (unsigned long long)res.stats.older, (unsigned long long)res.stats.drift,
+	    (unsigned long long)res.stats.reasserted, (unsigned long long)res.stats.reported,
+	    (unsigned long long)res.stats.rejected, dry_run ? "; dry run: nothing written" : "",
+	    (double)(clock_mono_ms() - sp.start_ms) / 1000.0);
+	if (!ok)
+		rc = ctl_fail(cmd, "stopped: %s", err.message);
+	else if (res.stats.drift > 0 || res.stats.repaired > 0 || res.stats.rejected > 0)
+		fprintf(stderr, "ticketsyncctl %s: `ticketsyncctl audit --event drift` (or "
+		    "detection_repaired, sweep_rejected) lists each\n", cmd->name);
+	ctl_close(&c);
+	return rc;
+}
+
 /* ---- status ---- */
 
 static int
@@ -1185,6 +1278,16 @@ static const ctl_cmd_t ctl_cmds[] = {
 	  "create-tickets [--since TIME] [--dry-run]",
 	  "  -s, --since TIME   only detections first seen since TIME (as for backfill)\n"
 	  "  -n, --dry-run      count what would be queued, write nothing\n", cmd_create_tickets },
+	{ "sync-from-extrahop", "read ExtraHop's detections: repair lost ones, find UI edits",
+	  "Read every detection ExtraHop has (or those changed since TIME) through its\n"
+	  "search API, as the daemon's periodic sweep ([sweep]) does: write the ones missing\n"
+	  "or older in MongoDB (a lost ODS write, a fresh install), and audit ticket fields\n"
+	  "edited in ExtraHop's UI (drift; pushed again with [sweep] on_drift = reassert).\n"
+	  "Safe while the daemon runs. Memory stays bounded by one page.",
+	  "sync-from-extrahop [--since TIME] [--dry-run]",
+	  "  -s, --since TIME   only detections ExtraHop modified since TIME (as for backfill)\n"
+	  "  -n, --dry-run      count what would be repaired or reasserted, write nothing\n",
+	  cmd_sync },
 	{ "status", "pending, parked, last push, checkpoint, counts by outcome",
 	  "Pending, in flight, synced and parked detections (parked ones with their\n"
 	  "reasons), the last acknowledged push, the checkpoint's age and lag, and the\n"

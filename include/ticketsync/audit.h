@@ -28,6 +28,11 @@
 #define AUDIT_AUTH_ERROR "auth_error"
 #define AUDIT_REPLAYED "replayed"
 #define AUDIT_UNKNOWN_DETECTION "unknown_detection" /* a ticket names a detection not in MongoDB */
+/* The sweep of ExtraHop's detections (sweepdb) */
+#define AUDIT_DETECTION_REPAIRED "detection_repaired" /* written into detections from ExtraHop */
+#define AUDIT_DRIFT "drift"                           /* ExtraHop shows other ticket fields */
+#define AUDIT_SWEEP_REJECTED "sweep_rejected"         /* a detection the search gave is unusable */
+#define AUDIT_SWEEP "sweep"                           /* one sweep done: what it read and did */
 /* Ticket creation ([create]; ticket_id: the created ticket's key). */
 #define AUDIT_TICKET_CREATED "ticket_created"
 #define AUDIT_CREATE_RETRY "create_retry"

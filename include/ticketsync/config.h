@@ -165,6 +165,14 @@ typedef struct config {
 		char *ca_file;
 	} create_http;
 	struct {
+		bool enabled;
+		int64_t interval_ms;  /* between sweeps */
+		int64_t page_size;    /* search limit */
+		int64_t overlap_ms;   /* each sweep starts this far before the cursor */
+		char *on_drift;       /* "reassert" or "report" */
+		bool reassert;        /* on_drift == "reassert" */
+	} sweep;
+	struct {
 		bool defaults;      /* whether the shipped defaults apply under the entries */
 		statusmap_t *map;   /* owned by the config */
 		size_t user_entries;

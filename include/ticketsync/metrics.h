@@ -30,6 +30,12 @@ enum metrics_counter {
 	METRICS_CREATE_PARKED,
 	METRICS_CREATE_AUTH_ERROR,
 	METRICS_CREATE_CEILING,     /* creations held back by [create] max_per_hour */
+	METRICS_SWEEP_READ,         /* detections the sweep read from ExtraHop */
+	METRICS_SWEEP_REPAIRED,     /* ... written into detections (missing or older) */
+	METRICS_SWEEP_DRIFT,        /* ... whose ticket fields ExtraHop shows otherwise */
+	METRICS_SWEEP_CORRECTED,    /* ... of those pushed again (on_drift = reassert) */
+	METRICS_SWEEP_REJECTED,     /* unusable records in a search reply */
+	METRICS_SWEEP_PAGES,        /* search requests answered */
 	METRICS_COUNTER_COUNT
 };
 
@@ -46,6 +52,7 @@ enum metrics_gauge {
 	METRICS_CREATE_BLOCKED,      /* 1 while creation is stopped by an auth error */
 	METRICS_CREATE_READY,        /* 1 once the ticket system accepted our credentials */
 	METRICS_CREATE_ENABLED,      /* 1 when [create] is on: the other create gauges mean something */
+	METRICS_SWEEP_CURSOR_MS,     /* the sweep's cursor (a mod_time, epoch ms); lag derived */
 	METRICS_EXTRAHOP_UP,         /* 0 after a request got no reply at all, 1 after any */
 	METRICS_EXTRAHOP_LAST_SUCCESS, /* epoch s of the last acknowledged PATCH; 0 = none */
 	METRICS_TICKETS_UP,          /* the same for the ticket system (creation) */

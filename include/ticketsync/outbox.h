@@ -182,6 +182,14 @@ bool outbox_complete(mongoc_client_t *client, const char *db, const char *coll,
  * what a claim takes, appended to filter. */
 void outbox_append_due(bson_t *filter, int64_t now_ms);
 
+/* The destination shows `shown` (a fields document), not what was acknowledged: an
+ * edit made elsewhere (ExtraHop's UI). A synced item still at version becomes pending,
+ * due now, with pushed = shown, so the next push sends every field that differs from
+ * its desired value. *changed false when the item moved meanwhile (a new version, a
+ * claim): then nothing is written, and its own push settles it. */
+bool outbox_reassert(mongoc_client_t *client, const char *db, const char *coll, int64_t id,
+    int64_t version, const bson_t *shown, int64_t now_ms, bool *changed, bson_error_t *err);
+
 /* Parked detections (ids, or all when ids is NULL) become pending, due now, attempts
  * 0. *count_out = how many were parked. */
 bool outbox_replay_parked(mongoc_client_t *client, const char *db, const char *coll,

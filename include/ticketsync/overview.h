@@ -64,6 +64,14 @@ typedef struct overview {
 	size_t n_events;
 
 	orphan_report_t orphans;   /* tickets naming detections not in MongoDB */
+
+	/* The sweep of ExtraHop's detections ([sweep]): its cursor and last sweep. */
+	bool has_sweep_cursor;
+	int64_t sweep_cursor_ms;   /* the newest mod_time fully read */
+	int64_t sweep_saved_ms;
+	bool has_last_sweep;
+	int64_t last_sweep_ms;
+	char last_sweep[512];      /* its summary (the audit record's message) */
 } overview_t;
 
 /* Tickets naming detections not in MongoDB that status lists (all are counted). */

@@ -30,6 +30,17 @@ static const struct {
 	[METRICS_CREATE_AUTH_ERROR] = { "ticketsync_ticket_creates_total{outcome=\"auth_error\"}", NULL },
 	[METRICS_CREATE_CEILING] = { "ticketsync_create_ceiling_total",
 	    "Ticket creations held back by [create] max_per_hour" },
+	[METRICS_SWEEP_READ] = { "ticketsync_sweep_detections_total",
+	    "Detections the sweep read from ExtraHop's search" },
+	[METRICS_SWEEP_REPAIRED] = { "ticketsync_sweep_repaired_total",
+	    "Detections the sweep wrote into MongoDB (missing or older there)" },
+	[METRICS_SWEEP_DRIFT] = { "ticketsync_sweep_drift_total",
+	    "Detections whose ticket fields ExtraHop shows otherwise (edited in its UI)" },
+	[METRICS_SWEEP_CORRECTED] = { "ticketsync_sweep_drift_corrected_total",
+	    "Drifted detections whose ticket values were pushed again" },
+	[METRICS_SWEEP_REJECTED] = { "ticketsync_sweep_rejected_total",
+	    "Unusable records in ExtraHop's search replies (skipped, audited)" },
+	[METRICS_SWEEP_PAGES] = { "ticketsync_sweep_pages_total", "Search pages read by the sweep" },
 };
 
 static const struct {
@@ -40,6 +51,7 @@ static const struct {
 	[METRICS_PARKED] = { "ticketsync_parked", "Detections parked after a rejected push" },
 	[METRICS_IN_FLIGHT] = { "ticketsync_in_flight", "PATCH requests in flight" },
 	[METRICS_CHECKPOINT_SAVED_MS] = { NULL, NULL }, /* rendered as an age */
+	[METRICS_SWEEP_CURSOR_MS] = { NULL, NULL },     /* rendered as the sweep's lag */
 	[METRICS_PUSH_BLOCKED] = { "ticketsync_push_blocked", "1 while pushes are stopped by an auth error" },
 	[METRICS_LEADER] = { "ticketsync_leader", "1 while this instance holds the lease (active)" },
 	[METRICS_CREATE_PENDING] = { "ticketsync_create_pending", "Detections waiting for their ticket" },
@@ -175,6 +187,12 @@ metrics_render(struct evbuffer *buf, int64_t now_ms)
 	    "# HELP ticketsync_checkpoint_age_seconds Seconds since the resume token was saved (-1: never)\n"
 	    "# TYPE ticketsync_checkpoint_age_seconds gauge\n"
 	    "ticketsync_checkpoint_age_seconds %.3f\n",
+	    saved > 0 ? (double)(now_ms - saved) / 1000.0 : -1.0);
+	saved = atomic_load(&metrics_gauges[METRICS_SWEEP_CURSOR_MS]);
+	evbuffer_add_printf(buf,
+	    "# HELP ticketsync_sweep_lag_seconds Seconds between now and the sweep's cursor (-1: no sweep yet)\n"
+	    "# TYPE ticketsync_sweep_lag_seconds gauge\n"
+	    "ticketsync_sweep_lag_seconds %.3f\n",
 	    saved > 0 ? (double)(now_ms - saved) / 1000.0 : -1.0);
 	evbuffer_add_printf(buf,
 	    "# HELP ticketsync_push_latency_seconds PATCH round-trip time\n"

@@ -170,13 +170,19 @@ static const config_key_t config_keys[] = {
 	{ "create_http", "ticket_id_path", CONFIG_KIND_STRING, "id", 0, 0,
 	    CONFIG_OFF(create_http.ticket_id_path) },
 	{ "create_http", "ca_file", CONFIG_KIND_STRING, NULL, 0, 0, CONFIG_OFF(create_http.ca_file) },
+	{ "sweep", "enabled", CONFIG_KIND_BOOL, "true", 0, 0, CONFIG_OFF(sweep.enabled) },
+	{ "sweep", "interval_ms", CONFIG_KIND_INT, "300000", 1000, 86400000,
+	    CONFIG_OFF(sweep.interval_ms) },
+	{ "sweep", "page_size", CONFIG_KIND_INT, "1000", 1, 20000, CONFIG_OFF(sweep.page_size) },
+	{ "sweep", "overlap_ms", CONFIG_KIND_INT, "60000", 0, 86400000, CONFIG_OFF(sweep.overlap_ms) },
+	{ "sweep", "on_drift", CONFIG_KIND_STRING, "reassert", 0, 0, CONFIG_OFF(sweep.on_drift) },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
 static const char *const config_sections[] = {
 	"mongodb", "extrahop", "push", "watch", "http", "log", "service", "lease", "webhooks",
-	"statusmap", "create", "jira", "servicenow", "create_http",
+	"statusmap", "create", "jira", "servicenow", "create_http", "sweep",
 };
 #define CONFIG_NSECTIONS (sizeof(config_sections) / sizeof(config_sections[0]))
 
@@ -1194,6 +1200,20 @@ config_need(struct config_ctx *ctx, const char *section, const char *name, const
 	return config_fail(ctx, CONFIG_ERR_MISSING, 0, "[%s] %s is required %s", section, name, why);
 }
 
+/* [sweep] on_drift: the one word that is not a number or a boolean. */
+static int
+config_check_sweep(struct config_ctx *ctx)
+{
+	config_t *cfg = ctx->cfg;
+	size_t ki = config_index("sweep", "on_drift");
+
+	if (strcmp(cfg->sweep.on_drift, "reassert") != 0 && strcmp(cfg->sweep.on_drift, "report") != 0)
+		return config_key_fail(ctx, CONFIG_ERR_VALUE, ki, &ctx->origin[ki],
+		    "expected reassert or report, got \"%.64s\"", cfg->sweep.on_drift);
+	cfg->sweep.reassert = strcmp(cfg->sweep.on_drift, "reassert") == 0;
+	return 0;
+}
+
 /* [create] and its target's section: read the secrets, check that creation can be
  * configured as asked, and build the ticket spec (its errors name their keys). */
 static int
@@ -1404,7 +1424,8 @@ config_build(config_t **out, const char *text, const char *source, const char *p
 	    config_check_order(&ctx, "lease", "renew_ms", "lease", "period_ms", true,
 	        "the lease must be renewed before it expires") != 0)
 		goto cleanup;
-	if (config_build_statusmap(&ctx) != 0 || config_check_create(&ctx) != 0)
+	if (config_build_statusmap(&ctx) != 0 || config_check_create(&ctx) != 0 ||
+	    config_check_sweep(&ctx) != 0)
 		goto cleanup;
 	config_check_file_mode(&ctx, file_mode);
 	*out = ctx.cfg;

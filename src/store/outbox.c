@@ -1127,6 +1127,39 @@ cleanup:
 /* ---- operator views ---- */
 
 bool
+outbox_reassert(mongoc_client_t *client, const char *db, const char *coll_name, int64_t id,
+    int64_t version, const bson_t *shown, int64_t now_ms, bool *changed, bson_error_t *err)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, coll_name);
+	bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER, reply, set;
+	bson_iter_t it;
+	bool ok;
+
+	*changed = false;
+	BSON_APPEND_INT64(&filter, "_id", id);
+	BSON_APPEND_INT64(&filter, "version", version);
+	BSON_APPEND_UTF8(&filter, "state", OUTBOX_SYNCED);
+	outbox_append_fencing_guard(&filter);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_DOCUMENT(&set, "pushed", shown);
+	BSON_APPEND_UTF8(&set, "state", OUTBOX_PENDING);
+	BSON_APPEND_DATE_TIME(&set, "next_attempt_at", now_ms);
+	BSON_APPEND_DATE_TIME(&set, "pending_since", now_ms);
+	BSON_APPEND_INT32(&set, "attempts", 0);
+	BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
+	outbox_append_fencing(&set);
+	bson_append_document_end(&update, &set);
+	ok = mongoc_collection_update_one(coll, &filter, &update, NULL, &reply, err);
+	if (ok && bson_iter_init_find(&it, &reply, "modifiedCount"))
+		*changed = bson_iter_as_int64(&it) > 0;
+	bson_destroy(&reply); /* initialised on failure too */
+	bson_destroy(&filter);
+	bson_destroy(&update);
+	mongoc_collection_destroy(coll);
+	return ok;
+}
+
+bool
 outbox_replay_parked(mongoc_client_t *client, const char *db, const char *coll_name,
     const int64_t *ids, size_t n_ids, int64_t now_ms, int64_t *count_out, bson_error_t *err)
 {

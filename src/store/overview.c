@@ -8,6 +8,7 @@
 
 #include "ticketsync/checkpoint.h"
 #include "ticketsync/store.h"
+#include "ticketsync/sweepdb.h"
 #include "ticketsync/xalloc.h"
 
 typedef struct overview_parked_ctx {
@@ -52,6 +53,17 @@ overview_on_push(const bson_t *doc, void *arg)
 	if ((s = store_doc_utf8(doc, "instance", NULL)) != NULL)
 		bson_strncpy(o->last_push_instance, s, sizeof(o->last_push_instance));
 	return false; /* the newest one is all we want */
+}
+
+static bool
+overview_on_sweep(const bson_t *doc, void *arg)
+{
+	overview_t *o = arg;
+
+	o->has_last_sweep = true;
+	o->last_sweep_ms = store_doc_date(doc, "at", 0);
+	bson_strncpy(o->last_sweep, store_doc_utf8(doc, "message", ""), sizeof(o->last_sweep));
+	return false;
 }
 
 /* {$group: {_id: "$event", n: {$sum: 1}}}, sorted by name: the server counts. */
@@ -129,6 +141,20 @@ overview_collect(mongoc_client_t *client, const char *db, int64_t now_ms, size_t
 		return false;
 	if (!orphan_scan(client, db, OVERVIEW_ORPHANS_LISTED, &out->orphans, err))
 		return false;
+	if (!checkpoint_load(client, db, SWEEPDB_CHECKPOINT, &token, &found, &out->sweep_saved_ms,
+	        err)) {
+		bson_destroy(&token);
+		return false;
+	}
+	out->has_sweep_cursor = found;
+	out->sweep_cursor_ms = found ? store_doc_int64(&token, "mod_time", 0) : 0;
+	bson_destroy(&token);
+	{
+		audit_query_t sq = { .event = AUDIT_SWEEP, .limit = 1 };
+
+		if (!audit_query(client, db, &sq, overview_on_sweep, out, NULL, err))
+			return false;
+	}
 	return overview_events(client, db, out, err);
 }
 

@@ -141,7 +141,9 @@ fx_api_search(fx_ctx_t *ctx, struct evhttp_request *req, const char *body, size_
 	for (size_t i = 0; i < res.n; i++) {
 		if (i > 0)
 			evbuffer_add(out, ",", 1);
-		if (res.id_only)
+		if (res.id_only && res.items[i]->raw && res.items[i]->id <= 0)
+			evbuffer_add(out, "null", 4); /* a raw record without an integer id */
+		else if (res.id_only)
 			evbuffer_add_printf(out, "%lld", (long long)res.items[i]->id);
 		else
 			fx_api_detection_json(res.items[i], out);

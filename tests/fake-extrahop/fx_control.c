@@ -85,6 +85,38 @@ fx_control_detections(fx_ctx_t *ctx, const char *method, const char *rest,
 	return status;
 }
 
+/* Test-only: malformed detection objects for search replies (see fx_store.h). */
+static int
+fx_control_raw(fx_ctx_t *ctx, const char *method, const char *body, size_t len,
+    struct evbuffer *out)
+{
+	bson_t wrapper, doc = BSON_INITIALIZER;
+	bson_error_t error;
+	int64_t stored = 0;
+	int status;
+
+	if (strcmp(method, "DELETE") == 0) {
+		fx_store_clear_raw(ctx->store);
+		bson_destroy(&doc);
+		return 204;
+	}
+	if (strcmp(method, "POST") != 0) {
+		bson_destroy(&doc);
+		return fc_control_bad(out, 405, "use POST (add) or DELETE (all)");
+	}
+	if (fc_json_parse_value(body, len, &wrapper, &error) != 0 ||
+	    fx_store_add_raw(ctx->store, &wrapper, &stored, &error) != 0) {
+		status = fc_control_bad(out, 400, error.message);
+	} else {
+		BSON_APPEND_INT64(&doc, "stored", stored);
+		BSON_APPEND_INT64(&doc, "raw_search_records", (int64_t)fx_store_raw_count(ctx->store));
+		status = fc_control_reply(out, &doc, 200);
+	}
+	bson_destroy(&wrapper);
+	bson_destroy(&doc);
+	return status;
+}
+
 static int
 fx_control_stats(fx_ctx_t *ctx, struct evbuffer *out)
 {
@@ -94,6 +126,7 @@ fx_control_stats(fx_ctx_t *ctx, struct evbuffer *out)
 	fc_record_stats(ctx->rec, &doc);
 	BSON_APPEND_INT64(&doc, "connections", (int64_t)fc_server_connections(ctx->server));
 	BSON_APPEND_INT64(&doc, "detections", (int64_t)fx_store_count(ctx->store));
+	BSON_APPEND_INT64(&doc, "raw_search_records", (int64_t)fx_store_raw_count(ctx->store));
 	BSON_APPEND_INT64(&doc, "delayed_now", (int64_t)ctx->routes.npending);
 	BSON_APPEND_INT64(&doc, "fault_rules", (int64_t)fc_faults_count(ctx->faults));
 	BSON_APPEND_INT64(&doc, "live_tokens",
@@ -192,6 +225,8 @@ fx_control_handle(fx_ctx_t *ctx, struct evhttp_request *req, const char *method,
 		status = fx_control_detections(ctx, method, "", body, len, out);
 	} else if (strncmp(p, "/detections/", 12) == 0) {
 		status = fx_control_detections(ctx, method, p + 12, body, len, out);
+	} else if (strcmp(p, "/raw_search_records") == 0) {
+		status = fx_control_raw(ctx, method, body, len, out);
 	} else if (strcmp(p, "/requests") == 0) {
 		status = fc_control_requests(ctx->rec, method, query, out);
 	} else if (strcmp(p, "/stats") == 0) {

@@ -327,7 +327,12 @@ fx_search_cmp(const void *pa, const void *pb, void *arg)
 		if (c != 0)
 			return c * q->sort[i].dir;
 	}
-	return fx_search_cmp_int(a->id, b->id);
+	if (a->id != b->id)
+		return fx_search_cmp_int(a->id, b->id);
+	/* Raw search records after detections with their id, in the order added. */
+	if (a->raw != b->raw)
+		return (int)a->raw - (int)b->raw;
+	return fx_search_cmp_int(a->raw_seq, b->raw_seq);
 }
 
 struct fx_search_collect {
@@ -372,6 +377,7 @@ fx_search_run(fx_store_t *s, const char *body, size_t len, int64_t now_ms,
 		goto cleanup;
 	c.q = &q;
 	fx_store_foreach(s, fx_search_collect_one, &c);
+	fx_store_foreach_raw(s, fx_search_collect_one, &c);
 	if (c.oom) {
 		bson_set_error(error, 6, 16, "out of memory");
 		goto cleanup;

@@ -11,6 +11,8 @@
  *   limit (1..20000, default 1000), offset (>= 0),
  *   sort: [{field, direction: "asc"|"desc"}] (id ascending breaks ties; it is also the
  *   default order), id_only: true -> an array of ids instead of objects.
+ * Raw search records (test-only, fx_store_add_raw) take part like detections, through
+ * the fields read from them leniently (see fx_store.h), after detections of their id.
  * Pure logic.
  */
 #ifndef FX_SEARCH_H

@@ -13,6 +13,9 @@ struct fx_store {
 	size_t cap;             /* power of two */
 	size_t count;
 	int64_t last_mod;
+	fx_detection_t **raw;   /* raw search records, in the order added */
+	size_t nraw, capraw;
+	int64_t raw_seq;
 };
 
 /* What a synthesized detection looks like, chosen by id. */
@@ -107,6 +110,8 @@ fx_store_destroy(fx_store_t *s)
 	if (s == NULL)
 		return;
 	fx_store_clear(s);
+	fx_store_clear_raw(s);
+	free(s->raw);
 	free(s->slots);
 	free(s);
 }
@@ -199,6 +204,149 @@ fx_store_foreach(fx_store_t *s, void (*fn)(fx_detection_t *, void *), void *arg)
 	for (size_t i = 0; i < s->cap; i++)
 		if (s->slots[i] != NULL)
 			fn(s->slots[i], arg);
+}
+
+/* Lenient readers for raw search records: a value of another type counts as absent. */
+static int64_t
+fx_store_raw_int(const bson_t *doc, const char *key, bool *has)
+{
+	bson_iter_t it;
+	int64_t v = 0;
+	bool ok = bson_iter_init_find(&it, doc, key) && fc_json_int64(&it, &v);
+
+	if (has != NULL)
+		*has = ok;
+	return ok ? v : 0;
+}
+
+static char *
+fx_store_raw_str(const bson_t *doc, const char *key, bool *oom)
+{
+	bson_iter_t it;
+	char *v;
+
+	if (!bson_iter_init_find(&it, doc, key) || !BSON_ITER_HOLDS_UTF8(&it))
+		return NULL;
+	if ((v = strdup(bson_iter_utf8(&it, NULL))) == NULL)
+		*oom = true;
+	return v;
+}
+
+static fx_detection_t *
+fx_store_raw_new(const bson_t *doc, int64_t seq)
+{
+	fx_detection_t *d = calloc(1, sizeof(*d));
+	bool oom = false;
+
+	if (d == NULL)
+		return NULL;
+	d->raw = true;
+	d->raw_seq = seq;
+	d->id = fx_store_raw_int(doc, "id", NULL);
+	if (d->id < 0)
+		d->id = 0;
+	d->mod_time = fx_store_raw_int(doc, "mod_time", NULL);
+	d->start_time = fx_store_raw_int(doc, "start_time", NULL);
+	d->end_time = fx_store_raw_int(doc, "end_time", NULL);
+	d->update_time = fx_store_raw_int(doc, "update_time", NULL);
+	d->create_time = fx_store_raw_int(doc, "create_time", &d->has_create_time);
+	d->risk_score = fx_store_raw_int(doc, "risk_score", &d->has_risk_score);
+	d->ticket_id = fx_store_raw_str(doc, "ticket_id", &oom);
+	d->status = fx_store_raw_str(doc, "status", &oom);
+	d->assignee = fx_store_raw_str(doc, "assignee", &oom);
+	d->resolution = fx_store_raw_str(doc, "resolution", &oom);
+	d->title = fx_store_raw_str(doc, "title", &oom);
+	d->type = fx_store_raw_str(doc, "type", &oom);
+	d->doc = bson_copy(doc);
+	if (oom || d->doc == NULL) {
+		fx_detection_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+int
+fx_store_add_raw(fx_store_t *s, const bson_t *wrapper_v, int64_t *stored, bson_error_t *error)
+{
+	bson_iter_t it, child;
+	bson_t doc;
+	const uint8_t *data;
+	uint32_t len;
+	size_t first = s->nraw;
+	bool one;
+
+	*stored = 0;
+	if (!bson_iter_init_find(&it, wrapper_v, "v")) {
+		bson_set_error(error, 4, 7, "no value");
+		return -1;
+	}
+	one = BSON_ITER_HOLDS_DOCUMENT(&it);
+	if (!one && (!BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &child))) {
+		bson_set_error(error, 4, 8, "expected an object or an array of objects");
+		return -1;
+	}
+	/* All or nothing: check every element before keeping any. */
+	if (!one) {
+		bson_iter_t check = child;
+
+		while (bson_iter_next(&check)) {
+			if (!BSON_ITER_HOLDS_DOCUMENT(&check)) {
+				bson_set_error(error, 4, 9, "element %s is not an object",
+				    bson_iter_key(&check));
+				return -1;
+			}
+		}
+	}
+	while (one || bson_iter_next(&child)) {
+		bson_iter_t *cur = one ? &it : &child;
+		fx_detection_t *d;
+
+		bson_iter_document(cur, &len, &data);
+		if (s->nraw == s->capraw) {
+			size_t ncap = s->capraw ? s->capraw * 2 : 16;
+			fx_detection_t **n = realloc(s->raw, ncap * sizeof(*n));
+
+			if (n == NULL)
+				goto oom;
+			s->raw = n;
+			s->capraw = ncap;
+		}
+		if (!bson_init_static(&doc, data, len) ||
+		    (d = fx_store_raw_new(&doc, ++s->raw_seq)) == NULL)
+			goto oom;
+		s->raw[s->nraw++] = d;
+		(*stored)++;
+		if (one)
+			break;
+	}
+	return 0;
+oom:
+	while (s->nraw > first)
+		fx_detection_free(s->raw[--s->nraw]);
+	*stored = 0;
+	bson_set_error(error, 4, 4, "out of memory");
+	return -1;
+}
+
+void
+fx_store_clear_raw(fx_store_t *s)
+{
+	for (size_t i = 0; i < s->nraw; i++)
+		fx_detection_free(s->raw[i]);
+	s->nraw = 0;
+}
+
+size_t
+fx_store_raw_count(const fx_store_t *s)
+{
+	return s->nraw;
+}
+
+void
+fx_store_foreach_raw(fx_store_t *s, void (*fn)(fx_detection_t *, void *), void *arg)
+{
+	for (size_t i = 0; i < s->nraw; i++)
+		fn(s->raw[i], arg);
 }
 
 static fx_detection_t *
@@ -583,6 +731,10 @@ fx_store_to_bson(const fx_detection_t *d, bson_t *out)
 	bool done[sizeof(fx_store_live_keys) / sizeof(fx_store_live_keys[0])] = { false };
 	bson_iter_t it;
 
+	if (d->raw) {
+		bson_concat(out, d->doc);
+		return;
+	}
 	if (d->doc == NULL) {
 		fx_store_synth_to_bson(d, out);
 		return;

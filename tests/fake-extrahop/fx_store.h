@@ -29,6 +29,10 @@ typedef struct fx_detection {
 	char *title, *type;
 	int64_t start_time, end_time, update_time, create_time, risk_score;
 	bool has_create_time, has_risk_score;
+	/* A raw search record (test-only, fx_store_add_raw): doc is sent verbatim by
+	 * search and nothing else sees it; raw_seq keeps the order it was added in. */
+	bool raw;
+	int64_t raw_seq;
 } fx_detection_t;
 
 /* Which fields a PATCH sets; the strings point into the parsed body. */
@@ -71,7 +75,24 @@ void fx_store_clear(fx_store_t *s);
 /* Calls fn for every detection, in no particular order. */
 void fx_store_foreach(fx_store_t *s, void (*fn)(fx_detection_t *, void *), void *arg);
 
-/* The detection as the REST API shows it. out must be initialised. */
+/*
+ * Raw search records: test-only equipment (POST /_fake/raw_search_records) for
+ * malformed detection objects, which fx_store_put refuses. Each is any JSON object,
+ * kept apart from the detections (GET, PATCH, stats' detection count never see it)
+ * and returned verbatim by search. For search's filters and sort its fields are read
+ * leniently: id, mod_time, start_time, end_time, update_time, create_time and
+ * risk_score when they are integers (else 0 / absent), ticket fields, title and type
+ * when they are strings (else null). wrapper_v: {"v": object or array of objects}.
+ */
+int fx_store_add_raw(fx_store_t *s, const bson_t *wrapper_v, int64_t *stored,
+    bson_error_t *error);
+void fx_store_clear_raw(fx_store_t *s);
+size_t fx_store_raw_count(const fx_store_t *s);
+/* Calls fn for every raw search record, in the order they were added. */
+void fx_store_foreach_raw(fx_store_t *s, void (*fn)(fx_detection_t *, void *), void *arg);
+
+/* The detection as the REST API shows it (a raw record: its document verbatim). out
+ * must be initialised. */
 void fx_store_to_bson(const fx_detection_t *d, bson_t *out);
 /* true if the detection lists category cat. */
 bool fx_store_has_category(const fx_detection_t *d, const char *cat);

@@ -411,6 +411,12 @@ tsextrahop_settings(tsextrahop_t *t, const char *json)
 	return tsextrahop_control(t, "PUT", "/settings", json, 200, NULL);
 }
 
+int
+tsextrahop_add_raw_search_records(tsextrahop_t *t, const char *json_array)
+{
+	return tsextrahop_control(t, "POST", "/raw_search_records", json_array, 200, NULL);
+}
+
 int64_t
 tsextrahop_int(const bson_t *doc, const char *dotted, int64_t dflt)
 {

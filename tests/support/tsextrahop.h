@@ -103,6 +103,9 @@ int tsextrahop_stats(tsextrahop_t *t, bson_t *out);
 int tsextrahop_revoke_tokens(tsextrahop_t *t);
 /* PUT /_fake/settings with a JSON object (auto_create, ticket_tracking, ...). */
 int tsextrahop_settings(tsextrahop_t *t, const char *json);
+/* Test-only: objects (JSON array, or one object) that search returns verbatim, for
+ * malformed detections (POST /_fake/raw_search_records; see the fake's README). */
+int tsextrahop_add_raw_search_records(tsextrahop_t *t, const char *json_array);
 
 /* Small readers for replies: value of an integer field (dotted path), or dflt. */
 int64_t tsextrahop_int(const bson_t *doc, const char *dotted, int64_t dflt);

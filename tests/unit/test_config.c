@@ -414,7 +414,7 @@ test_structure_errors(void **state)
 	parse_err("[push]\nintervalms = 5\n", NULL, "[push] intervalms: unknown key (<string> line 2)",
 	    "interval_ms, batch_size");
 	parse_err("[pussh]\ninterval_ms = 5\n", NULL, "[pussh]: unknown section (<string> line 2)",
-	    "webhooks, statusmap, create, jira, servicenow and create_http");
+	    "webhooks, statusmap, create, jira, servicenow, create_http and sweep");
 	parse_err("interval_ms = 5\n", NULL, "<string> line 1: \"interval_ms\" comes before any [section]",
 	    NULL);
 	parse_err("[push]\ninterval_ms = 50\n\n[push]\ninterval_ms = 60\n", NULL,

@@ -419,6 +419,22 @@ report_status_print(FILE *out, const overview_t *o)
 	}
 	fputc('\n', out);
 
+	if (o->has_sweep_cursor || o->has_last_sweep) {
+		fprintf(out, "  sweep         ");
+		if (o->has_sweep_cursor) {
+			timefmt_format_iso8601(o->sweep_cursor_ms, false, t, sizeof(t));
+			report_age(o->now_ms, o->sweep_cursor_ms, a, sizeof(a));
+			fprintf(out, "read up to mod_time %s (%s)", t, a);
+		}
+		if (o->has_last_sweep) {
+			char msg[600];
+
+			report_age(o->now_ms, o->last_sweep_ms, a, sizeof(a));
+			text_sanitize(msg, sizeof(msg), o->last_sweep, TEXT_STRLEN, 0, REPORT_TEXT_FLAGS);
+			fprintf(out, "%slast sweep %s: %s", o->has_sweep_cursor ? "; " : "", a, msg);
+		}
+		fputc('\n', out);
+	}
 	report_parked_table(out, "parked detections", o->parked, o->n_parked, c->parked);
 	report_orphans(out, &o->orphans);
 	if (report_create_used(o)) {
@@ -494,6 +510,20 @@ report_status_json(const overview_t *o, bson_t *out)
 	else
 		BSON_APPEND_NULL(out, "oldest_pending_age_ms");
 	report_parked_json(out, o->parked, o->n_parked);
+	if (o->has_sweep_cursor || o->has_last_sweep) {
+		BSON_APPEND_DOCUMENT_BEGIN(out, "sweep", &sub);
+		if (o->has_sweep_cursor)
+			report_append_time(&sub, "cursor", o->sweep_cursor_ms);
+		else
+			BSON_APPEND_NULL(&sub, "cursor");
+		if (o->has_last_sweep) {
+			report_append_time(&sub, "last_at", o->last_sweep_ms);
+			BSON_APPEND_UTF8(&sub, "last", o->last_sweep);
+		}
+		bson_append_document_end(out, &sub);
+	} else {
+		BSON_APPEND_NULL(out, "sweep");
+	}
 	BSON_APPEND_DOCUMENT_BEGIN(out, "unknown_detections", &sub);
 	BSON_APPEND_INT64(&sub, "tickets", (int64_t)o->orphans.tickets);
 	BSON_APPEND_INT64(&sub, "detections", (int64_t)o->orphans.detections);
