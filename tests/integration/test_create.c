@@ -470,8 +470,6 @@ test_old_detections_on_request(void **state)
 	tsrun_opts_t ro = { .env = (const char *const *)f->d.env };
 
 	begin(f, "jira-cloud", 0);
-	/* The fake ExtraHop's own detections are not these: no sweep writing them back. */
-	tsdaemon_setenv(&f->d, "TICKETSYNC_SWEEP_ENABLED", "false");
 	/* First seen long before creation was turned on. */
 	for (int id = 1; id <= 3; id++) {
 		snprintf(json, sizeof(json), "{'_id': %d, 'title': 'old %d', 'type': 't', "

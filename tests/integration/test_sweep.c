@@ -82,6 +82,7 @@ arrange_unstarted(tsscene_t *f, int n, int missing, const char *page_size, const
 		if (!tsscene_put(f, "tickets", doc))
 			fail_scene(f);
 	}
+	tsdaemon_setenv(&f->d, "TICKETSYNC_SWEEP_ENABLED", "true");
 	tsdaemon_setenv(&f->d, "TICKETSYNC_SWEEP_INTERVAL_MS", "1000");
 	tsdaemon_setenv(&f->d, "TICKETSYNC_SWEEP_PAGE_SIZE", page_size);
 	tsdaemon_setenv(&f->d, "TICKETSYNC_SWEEP_ON_DRIFT", on_drift);
@@ -530,6 +531,7 @@ test_bad_records_skipped(void **state)
 	free(b.s);
 	free(title);
 	/* One sweep in this test: pages of 50 hold all 24. */
+	tsdaemon_setenv(&f->d, "TICKETSYNC_SWEEP_ENABLED", "true");
 	tsdaemon_setenv(&f->d, "TICKETSYNC_SWEEP_INTERVAL_MS", "600000");
 	tsdaemon_setenv(&f->d, "TICKETSYNC_SWEEP_PAGE_SIZE", "50");
 	if (tsscene_start_daemon(f) != 0)
@@ -585,6 +587,7 @@ arrange_kill(tsscene_t *f, int64_t base)
 		assert_int_equal(tsextrahop_add_detections(&f->fx, b.s), 0);
 		free(b.s);
 	}
+	tsdaemon_setenv(&f->d, "TICKETSYNC_SWEEP_ENABLED", "true");
 	tsdaemon_setenv(&f->d, "TICKETSYNC_SWEEP_INTERVAL_MS", "600000");
 	tsdaemon_setenv(&f->d, "TICKETSYNC_SWEEP_PAGE_SIZE", "100");
 	tsdaemon_setenv(&f->d, "TICKETSYNC_SWEEP_OVERLAP_MS", "5000");
@@ -762,6 +765,7 @@ test_mod_time_tie_across_pages(void **state)
 		assert_int_equal(tsextrahop_int(&d, "mod_time", -1), T0);
 		bson_destroy(&d);
 	}
+	tsdaemon_setenv(&f->d, "TICKETSYNC_SWEEP_ENABLED", "true");
 	tsdaemon_setenv(&f->d, "TICKETSYNC_SWEEP_INTERVAL_MS", "1000");
 	tsdaemon_setenv(&f->d, "TICKETSYNC_SWEEP_PAGE_SIZE", "100");
 	if (tsscene_start_daemon(f) != 0)

@@ -43,6 +43,9 @@ tsscene_begin(tsscene_t *s, const tsextrahop_opts_t *fxo, const char *api_key)
 	s->fx_started = true;
 	tsdaemon_free(&s->d);
 	tsdaemon_init(&s->d, tsmongo_uri(s->mongo), s->db, s->fx.base_url, api_key);
+	/* The fake's own detections are not the ones a test puts into MongoDB: a sweep would
+	 * write them back over the test's data. Tests of the sweep turn it on. */
+	tsdaemon_setenv(&s->d, "TICKETSYNC_SWEEP_ENABLED", "false");
 	if (s->fx.ca_file[0] != '\0')
 		tsdaemon_setenv(&s->d, "TICKETSYNC_EXTRAHOP_CA_FILE", s->fx.ca_file);
 	return 0;
