@@ -266,6 +266,7 @@ sweepdb_apply(mongoc_client_t *client, const sweepdb_ctx_t *ctx, const bson_t *p
     int64_t fetched_at_ms, sweepplan_page_t *paging, sweepdb_stats_t *stats, bson_error_t *err)
 {
 	sweepdb_page_t p = { 0 };
+	uint64_t page_read = 0;
 	bson_iter_t it;
 	bool ok = false;
 	int64_t now = clock_wall_ms();
@@ -282,6 +283,7 @@ sweepdb_apply(mongoc_client_t *client, const sweepdb_ctx_t *ctx, const bson_t *p
 		int rc = -1;
 
 		stats->read++;
+		page_read++;
 		item.det.mod_time = -1;
 		if (BSON_ITER_HOLDS_DOCUMENT(&it)) {
 			uint32_t len;
@@ -316,7 +318,7 @@ sweepdb_apply(mongoc_client_t *client, const sweepdb_ctx_t *ctx, const bson_t *p
 		xgrow((void **)&p.items, &p.cap, p.n + 1, sizeof(*p.items));
 		p.items[p.n++] = item;
 	}
-	metrics_inc(METRICS_SWEEP_READ, stats->read);
+	metrics_inc(METRICS_SWEEP_READ, page_read); /* stats add up the whole sweep */
 	if (p.n > 1)
 		qsort(p.items, p.n, sizeof(*p.items), sweepdb_cmp_item);
 	/* A detection twice in one page (it moved while paged): its later version wins. */
