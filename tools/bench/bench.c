@@ -15,7 +15,9 @@
  * daemon's memory with `pending` detections that cannot be pushed (the fake answers
  * 503 to every PATCH); then ticket creation against the fake Jira Cloud
  * (bench_create.c: under Jira's rate limit with steady ticket changes alongside, and
- * through injected faults). It prints one table per part.
+ * through injected faults); then the sweep of ExtraHop's detections (bench_sweep.c:
+ * `ticketsyncctl sync-from-extrahop` of N, and steady ticket changes beside the
+ * daemon's sweep). It prints one table per part.
  *
  * Correctness is checked on every run: each detection must receive exactly the PATCH
  * its ticket implies (recorded bodies compared), and each detection to ticket exactly
@@ -51,6 +53,7 @@
 #include "ticketsync/xalloc.h"
 #include "bench.h"
 #include "bench_create.h"
+#include "bench_sweep.h"
 #include "tshttp.h"
 
 typedef struct bench_size_result {
@@ -145,8 +148,72 @@ bench_cpu_s(pid_t pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* A "VmHWM:" style line of /proc/pid/status in MB; -1 if absent. */
-static double
+void
+bench_latency_row(FILE *f, const char *what, const bench_steady_result_t *s, int interval_ms,
+    double hwm_mb)
+{
+	char p50[32], p99[32], mx[32], cpu[32], hwm[32] = "";
+
+	if (!s->ran)
+		return;
+	if (!s->ok) {
+		fprintf(f, "| %s | %ld | FAILED (%ld matched) | | | %d | |%s\n", what, s->changes,
+		    s->matched, interval_ms, hwm_mb >= 0 ? " |" : "");
+		return;
+	}
+	bench_fmt(p50, sizeof(p50), s->p50, "rate");
+	bench_fmt(p99, sizeof(p99), s->p99, "rate");
+	bench_fmt(mx, sizeof(mx), s->max, "rate");
+	bench_fmt(cpu, sizeof(cpu), s->daemon_cpu_s, "s");
+	if (hwm_mb >= 0) {
+		char v[28];
+
+		bench_fmt(v, sizeof(v), hwm_mb, "x");
+		snprintf(hwm, sizeof(hwm), " %s |", v);
+	}
+	fprintf(f, "| %s | %ld | %s | %s | %s | %d | %s |%s\n", what, s->changes, p50, p99, mx,
+	    interval_ms, cpu, hwm);
+}
+
+bool
+bench_fake_requests(const char *control_url, void (*cb)(void *arg, const bson_t *r), void *arg)
+{
+	int64_t since = 0;
+
+	for (;;) {
+		char path[96], err[256];
+		bson_t page;
+		bson_iter_t it, arr;
+		size_t n = 0;
+
+		snprintf(path, sizeof(path), "/requests?since=%" PRId64 "&limit=10000", since);
+		if (tsextrahop_control_at(control_url, err, sizeof(err), "GET", path, NULL, 200,
+		        &page) != 0) {
+			bson_destroy(&page);
+			return false;
+		}
+		if (bson_iter_init_find(&it, &page, "requests") && bson_iter_recurse(&it, &arr)) {
+			while (bson_iter_next(&arr)) {
+				uint32_t len;
+				const uint8_t *data;
+				bson_t r;
+
+				n++;
+				if (!BSON_ITER_HOLDS_DOCUMENT(&arr))
+					continue;
+				bson_iter_document(&arr, &len, &data);
+				bson_init_static(&r, data, len);
+				since = tsextrahop_int(&r, "seq", since);
+				cb(arg, &r);
+			}
+		}
+		bson_destroy(&page);
+		if (n == 0)
+			return true;
+	}
+}
+
+double
 bench_mem_mb(pid_t pid, const char *key)
 {
 	char path[64], line[256];
@@ -1142,7 +1209,7 @@ bench_report(FILE *f, const bench_t *b, const bench_size_result_t *res, int nres
 	    "interval %d ms, batch %s; MongoDB: %s\n\n", o->latency_ms, o->concurrency,
 	    o->interval_ms, o->batch_size > 0 ? "set" : "default",
 	    b->mongo->external ? "TICKETSYNC_TEST_MONGODB_URI" : "the Node test server");
-	if (o->only_create)
+	if (o->only_create || o->only_sweep)
 		return;
 	fprintf(f, "| N | baseline s | baseline req/s | ticketsync s | ticketsync req/s | "
 	    "ceiling s | ceiling req/s | ticketsync/baseline | ticketsync/ceiling | "
@@ -1250,9 +1317,16 @@ bench_usage(FILE *f)
 	    "  --create-rate R       Jira's and [create]'s rate limit, writes/s (default 100)\n"
 	    "  --create-concurrency C  [create] concurrency (default 8)\n"
 	    "  --only-create         run only the ticket creation phases\n"
+	    "  --sweep N             detections at ExtraHop for the sweep phase: sync-from-\n"
+	    "                        extrahop of N, and steady ticket changes beside the\n"
+	    "                        daemon's sweep (default 100000 with --big, else 20000;\n"
+	    "                        0 skips)\n"
+	    "  --sweep-page P        [sweep] page_size in it (default 1000, the daemon's)\n"
+	    "  --only-sweep          run only the sweep phase\n"
 	    "  --smoke               tiny run for CI: N=200, 2 s of steady changes, 1000\n"
-	    "                        pending, 200 creations, 100 through faults; checks every\n"
-	    "                        PATCH and ticket, reports no targets\n"
+	    "                        pending, 200 creations, 100 through faults, a sweep of\n"
+	    "                        2000; checks every PATCH, ticket and repaired detection,\n"
+	    "                        reports no targets\n"
 	    "Exit status: 0 when every expected PATCH arrived exactly once with the right\n"
 	    "fields in every phase and every detection got exactly one ticket; 1 otherwise; 2 on bad arguments. Targets are reported,\n"
 	    "never turned into a failure.\n");
@@ -1297,10 +1371,14 @@ bench_parse(int argc, char **argv, bench_opts_t *o)
 		{ "create-rate", required_argument, NULL, 'r' },
 		{ "create-concurrency", required_argument, NULL, 'n' },
 		{ "only-create", no_argument, NULL, 'O' },
+		{ "sweep", required_argument, NULL, 'W' },
+		{ "sweep-page", required_argument, NULL, 'g' },
+		{ "only-sweep", no_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool big = false, limit_set = false, create_set = false, faults_set = false;
+	bool sweep_set = false;
 	long v;
 	int c;
 
@@ -1308,7 +1386,7 @@ bench_parse(int argc, char **argv, bench_opts_t *o)
 		.sizes = { 1000, 10000 }, .nsizes = 2, .latency_ms = 2, .concurrency = 16,
 		.interval_ms = 1000, .steady_seconds = 10, .steady_rate = 100, .pending = 100000,
 		.create_n = 5000, .create_faults = 1000, .create_rate = 100,
-		.create_concurrency = 8,
+		.create_concurrency = 8, .sweep_n = 20000, .sweep_page = 1000,
 		.python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3",
 	};
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -1352,6 +1430,10 @@ bench_parse(int argc, char **argv, bench_opts_t *o)
 		case 'r': if (!bench_parse_long(optarg, 1, 10000, &v)) goto bad; o->create_rate = (int)v; break;
 		case 'n': if (!bench_parse_long(optarg, 1, 64, &v)) goto bad; o->create_concurrency = (int)v; break;
 		case 'O': o->only_create = true; break;
+		case 'W': if (!bench_parse_long(optarg, 0, 10000000, &o->sweep_n)) goto bad;
+			sweep_set = true; break;
+		case 'g': if (!bench_parse_long(optarg, 1, 20000, &o->sweep_page)) goto bad; break;
+		case 'o': o->only_sweep = true; break;
 		case 'h': bench_usage(stdout); exit(0);
 		default: bench_usage(stderr); return 2;
 		}
@@ -1369,10 +1451,22 @@ bench_parse(int argc, char **argv, bench_opts_t *o)
 			o->create_n = 200;
 		if (!faults_set)
 			o->create_faults = 100;
+		if (!sweep_set)
+			o->sweep_n = 2000;
 	}
-	if (o->only_create)
+	if (o->only_create && o->only_sweep) {
+		fprintf(stderr, "bench: --only-create and --only-sweep exclude each other\n");
+		return 2;
+	}
+	if (big && !sweep_set && !o->smoke)
+		o->sweep_n = 100000;
+	if (o->only_create || o->only_sweep)
 		o->nsizes = 0;
-	if (big && o->nsizes < BENCH_MAX_SIZES)
+	if (o->only_create)
+		o->sweep_n = 0;
+	if (o->only_sweep)
+		o->create_n = o->create_faults = 0;
+	if (big && o->nsizes < BENCH_MAX_SIZES && !o->only_create && !o->only_sweep)
 		o->sizes[o->nsizes++] = 100000;
 	if (big && !limit_set)
 		o->baseline_limit = 10000;
@@ -1391,6 +1485,7 @@ main(int argc, char **argv)
 	bench_pending_result_t pr = { 0 };
 	bench_create_result_t cr = { 0 };
 	bench_create_fault_result_t cfr = { 0 };
+	bench_sweep_result_t swr = { 0 };
 	char err[512], machine[256];
 	struct utsname un;
 	double load[3] = { 0 };
@@ -1452,23 +1547,27 @@ main(int argc, char **argv)
 			bench_baseline(&b, &res[i]);
 		bench_ticketsync(&b, &res[i]);
 	}
-	if (b.o.steady_seconds > 0 && !b.o.only_create)
+	if (b.o.steady_seconds > 0 && !b.o.only_create && !b.o.only_sweep)
 		bench_steady(&b, &sr);
-	if (b.o.pending > 0 && !b.o.only_create)
+	if (b.o.pending > 0 && !b.o.only_create && !b.o.only_sweep)
 		bench_pending(&b, &pr);
 	if (b.o.create_n > 0)
 		bench_create_rate(&b, &cr);
 	if (b.o.create_faults > 0)
 		bench_create_faults(&b, &cfr);
+	if (b.o.sweep_n > 0)
+		bench_sweep(&b, &swr);
 
 	printf("\n");
 	bench_report(stdout, &b, res, b.o.nsizes, &sr, &pr, machine);
 	bench_create_report(stdout, &b, &cr, &cfr);
+	bench_sweep_report(stdout, &b, &swr);
 	if (b.o.markdown != NULL) {
 		FILE *f = fopen(b.o.markdown, "w");
 		if (f != NULL) {
 			bench_report(f, &b, res, b.o.nsizes, &sr, &pr, machine);
 			bench_create_report(f, &b, &cr, &cfr);
+			bench_sweep_report(f, &b, &swr);
 			fclose(f);
 		} else {
 			bench_note("cannot write %s: %s", b.o.markdown, strerror(errno));

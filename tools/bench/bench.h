@@ -1,6 +1,7 @@
 /*
  * bench: what ticketsync-bench's parts share (bench.c: sizes, latency, memory;
- * bench_create.c: ticket creation): the options, the run's servers, and the helpers
+ * bench_create.c: ticket creation; bench_sweep.c: the sweep of ExtraHop's
+ * detections): the options, the run's servers, and the helpers
  * that start the daemon, write input, read the fake ExtraHop's records and measure
  * change-to-PATCH latency at a steady rate.
  */
@@ -40,7 +41,10 @@ typedef struct bench_opts {
 	long create_faults;     /* creations through injected faults; 0: skip */
 	int create_rate;        /* Jira's and [create]'s rate limit, writes per second */
 	int create_concurrency; /* [create] concurrency */
-	bool only_create;       /* skip the sizes, latency and memory phases */
+	bool only_create;       /* skip the sizes, latency, memory and sweep phases */
+	long sweep_n;           /* detections the fake holds for the sweep phase; 0: skip */
+	long sweep_page;        /* [sweep] page_size in it */
+	bool only_sweep;        /* skip every phase but the sweep */
 	bool smoke;
 	bool skip_baseline, skip_ceiling;
 	bool timeline;          /* print PATCH arrivals over time (diagnosis) */
@@ -88,6 +92,15 @@ void bench_sleep_ms(double ms);
 double bench_now_s(void);
 /* utime + stime of pid in seconds; -1 if unreadable. */
 double bench_cpu_s(pid_t pid);
+/* A "VmHWM"-style line of /proc/pid/status in MB; -1 if absent. */
+double bench_mem_mb(pid_t pid, const char *key);
+/* One markdown row of a steady phase's latency; hwm_mb < 0: no memory column. */
+void bench_latency_row(FILE *f, const char *what, const bench_steady_result_t *s,
+    int interval_ms, double hwm_mb);
+/* Every request a fake (its control URL) recorded, in order, handed to cb (the record:
+ * seq, method, path, status, time_ms, body...). false when the control API failed. */
+bool bench_fake_requests(const char *control_url, void (*cb)(void *arg, const bson_t *r),
+    void *arg);
 int64_t bench_int(const bson_t *doc, const char *key, int64_t dflt);
 /* "-" for NAN or negative values, else "%.2f" (s), "%.0f" (rate) or "%.1f". */
 void bench_fmt(char *out, size_t len, double v, const char *fmt_kind);

@@ -61,56 +61,33 @@ bc_jira_stat(tstickets_t *tk, const char *dotted)
 	return v;
 }
 
+typedef struct bc_counts {
+	int64_t *attempts, *lookups;
+} bc_counts_t;
+
+static void
+bc_on_request(void *arg, const bson_t *r)
+{
+	bc_counts_t *c = arg;
+	const char *m = tsextrahop_str(r, "method"), *p = tsextrahop_str(r, "path");
+
+	if (m == NULL || p == NULL)
+		return;
+	if (strcmp(m, "POST") == 0 && strcmp(p, "/rest/api/2/issue") == 0)
+		(*c->attempts)++;
+	else if (strncmp(p, "/rest/api/3/search", 18) == 0)
+		(*c->lookups)++;
+}
+
 /* Every recorded request: creates attempted (POST /rest/api/2/issue) and searches
  * (lookups before creating again). */
 static bool
 bc_jira_requests(tstickets_t *tk, int64_t *attempts, int64_t *lookups)
 {
-	int64_t since = 0;
+	bc_counts_t c = { attempts, lookups };
 
 	*attempts = *lookups = 0;
-	for (;;) {
-		char url[300];
-		tstickets_response_t resp;
-		bson_t page;
-		bson_iter_t it, arr;
-		size_t n = 0;
-
-		snprintf(url, sizeof(url), "%s/requests?since=%" PRId64 "&limit=10000",
-		    tk->control_url, since);
-		if (tstickets_http(tk, "GET", url, NULL, NULL, &resp) != 0 || resp.status != 200 ||
-		    tsextrahop_response_json(&resp, &page) != 0) {
-			tsextrahop_response_free(&resp);
-			return false;
-		}
-		tsextrahop_response_free(&resp);
-		if (bson_iter_init_find(&it, &page, "requests") && bson_iter_recurse(&it, &arr)) {
-			while (bson_iter_next(&arr)) {
-				uint32_t len;
-				const uint8_t *data;
-				bson_t r;
-				const char *m, *p;
-
-				n++;
-				if (!BSON_ITER_HOLDS_DOCUMENT(&arr))
-					continue;
-				bson_iter_document(&arr, &len, &data);
-				bson_init_static(&r, data, len);
-				since = tsextrahop_int(&r, "seq", since);
-				m = tsextrahop_str(&r, "method");
-				p = tsextrahop_str(&r, "path");
-				if (m == NULL || p == NULL)
-					continue;
-				if (strcmp(m, "POST") == 0 && strcmp(p, "/rest/api/2/issue") == 0)
-					(*attempts)++;
-				else if (strncmp(p, "/rest/api/3/search", 18) == 0)
-					(*lookups)++;
-			}
-		}
-		bson_destroy(&page);
-		if (n == 0)
-			return true;
-	}
+	return bench_fake_requests(tk->control_url, bc_on_request, &c);
 }
 
 /* The fake's tickets by label extrahop-detection-<id> for ids from..from+n-1: keys[i]
@@ -575,25 +552,6 @@ done:
 
 /* ---- report ---- */
 
-static void
-bc_latency_row(FILE *f, const char *what, const bench_steady_result_t *s, int interval_ms)
-{
-	char p50[32], p99[32], mx[32], cpu[32];
-
-	if (!s->ran)
-		return;
-	if (!s->ok) {
-		fprintf(f, "| %s | %ld | FAILED (%ld matched) | | | %d | |\n", what, s->changes,
-		    s->matched, interval_ms);
-		return;
-	}
-	bench_fmt(p50, sizeof(p50), s->p50, "rate");
-	bench_fmt(p99, sizeof(p99), s->p99, "rate");
-	bench_fmt(mx, sizeof(mx), s->max, "rate");
-	bench_fmt(cpu, sizeof(cpu), s->daemon_cpu_s, "s");
-	fprintf(f, "| %s | %ld | %s | %s | %s | %d | %s |\n", what, s->changes, p50, p99, mx,
-	    interval_ms, cpu);
-}
 
 void
 bench_create_report(FILE *f, const bench_t *b, const bench_create_result_t *r,
@@ -630,8 +588,8 @@ bench_create_report(FILE *f, const bench_t *b, const bench_create_result_t *r,
 			fprintf(f, "| ticket changes | n | p50 ms | p99 ms | max ms | push interval "
 			    "ms | ticketsyncd CPU s |\n");
 			fprintf(f, "|---|---:|---:|---:|---:|---:|---:|\n");
-			bc_latency_row(f, "no creations (baseline)", &r->quiet, b->o.interval_ms);
-			bc_latency_row(f, "while the creations run", &r->busy, b->o.interval_ms);
+			bench_latency_row(f, "no creations (baseline)", &r->quiet, b->o.interval_ms, -1);
+			bench_latency_row(f, "while the creations run", &r->busy, b->o.interval_ms, -1);
 			fprintf(f, "\n(all %ld queued for a ticket %.2f s after the first write; the "
 			    "changes started then, and %ld creations were still pending when they "
 			    "ended)\n", r->n, r->queue_s, r->pending_after_busy);
