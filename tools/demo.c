@@ -194,8 +194,20 @@ put(mongoc_client_t *client, const char *coll_name, const char *json)
 		exit(1);
 	}
 	bson_append_iter(&filter, "_id", 3, &it);
-	if (!mongoc_collection_replace_one(coll, &filter, doc, opts, NULL, &err))
+	if (strcmp(coll_name, "detections") == 0) {
+		/* As the trigger writes: $set with upsert, so the _id stays as stored (the
+		 * sweep may have written it first, as an int64). */
+		bson_t update = BSON_INITIALIZER, set;
+
+		BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+		bson_copy_to_excluding_noinit(doc, &set, "_id", NULL);
+		bson_append_document_end(&update, &set);
+		if (!mongoc_collection_update_one(coll, &filter, &update, opts, NULL, &err))
+			fprintf(stderr, "demo: write failed: %s\n", err.message);
+		bson_destroy(&update);
+	} else if (!mongoc_collection_replace_one(coll, &filter, doc, opts, NULL, &err)) {
 		fprintf(stderr, "demo: write failed: %s\n", err.message);
+	}
 	bson_destroy(&filter);
 	bson_destroy(opts);
 	bson_destroy(doc);
