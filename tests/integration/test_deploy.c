@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "tsfile.h"
+#include "tscmd.h"
 #include "tsproc.h"
 
 #define UNIT_REL "lib/systemd/system/ticketsyncd.service"
@@ -34,123 +35,7 @@
 /* systemd-analyze security's scale: 0 (locked down) .. 10; "OK" is below 2. */
 #define EXPOSURE_MAX 2.0
 
-typedef struct cmd_out {
-	int status;  /* wait status, -1 if it could not run */
-	char *text;  /* stdout and stderr together */
-} cmd_out_t;
-
-/* Run argv (PATH lookup) with extra "K=V" entries added to (or, with env_only, in
- * place of) the environment; collect stdout+stderr. */
-static cmd_out_t
-run(char *const argv[], char *const extra_env[], bool env_only)
-{
-	cmd_out_t r = { -1, NULL };
-	size_t len = 0, cap = 8192;
-	int fds[2];
-	pid_t pid;
-
-	r.text = calloc(1, cap);
-	assert_non_null(r.text);
-	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(fds[1], STDOUT_FILENO);
-		dup2(fds[1], STDERR_FILENO);
-		if (env_only)
-			clearenv();
-		for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
-			putenv(extra_env[i]);
-		execvp(argv[0], argv);
-		fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(fds[1]);
-	for (;;) {
-		ssize_t got;
-
-		if (len + 1 >= cap) {
-			r.text = realloc(r.text, cap *= 2);
-			assert_non_null(r.text);
-		}
-		got = read(fds[0], r.text + len, cap - len - 1);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		len += (size_t)got;
-	}
-	r.text[len] = '\0';
-	close(fds[0]);
-	while (waitpid(pid, &r.status, 0) < 0 && errno == EINTR)
-		;
-	return r;
-}
-
-static bool
-exited(const cmd_out_t *r, int code)
-{
-	return r->status >= 0 && WIFEXITED(r->status) && WEXITSTATUS(r->status) == code;
-}
-
-static char *
-in_path(const char *prog)
-{
-	const char *path = getenv("PATH");
-	char *copy, *dir, *save = NULL, *found = NULL;
-
-	if (path == NULL)
-		return NULL;
-	copy = strdup(path);
-	for (dir = strtok_r(copy, ":", &save); dir != NULL; dir = strtok_r(NULL, ":", &save)) {
-		char cand[PATH_MAX];
-
-		snprintf(cand, sizeof(cand), "%s/%s", dir, prog);
-		if (access(cand, X_OK) == 0) {
-			found = strdup(cand);
-			break;
-		}
-	}
-	free(copy);
-	return found;
-}
-
-static void
-write_file(const char *path, const char *text, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	size_t len = strlen(text);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, len), (ssize_t)len);
-	assert_int_equal(fchmod(fd, mode), 0);
-	close(fd);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void
-rm_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void
-scratch_dir(char *out, size_t len, const char *tag)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(out, len, "%s/ticketsync-%s-XXXXXX", tmp && tmp[0] ? tmp : "/tmp", tag);
-	assert_non_null(mkdtemp(out));
-}
+typedef tscmd_out_t cmd_out_t;
 
 static const char *
 build_dir(void)
@@ -179,27 +64,10 @@ cmake_install(const char *prefix, const char *destdir)
 		snprintf(env_destdir, sizeof(env_destdir), "DESTDIR=%s", destdir);
 		env[0] = env_destdir;
 	}
-	r = run(argv, env, false);
-	if (!exited(&r, 0))
+	r = tscmd_run(argv, env, false);
+	if (!tscmd_exited(&r, 0))
 		fail_msg("cmake --install failed:\n%s", r.text);
 	free(r.text);
-}
-
-/* "Key=" value of the first line starting with key= (rest of the line), or NULL. */
-static char *
-unit_value(const char *unit, const char *key)
-{
-	size_t klen = strlen(key);
-
-	for (const char *line = unit; line != NULL && *line != '\0';) {
-		const char *eol = strchr(line, '\n');
-		size_t len = eol ? (size_t)(eol - line) : strlen(line);
-
-		if (len > klen && strncmp(line, key, klen) == 0 && line[klen] == '=')
-			return strndup(line + klen + 1, len - klen - 1);
-		line = eol ? eol + 1 : NULL;
-	}
-	return NULL;
 }
 
 static bool
@@ -268,7 +136,7 @@ test_install_destdir(void **state)
 	cmd_out_t r;
 
 	(void)state;
-	scratch_dir(dest, sizeof(dest), "destdir");
+	assert_true(tscmd_scratch_dir(dest, sizeof(dest), "destdir"));
 	cmake_install("/usr", dest);
 	snprintf(usr, sizeof(usr), "%s/usr", dest);
 
@@ -313,10 +181,10 @@ test_install_destdir(void **state)
 	snprintf(path, sizeof(path), "%s/" UNIT_REL, usr);
 	unit = tsfile_read(path, NULL);
 	assert_non_null(unit);
-	exec = unit_value(unit, "ExecStart");
+	exec = tscmd_unit_value(unit, "ExecStart");
 	assert_non_null(exec);
 	assert_string_equal(exec, "/usr/bin/ticketsyncd -c /etc/ticketsync/ticketsync.ini");
-	doc = unit_value(unit, "Documentation");
+	doc = tscmd_unit_value(unit, "Documentation");
 	assert_non_null(doc);
 	assert_string_equal(doc, "file:/usr/share/doc/ticketsync/OPERATIONS.md");
 	snprintf(path, sizeof(path), "%s%s", dest, doc + strlen("file:"));
@@ -330,8 +198,8 @@ test_install_destdir(void **state)
 	{
 		char *argv[] = { path, "--version", NULL };
 
-		r = run(argv, NULL, false);
-		assert_true(exited(&r, 0));
+		r = tscmd_run(argv, NULL, false);
+		assert_true(tscmd_exited(&r, 0));
 		assert_non_null(strstr(r.text, "ticketsyncd "));
 		free(r.text);
 	}
@@ -341,7 +209,7 @@ test_install_destdir(void **state)
 	stray_allowed = usr;
 	nftw(dest, check_stray, 16, FTW_PHYS);
 	assert_int_equal(stray_files, 0);
-	rm_tree(dest);
+	tscmd_rm_tree(dest);
 }
 
 /* A plain prefix: the unit's paths follow it, and systemd-analyze verify accepts the
@@ -350,7 +218,7 @@ static void
 test_unit_verify(void **state)
 {
 	char prefix[1024], unit_path[PATH_MAX], bad_dir[1024], bad[PATH_MAX];
-	char *tool = in_path("systemd-analyze");
+	char *tool = tscmd_in_path("systemd-analyze");
 	char *unit, *exec, *broken, *p;
 	cmd_out_t r;
 
@@ -360,21 +228,21 @@ test_unit_verify(void **state)
 		skip();
 		return;
 	}
-	scratch_dir(prefix, sizeof(prefix), "prefix");
+	assert_true(tscmd_scratch_dir(prefix, sizeof(prefix), "prefix"));
 	cmake_install(prefix, NULL);
 	snprintf(unit_path, sizeof(unit_path), "%s/" UNIT_REL, prefix);
 	unit = tsfile_read(unit_path, NULL);
 	if (unit == NULL)
 		fail_msg("%s was not installed: is include(deploy/install.cmake) missing from "
 		    "CMakeLists.txt?", unit_path);
-	exec = unit_value(unit, "ExecStart");
+	exec = tscmd_unit_value(unit, "ExecStart");
 	assert_non_null(exec);
 	assert_int_equal(strncmp(exec, prefix, strlen(prefix)), 0);
 	{
 		char *argv[] = { tool, "verify", unit_path, NULL };
 
-		r = run(argv, NULL, false);
-		if (!exited(&r, 0) || r.text[0] != '\0')
+		r = tscmd_run(argv, NULL, false);
+		if (!tscmd_exited(&r, 0) || r.text[0] != '\0')
 			fail_msg("systemd-analyze verify %s:\n%s", unit_path, r.text);
 		free(r.text);
 	}
@@ -384,17 +252,17 @@ test_unit_verify(void **state)
 	p = strstr(broken, "NoNewPrivileges=yes");
 	assert_non_null(p);
 	memcpy(p, "NoNewPrivilegez", strlen("NoNewPrivilegez"));
-	scratch_dir(bad_dir, sizeof(bad_dir), "badunit");
+	assert_true(tscmd_scratch_dir(bad_dir, sizeof(bad_dir), "badunit"));
 	snprintf(bad, sizeof(bad), "%s/ticketsyncd.service", bad_dir);
-	write_file(bad, broken, 0644);
+	assert_true(tscmd_write_file(bad, broken, 0644));
 	{
 		char *argv[] = { tool, "verify", bad, NULL };
 
-		r = run(argv, NULL, false);
+		r = tscmd_run(argv, NULL, false);
 		assert_non_null(strstr(r.text, "NoNewPrivilegez"));
 		free(r.text);
 	}
-	rm_tree(bad_dir);
+	tscmd_rm_tree(bad_dir);
 	free(broken);
 	free(exec);
 	free(unit);
@@ -403,7 +271,7 @@ test_unit_verify(void **state)
 	snprintf(unit_path, sizeof(unit_path), "%s/" TEMPLATE_REL, prefix);
 	unit = tsfile_read(unit_path, NULL);
 	assert_non_null(unit);
-	exec = unit_value(unit, "ExecStart");
+	exec = tscmd_unit_value(unit, "ExecStart");
 	assert_non_null(exec);
 	assert_non_null(strstr(exec, " -c /etc/ticketsync/%i.ini"));
 	assert_non_null(strstr(unit, "\nLoadCredential=extrahop_api_key:/etc/ticketsync/credentials/%i/extrahop_api_key\n"));
@@ -413,29 +281,29 @@ test_unit_verify(void **state)
 	assert_non_null(strstr(unit, "\nProtectSystem=strict\n"));
 	assert_non_null(strstr(unit, "\nSystemCallFilter=@system-service\n"));
 	assert_non_null(strstr(unit, "\nType=notify\n"));
-	scratch_dir(bad_dir, sizeof(bad_dir), "instance");
+	assert_true(tscmd_scratch_dir(bad_dir, sizeof(bad_dir), "instance"));
 	snprintf(bad, sizeof(bad), "%s/ticketsyncd@tenant-a.service", bad_dir);
-	write_file(bad, unit, 0644);
+	assert_true(tscmd_write_file(bad, unit, 0644));
 	{
 		char *argv[] = { tool, "verify", bad, NULL };
 
-		r = run(argv, NULL, false);
-		if (!exited(&r, 0) || r.text[0] != '\0')
+		r = tscmd_run(argv, NULL, false);
+		if (!tscmd_exited(&r, 0) || r.text[0] != '\0')
 			fail_msg("systemd-analyze verify %s:\n%s", bad, r.text);
 		free(r.text);
 	}
-	rm_tree(bad_dir);
+	tscmd_rm_tree(bad_dir);
 	free(exec);
 	free(unit);
 	free(tool);
-	rm_tree(prefix);
+	tscmd_rm_tree(prefix);
 }
 
 static double
 exposure(const char *tool, const char *unit_path)
 {
 	char *argv[] = { (char *)tool, "security", "--offline=yes", (char *)unit_path, NULL };
-	cmd_out_t r = run(argv, NULL, false);
+	cmd_out_t r = tscmd_run(argv, NULL, false);
 	const char *p = strstr(r.text, "Overall exposure level for ticketsyncd.service: ");
 	double v = -1;
 
@@ -491,16 +359,16 @@ test_unit_hardening(void **state)
 	assert_null(strstr(unit, "TICKETSYNC_EXTRAHOP_API_KEY="));
 	assert_null(strstr(unit, "OAUTH_CLIENT_SECRET="));
 
-	tool = in_path("systemd-analyze");
+	tool = tscmd_in_path("systemd-analyze");
 	if (tool == NULL) {
 		free(unit);
 		printf("SKIP: systemd-analyze not found (Debian package: systemd)\n");
 		skip();
 		return;
 	}
-	scratch_dir(dir, sizeof(dir), "security");
+	assert_true(tscmd_scratch_dir(dir, sizeof(dir), "security"));
 	snprintf(copy, sizeof(copy), "%s/ticketsyncd.service", dir);
-	write_file(copy, unit, 0644);
+	assert_true(tscmd_write_file(copy, unit, 0644));
 	good = exposure(tool, copy);
 	printf("systemd-analyze security: exposure %.1f (0 best, 10 worst)\n", good);
 	assert_true(good >= 0 && good < EXPOSURE_MAX);
@@ -513,12 +381,12 @@ test_unit_hardening(void **state)
 	assert_non_null(cut);
 	assert_non_null(install);
 	strcpy(cut, install);
-	write_file(copy, stripped, 0644);
+	assert_true(tscmd_write_file(copy, stripped, 0644));
 	weak = exposure(tool, copy);
 	printf("without the hardening block: exposure %.1f\n", weak);
 	assert_true(weak > EXPOSURE_MAX);
 	free(stripped);
-	rm_tree(dir);
+	tscmd_rm_tree(dir);
 	free(tool);
 	free(unit);
 }
@@ -540,10 +408,10 @@ test_unit_environment_reaches_daemon(void **state)
 	snprintf(example, sizeof(example), "%s/deploy/ticketsync.ini.example", tsproc_source_dir());
 	unit = tsfile_read(src, NULL);
 	assert_non_null(unit);
-	scratch_dir(creds, sizeof(creds), "credentials");
+	assert_true(tscmd_scratch_dir(creds, sizeof(creds), "credentials"));
 	/* systemd's credentials directory holds a read-only copy. */
 	snprintf(key, sizeof(key), "%s/extrahop_api_key", creds);
-	write_file(key, "k3y-from-credential\n", 0400);
+	assert_true(tscmd_write_file(key, "k3y-from-credential\n", 0400));
 
 	for (const char *line = unit; line != NULL && *line != '\0';) {
 		const char *eol = strchr(line, '\n');
@@ -570,8 +438,8 @@ test_unit_environment_reaches_daemon(void **state)
 	{
 		char *argv[] = { daemon, "--check-config", "-c", example, NULL };
 
-		r = run(argv, envs, true);
-		if (!exited(&r, 0))
+		r = tscmd_run(argv, envs, true);
+		if (!tscmd_exited(&r, 0))
 			fail_msg("ticketsyncd --check-config with the unit's environment:\n%s", r.text);
 		assert_null(strstr(r.text, "warn"));
 		free(r.text);
@@ -582,15 +450,15 @@ test_unit_environment_reaches_daemon(void **state)
 	{
 		char *argv[] = { daemon, "--check-config", "-c", example, NULL };
 
-		r = run(argv, envs, true);
-		assert_true(exited(&r, 2));
+		r = tscmd_run(argv, envs, true);
+		assert_true(tscmd_exited(&r, 2));
 		assert_non_null(strstr(r.text, "TICKETSYNC_EXTRAHOP_API_KEY_FILE"));
 		free(r.text);
 	}
 	for (size_t i = 0; i <= n; i++)
 		free(envs[i]);
 	chmod(key, 0600);
-	rm_tree(creds);
+	tscmd_rm_tree(creds);
 	free(unit);
 }
 
@@ -601,7 +469,7 @@ test_sysusers_tmpfiles(void **state)
 {
 	char root[PATH_MAX], conf_u[PATH_MAX], conf_t[PATH_MAX], root_opt[PATH_MAX + 8];
 	char etc[PATH_MAX + 8], path[PATH_MAX + 64];
-	char *sysusers = in_path("systemd-sysusers"), *tmpfiles = in_path("systemd-tmpfiles");
+	char *sysusers = tscmd_in_path("systemd-sysusers"), *tmpfiles = tscmd_in_path("systemd-tmpfiles");
 	char *passwd, *group, *line;
 	unsigned gid = 0;
 	struct stat st;
@@ -617,15 +485,15 @@ test_sysusers_tmpfiles(void **state)
 	}
 	snprintf(conf_u, sizeof(conf_u), "%s/deploy/systemd/ticketsync.sysusers", tsproc_source_dir());
 	snprintf(conf_t, sizeof(conf_t), "%s/deploy/systemd/ticketsync.tmpfiles", tsproc_source_dir());
-	scratch_dir(root, sizeof(root), "sysroot");
+	assert_true(tscmd_scratch_dir(root, sizeof(root), "sysroot"));
 	snprintf(etc, sizeof(etc), "%s/etc", root);
 	assert_int_equal(mkdir(etc, 0755), 0);
 	snprintf(root_opt, sizeof(root_opt), "--root=%s", root);
 	{
 		char *argv[] = { sysusers, root_opt, conf_u, NULL };
 
-		r = run(argv, NULL, false);
-		if (!exited(&r, 0))
+		r = tscmd_run(argv, NULL, false);
+		if (!tscmd_exited(&r, 0))
 			fail_msg("systemd-sysusers:\n%s", r.text);
 		free(r.text);
 	}
@@ -644,8 +512,8 @@ test_sysusers_tmpfiles(void **state)
 	{
 		char *argv[] = { tmpfiles, root_opt, "--create", conf_t, NULL };
 
-		r = run(argv, NULL, false);
-		if (!exited(&r, 0))
+		r = tscmd_run(argv, NULL, false);
+		if (!tscmd_exited(&r, 0))
 			fail_msg("systemd-tmpfiles:\n%s", r.text);
 		free(r.text);
 	}
@@ -663,7 +531,7 @@ test_sysusers_tmpfiles(void **state)
 	free(group);
 	free(sysusers);
 	free(tmpfiles);
-	rm_tree(root);
+	tscmd_rm_tree(root);
 }
 
 /* check.py's option for each file it reads (a broken copy replaces that file). */
@@ -717,7 +585,7 @@ container_check(const char *python, const char *file, const char *path)
 		argv[n++] = (char *)path;
 	}
 	argv[n] = NULL;
-	return run(argv, NULL, false);
+	return tscmd_run(argv, NULL, false);
 }
 
 /* A copy of deploy/container/<name> with one edit; the edit must apply. */
@@ -737,7 +605,7 @@ broken_copy(const char *name, const char *from, const char *to, const char *out)
 	memcpy(edited, text, (size_t)(p - text));
 	strcat(edited, to);
 	strcat(edited, p + strlen(from));
-	write_file(out, edited, 0644);
+	assert_true(tscmd_write_file(out, edited, 0644));
 	free(edited);
 	free(text);
 }
@@ -809,7 +677,7 @@ test_container_files(void **state)
 		{ "compose.yaml", "#   ./make-secrets.sh", "#   sudo chown 10001 secrets/extrahop_api_key",
 		  "chowns a file on the host" },
 	};
-	char *python = in_path("python3");
+	char *python = tscmd_in_path("python3");
 	char dir[PATH_MAX], copy[PATH_MAX + 32];
 	cmd_out_t r;
 
@@ -820,7 +688,7 @@ test_container_files(void **state)
 		return;
 	}
 	r = container_check(python, NULL, NULL);
-	if (exited(&r, 3)) {
+	if (tscmd_exited(&r, 3)) {
 		printf("SKIP: %s", r.text);
 		free(r.text);
 		free(python);
@@ -828,24 +696,24 @@ test_container_files(void **state)
 		return;
 	}
 	printf("%s", r.text);
-	if (!exited(&r, 0))
+	if (!tscmd_exited(&r, 0))
 		fail_msg("check.py refuses deploy/container");
 	free(r.text);
 
-	scratch_dir(dir, sizeof(dir), "container");
+	assert_true(tscmd_scratch_dir(dir, sizeof(dir), "container"));
 	for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
 		const char *base = strrchr(broken[i].file, '/');
 
 		snprintf(copy, sizeof(copy), "%s/%s", dir, base != NULL ? base + 1 : broken[i].file);
 		broken_copy(broken[i].file, broken[i].from, broken[i].to, copy);
 		r = container_check(python, broken[i].file, copy);
-		if (!exited(&r, 1) || strstr(r.text, broken[i].expect) == NULL)
+		if (!tscmd_exited(&r, 1) || strstr(r.text, broken[i].expect) == NULL)
 			fail_msg("check.py on %s with \"%s\" -> \"%s\": expected a failure mentioning "
 			    "\"%s\", got:\n%s", broken[i].file, broken[i].from, broken[i].to,
 			    broken[i].expect, r.text);
 		free(r.text);
 	}
-	rm_tree(dir);
+	tscmd_rm_tree(dir);
 	free(python);
 }
 

@@ -42,6 +42,7 @@
 #include <cmocka.h>
 
 #include "tsfile.h"
+#include "tscmd.h"
 #include "tsproc.h"
 
 #define UNIT_REL "usr/lib/systemd/system/ticketsyncd.service"
@@ -50,10 +51,7 @@
 #define MASK_REL "etc/systemd/system/ticketsyncd.service"
 #define DSH_STATE_REL "var/lib/systemd/deb-systemd-helper-enabled/ticketsyncd.service.dsh-also"
 
-typedef struct cmd_out {
-	int status;  /* wait status, -1 if it could not run */
-	char *text;  /* stdout and stderr together */
-} cmd_out_t;
+typedef tscmd_out_t cmd_out_t;
 
 /* What the group setup built, shared by every test. */
 static struct {
@@ -65,141 +63,25 @@ static struct {
 	bool made_user;       /* the round trip created the ticketsync account */
 } pkg;
 
-/* Run argv (PATH lookup) with extra "K=V" entries added to (or, with env_only, in
- * place of) the environment; collect stdout+stderr. stdin is /dev/null. */
-static cmd_out_t
-run(char *const argv[], char *const extra_env[], bool env_only)
-{
-	cmd_out_t r = { -1, NULL };
-	size_t len = 0, cap = 8192;
-	int fds[2];
-	pid_t pid;
-
-	r.text = calloc(1, cap);
-	assert_non_null(r.text);
-	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-
-		dup2(null, STDIN_FILENO);
-		dup2(fds[1], STDOUT_FILENO);
-		dup2(fds[1], STDERR_FILENO);
-		if (env_only)
-			clearenv();
-		for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
-			putenv(extra_env[i]);
-		execvp(argv[0], argv);
-		fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(fds[1]);
-	for (;;) {
-		ssize_t got;
-
-		if (len + 1 >= cap) {
-			r.text = realloc(r.text, cap *= 2);
-			assert_non_null(r.text);
-		}
-		got = read(fds[0], r.text + len, cap - len - 1);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		len += (size_t)got;
-	}
-	r.text[len] = '\0';
-	close(fds[0]);
-	while (waitpid(pid, &r.status, 0) < 0 && errno == EINTR)
-		;
-	return r;
-}
-
-static bool
-exited(const cmd_out_t *r, int code)
-{
-	return r->status >= 0 && WIFEXITED(r->status) && WEXITSTATUS(r->status) == code;
-}
-
 /* Run argv; fail the test with its output unless it exits 0. Returns the output. */
 static char *
 run_ok(char *const argv[], char *const extra_env[], const char *what)
 {
-	cmd_out_t r = run(argv, extra_env, false);
+	cmd_out_t r = tscmd_run(argv, extra_env, false);
 
-	if (!exited(&r, 0))
+	if (!tscmd_exited(&r, 0))
 		fail_msg("%s failed (status %d):\n%s", what, r.status, r.text);
 	return r.text;
-}
-
-static char *
-in_path(const char *prog)
-{
-	const char *path = getenv("PATH");
-	char *copy, *dir, *save = NULL, *found = NULL;
-
-	if (path == NULL)
-		return NULL;
-	copy = strdup(path);
-	for (dir = strtok_r(copy, ":", &save); dir != NULL; dir = strtok_r(NULL, ":", &save)) {
-		char cand[PATH_MAX];
-
-		snprintf(cand, sizeof(cand), "%s/%s", dir, prog);
-		if (access(cand, X_OK) == 0) {
-			found = strdup(cand);
-			break;
-		}
-	}
-	free(copy);
-	return found;
 }
 
 static bool
 have(const char *prog)
 {
-	char *p = in_path(prog);
+	char *p = tscmd_in_path(prog);
 	bool found = p != NULL;
 
 	free(p);
 	return found;
-}
-
-static void
-write_file(const char *path, const char *text, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	size_t len = strlen(text);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, len), (ssize_t)len);
-	assert_int_equal(fchmod(fd, mode), 0);
-	close(fd);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void
-rm_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void
-scratch_dir(char *out, size_t len, const char *tag)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(out, len, "%s/ticketsync-%s-XXXXXX", tmp && tmp[0] ? tmp : "/tmp", tag);
-	assert_non_null(mkdtemp(out));
 }
 
 static bool
@@ -245,8 +127,8 @@ buildflag(const char *name)
 {
 	char *argv[] = { "dpkg-buildflags", "--get", (char *)name, NULL };
 	char *env[] = { "DEB_BUILD_MAINT_OPTIONS=hardening=+all", NULL };
-	cmd_out_t r = run(argv, env, false);
-	char *v = exited(&r, 0) ? first_line(r.text) : strdup("");
+	cmd_out_t r = tscmd_run(argv, env, false);
+	char *v = tscmd_exited(&r, 0) ? first_line(r.text) : strdup("");
 
 	free(r.text);
 	return v;
@@ -275,8 +157,8 @@ group_setup(void **state)
 		char *argv[] = { "dpkg", "--print-architecture", NULL };
 		char *line;
 
-		r = run(argv, NULL, false);
-		if (!exited(&r, 0)) {
+		r = tscmd_run(argv, NULL, false);
+		if (!tscmd_exited(&r, 0)) {
 			fprintf(stderr, "dpkg --print-architecture:\n%s", r.text);
 			free(r.text);
 			return -1;
@@ -300,7 +182,7 @@ group_setup(void **state)
 	env[1] = ldflags_env;
 	env[2] = NULL;
 
-	scratch_dir(pkg.dir, sizeof(pkg.dir), "package");
+	assert_true(tscmd_scratch_dir(pkg.dir, sizeof(pkg.dir), "package"));
 	snprintf(build, sizeof(build), "%s/build", pkg.dir);
 	snprintf(jobs, sizeof(jobs), "%ld", n > 0 ? n : 2);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -309,8 +191,8 @@ group_setup(void **state)
 			"-DCMAKE_BUILD_TYPE=RelWithDebInfo", "-DTICKETSYNC_TESTS=OFF",
 			"-DTICKETSYNC_SANITIZE=OFF", NULL };
 
-		r = run(argv, env, false);
-		if (!exited(&r, 0)) {
+		r = tscmd_run(argv, env, false);
+		if (!tscmd_exited(&r, 0)) {
 			fprintf(stderr, "cmake (configure) for the package failed:\n%s", r.text);
 			free(r.text);
 			return -1;
@@ -320,8 +202,8 @@ group_setup(void **state)
 	{
 		char *argv[] = { "cmake", "--build", build, "--target", "package", "-j", jobs, NULL };
 
-		r = run(argv, env, false);
-		if (!exited(&r, 0)) {
+		r = tscmd_run(argv, env, false);
+		if (!tscmd_exited(&r, 0)) {
 			fprintf(stderr, "cmake --build --target package failed:\n%s", r.text);
 			free(r.text);
 			return -1;
@@ -345,7 +227,7 @@ purge_if_installed(void)
 {
 	if (pkg.installed) {
 		char *argv[] = { "dpkg", "--purge", "ticketsync", NULL };
-		cmd_out_t r = run(argv, NULL, false);
+		cmd_out_t r = tscmd_run(argv, NULL, false);
 
 		fprintf(stderr, "cleanup: dpkg --purge ticketsync: status %d\n%s", r.status, r.text);
 		free(r.text);
@@ -353,7 +235,7 @@ purge_if_installed(void)
 	}
 	if (pkg.made_user) {
 		char *argv[] = { "userdel", "ticketsync", NULL };
-		cmd_out_t r = run(argv, NULL, false);
+		cmd_out_t r = tscmd_run(argv, NULL, false);
 
 		printf("removed the ticketsync account the round trip created (status %d)\n",
 		    r.status);
@@ -368,7 +250,7 @@ group_teardown(void **state)
 	(void)state;
 	purge_if_installed();
 	if (pkg.dir[0] != '\0')
-		rm_tree(pkg.dir);
+		tscmd_rm_tree(pkg.dir);
 	return 0;
 }
 
@@ -560,7 +442,7 @@ test_control_members(void **state)
 
 	(void)state;
 	NEED_PACKAGE();
-	scratch_dir(dir, sizeof(dir), "control");
+	assert_true(tscmd_scratch_dir(dir, sizeof(dir), "control"));
 	{
 		char *argv[] = { "dpkg-deb", "-e", pkg.deb, dir, NULL };
 
@@ -589,7 +471,7 @@ test_control_members(void **state)
 		free(a);
 		free(b);
 	}
-	rm_tree(dir);
+	tscmd_rm_tree(dir);
 }
 
 /* ---- file list ---------------------------------------------------------------------- */
@@ -728,7 +610,7 @@ static char *
 lintian_errors(const char *tool, const char *deb, bool print_warnings)
 {
 	char *argv[] = { (char *)tool, "--no-tag-display-limit", (char *)deb, NULL };
-	cmd_out_t r = run(argv, NULL, false);
+	cmd_out_t r = tscmd_run(argv, NULL, false);
 	size_t n = 0;
 	char *errors = calloc(1, strlen(r.text) + 1);
 
@@ -749,7 +631,7 @@ lintian_errors(const char *tool, const char *deb, bool print_warnings)
 	}
 	/* lintian exits non-zero on errors (--fail-on error, its default) or when it could
 	 * not check at all: the latter must not pass as "no errors". */
-	if (!exited(&r, 0) && n == 0)
+	if (!tscmd_exited(&r, 0) && n == 0)
 		fail_msg("lintian %s failed without error tags (status %d):\n%s", deb, r.status, r.text);
 	free(r.text);
 	return errors;
@@ -758,7 +640,7 @@ lintian_errors(const char *tool, const char *deb, bool print_warnings)
 static void
 test_lintian(void **state)
 {
-	char *tool = in_path("lintian");
+	char *tool = tscmd_in_path("lintian");
 	char *errors, dir[1024], tree[PATH_MAX + 8], bad[PATH_MAX + 16], path[PATH_MAX + 64];
 
 	(void)state;
@@ -775,7 +657,7 @@ test_lintian(void **state)
 	free(errors);
 
 	/* Negative control: the same package without its copyright file is an error. */
-	scratch_dir(dir, sizeof(dir), "lintian");
+	assert_true(tscmd_scratch_dir(dir, sizeof(dir), "lintian"));
 	snprintf(tree, sizeof(tree), "%s/tree", dir);
 	snprintf(bad, sizeof(bad), "%s/ticketsync_%s_%s.deb", dir, TICKETSYNC_VERSION, pkg.arch);
 	{
@@ -794,7 +676,7 @@ test_lintian(void **state)
 	if (strstr(errors, "no-copyright-file") == NULL)
 		fail_msg("lintian accepts a package without a copyright file:\n%s", errors);
 	free(errors);
-	rm_tree(dir);
+	tscmd_rm_tree(dir);
 	free(tool);
 }
 
@@ -806,23 +688,6 @@ extract(const char *root)
 	char *argv[] = { "dpkg-deb", "-x", pkg.deb, (char *)root, NULL };
 
 	free(run_ok(argv, NULL, "dpkg-deb -x"));
-}
-
-/* "Key=" value of the first line starting with key= in a unit, or NULL. */
-static char *
-unit_value(const char *unit, const char *key)
-{
-	size_t klen = strlen(key);
-
-	for (const char *line = unit; line != NULL && *line != '\0';) {
-		const char *eol = strchr(line, '\n');
-		size_t len = eol ? (size_t)(eol - line) : strlen(line);
-
-		if (len > klen && strncmp(line, key, klen) == 0 && line[klen] == '=')
-			return strndup(line + klen + 1, len - klen - 1);
-		line = eol ? eol + 1 : NULL;
-	}
-	return NULL;
 }
 
 static void
@@ -840,7 +705,7 @@ test_extracted_runs(void **state)
 
 	(void)state;
 	NEED_PACKAGE();
-	scratch_dir(root, sizeof(root), "debroot");
+	assert_true(tscmd_scratch_dir(root, sizeof(root), "debroot"));
 	extract(root);
 	snprintf(daemon, sizeof(daemon), "%s/usr/bin/ticketsyncd", root);
 	snprintf(ctl, sizeof(ctl), "%s/usr/bin/ticketsyncctl", root);
@@ -850,8 +715,8 @@ test_extracted_runs(void **state)
 	{
 		char *argv[] = { daemon, "--version", NULL };
 
-		r = run(argv, NULL, false);
-		if (!exited(&r, 0) || strstr(r.text, want) == NULL)
+		r = tscmd_run(argv, NULL, false);
+		if (!tscmd_exited(&r, 0) || strstr(r.text, want) == NULL)
 			fail_msg("%s --version: expected \"%s\":\n%s", daemon, want, r.text);
 		free(r.text);
 	}
@@ -859,8 +724,8 @@ test_extracted_runs(void **state)
 	{
 		char *argv[] = { ctl, "--version", NULL };
 
-		r = run(argv, NULL, false);
-		if (!exited(&r, 0) || strstr(r.text, want) == NULL)
+		r = tscmd_run(argv, NULL, false);
+		if (!tscmd_exited(&r, 0) || strstr(r.text, want) == NULL)
 			fail_msg("%s --version: expected \"%s\":\n%s", ctl, want, r.text);
 		free(r.text);
 	}
@@ -879,14 +744,14 @@ test_extracted_runs(void **state)
 	{
 		char *argv[] = { daemon, "--check-config", "-c", conf, NULL };
 
-		r = run(argv, env, true);
-		if (!exited(&r, 0) || strstr(r.text, "configuration OK") == NULL)
+		r = tscmd_run(argv, env, true);
+		if (!tscmd_exited(&r, 0) || strstr(r.text, "configuration OK") == NULL)
 			fail_msg("%s --check-config -c %s:\n%s", daemon, conf, r.text);
 		assert_null(strstr(r.text, "warn"));
 		free(r.text);
 		/* Negative control: without the ExtraHop URL it is a configuration error. */
-		r = run(argv, env_no_url, true);
-		if (!exited(&r, 2) || strstr(r.text, "TICKETSYNC_EXTRAHOP_URL") == NULL)
+		r = tscmd_run(argv, env_no_url, true);
+		if (!tscmd_exited(&r, 2) || strstr(r.text, "TICKETSYNC_EXTRAHOP_URL") == NULL)
 			fail_msg("--check-config without the ExtraHop URL: expected exit 2:\n%s", r.text);
 		free(r.text);
 	}
@@ -894,7 +759,7 @@ test_extracted_runs(void **state)
 	snprintf(path, sizeof(path), "%s/" UNIT_REL, root);
 	unit = tsfile_read(path, NULL);
 	assert_non_null(unit);
-	exec = unit_value(unit, "ExecStart");
+	exec = tscmd_unit_value(unit, "ExecStart");
 	assert_non_null(exec);
 	assert_string_equal(exec, "/usr/bin/ticketsyncd -c " CONFFILE);
 	free(exec);
@@ -907,7 +772,7 @@ test_extracted_runs(void **state)
 		free(doc);
 	}
 	free(unit);
-	rm_tree(root);
+	tscmd_rm_tree(root);
 }
 
 /* ---- maintainer scripts under DPKG_ROOT -------------------------------------------- */
@@ -937,7 +802,7 @@ maint(const char *ctl, const char *script, const char *root, const char *arg1,
 	argv[2] = (char *)arg1;
 	argv[3] = (char *)arg2;
 	argv[4] = NULL;
-	return run(argv, env, false);
+	return tscmd_run(argv, env, false);
 }
 
 static void
@@ -946,7 +811,7 @@ maint_ok(const char *ctl, const char *script, const char *root, const char *arg1
 {
 	cmd_out_t r = maint(ctl, script, root, arg1, arg2, NULL);
 
-	if (!exited(&r, 0))
+	if (!tscmd_exited(&r, 0))
 		fail_msg("%s %s %s (DPKG_ROOT=%s) failed:\n%s", script, arg1, arg2 ? arg2 : "", root,
 		    r.text);
 	free(r.text);
@@ -979,10 +844,10 @@ fresh_root(char *root, size_t rlen, char *ctl, size_t clen, const char *tag)
 {
 	char tagc[64];
 
-	scratch_dir(root, rlen, tag);
+	assert_true(tscmd_scratch_dir(root, rlen, tag));
 	extract(root);
 	snprintf(tagc, sizeof(tagc), "%s-ctl", tag);
-	scratch_dir(ctl, clen, tagc);
+	assert_true(tscmd_scratch_dir(ctl, clen, tagc));
 	{
 		char *argv[] = { "dpkg-deb", "-e", pkg.deb, ctl, NULL };
 
@@ -1112,9 +977,9 @@ test_maintainer_scripts(void **state)
 
 	/* The admin's files, then remove (they stay) and purge (they go). */
 	snprintf(path, sizeof(path), "%s/etc/ticketsync/credentials/extrahop_api_key", root);
-	write_file(path, "k3y\n", 0600);
+	assert_true(tscmd_write_file(path, "k3y\n", 0600));
 	snprintf(path, sizeof(path), "%s/etc/ticketsync/ticketsync.env", root);
-	write_file(path, "TICKETSYNC_MONGODB_URI=mongodb://u:p@db/?replicaSet=rs0\n", 0600);
+	assert_true(tscmd_write_file(path, "TICKETSYNC_MONGODB_URI=mongodb://u:p@db/?replicaSet=rs0\n", 0600));
 	maint_ok(ctl, "prerm", root, "remove", NULL);
 	maint_ok(ctl, "postrm", root, "remove", NULL);
 	if (!exists(root, "etc/ticketsync/credentials/extrahop_api_key"))
@@ -1126,8 +991,8 @@ test_maintainer_scripts(void **state)
 		fail_msg("postrm purge left deb-systemd-helper state or a mask behind");
 	/* All of that happened in the scratch root only. */
 	assert_int_equal(access("/etc/ticketsync", F_OK) == 0, host_etc);
-	rm_tree(root);
-	rm_tree(ctl);
+	tscmd_rm_tree(root);
+	tscmd_rm_tree(ctl);
 
 	/* Negative control: debhelper's enable-on-install logic does enable it, and the
 	 * check above sees that. */
@@ -1141,28 +1006,28 @@ test_maintainer_scripts(void **state)
 		edit = edited(text, "if deb-systemd-helper debian-installed 'ticketsyncd.service'; then",
 		    "if true; then");
 		snprintf(broken, sizeof(broken), "%s/postinst", ctl);
-		write_file(broken, edit, 0755);
+		assert_true(tscmd_write_file(broken, edit, 0755));
 		maint_ok(ctl, "postinst", root, "configure", NULL);
 		if (!exists(root, WANTS_REL))
 			fail_msg("an enabling postinst left no %s: the check cannot fail", WANTS_REL);
 		free(edit);
 		free(text);
-		rm_tree(root);
-		rm_tree(ctl);
+		tscmd_rm_tree(root);
+		tscmd_rm_tree(ctl);
 	}
 
 	/* A container without systemd's tools: postinst says what it skipped, and
 	 * succeeds. */
 	fresh_root(root, sizeof(root), ctl, sizeof(ctl), "dpkgroot-bare");
 	r = maint(ctl, "postinst", root, "configure", NULL, "/nonexistent");
-	if (!exited(&r, 0) || strstr(r.text, "systemd-sysusers not found") == NULL ||
+	if (!tscmd_exited(&r, 0) || strstr(r.text, "systemd-sysusers not found") == NULL ||
 	    strstr(r.text, "systemd-tmpfiles not found") == NULL)
 		fail_msg("postinst without systemd tools:\n%s", r.text);
 	free(r.text);
 	if (exists(root, "etc/passwd"))
 		fail_msg("postinst without systemd tools still wrote an account");
-	rm_tree(root);
-	rm_tree(ctl);
+	tscmd_rm_tree(root);
+	tscmd_rm_tree(ctl);
 }
 
 /* ---- the real thing: dpkg on this machine (opt-in) ----------------------------------- */
@@ -1171,8 +1036,8 @@ static char *
 dpkg_status(void)
 {
 	char *argv[] = { "dpkg-query", "-W", "-f=${Status}", "ticketsync", NULL };
-	cmd_out_t r = run(argv, NULL, false);
-	char *s = exited(&r, 0) ? strdup(r.text) : strdup("");
+	cmd_out_t r = tscmd_run(argv, NULL, false);
+	char *s = tscmd_exited(&r, 0) ? strdup(r.text) : strdup("");
 
 	free(r.text);
 	return s;
@@ -1254,7 +1119,7 @@ test_dpkg_roundtrip(void **state)
 	/* The admin's edit survives a reinstall (dpkg never overwrites a changed conffile). */
 	edited_conf = calloc(1, strlen(example) + 64);
 	sprintf(edited_conf, "%s; edited by test_package\n", example);
-	write_file(CONFFILE, edited_conf, 0640);
+	assert_true(tscmd_write_file(CONFFILE, edited_conf, 0640));
 	{
 		char *argv[] = { "dpkg", "-i", pkg.deb, NULL };
 
