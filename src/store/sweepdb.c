@@ -82,17 +82,25 @@ sweepdb_audit(sweepdb_page_t *p, const sweepdb_ctx_t *ctx, const char *event, in
 		.detail = detail != NULL ? sweepdb_keep_doc(p, detail) : NULL };
 }
 
+/* The page's item a document (by its _id) is about, or NULL. */
+static sweepdb_item_t *
+sweepdb_item_of(sweepdb_page_t *p, const bson_t *doc)
+{
+	bson_iter_t it;
+	int64_t id;
+
+	if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &id))
+		return NULL;
+	return sweepdb_find(p, id);
+}
+
 static bool
 sweepdb_on_detection(const bson_t *doc, void *arg)
 {
-	sweepdb_page_t *p = arg;
-	bson_iter_t it;
-	int64_t id;
-	sweepdb_item_t *item;
+	sweepdb_item_t *item = sweepdb_item_of(arg, doc);
 	bson_error_t e;
 
-	if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &id) ||
-	    (item = sweepdb_find(p, id)) == NULL)
+	if (item == NULL)
 		return true;
 	item->mongo_exists = true;
 	item->mongo_update_time = store_doc_int64(doc, "update_time", 0);
@@ -104,14 +112,10 @@ sweepdb_on_detection(const bson_t *doc, void *arg)
 static bool
 sweepdb_on_state(const bson_t *doc, void *arg)
 {
-	sweepdb_page_t *p = arg;
-	bson_iter_t it;
-	int64_t id;
-	sweepdb_item_t *item;
+	sweepdb_item_t *item = sweepdb_item_of(arg, doc);
 	bson_error_t e;
 
-	if (!bson_iter_init_find(&it, doc, "_id") || !store_iter_int64(&it, &id) ||
-	    (item = sweepdb_find(p, id)) == NULL)
+	if (item == NULL)
 		return true;
 	/* Our own document unreadable: no drift decided from it (the outbox rewrites it). */
 	item->state_exists = store_pushed_from_doc(doc, &item->st, &e);
