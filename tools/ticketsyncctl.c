@@ -738,8 +738,11 @@ cleanup:
 
 /* ---- create-tickets ---- */
 
+/* The options of create-tickets and sync-from-extrahop: -c, --since TIME, --dry-run.
+ * -1 to go on, else the exit status (help printed, or a usage error). */
 static int
-cmd_create_tickets(int argc, char **argv, const ctl_cmd_t *cmd)
+parse_since_dry_run(int argc, char **argv, const ctl_cmd_t *cmd, const char **path,
+    int64_t *since_ms, bool *dry_run)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -748,21 +751,15 @@ cmd_create_tickets(int argc, char **argv, const ctl_cmd_t *cmd)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL, *since_arg = NULL;
-	int64_t since_ms = 0, total;
-	bool dry_run = false, ok;
-	refresh_stats_t stats = { 0 };
-	backfill_progress_t bp = { 0 };
-	bson_error_t err;
-	char why[256], t[TIMEFMT_ISO_MAX];
-	ctl_t c;
-	int ch, rc;
+	const char *since_arg = NULL;
+	char why[256];
+	int ch;
 
 	while ((ch = ctl_getopt(argc, argv, ":c:s:nh", longopts)) != -1) {
 		switch (ch) {
-		case 'c': path = optarg; break;
+		case 'c': *path = optarg; break;
 		case 's': since_arg = optarg; break;
-		case 'n': dry_run = true; break;
+		case 'n': *dry_run = true; break;
 		case 'h': cmd_usage(stdout, cmd); return EXIT_OK;
 		default: return bad_option(cmd, ch, argv);
 		}
@@ -770,8 +767,26 @@ cmd_create_tickets(int argc, char **argv, const ctl_cmd_t *cmd)
 	if (optind < argc)
 		return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
 	if (since_arg != NULL &&
-	    !timefmt_parse_since(since_arg, clock_wall_ms(), &since_ms, why, sizeof(why)))
+	    !timefmt_parse_since(since_arg, clock_wall_ms(), since_ms, why, sizeof(why)))
 		return usage_error(cmd, "--since: %s", why);
+	return -1;
+}
+
+static int
+cmd_create_tickets(int argc, char **argv, const ctl_cmd_t *cmd)
+{
+	const char *path = NULL;
+	int64_t since_ms = 0, total;
+	bool dry_run = false, ok;
+	refresh_stats_t stats = { 0 };
+	backfill_progress_t bp = { 0 };
+	bson_error_t err;
+	char t[TIMEFMT_ISO_MAX];
+	ctl_t c;
+	int rc;
+
+	if ((rc = parse_since_dry_run(argc, argv, cmd, &path, &since_ms, &dry_run)) != -1)
+		return rc;
 	if ((rc = ctl_open(&c, cmd, path, false)) != EXIT_OK)
 		return rc;
 	if (!c.cfg->create.enabled) {
@@ -849,38 +864,18 @@ sync_on_page(void *arg, const sweeper_result_t *r)
 static int
 cmd_sync(int argc, char **argv, const ctl_cmd_t *cmd)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "since", required_argument, NULL, 's' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *path = NULL, *since_arg = NULL;
+	const char *path = NULL;
 	int64_t since_ms = 0;
 	bool dry_run = false, ok;
 	sync_progress_t sp = { 0 };
 	sweeper_opts_t so;
 	sweeper_result_t res;
 	bson_error_t err;
-	char why[256];
 	ctl_t c;
-	int ch, rc;
+	int rc;
 
-	while ((ch = ctl_getopt(argc, argv, ":c:s:nh", longopts)) != -1) {
-		switch (ch) {
-		case 'c': path = optarg; break;
-		case 's': since_arg = optarg; break;
-		case 'n': dry_run = true; break;
-		case 'h': cmd_usage(stdout, cmd); return EXIT_OK;
-		default: return bad_option(cmd, ch, argv);
-		}
-	}
-	if (optind < argc)
-		return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
-	if (since_arg != NULL &&
-	    !timefmt_parse_since(since_arg, clock_wall_ms(), &since_ms, why, sizeof(why)))
-		return usage_error(cmd, "--since: %s", why);
+	if ((rc = parse_since_dry_run(argc, argv, cmd, &path, &since_ms, &dry_run)) != -1)
+		return rc;
 	if ((rc = ctl_open(&c, cmd, path, true)) != EXIT_OK)
 		return rc;
 	sweeper_opts_from_config(c.cfg, c.instance, &so);
